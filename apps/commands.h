@@ -1,0 +1,10 @@
+// The glmv subcommands. Each takes the whole argv (argv[1] is its name) and returns the exit status.
+#pragma once
+
+namespace glmv::app {
+
+int RunInfo(int argc, char** argv);
+int RunGenerate(int argc, char** argv);
+int RunCheckGolden(int argc, char** argv);
+
+}  // namespace glmv::app

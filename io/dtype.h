@@ -1,0 +1,32 @@
+// Element types of tensors in files we read (safetensors names), with sizes and f32 widening.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+namespace glmv {
+
+enum class DType : uint8_t { kF32, kF16, kBF16, kF64, kI64, kI32, kI16, kI8, kU8, kBool };
+
+// Safetensors spelling ("F32", "BF16", ...) ↔ DType.
+std::optional<DType> DTypeFromName(std::string_view name);
+const char* DTypeName(DType t);
+size_t DTypeSize(DType t);
+inline bool IsFloat(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
+
+inline float BF16ToF32(uint16_t bits) {
+  const uint32_t u = static_cast<uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+float F16ToF32(uint16_t bits);
+
+// Widens n elements of float dtype `t` (F32, F16 or BF16) at unaligned `src` to f32.
+void WidenToF32(DType t, const uint8_t* src, size_t n, float* dst);
+
+}  // namespace glmv

@@ -1,0 +1,141 @@
+#include "io/safetensors.h"
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace glmv {
+namespace {
+
+// Headers of real checkpoints are well under a megabyte; refuse absurd lengths before allocating.
+constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+
+}  // namespace
+
+int64_t TensorView::NumElements() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string ShapeString(std::span<const int64_t> shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept { *this = std::move(other); }
+
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
+  file_ = std::move(other.file_);
+  tensors_ = std::move(other.tensors_);
+  metadata_ = std::move(other.metadata_);
+  RebindFilePointers();
+  return *this;
+}
+
+void SafetensorsFile::RebindFilePointers() {
+  for (auto& t : tensors_) t.file = &file_.path();
+}
+
+Result<SafetensorsFile> SafetensorsFile::Open(const std::string& path) {
+  GLMV_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  return FromMapped(std::move(file));
+}
+
+Result<SafetensorsFile> SafetensorsFile::FromMapped(MappedFile file) {
+  const std::string where = file.path();
+  const auto bytes = file.bytes();
+  auto fail = [&](const std::string& msg) { return Status::Error(where + ": " + msg); };
+  if (bytes.size() < 8) {
+    return fail("truncated safetensors file: " + std::to_string(bytes.size()) +
+                " bytes, too short for the 8-byte header length");
+  }
+  uint64_t header_len = 0;
+  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | bytes[i];
+  if (header_len > bytes.size() - 8) {
+    return fail("header length " + std::to_string(header_len) + " runs past the end of the file (" +
+                std::to_string(bytes.size()) + " bytes): truncated or not a safetensors file");
+  }
+  if (header_len > kMaxHeaderBytes) return fail("header length " + std::to_string(header_len) + " is implausibly large");
+
+  const char* hdr = reinterpret_cast<const char*>(bytes.data() + 8);
+  nlohmann::json j = nlohmann::json::parse(hdr, hdr + header_len, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return fail("header is not valid JSON");
+  if (!j.is_object()) return fail("header is not a JSON object");
+
+  const uint64_t data_begin = 8 + header_len;
+  const uint64_t data_size = bytes.size() - data_begin;
+  SafetensorsFile out;
+  struct Range {
+    uint64_t begin, end;
+    const std::string* name;
+  };
+  std::vector<Range> ranges;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& name = it.key();
+    const auto& e = it.value();
+    if (name == "__metadata__") {
+      if (!e.is_object()) return fail("__metadata__ is not an object");
+      for (auto m = e.begin(); m != e.end(); ++m) {
+        if (m.value().is_string()) out.metadata_[m.key()] = m.value().get<std::string>();
+      }
+      continue;
+    }
+    const std::string tw = "tensor '" + name + "'";
+    if (!e.is_object()) return fail(tw + ": entry is not an object");
+    if (!e.contains("dtype") || !e["dtype"].is_string()) return fail(tw + ": missing dtype");
+    const std::string dname = e["dtype"].get<std::string>();
+    const auto dtype = DTypeFromName(dname);
+    if (!dtype) return fail(tw + ": unknown dtype '" + dname + "'");
+    if (!e.contains("shape") || !e["shape"].is_array()) return fail(tw + ": missing shape");
+    TensorView t;
+    t.name = name;
+    t.dtype = *dtype;
+    uint64_t numel = 1;
+    for (const auto& d : e["shape"]) {
+      if (!d.is_number_integer() || d.get<int64_t>() < 0) return fail(tw + ": shape has a non-integer or negative dimension");
+      const uint64_t dim = d.get<uint64_t>();
+      if (dim != 0 && numel > std::numeric_limits<uint64_t>::max() / 16 / dim) return fail(tw + ": shape overflows");
+      numel *= dim;
+      t.shape.push_back(static_cast<int64_t>(dim));
+    }
+    const auto& off = e.contains("data_offsets") ? e["data_offsets"] : nlohmann::json();
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned()) {
+      // A negative JSON integer is number_integer but not number_unsigned.
+      return fail(tw + ": data_offsets must be two non-negative integers");
+    }
+    const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
+    if (b > en || en > data_size) {
+      return fail(tw + ": data_offsets [" + std::to_string(b) + ", " + std::to_string(en) +
+                  "] out of range (data section is " + std::to_string(data_size) + " bytes)");
+    }
+    const uint64_t want = numel * DTypeSize(*dtype);
+    if (en - b != want) {
+      return fail(tw + ": data_offsets cover " + std::to_string(en - b) + " bytes but " + dname + " " +
+                  ShapeString(t.shape) + " needs " + std::to_string(want));
+    }
+    t.bytes = bytes.subspan(data_begin + b, en - b);
+    out.tensors_.push_back(std::move(t));
+  }
+  for (const auto& t : out.tensors_) {
+    const uint64_t b = static_cast<uint64_t>(t.bytes.data() - bytes.data()) - data_begin;
+    ranges.push_back({b, b + t.bytes.size(), &t.name});
+  }
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.begin < b.begin; });
+  for (size_t i = 1; i < ranges.size(); ++i) {
+    if (ranges[i].begin < ranges[i - 1].end) {
+      return fail("tensors '" + *ranges[i - 1].name + "' and '" + *ranges[i].name + "' overlap in the data section");
+    }
+  }
+  std::sort(out.tensors_.begin(), out.tensors_.end(),
+            [](const TensorView& a, const TensorView& b) { return a.name < b.name; });
+  out.file_ = std::move(file);
+  out.RebindFilePointers();
+  return out;
+}
+
+}  // namespace glmv

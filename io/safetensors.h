@@ -1,0 +1,58 @@
+// Reader of one safetensors file (Hugging Face): memory-mapped, header validated before any tensor byte
+// is touched.
+//
+// Layout: [u64 little-endian header length N][N bytes of JSON header][data]. The header maps tensor names
+// to {"dtype": "F32"|"BF16"|..., "shape": [..], "data_offsets": [begin, end]} with offsets relative to the
+// start of the data section; an optional "__metadata__" maps strings to strings.
+// Checked: the header fits the file, is a JSON object, every entry has a known dtype, a shape of
+// non-negative integers, offsets inside the data section whose length equals shape × dtype size, and no
+// two tensors overlap.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/dtype.h"
+#include "io/mapped_file.h"
+#include "io/status.h"
+
+namespace glmv {
+
+struct TensorView {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  std::span<const uint8_t> bytes;  // inside the mapping of `file`
+  const std::string* file = nullptr;  // path of the file holding it (for messages)
+
+  int64_t NumElements() const;
+};
+
+// "[64, 32]"
+std::string ShapeString(std::span<const int64_t> shape);
+
+class SafetensorsFile {
+ public:
+  static Result<SafetensorsFile> Open(const std::string& path);
+  // Parses an already mapped file (tests use this through Open on files they write).
+  static Result<SafetensorsFile> FromMapped(MappedFile file);
+
+  const std::vector<TensorView>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const std::string& path() const { return file_.path(); }
+
+  SafetensorsFile(SafetensorsFile&&) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&&) noexcept;
+  SafetensorsFile() = default;
+
+ private:
+  void RebindFilePointers();
+  MappedFile file_;
+  std::vector<TensorView> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+}  // namespace glmv

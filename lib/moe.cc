@@ -1,0 +1,98 @@
+#include "lib/moe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "lib/linear.h"
+#include "simd/kernels.h"
+
+namespace glmv {
+
+void SelectExperts(const TextConfig& c, const float* logits, const float* correction_bias, int64_t* ids,
+                   float* weights) {
+  const size_t E = static_cast<size_t>(c.n_routed_experts);
+  const size_t k = static_cast<size_t>(c.num_experts_per_tok);
+  // Stack buffers would need a size bound; E is at most a few hundred, so the vectors are small.
+  std::vector<float> score(E), choice(E);
+  for (size_t e = 0; e < E; ++e) {
+    score[e] = 1.0f / (1.0f + std::exp(-logits[e]));
+    choice[e] = score[e] + correction_bias[e];
+  }
+  // Group-limited selection: rank groups by the sum of their two best corrected scores and keep
+  // topk_group of them. With n_group = 1 (GLM-4.5V) this keeps everything.
+  const size_t groups = static_cast<size_t>(c.n_group);
+  if (groups > 1) {
+    const size_t per = E / groups;
+    std::vector<float> group_score(groups);
+    for (size_t g = 0; g < groups; ++g) {
+      std::vector<float> v(choice.begin() + g * per, choice.begin() + (g + 1) * per);
+      std::sort(v.begin(), v.end(), std::greater<float>());
+      group_score[g] = v[0] + (per > 1 ? v[1] : 0.0f);
+    }
+    std::vector<size_t> order(groups);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return group_score[a] > group_score[b]; });
+    for (size_t r = static_cast<size_t>(c.topk_group); r < groups; ++r) {
+      const size_t g = order[r];
+      std::fill(choice.begin() + g * per, choice.begin() + (g + 1) * per, -std::numeric_limits<float>::infinity());
+    }
+  }
+  std::vector<size_t> order(E);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](size_t a, size_t b) {
+    return choice[a] > choice[b] || (choice[a] == choice[b] && a < b);
+  });
+  float sum = 0.0f;
+  for (size_t i = 0; i < k; ++i) {
+    ids[i] = static_cast<int64_t>(order[i]);
+    weights[i] = score[order[i]];  // the uncorrected score
+    sum += weights[i];
+  }
+  const float scale = static_cast<float>(c.routed_scaling_factor);
+  for (size_t i = 0; i < k; ++i) {
+    if (c.norm_topk_prob) weights[i] /= (sum + 1e-20f);
+    weights[i] *= scale;
+  }
+}
+
+void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& s) {
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  const size_t E = static_cast<size_t>(c.n_routed_experts);
+  const size_t k = static_cast<size_t>(c.num_experts_per_tok);
+  s.router_logits.resize(n * E);
+  s.ids.resize(n * k);
+  s.weights.resize(n * k);
+  Linear(layer.router, nullptr, x, n, s.router_logits.data());
+  s.per_expert.resize(E);
+  for (auto& list : s.per_expert) list.clear();
+  for (size_t t = 0; t < n; ++t) {
+    SelectExperts(c, s.router_logits.data() + t * E, layer.correction_bias.data, s.ids.data() + t * k,
+                  s.weights.data() + t * k);
+    for (size_t i = 0; i < k; ++i) {
+      s.per_expert[static_cast<size_t>(s.ids[t * k + i])].emplace_back(static_cast<uint32_t>(t), s.weights[t * k + i]);
+    }
+  }
+  // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does.
+  std::fill(out, out + n * H, 0.0f);
+  for (size_t e = 0; e < E; ++e) {
+    const auto& list = s.per_expert[e];
+    if (list.empty()) continue;
+    const size_t m = list.size();
+    if (s.gathered.size() < m * H) s.gathered.resize(m * H);
+    if (s.expert_out.size() < m * H) s.expert_out.resize(m * H);
+    for (size_t i = 0; i < m; ++i) std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
+    SwiGlu(layer.experts[e], s.gathered.data(), m, s.expert_out.data(), s.mlp);
+    for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
+  }
+  if (layer.has_shared) {
+    if (s.expert_out.size() < n * H) s.expert_out.resize(n * H);
+    SwiGlu(layer.shared, x, n, s.expert_out.data(), s.mlp);
+    for (size_t i = 0; i < n * H; ++i) out[i] += s.expert_out[i];
+  }
+}
+
+}  // namespace glmv

@@ -1,0 +1,32 @@
+// Mixture-of-experts routing and forward (spec §2.6): sigmoid scores, the correction bias used only to
+// choose experts, group-limited top-k, normalised weights × routed_scaling_factor, plus shared experts.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lib/config.h"
+#include "lib/text_weights.h"
+
+namespace glmv {
+
+// Chooses num_experts_per_tok experts for one token from its router logits [E].
+// ids/weights: [k], in selection order (best corrected score first; ties go to the lower expert id).
+void SelectExperts(const TextConfig& config, const float* router_logits, const float* correction_bias,
+                   int64_t* ids, float* weights);
+
+// Scratch reused across calls; grows to the largest batch seen.
+struct MoeScratch {
+  std::vector<float> router_logits;    // [n, E]
+  std::vector<int64_t> ids;            // [n, k]
+  std::vector<float> weights;          // [n, k]
+  std::vector<float> gathered, expert_out, mlp;  // per-expert batches
+  std::vector<std::vector<std::pair<uint32_t, float>>> per_expert;  // token, weight
+};
+
+// out[t] = Σ_k w_k · Expert_{id_k}(x[t]) + Shared(x[t]) for n tokens of width H.
+// Leaves the router logits and choices in `scratch` for tracing.
+void MoeForward(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& scratch);
+
+}  // namespace glmv
