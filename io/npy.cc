@@ -84,7 +84,7 @@ Result<NpyArray> ReadNpy(const std::string& path) {
   NpyArray a;
   a.kind = m[2].str()[0];
   a.item_size = std::stoi(m[3]);
-  if (std::regex_search(header, std::regex("'fortran_order':\\s*True"))) return fail("Fortran order is not supported");
+  const bool fortran = std::regex_search(header, std::regex("'fortran_order':\\s*True"));
   if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) return fail("no shape in header");
   const std::string dims = m[1];
   const std::regex num("\\d+");
@@ -96,6 +96,23 @@ Result<NpyArray> ReadNpy(const std::string& path) {
   if (bytes.size() - data_start < want) return fail("truncated data: " + std::to_string(bytes.size() - data_start) +
                                                     " bytes, shape needs " + std::to_string(want));
   a.data.assign(bytes.begin() + data_start, bytes.begin() + data_start + want);
+  if (fortran && a.shape.size() > 1) {
+    // Column-major on disk (np.save keeps a transposed array's order): reorder to C order.
+    std::vector<uint8_t> c_order(a.data.size());
+    const size_t rank = a.shape.size();
+    std::vector<int64_t> idx(rank, 0);
+    for (int64_t f = 0; f < a.NumElements(); ++f) {
+      // idx is the multi-index of Fortran element f (first axis fastest).
+      int64_t c = 0;
+      for (size_t d = 0; d < rank; ++d) c = c * a.shape[d] + idx[d];
+      std::memcpy(c_order.data() + c * a.item_size, a.data.data() + f * a.item_size, a.item_size);
+      for (size_t d = 0; d < rank; ++d) {
+        if (++idx[d] < a.shape[d]) break;
+        idx[d] = 0;
+      }
+    }
+    a.data = std::move(c_order);
+  }
   return a;
 }
 

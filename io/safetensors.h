@@ -56,3 +56,20 @@ class SafetensorsFile {
 };
 
 }  // namespace glmv
+
+namespace glmv {
+
+// One tensor to write: raw little-endian bytes of `dtype` elements.
+struct TensorToWrite {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  std::span<const uint8_t> bytes;
+};
+
+// Writes a safetensors file (header padded to 8 bytes, tensors in the given order) to `path` through a
+// temporary file renamed into place, so a failed write never leaves a partial file under `path`.
+Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                        const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace glmv

@@ -1,0 +1,230 @@
+#include "apps/golden_check.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "io/npy.h"
+#include "lib/generate.h"
+#include "lib/text_model.h"
+
+namespace glmv::app {
+namespace {
+
+namespace fs = std::filesystem;
+using ordered_json = nlohmann::ordered_json;
+
+
+// Accumulates the comparison of one case.
+struct CaseCheck {
+  std::string name;
+  bool verbose = false;
+  double logits_err = -1, hidden_err = -1;
+  std::string ids = "-";
+  std::vector<std::string> problems;
+
+  void Floats(const std::string& key, const std::vector<float>& ours, const NpyArray& golden, bool is_logits) {
+    if (static_cast<int64_t>(ours.size()) != golden.NumElements()) {
+      problems.push_back(fmt::format("{}: {} values, golden has {}", key, ours.size(), golden.NumElements()));
+      return;
+    }
+    double worst = 0;
+    for (size_t i = 0; i < ours.size(); ++i) {
+      const double d = std::fabs(static_cast<double>(ours[i]) - golden.At(static_cast<int64_t>(i)));
+      worst = std::isnan(d) ? INFINITY : std::max(worst, d);
+    }
+    double& slot = is_logits ? logits_err : hidden_err;
+    slot = std::max(slot, worst);
+    if (worst > kGoldenTolerance) problems.push_back(fmt::format("{} off by {:.2e}", key, worst));
+    if (verbose) fmt::print(stderr, "  {} {}: max abs error {:.3e}\n", name, key, worst);
+  }
+
+  void Ints(const std::string& key, const std::vector<int64_t>& ours, const NpyArray& golden) {
+    const auto g = golden.ToInt64();
+    const bool same = g == ours;
+    if (!same) problems.push_back(key + " differ");
+    if (verbose) fmt::print(stderr, "  {} {}: {}\n", name, key, same ? "equal" : "DIFFERENT");
+  }
+};
+
+struct GoldenSet {
+  fs::path dir;
+  ordered_json index;
+
+  const ordered_json& Case(const std::string& name) const { return index["cases"][name]; }
+  bool Has(const std::string& c, const std::string& key) const { return Case(c)["files"].contains(key); }
+  Result<NpyArray> Load(const std::string& c, const std::string& key) const {
+    return ReadNpy((dir / Case(c)["files"][key]["file"].get<std::string>()).string());
+  }
+};
+
+bool NeedsVision(const GoldenSet& set, const std::string& c) {
+  return set.Has(c, "pixel_values") || set.Has(c, "pixel_values_videos");
+}
+
+// rope tables as the golden set stores them: the rotary_dim/2 angles duplicated to rotary_dim.
+std::vector<float> Duplicated(const std::vector<float>& half_table, size_t half) {
+  std::vector<float> out;
+  const size_t n = half ? half_table.size() / half : 0;
+  for (size_t t = 0; t < n; ++t) {
+    for (int rep = 0; rep < 2; ++rep) out.insert(out.end(), half_table.begin() + t * half, half_table.begin() + (t + 1) * half);
+  }
+  return out;
+}
+
+Status CheckForward(TextModel& model, const GoldenSet& set, const std::string& c, CaseCheck& check) {
+  GLMV_ASSIGN_OR_RETURN(NpyArray ids_npy, set.Load(c, "input_ids"));
+  const std::vector<int64_t> ids = ids_npy.ToInt64();
+  const size_t n = ids.size(), H = static_cast<size_t>(model.config().hidden_size);
+  std::vector<float> x(n * H);
+  GLMV_RETURN_IF_ERROR(model.Embed(ids, x.data()));
+  KvCache cache = model.NewCache(n);
+  const MRopePositions pos = MRopePositions::Text(0, n);
+  std::vector<float> logits;
+  TextTrace trace;
+  GLMV_RETURN_IF_ERROR(model.Forward(x.data(), n, pos, cache, /*all_logits=*/true, logits, &trace));
+
+  const size_t layers = trace.layer_out.size();
+  std::map<std::string, std::vector<float>> floats = {
+      {"logits", logits},
+      {"text_layer_input", trace.layer_input},
+      {"text_final_norm", trace.final_norm},
+      {"rope_cos", Duplicated(trace.rope.cos, trace.rope.half)},
+      {"rope_sin", Duplicated(trace.rope.sin, trace.rope.half)},
+  };
+  std::vector<float> hf = trace.layer_input;  // HF hidden_states: input, layer outs but the last, final norm
+  for (size_t l = 0; l + 1 < layers; ++l) hf.insert(hf.end(), trace.layer_out[l].begin(), trace.layer_out[l].end());
+  hf.insert(hf.end(), trace.final_norm.begin(), trace.final_norm.end());
+  floats["hf_hidden_states"] = hf;
+  std::map<std::string, std::vector<int64_t>> ints;
+  for (size_t l = 0; l < layers; ++l) {
+    const std::string p = "text_layer" + std::to_string(l);
+    floats[p + "_out"] = trace.layer_out[l];
+    if (!trace.router_logits[l].empty()) {
+      floats[p + "_router_logits"] = trace.router_logits[l];
+      floats[p + "_topk_weights"] = trace.topk_weights[l];
+      ints[p + "_topk_ids"] = trace.topk_ids[l];
+    }
+  }
+  std::vector<int64_t> positions;
+  for (const auto* axis : {&pos.t, &pos.h, &pos.w}) positions.insert(positions.end(), axis->begin(), axis->end());
+  ints["position_ids"] = positions;
+  ints["rope_deltas"] = {0};
+
+  for (const auto& [key, ours] : floats) {
+    if (!set.Has(c, key)) continue;
+    GLMV_ASSIGN_OR_RETURN(NpyArray g, set.Load(c, key));
+    check.Floats(key, ours, g, key == "logits");
+  }
+  for (const auto& [key, ours] : ints) {
+    if (!set.Has(c, key)) continue;
+    GLMV_ASSIGN_OR_RETURN(NpyArray g, set.Load(c, key));
+    check.Ints(key, ours, g);
+  }
+  return Status::Ok();
+}
+
+Status CheckGenerate(TextModel& model, const GoldenSet& set, const std::string& c, CaseCheck& check) {
+  GLMV_ASSIGN_OR_RETURN(NpyArray ids_npy, set.Load(c, "input_ids"));
+  GLMV_ASSIGN_OR_RETURN(NpyArray want_npy, set.Load(c, "generated_ids"));
+  const std::vector<int64_t> ids = ids_npy.ToInt64(), want = want_npy.ToInt64();
+  const size_t n = ids.size(), H = static_cast<size_t>(model.config().hidden_size);
+  std::vector<float> x(n * H);
+  GLMV_RETURN_IF_ERROR(model.Embed(ids, x.data()));
+  KvCache cache = model.NewCache(n + want.size());
+  GreedyOptions opt;
+  opt.max_new_tokens = want.size();
+  opt.stop_at_eos = false;  // compare every step the reference produced
+  opt.keep_step_logits = set.Has(c, "step_logits");
+  GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(model, std::move(x), MRopePositions::Text(0, n), cache, opt));
+  check.ids = r.ids == want ? "match" : "mismatch";
+  if (r.ids != want) check.problems.push_back("generated ids differ");
+  if (opt.keep_step_logits) {
+    GLMV_ASSIGN_OR_RETURN(NpyArray g, set.Load(c, "step_logits"));
+    // Compare only the steps both ran (a mismatch already fails the case).
+    std::vector<float> ours = r.step_logits;
+    ours.resize(std::min<size_t>(ours.size(), static_cast<size_t>(g.NumElements())));
+    if (static_cast<int64_t>(ours.size()) == g.NumElements()) check.Floats("step_logits", ours, g, true);
+  }
+  if (set.Has(c, "decode_position_ids")) {
+    GLMV_ASSIGN_OR_RETURN(NpyArray g, set.Load(c, "decode_position_ids"));
+    std::vector<int64_t> ours;
+    for (int axis = 0; axis < 3; ++axis) ours.insert(ours.end(), r.decode_positions.begin(), r.decode_positions.end());
+    check.Ints("decode_position_ids", ours, g);
+  }
+  return Status::Ok();
+}
+
+std::string FormatErr(double e) { return e < 0 ? "-" : fmt::format("{:.2e}", e); }
+
+}  // namespace
+
+std::string FormatCaseLine(const GoldenCaseResult& r) {
+  return fmt::format("{} {} logits={} hidden={} ids={}{}", r.name, r.verdict, FormatErr(r.logits_err),
+                     FormatErr(r.hidden_err), r.ids, r.reason.empty() ? "" : " " + r.reason);
+}
+
+Result<GoldenReport> CheckGoldenSet(const std::string& dir, bool verbose) {
+  GoldenSet set;
+  set.dir = dir;
+  {
+    std::ifstream f(set.dir / "cases.json");
+    if (!f) return Status::Error(dir + ": no cases.json");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    set.index = ordered_json::parse(ss.str(), nullptr, false);
+    if (set.index.is_discarded() || !set.index.contains("cases") || !set.index["cases"].is_object()) {
+      return Status::Error(dir + "/cases.json: no \"cases\" object");
+    }
+  }
+  const bool has_model = fs::exists(set.dir / "config.json");
+  std::unique_ptr<TextModel> model;
+  Status load_status;
+  if (has_model) {
+    auto m = TextModel::Load(set.dir.string());
+    if (m.ok()) model = std::move(m).value();
+    else load_status = m.status();
+  }
+
+  GoldenReport report;
+  for (auto it = set.index["cases"].begin(); it != set.index["cases"].end(); ++it) {
+    const std::string c = it.key();
+    CaseCheck check{c, verbose, -1, -1, "-", {}};
+    std::string skip;
+    Status run;
+    const std::string prompt_case = it.value().value("prompt_case", std::string());
+    if (!has_model) {
+      skip = "no config.json: image-preprocessing sets are checked once preprocessing lands (issue 4)";
+    } else if (!model) {
+      run = load_status;
+    } else if (NeedsVision(set, c) || (!prompt_case.empty() && NeedsVision(set, prompt_case))) {
+      skip = "needs the vision encoder, not built yet (issue 4)";
+    } else if (set.Has(c, "generated_ids")) {
+      run = CheckGenerate(*model, set, c, check);
+    } else if (set.Has(c, "input_ids")) {
+      run = CheckForward(*model, set, c, check);
+    } else {
+      skip = "no input_ids in this case";
+    }
+    if (!run.ok()) check.problems.push_back(run.message());
+    GoldenCaseResult r{c, "PASS", check.logits_err, check.hidden_err, check.ids, ""};
+    if (!skip.empty()) {
+      r.verdict = "SKIP", r.reason = skip, ++report.skipped;
+    } else if (!check.problems.empty()) {
+      r.verdict = "FAIL", ++report.failed;
+      for (const auto& p : check.problems) r.reason += (r.reason.empty() ? "" : "; ") + p;
+    } else {
+      ++report.passed;
+    }
+    report.cases.push_back(std::move(r));
+  }
+  return report;
+}
+
+}  // namespace glmv::app

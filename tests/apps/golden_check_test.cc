@@ -1,0 +1,90 @@
+// The runtime against the reference's golden vectors: the tiny set copied into tests/data, the variant sets
+// with other dimensions (tests/data/variants, made by tests/tools/make_variant_golden.py), and
+// ../shared/golden when present. Tolerance: 1e-4 absolute on logits and every intermediate.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "apps/golden_check.h"
+#include "tests/test_util.h"
+
+namespace glmv::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Checks one set: no FAIL, and `min_pass` cases at least passed; prints every line.
+void ExpectSetPasses(const fs::path& dir, int min_pass) {
+  auto report = CheckGoldenSet(dir.string(), false);
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  double worst = 0;
+  for (const auto& c : report->cases) {
+    MESSAGE(FormatCaseLine(c));
+    CHECK_MESSAGE(c.verdict != "FAIL", FormatCaseLine(c));
+    worst = std::max({worst, c.logits_err, c.hidden_err});
+  }
+  MESSAGE(dir.filename().string() << ": worst absolute error " << worst << " (tolerance " << kGoldenTolerance << ")");
+  CHECK(report->failed == 0);
+  CHECK(report->passed >= min_pass);
+}
+
+TEST_CASE("tiny golden set: text cases pass, vision cases are skipped for now") {
+  const fs::path dir = test::DataDir() / "tiny-glm4v-moe";
+  auto report = CheckGoldenSet(dir.string(), false);
+  REQUIRE(report.ok());
+  for (const auto& c : report->cases) {
+    MESSAGE(FormatCaseLine(c));
+    if (c.name == "case1_text" || c.name == "case5_generate_text") {
+      CHECK_MESSAGE(c.verdict == "PASS", FormatCaseLine(c));
+      CHECK(c.logits_err >= 0);
+      CHECK(c.logits_err <= kGoldenTolerance);
+    } else {
+      CHECK(c.verdict == "SKIP");
+    }
+  }
+  CHECK(report->cases.size() == 6);
+}
+
+TEST_CASE("variant golden sets with other dimensions and router settings") {
+  const fs::path root = test::DataDir() / "variants";
+  REQUIRE(fs::is_directory(root));
+  int sets = 0;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    if (!fs::exists(entry.path() / "cases.json")) continue;
+    ++sets;
+    ExpectSetPasses(entry.path(), 2);
+  }
+  CHECK(sets >= 3);
+}
+
+TEST_CASE("a golden set that disagrees is reported as FAIL, with the offending tensor") {
+  // Point the check at a copy whose logits were perturbed beyond the tolerance.
+  test::TempDir dir;
+  const fs::path src = test::DataDir() / "tiny-glm4v-moe";
+  for (const auto& e : fs::directory_iterator(src)) fs::copy_file(e.path(), dir / e.path().filename().string());
+  auto bytes = test::ReadBytes(dir / "case1_text__logits.npy");
+  float v;
+  std::memcpy(&v, bytes.data() + bytes.size() - 4, 4);
+  v += 1e-3f;
+  std::memcpy(bytes.data() + bytes.size() - 4, &v, 4);
+  test::WriteBytes(dir / "case1_text__logits.npy", bytes);
+  auto report = CheckGoldenSet(dir.path().string(), false);
+  REQUIRE(report.ok());
+  CHECK(report->failed == 1);
+  CHECK(report->cases[0].verdict == "FAIL");
+  CHECK(report->cases[0].reason.find("logits off by") != std::string::npos);
+}
+
+TEST_CASE("../shared golden set, when present") {
+  const fs::path dir = test::SharedDir() / "golden" / "tiny-glm4v-moe";
+  if (!fs::exists(dir / "cases.json")) {
+    MESSAGE("skipped: " << dir << " is absent");
+    return;
+  }
+  ExpectSetPasses(dir, 2);
+}
+
+}  // namespace
+}  // namespace glmv::app
