@@ -1,27 +1,29 @@
-// glmv run: load a model directory and generate greedily from token ids.
+// glmv run: one prompt in, one answer out — streamed to the terminal, or as one JSON object (--json).
 #include <fmt/core.h>
 
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "apps/args.h"
 #include "apps/commands.h"
-#include "lib/generate.h"
-#include "lib/parallel.h"
-#include "lib/text_model.h"
+#include "apps/generation_flags.h"
+#include "apps/output_sink.h"
+#include "lib/output_parser.h"
 
 namespace glmv::app {
 namespace {
 
-const std::vector<OptionSpec> kRunOptions = {
-    {"--model", "-m", true, "DIR  Hugging Face model directory (config.json + *.safetensors)"},
-    {"--prompt-ids", "", true, "IDS  prompt as comma-separated token ids, e.g. 282,284,287,5,288"},
-    {"--max-tokens", "-n", true, "N  tokens to generate (default 16)"},
-    {"--ignore-eos", "", false, "keep generating past end-of-sequence tokens"},
-    {"--ctx", "", true, "N  context capacity in tokens (default: prompt + max tokens)"},
-    {"--threads", "-t", true, "N  threads (default: all cores)"},
-    {"--help", "-h", false, "show this help"},
-};
+std::vector<OptionSpec> RunOptions() {
+  std::vector<OptionSpec> spec = {
+      {"--prompt", "-p", true, "TEXT  the question (the chat template is applied)"},
+      {"--prompt-ids", "", true, "IDS  raw prompt as comma-separated token ids (no template; greedy by default)"},
+      {"--json", "", false, "print one JSON object (reasoning, content, boxes, tool_calls, usage, timings)"},
+  };
+  for (auto& o : GenerationOptionSpecs()) spec.push_back(o);
+  spec.push_back({"--help", "-h", false, "show this help"});
+  return spec;
+}
 
 Result<std::vector<int64_t>> ParseIds(const std::string& text) {
   std::vector<int64_t> ids;
@@ -42,60 +44,95 @@ int Fail(const Status& s) {
   return 1;
 }
 
+nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags& f, bool have_text) {
+  using json = nlohmann::ordered_json;
+  json j;
+  if (have_text) {
+    const ParsedOutput p = ParseModelOutput(r.text);
+    j["reasoning"] = p.reasoning;
+    j["content"] = p.content;
+    j["boxes"] = json::array();
+    for (const auto& b : p.boxes) j["boxes"].push_back({{"normalized", b.normalized}});
+    j["tool_calls"] = json::array();
+    for (const auto& t : p.tool_calls) j["tool_calls"].push_back({{"name", t.name}, {"arguments", t.arguments}});
+  }
+  j["ids"] = r.ids;
+  j["finish_reason"] = FinishReasonName(r.finish);
+  j["seed"] = f.request.sampling.seed;
+  const size_t prefilled = r.prompt_tokens - r.reused_prompt_tokens;
+  j["usage"] = {{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", r.ids.size()}};
+  j["timings"] = {{"prompt_seconds", r.prefill_seconds},
+                  {"prompt_tokens_per_second", static_cast<double>(prefilled) / std::max(r.prefill_seconds, 1e-9)},
+                  {"generated_seconds", r.decode_seconds},
+                  {"generated_tokens_per_second", static_cast<double>(r.ids.size()) / std::max(r.decode_seconds, 1e-9)},
+                  {"time_to_first_token_seconds", r.first_token_seconds}};
+  return j;
+}
+
 }  // namespace
 
 int RunGenerate(int argc, char** argv) {
-  auto args = Args::Parse(kRunOptions, argc, argv, 2);
+  const auto spec = RunOptions();
+  auto args = Args::Parse(spec, argc, argv, 2);
   if (!args.ok()) return Fail(args.status());
   if (args->Has("--help")) {
-    fmt::print("usage: glmv run -m DIR --prompt-ids IDS [-n N]\n\n"
-               "Generates greedily and prints the generated token ids on one line, space-separated.\n"
-               "Timing goes to stderr. (Text prompts need the tokenizer, which lands with issue 3.)\n\n{}",
-               OptionsHelp(kRunOptions));
+    fmt::print("usage: glmv run -m MODEL -p \"question\" [options]\n"
+               "       glmv run -m MODEL --prompt-ids 282,284,... [-n N]\n\n"
+               "Answers one prompt. The answer streams to stdout; the model's reasoning (thinking mode) to\n"
+               "stderr, dimmed; timings to stderr at the end. --json prints a single JSON object instead.\n"
+               "With --prompt-ids the ids are fed as they are (no template) and the generated ids are printed\n"
+               "on one line; this also works for models without a tokenizer.\n\n{}",
+               OptionsHelp(spec));
     return 0;
   }
-  if (!args->Has("--model")) return Fail(Status::Error("missing -m/--model DIR (see glmv run --help)"));
-  if (!args->Has("--prompt-ids")) return Fail(Status::Error("missing --prompt-ids (see glmv run --help)"));
-  auto threads = args->GetInt("--threads", 0);
-  if (!threads.ok()) return Fail(threads.status());
-  SetNumThreads(static_cast<int>(*threads));
-  auto max_tokens = args->GetInt("--max-tokens", 16);
-  if (!max_tokens.ok()) return Fail(max_tokens.status());
-  if (*max_tokens < 0) return Fail(Status::Error("--max-tokens must not be negative"));
-  auto ids = ParseIds(args->Get("--prompt-ids"));
-  if (!ids.ok()) return Fail(ids.status());
+  const bool by_ids = args->Has("--prompt-ids");
+  if (by_ids == args->Has("--prompt")) return Fail(Status::Error("give exactly one of -p/--prompt and --prompt-ids"));
+  auto flags = ReadGenerationFlags(*args, /*greedy_default=*/by_ids);
+  if (!flags.ok()) return Fail(flags.status());
+  GenerationFlags& f = *flags;
 
-  auto model = TextModel::Load(args->Get("--model"));
-  if (!model.ok()) return Fail(model.status());
-  TextModel& m = **model;
-  const size_t n = ids->size();
-  auto ctx = args->GetInt("--ctx", static_cast<long long>(n + static_cast<size_t>(*max_tokens)));
-  if (!ctx.ok()) return Fail(ctx.status());
-  if (*ctx < static_cast<long long>(n + static_cast<size_t>(*max_tokens))) {
-    return Fail(Status::Error("--ctx " + std::to_string(*ctx) + " is smaller than prompt + max tokens"));
+  auto engine = Engine::Load(f.model_dir, f.engine);
+  if (!engine.ok()) return Fail(engine.status());
+  Engine& e = **engine;
+  GenerateRequest req = f.request;
+  if (by_ids) {
+    auto ids = ParseIds(args->Get("--prompt-ids"));
+    if (!ids.ok()) return Fail(ids.status());
+    req.prompt = *ids;
+  } else {
+    if (!e.tokenizer()) {
+      return Fail(Status::Error(f.model_dir + " has no tokenizer (tokenizer.json, or tokenizer.model + "
+                                "tokenizer_config.json); pass the prompt as --prompt-ids"));
+    }
+    std::vector<ChatMessage> messages;
+    if (!f.system.empty()) messages.push_back(ChatMessage::Text("system", f.system));
+    messages.push_back(ChatMessage::Text("user", args->Get("--prompt")));
+    req.prompt = e.tokenizer()->Encode(RenderChatPrompt(messages, f.chat));
   }
-  if (*max_tokens == 0) {
+  if (req.max_tokens == 0) {
     fmt::print("\n");
     return 0;
   }
-  std::vector<float> x(n * static_cast<size_t>(m.config().hidden_size));
-  if (Status s = m.Embed(*ids, x.data()); !s.ok()) return Fail(s.Annotate("--prompt-ids"));
-  KvCache cache = m.NewCache(static_cast<size_t>(*ctx));
-  GreedyOptions opt;
-  opt.max_new_tokens = static_cast<size_t>(*max_tokens);
-  opt.stop_at_eos = !args->Has("--ignore-eos");
-  bool first = true;
-  auto result = GenerateGreedy(m, std::move(x), MRopePositions::Text(0, n), cache, opt, [&](int64_t id) {
-    fmt::print("{}{}", first ? "" : " ", id);
-    std::fflush(stdout);
-    first = false;
-  });
-  fmt::print("\n");
+  const bool json_out = args->Has("--json");
+  TerminalSink sink;
+  bool first_id = true;
+  auto on_text = [&](const std::string& piece) {
+    if (!json_out && !by_ids) sink.Push(piece);
+  };
+  auto result = e.Generate(req, on_text);
   if (!result.ok()) return Fail(result.status());
-  const double decode_steps = result->ids.size() > 1 ? static_cast<double>(result->ids.size() - 1) : 0.0;
-  fmt::print(stderr, "prompt {} tokens in {:.3f} s ({:.1f} tok/s); generated {} tokens, {:.1f} tok/s\n", n,
-             result->prefill_seconds, static_cast<double>(n) / std::max(result->prefill_seconds, 1e-9),
-             result->ids.size(), decode_steps / std::max(result->decode_seconds, 1e-9));
+  if (json_out) {
+    fmt::print("{}\n", ResultJson(*result, f, e.tokenizer() != nullptr)
+                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    return 0;
+  }
+  if (by_ids) {
+    for (int64_t id : result->ids) fmt::print("{}{}", first_id ? "" : " ", id), first_id = false;
+    fmt::print("\n");
+  } else {
+    sink.Finish();
+  }
+  fmt::print(stderr, "{}\n", StatsLine(*result));
   return 0;
 }
 

@@ -6,5 +6,8 @@ namespace glmv::app {
 int RunInfo(int argc, char** argv);
 int RunGenerate(int argc, char** argv);
 int RunCheckGolden(int argc, char** argv);
+int RunChat(int argc, char** argv);
+int RunTokenize(int argc, char** argv);
+int RunDetokenize(int argc, char** argv);
 
 }  // namespace glmv::app

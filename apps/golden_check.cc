@@ -12,6 +12,8 @@
 
 #include "io/npy.h"
 #include "lib/generate.h"
+#include "lib/multimodal.h"
+#include "lib/vision_model.h"
 #include "lib/text_model.h"
 
 namespace glmv::app {
@@ -64,10 +66,6 @@ struct GoldenSet {
   }
 };
 
-bool NeedsVision(const GoldenSet& set, const std::string& c) {
-  return set.Has(c, "pixel_values") || set.Has(c, "pixel_values_videos");
-}
-
 // rope tables as the golden set stores them: the rotary_dim/2 angles duplicated to rotary_dim.
 std::vector<float> Duplicated(const std::vector<float>& half_table, size_t half) {
   std::vector<float> out;
@@ -78,17 +76,76 @@ std::vector<float> Duplicated(const std::vector<float>& half_table, size_t half)
   return out;
 }
 
-Status CheckForward(TextModel& model, const GoldenSet& set, const std::string& c, CaseCheck& check) {
-  GLMV_ASSIGN_OR_RETURN(NpyArray ids_npy, set.Load(c, "input_ids"));
-  const std::vector<int64_t> ids = ids_npy.ToInt64();
-  const size_t n = ids.size(), H = static_cast<size_t>(model.config().hidden_size);
-  std::vector<float> x(n * H);
-  GLMV_RETURN_IF_ERROR(model.Embed(ids, x.data()));
+Result<std::vector<VisionGrid>> LoadGrids(const GoldenSet& set, const std::string& c, const std::string& key) {
+  std::vector<VisionGrid> grids;
+  if (!set.Has(c, key)) return grids;
+  GLMV_ASSIGN_OR_RETURN(NpyArray a, set.Load(c, key));
+  const auto v = a.ToInt64();
+  for (size_t i = 0; i + 2 < v.size(); i += 3) grids.push_back({v[i], v[i + 1], v[i + 2]});
+  return grids;
+}
+
+// The models of a golden set: the decoder, and the vision tower when the config has one.
+struct GoldenModels {
+  std::unique_ptr<TextModel> text;
+  std::unique_ptr<VisionModel> vision;
+  Status vision_status;  // why there is no vision tower
+};
+
+// The prompt of `ids_case` with the visual inputs of `pixels_case` (the same case, or a generation case's
+// prompt_case), and the vision intermediates for comparison.
+struct CasePrompt {
+  std::vector<int64_t> ids;
+  PreparedPrompt prompt;
+  VisionTrace image_trace, video_trace;
+};
+
+Result<CasePrompt> BuildPrompt(const GoldenModels& models, const GoldenSet& set, const std::string& ids_case,
+                               const std::string& pixels_case) {
+  CasePrompt out;
+  GLMV_ASSIGN_OR_RETURN(NpyArray ids_npy, set.Load(ids_case, "input_ids"));
+  out.ids = ids_npy.ToInt64();
+  VisualInputs visual;
+  GLMV_ASSIGN_OR_RETURN(visual.image_grids, LoadGrids(set, pixels_case, "image_grid_thw"));
+  GLMV_ASSIGN_OR_RETURN(visual.video_grids, LoadGrids(set, pixels_case, "video_grid_thw"));
+  if (set.Has(pixels_case, "pixel_values")) {
+    GLMV_ASSIGN_OR_RETURN(NpyArray px, set.Load(pixels_case, "pixel_values"));
+    visual.image_pixels = px.ToFloat();
+  }
+  if (set.Has(pixels_case, "pixel_values_videos")) {
+    GLMV_ASSIGN_OR_RETURN(NpyArray px, set.Load(pixels_case, "pixel_values_videos"));
+    visual.video_pixels = px.ToFloat();
+  }
+  if (!visual.empty() && !models.vision) return models.vision_status;
+  GLMV_ASSIGN_OR_RETURN(out.prompt, PreparePrompt(*models.text, models.vision.get(), out.ids, visual, &out.image_trace,
+                                                  &out.video_trace));
+  return out;
+}
+
+// Vision intermediates under their golden names; images first, then videos (a case has one or the other).
+void AddVisionKeys(const CasePrompt& p, std::map<std::string, std::vector<float>>& floats,
+                   std::map<std::string, std::vector<int64_t>>& ints) {
+  const VisionTrace& t = p.image_trace.merged.empty() ? p.video_trace : p.image_trace;
+  if (t.merged.empty()) return;
+  ints["vision_position_ids"] = t.position_ids;
+  floats["vision_patch_embed"] = t.patch_embed;
+  floats["vision_post_conv_norm"] = t.post_conv_norm;
+  floats["vision_with_pos_embed"] = t.with_pos_embed;
+  for (size_t b = 0; b < t.block_out.size(); ++b) floats["vision_block" + std::to_string(b) + "_out"] = t.block_out[b];
+  floats["vision_post_norm"] = t.post_norm;
+  floats["vision_downsample"] = t.downsample;
+  floats["vision_merged"] = t.merged;
+}
+
+Status CheckForward(GoldenModels& models, const GoldenSet& set, const std::string& c, CaseCheck& check) {
+  TextModel& model = *models.text;
+  GLMV_ASSIGN_OR_RETURN(CasePrompt p, BuildPrompt(models, set, c, c));
+  const size_t n = p.ids.size();
   KvCache cache = model.NewCache(n);
-  const MRopePositions pos = MRopePositions::Text(0, n);
+  const MRopePositions& pos = p.prompt.positions.positions;
   std::vector<float> logits;
   TextTrace trace;
-  GLMV_RETURN_IF_ERROR(model.Forward(x.data(), n, pos, cache, /*all_logits=*/true, logits, &trace));
+  GLMV_RETURN_IF_ERROR(model.Forward(p.prompt.embeddings.data(), n, pos, cache, /*all_logits=*/true, logits, &trace));
 
   const size_t layers = trace.layer_out.size();
   std::map<std::string, std::vector<float>> floats = {
@@ -104,18 +161,20 @@ Status CheckForward(TextModel& model, const GoldenSet& set, const std::string& c
   floats["hf_hidden_states"] = hf;
   std::map<std::string, std::vector<int64_t>> ints;
   for (size_t l = 0; l < layers; ++l) {
-    const std::string p = "text_layer" + std::to_string(l);
-    floats[p + "_out"] = trace.layer_out[l];
+    const std::string prefix = "text_layer" + std::to_string(l);
+    floats[prefix + "_out"] = trace.layer_out[l];
     if (!trace.router_logits[l].empty()) {
-      floats[p + "_router_logits"] = trace.router_logits[l];
-      floats[p + "_topk_weights"] = trace.topk_weights[l];
-      ints[p + "_topk_ids"] = trace.topk_ids[l];
+      floats[prefix + "_router_logits"] = trace.router_logits[l];
+      floats[prefix + "_topk_weights"] = trace.topk_weights[l];
+      ints[prefix + "_topk_ids"] = trace.topk_ids[l];
     }
   }
   std::vector<int64_t> positions;
   for (const auto* axis : {&pos.t, &pos.h, &pos.w}) positions.insert(positions.end(), axis->begin(), axis->end());
   ints["position_ids"] = positions;
-  ints["rope_deltas"] = {0};
+  ints["rope_deltas"] = {p.prompt.positions.rope_delta};
+  ints["mm_token_type_ids"] = p.prompt.modality;
+  AddVisionKeys(p, floats, ints);
 
   for (const auto& [key, ours] : floats) {
     if (!set.Has(c, key)) continue;
@@ -130,19 +189,21 @@ Status CheckForward(TextModel& model, const GoldenSet& set, const std::string& c
   return Status::Ok();
 }
 
-Status CheckGenerate(TextModel& model, const GoldenSet& set, const std::string& c, CaseCheck& check) {
-  GLMV_ASSIGN_OR_RETURN(NpyArray ids_npy, set.Load(c, "input_ids"));
+Status CheckGenerate(GoldenModels& models, const GoldenSet& set, const std::string& c, const std::string& prompt_case,
+                     CaseCheck& check) {
+  TextModel& model = *models.text;
   GLMV_ASSIGN_OR_RETURN(NpyArray want_npy, set.Load(c, "generated_ids"));
-  const std::vector<int64_t> ids = ids_npy.ToInt64(), want = want_npy.ToInt64();
-  const size_t n = ids.size(), H = static_cast<size_t>(model.config().hidden_size);
-  std::vector<float> x(n * H);
-  GLMV_RETURN_IF_ERROR(model.Embed(ids, x.data()));
-  KvCache cache = model.NewCache(n + want.size());
+  const std::vector<int64_t> want = want_npy.ToInt64();
+  // The generation case carries its prompt ids; pixels (if any) are the prompt case's.
+  GLMV_ASSIGN_OR_RETURN(CasePrompt p, BuildPrompt(models, set, c, prompt_case.empty() ? c : prompt_case));
+  KvCache cache = model.NewCache(p.ids.size() + want.size());
   GreedyOptions opt;
   opt.max_new_tokens = want.size();
   opt.stop_at_eos = false;  // compare every step the reference produced
   opt.keep_step_logits = set.Has(c, "step_logits");
-  GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(model, std::move(x), MRopePositions::Text(0, n), cache, opt));
+  opt.rope_delta = p.prompt.positions.rope_delta;
+  GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(model, std::move(p.prompt.embeddings), p.prompt.positions.positions,
+                                                       cache, opt));
   check.ids = r.ids == want ? "match" : "mismatch";
   if (r.ids != want) check.problems.push_back("generated ids differ");
   if (opt.keep_step_logits) {
@@ -184,12 +245,18 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, bool verbose) {
     }
   }
   const bool has_model = fs::exists(set.dir / "config.json");
-  std::unique_ptr<TextModel> model;
+  GoldenModels models;
   Status load_status;
   if (has_model) {
     auto m = TextModel::Load(set.dir.string());
-    if (m.ok()) model = std::move(m).value();
-    else load_status = m.status();
+    if (m.ok()) {
+      models.text = std::move(m).value();
+      auto v = VisionModel::Create(models.text->model_config(), *models.text->storage().checkpoint);
+      if (v.ok()) models.vision = std::move(v).value();
+      else models.vision_status = v.status();
+    } else {
+      load_status = m.status();
+    }
   }
 
   GoldenReport report;
@@ -201,14 +268,12 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, bool verbose) {
     const std::string prompt_case = it.value().value("prompt_case", std::string());
     if (!has_model) {
       skip = "no config.json: image-preprocessing sets are checked once preprocessing lands (issue 4)";
-    } else if (!model) {
+    } else if (!models.text) {
       run = load_status;
-    } else if (NeedsVision(set, c) || (!prompt_case.empty() && NeedsVision(set, prompt_case))) {
-      skip = "needs the vision encoder, not built yet (issue 4)";
     } else if (set.Has(c, "generated_ids")) {
-      run = CheckGenerate(*model, set, c, check);
+      run = CheckGenerate(models, set, c, prompt_case, check);
     } else if (set.Has(c, "input_ids")) {
-      run = CheckForward(*model, set, c, check);
+      run = CheckForward(models, set, c, check);
     } else {
       skip = "no input_ids in this case";
     }

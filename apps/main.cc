@@ -15,7 +15,10 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"run", glmv::app::RunGenerate, "generate from a prompt (token ids for now) with a model directory"},
+    {"run", glmv::app::RunGenerate, "answer one prompt (streamed, or --json)"},
+    {"chat", glmv::app::RunChat, "interactive multi-turn conversation"},
+    {"tokenize", glmv::app::RunTokenize, "text to token ids"},
+    {"detokenize", glmv::app::RunDetokenize, "token ids to text"},
     {"check-golden", glmv::app::RunCheckGolden, "compare the runtime with a golden set computed by the reference"},
     {"info", glmv::app::RunInfo, "version, SIMD target, oneDNN version and ISA, threads"},
 };
@@ -29,7 +32,9 @@ void PrintUsage() {
   fmt::print(
       "\nExamples:\n"
       "  glmv info\n"
+      "  glmv run -m tests/data/tiny-glm4v-moe -p \"Hello\" -n 16\n"
       "  glmv run -m tests/data/tiny-glm4v-moe --prompt-ids 282,284,287,162,87,288 -n 8\n"
+      "  glmv chat -m MODEL_DIR\n"
       "  glmv check-golden ../shared/golden/tiny-glm4v-moe\n"
       "\nThreads: OMP_NUM_THREADS or --threads N (default: all cores).\n");
 }

@@ -3,6 +3,7 @@
 // `<tool_call>name<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>`. Malformed pieces stay text.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -37,5 +38,56 @@ std::vector<GroundingBox> ParseBoxes(std::string_view text);
 
 // A box's corners in pixels of an image `width` × `height`: value / 1000 × size.
 std::array<double, 4> BoxToPixels(const GroundingBox& box, double width, double height);
+
+}  // namespace glmv
+
+namespace glmv {
+
+// Splits streamed output into reasoning and answer as it arrives: text inside <think>…</think> goes to
+// on_reasoning, the rest to on_content. Tags split across pieces are held back until they are complete.
+class ReasoningSplitter {
+ public:
+  template <typename R, typename C>
+  void Push(const std::string& piece, R&& on_reasoning, C&& on_content) {
+    buffer_ += piece;
+    while (!buffer_.empty()) {
+      const std::string_view tag = in_think_ ? "</think>" : "<think>";
+      const size_t at = buffer_.find(tag);
+      if (at != std::string::npos) {
+        Send(buffer_.substr(0, at), on_reasoning, on_content);
+        buffer_.erase(0, at + tag.size());
+        in_think_ = !in_think_;
+        continue;
+      }
+      // Keep a possible partial tag at the end.
+      size_t hold = 0;
+      for (size_t len = std::min(tag.size() - 1, buffer_.size()); len > 0; --len) {
+        if (buffer_.compare(buffer_.size() - len, len, tag, 0, len) == 0) {
+          hold = len;
+          break;
+        }
+      }
+      Send(buffer_.substr(0, buffer_.size() - hold), on_reasoning, on_content);
+      buffer_.erase(0, buffer_.size() - hold);
+      break;
+    }
+  }
+  template <typename R, typename C>
+  void Flush(R&& on_reasoning, C&& on_content) {
+    Send(buffer_, on_reasoning, on_content);
+    buffer_.clear();
+  }
+  bool in_reasoning() const { return in_think_; }
+
+ private:
+  template <typename R, typename C>
+  void Send(const std::string& text, R& on_reasoning, C& on_content) {
+    if (text.empty()) return;
+    if (in_think_) on_reasoning(text);
+    else on_content(text);
+  }
+  std::string buffer_;
+  bool in_think_ = false;
+};
 
 }  // namespace glmv

@@ -105,6 +105,11 @@ struct WeightStorage {
   size_t widened_bytes = 0;  // f32 bytes made from BF16/F16 or unaligned data
 };
 
+// Finds `name`, checks its shape and float dtype, and points `w` at its f32 data (mapped, or widened into
+// `storage`). Errors name the file, the tensor, what was expected and what was found.
+Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::vector<int64_t>& shape, Weight& w,
+                  WeightStorage& storage);
+
 // Checks every tensor of the table (presence, shape, float dtype) and binds the views. The first problem
 // is reported naming the file, the tensor, what was expected and what was found.
 Status BindTextWeights(const TextConfig& config, const Checkpoint& ckpt, TextWeights& out, WeightStorage& storage);

@@ -116,6 +116,35 @@ void SiluMulImpl(const float* gate, const float* up, float* out, size_t n) {
   }
 }
 
+void LayerNormImpl(const float* x, const float* HWY_RESTRICT weight, const float* HWY_RESTRICT bias, float eps,
+                   float* out, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto vs = hn::Zero(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) vs = hn::Add(vs, hn::LoadU(d, x + i));
+  float sum = hn::GetLane(hn::SumOfLanes(d, vs));
+  for (; i < n; ++i) sum += x[i];
+  const float mean = sum / static_cast<float>(n);
+  const auto vmean = hn::Set(d, mean);
+  auto vv = hn::Zero(d);
+  i = 0;
+  for (; i + N <= n; i += N) {
+    const auto c = hn::Sub(hn::LoadU(d, x + i), vmean);
+    vv = hn::MulAdd(c, c, vv);
+  }
+  float var = hn::GetLane(hn::SumOfLanes(d, vv));
+  for (; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const float inv = 1.0f / std::sqrt(var / static_cast<float>(n) + eps);
+  const auto vinv = hn::Set(d, inv);
+  i = 0;
+  for (; i + N <= n; i += N) {
+    const auto c = hn::Mul(hn::Sub(hn::LoadU(d, x + i), vmean), vinv);
+    hn::StoreU(hn::MulAdd(c, hn::LoadU(d, weight + i), hn::LoadU(d, bias + i)), d, out + i);
+  }
+  for (; i < n; ++i) out[i] = (x[i] - mean) * inv * weight[i] + bias[i];
+}
+
 int64_t TargetImpl() { return HWY_TARGET; }
 
 }  // namespace HWY_NAMESPACE
@@ -130,6 +159,11 @@ HWY_EXPORT(RotateHalfImpl);
 HWY_EXPORT(SoftmaxInPlaceImpl);
 HWY_EXPORT(SiluMulImpl);
 HWY_EXPORT(TargetImpl);
+HWY_EXPORT(LayerNormImpl);
+
+void LayerNorm(const float* x, const float* weight, const float* bias, float eps, float* out, size_t n) {
+  HWY_DYNAMIC_DISPATCH(LayerNormImpl)(x, weight, bias, eps, out, n);
+}
 
 void Axpy(float alpha, const float* x, float* y, size_t n) { HWY_DYNAMIC_DISPATCH(AxpyImpl)(alpha, x, y, n); }
 void RmsNorm(const float* x, const float* weight, float eps, float* out, size_t n) {

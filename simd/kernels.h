@@ -53,3 +53,18 @@ void SiluMul(const float* gate, const float* up, float* out, size_t n);
 }  // namespace scalar
 
 }  // namespace glmv::simd
+
+namespace glmv::simd {
+
+// out[i] = (x[i] − mean) / sqrt(var + eps) · weight[i] + bias[i]   (LayerNorm over n; out may alias x).
+void LayerNorm(const float* x, const float* weight, const float* bias, float eps, float* out, size_t n);
+
+// x[i] ← 0.5·x·(1 + erf(x/√2))   (exact GELU). Scalar for now: it runs on the vision merger only, where
+// the matmuls around it cost thousands of times more.
+void GeluErfInPlace(float* x, size_t n);
+
+namespace scalar {
+void LayerNorm(const float* x, const float* weight, const float* bias, float eps, float* out, size_t n);
+}  // namespace scalar
+
+}  // namespace glmv::simd

@@ -62,3 +62,23 @@ void SiluMul(const float* gate, const float* up, float* out, size_t n) {
 }
 
 }  // namespace glmv::simd::scalar
+
+namespace glmv::simd {
+
+namespace scalar {
+void LayerNorm(const float* x, const float* weight, const float* bias, float eps, float* out, size_t n) {
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) sum += x[i];
+  const float mean = static_cast<float>(sum / static_cast<double>(n));
+  double var = 0;
+  for (size_t i = 0; i < n; ++i) var += static_cast<double>(x[i] - mean) * (x[i] - mean);
+  const float inv = 1.0f / std::sqrt(static_cast<float>(var / static_cast<double>(n)) + eps);
+  for (size_t i = 0; i < n; ++i) out[i] = (x[i] - mean) * inv * weight[i] + bias[i];
+}
+}  // namespace scalar
+
+void GeluErfInPlace(float* x, size_t n) {
+  for (size_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+}  // namespace glmv::simd

@@ -30,21 +30,18 @@ void ExpectSetPasses(const fs::path& dir, int min_pass) {
   CHECK(report->passed >= min_pass);
 }
 
-TEST_CASE("tiny golden set: text cases pass, vision cases are skipped for now") {
+TEST_CASE("tiny golden set: every case passes (text, image, two images, video, generation after text and image)") {
   const fs::path dir = test::DataDir() / "tiny-glm4v-moe";
   auto report = CheckGoldenSet(dir.string(), false);
   REQUIRE(report.ok());
   for (const auto& c : report->cases) {
     MESSAGE(FormatCaseLine(c));
-    if (c.name == "case1_text" || c.name == "case5_generate_text") {
-      CHECK_MESSAGE(c.verdict == "PASS", FormatCaseLine(c));
-      CHECK(c.logits_err >= 0);
-      CHECK(c.logits_err <= kGoldenTolerance);
-    } else {
-      CHECK(c.verdict == "SKIP");
-    }
+    CHECK_MESSAGE(c.verdict == "PASS", FormatCaseLine(c));
+    CHECK(c.logits_err >= 0);
+    CHECK(c.logits_err <= kGoldenTolerance);
   }
   CHECK(report->cases.size() == 6);
+  CHECK(report->passed == 6);
 }
 
 TEST_CASE("variant golden sets with other dimensions and router settings") {
@@ -83,7 +80,7 @@ TEST_CASE("../shared golden set, when present") {
     MESSAGE("skipped: " << dir << " is absent");
     return;
   }
-  ExpectSetPasses(dir, 2);
+  ExpectSetPasses(dir, 6);
 }
 
 }  // namespace

@@ -63,3 +63,23 @@ TEST_CASE("tool calls are parsed out of the answer") {
 
 }  // namespace
 }  // namespace glmv
+
+namespace glmv {
+namespace {
+
+TEST_CASE("streamed output splits into reasoning and answer even when tags arrive in pieces") {
+  for (size_t chunk : {1, 2, 3, 5, 100}) {
+    const std::string text = "<think>\nweigh it</think>\nThe answer <b>is</b> 4.";
+    ReasoningSplitter split;
+    std::string reasoning, content;
+    auto r = [&](const std::string& s) { reasoning += s; };
+    auto c = [&](const std::string& s) { content += s; };
+    for (size_t i = 0; i < text.size(); i += chunk) split.Push(text.substr(i, chunk), r, c);
+    split.Flush(r, c);
+    CHECK_MESSAGE(reasoning == "\nweigh it", chunk);
+    CHECK_MESSAGE(content == "\nThe answer <b>is</b> 4.", chunk);
+  }
+}
+
+}  // namespace
+}  // namespace glmv

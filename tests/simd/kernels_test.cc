@@ -128,6 +128,23 @@ TEST_CASE("RmsNorm, RotateHalf, SoftmaxInPlace, SiluMul match scalar") {
   });
 }
 
+TEST_CASE("LayerNorm matches scalar") {
+  ForEachTarget([](const std::string& target) {
+    double worst = 0;
+    for (size_t n : kSizes) {
+      auto x = RandomFloats(n, 21);
+      for (auto& v : x) v = v * 3.0f + 1.5f;  // non-zero mean
+      const auto w = RandomFloats(n, 22), b = RandomFloats(n, 23);
+      std::vector<float> y(n), ref(n);
+      LayerNorm(x.data(), w.data(), b.data(), 1e-5f, y.data(), n);
+      scalar::LayerNorm(x.data(), w.data(), b.data(), 1e-5f, ref.data(), n);
+      worst = std::max(worst, MaxRelErr(y, ref));
+    }
+    MESSAGE(target << " LayerNorm worst relative error " << worst);
+    CHECK(worst < 1e-5);
+  });
+}
+
 TEST_CASE("SoftmaxInPlace sums to one and handles a single element") {
   ForEachTarget([](const std::string&) {
     std::vector<float> one = {42.0f};
