@@ -9,6 +9,7 @@
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
 #include "apps/output_sink.h"
+#include "apps/visual_inputs.h"
 #include "lib/output_parser.h"
 
 namespace glmv::app {
@@ -19,7 +20,9 @@ std::vector<OptionSpec> RunOptions() {
       {"--prompt", "-p", true, "TEXT  the question (the chat template is applied)"},
       {"--prompt-ids", "", true, "IDS  raw prompt as comma-separated token ids (no template; greedy by default)"},
       {"--json", "", false, "print one JSON object (reasoning, content, boxes, tool_calls, usage, timings)"},
+      {"--draw-boxes", "", true, "OUT.png  write the image(s) with the answer's boxes drawn and numbered"},
   };
+  for (auto& o : ImageOptionSpecs()) spec.push_back(o);
   for (auto& o : GenerationOptionSpecs()) spec.push_back(o);
   spec.push_back({"--help", "-h", false, "show this help"});
   return spec;
@@ -44,7 +47,8 @@ int Fail(const Status& s) {
   return 1;
 }
 
-nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags& f, bool have_text) {
+nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags& f, bool have_text,
+                                  const LoadedImages& images) {
   using json = nlohmann::ordered_json;
   json j;
   if (have_text) {
@@ -52,7 +56,15 @@ nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags
     j["reasoning"] = p.reasoning;
     j["content"] = p.content;
     j["boxes"] = json::array();
-    for (const auto& b : p.boxes) j["boxes"].push_back({{"normalized", b.normalized}});
+    // Boxes are 0–1000 on the model's scale; "pixels" has them in each input image's own pixels.
+    for (const auto& b : p.boxes) {
+      json box = {{"normalized", b.normalized}};
+      json pixels = json::array();
+      for (const auto& img : images.images) pixels.push_back(BoxToPixels(b, img.width, img.height));
+      if (images.images.size() == 1) box["pixels"] = pixels[0];
+      else if (!images.images.empty()) box["pixels_by_image"] = pixels;
+      j["boxes"].push_back(box);
+    }
     j["tool_calls"] = json::array();
     for (const auto& t : p.tool_calls) j["tool_calls"].push_back({{"name", t.name}, {"arguments", t.arguments}});
   }
@@ -61,7 +73,8 @@ nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags
   j["seed"] = f.request.sampling.seed;
   const size_t prefilled = r.prompt_tokens - r.reused_prompt_tokens;
   j["usage"] = {{"prompt_tokens", r.prompt_tokens}, {"completion_tokens", r.ids.size()}};
-  j["timings"] = {{"prompt_seconds", r.prefill_seconds},
+  j["timings"] = {{"vision_seconds", r.vision_seconds},
+                  {"prompt_seconds", r.prefill_seconds},
                   {"prompt_tokens_per_second", static_cast<double>(prefilled) / std::max(r.prefill_seconds, 1e-9)},
                   {"generated_seconds", r.decode_seconds},
                   {"generated_tokens_per_second", static_cast<double>(r.ids.size()) / std::max(r.decode_seconds, 1e-9)},
@@ -95,6 +108,19 @@ int RunGenerate(int argc, char** argv) {
   if (!engine.ok()) return Fail(engine.status());
   Engine& e = **engine;
   GenerateRequest req = f.request;
+  LoadedImages images;
+  const auto image_paths = args->GetAll("--image");
+  if (!image_paths.empty()) {
+    if (by_ids) return Fail(Status::Error("--image needs -p (the template places the image)"));
+    if (!e.vision()) return Fail(e.vision_status());
+    auto cfg = ImageConfigFromArgs(*args, f.model_dir);
+    if (!cfg.ok()) return Fail(cfg.status());
+    auto loaded = LoadImages(image_paths, *cfg);
+    if (!loaded.ok()) return Fail(loaded.status());
+    images = std::move(loaded).value();
+    req.visual = images.visual;
+  }
+  if (args->Has("--draw-boxes") && image_paths.empty()) return Fail(Status::Error("--draw-boxes needs --image"));
   if (by_ids) {
     auto ids = ParseIds(args->Get("--prompt-ids"));
     if (!ids.ok()) return Fail(ids.status());
@@ -106,8 +132,17 @@ int RunGenerate(int argc, char** argv) {
     }
     std::vector<ChatMessage> messages;
     if (!f.system.empty()) messages.push_back(ChatMessage::Text("system", f.system));
-    messages.push_back(ChatMessage::Text("user", args->Get("--prompt")));
-    req.prompt = e.tokenizer()->Encode(RenderChatPrompt(messages, f.chat));
+    ChatMessage user = ChatMessage::Text("user", args->Get("--prompt"));
+    if (!images.images.empty()) {  // images first, then the question, as the reference's examples do
+      user.content_is_list = true;
+      for (size_t i = 0; i < images.images.size(); ++i) user.parts.push_back({ChatContentPart::Type::kImage, ""});
+      user.parts.push_back({ChatContentPart::Type::kText, user.text});
+    }
+    messages.push_back(std::move(user));
+    auto ids = ExpandImagePlaceholders(e.model().model_config(),
+                                       e.tokenizer()->Encode(RenderChatPrompt(messages, f.chat)), images.tokens_per_image);
+    if (!ids.ok()) return Fail(ids.status());
+    req.prompt = std::move(ids).value();
   }
   if (req.max_tokens == 0) {
     fmt::print("\n");
@@ -121,8 +156,13 @@ int RunGenerate(int argc, char** argv) {
   };
   auto result = e.Generate(req, on_text);
   if (!result.ok()) return Fail(result.status());
+  if (args->Has("--draw-boxes")) {
+    auto written = DrawBoxesToFiles(images, ParseModelOutput(result->text).boxes, args->Get("--draw-boxes"));
+    if (!written.ok()) return Fail(written.status());
+    for (const auto& w : *written) fmt::print(stderr, "boxes drawn: {}\n", w);
+  }
   if (json_out) {
-    fmt::print("{}\n", ResultJson(*result, f, e.tokenizer() != nullptr)
+    fmt::print("{}\n", ResultJson(*result, f, e.tokenizer() != nullptr, images)
                            .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return 0;
   }

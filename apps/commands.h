@@ -9,5 +9,6 @@ int RunCheckGolden(int argc, char** argv);
 int RunChat(int argc, char** argv);
 int RunTokenize(int argc, char** argv);
 int RunDetokenize(int argc, char** argv);
+int RunPreprocess(int argc, char** argv);
 
 }  // namespace glmv::app

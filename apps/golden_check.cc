@@ -1,4 +1,5 @@
 #include "apps/golden_check.h"
+#include "apps/golden_preprocess.h"
 
 #include <fmt/core.h>
 
@@ -244,6 +245,7 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, bool verbose) {
       return Status::Error(dir + "/cases.json: no \"cases\" object");
     }
   }
+  if (IsPreprocessSet(set.index)) return CheckPreprocessSet(dir, set.index, verbose);
   const bool has_model = fs::exists(set.dir / "config.json");
   GoldenModels models;
   Status load_status;
@@ -267,7 +269,7 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, bool verbose) {
     Status run;
     const std::string prompt_case = it.value().value("prompt_case", std::string());
     if (!has_model) {
-      skip = "no config.json: image-preprocessing sets are checked once preprocessing lands (issue 4)";
+      skip = "no config.json beside cases.json: no model to run";
     } else if (!models.text) {
       run = load_status;
     } else if (set.Has(c, "generated_ids")) {

@@ -19,6 +19,7 @@ constexpr Command kCommands[] = {
     {"chat", glmv::app::RunChat, "interactive multi-turn conversation"},
     {"tokenize", glmv::app::RunTokenize, "text to token ids"},
     {"detokenize", glmv::app::RunDetokenize, "token ids to text"},
+    {"preprocess", glmv::app::RunPreprocess, "an image as the model sees it, written as .npy"},
     {"check-golden", glmv::app::RunCheckGolden, "compare the runtime with a golden set computed by the reference"},
     {"info", glmv::app::RunInfo, "version, SIMD target, oneDNN version and ISA, threads"},
 };
@@ -34,6 +35,7 @@ void PrintUsage() {
       "  glmv info\n"
       "  glmv run -m tests/data/tiny-glm4v-moe -p \"Hello\" -n 16\n"
       "  glmv run -m tests/data/tiny-glm4v-moe --prompt-ids 282,284,287,162,87,288 -n 8\n"
+      "  glmv run -m MODEL_DIR --image photo.jpg -p \"Where is the cat?\" --draw-boxes boxes.png\n"
       "  glmv chat -m MODEL_DIR\n"
       "  glmv check-golden ../shared/golden/tiny-glm4v-moe\n"
       "\nThreads: OMP_NUM_THREADS or --threads N (default: all cores).\n");

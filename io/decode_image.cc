@@ -27,10 +27,11 @@ std::string_view OtherFormatName(std::span<const uint8_t> bytes) {
   if (StartsWith(bytes, std::string_view("II*\0", 4)) || StartsWith(bytes, std::string_view("MM\0*", 4))) {
     return "TIFF";
   }
-  if (StartsWith(bytes, "ftypheic", 4) || StartsWith(bytes, "ftypheix", 4) || StartsWith(bytes, "ftypmif1", 4)) {
-    return "HEIF";
+  if (StartsWith(bytes, "ftyp", 4)) {  // ISO base media: the brand says which
+    if (StartsWith(bytes, "avif", 8)) return "AVIF";
+    if (StartsWith(bytes, "heic", 8) || StartsWith(bytes, "heix", 8) || StartsWith(bytes, "mif1", 8)) return "HEIF";
+    return "MP4/QuickTime (a video container)";
   }
-  if (StartsWith(bytes, "ftypavif", 4)) return "AVIF";
   if (StartsWith(bytes, "%PDF")) return "PDF";
   return {};
 }
@@ -69,6 +70,10 @@ Result<RgbImage> DecodeImageBytes(std::span<const uint8_t> bytes, const std::str
     case ImageFormat::kJpeg: return DecodeJpeg(bytes, name, limits);
     case ImageFormat::kPng: return DecodePng(bytes, name, limits);
     case ImageFormat::kUnknown: break;
+  }
+  // Pillow also requires FF D8 FF; a bare SOI followed by something else is a damaged JPEG, not another format.
+  if (bytes.size() >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8) {
+    return Status::Error(name + ": invalid JPEG (no marker after the start-of-image marker)");
   }
   const std::string_view other = OtherFormatName(bytes);
   if (!other.empty()) {

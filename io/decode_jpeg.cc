@@ -137,8 +137,9 @@ bool ReadRows(JpegJob* job, uint8_t* pixels, uint8_t* cmyk_row) {
       }
     }
   }
-  // No jpeg_finish_decompress: once every row is out, Pillow stops too, so a file missing only its EOI marker
-  // (or with junk after the last scan) decodes as it does there.
+  // No jpeg_finish_decompress: Pillow reports success once every row is out, so junk after the last scan
+  // where EOI should be is accepted. (A file cut just before EOI still fails above: the Huffman decoder reads
+  // ahead into the marker.)
   return true;
 }
 
@@ -200,7 +201,7 @@ Result<RgbImage> DecodeJpeg(std::span<const uint8_t> bytes, const std::string& n
     case 4: cinfo.out_color_space = JCS_CMYK; break;  // YCCK is converted to CMYK by libjpeg
     default:
       return Status::Error(name + ": unsupported JPEG with " + std::to_string(cinfo.num_components) +
-                           " colour components");
+                           " colour components (1, 3 and 4 are decoded)");
   }
   // libjpeg's defaults, which are what Pillow decodes with; spelled out because the golden pixels depend on them.
   cinfo.dct_method = JDCT_ISLOW;

@@ -28,6 +28,7 @@ struct PngJob {
   size_t size = 0;
   size_t pos = 0;
   bool truncated = false;
+  bool rows_done = false;  // every row is in; only the chunks up to IEND remain
   char message[256] = {};
   // From IHDR.
   png_uint_32 width = 0;
@@ -116,6 +117,7 @@ bool ReadHeader(PngJob* job, uint64_t max_pixels, Stage* stage) {
 bool ReadRows(PngJob* job, png_bytepp rows) {
   if (setjmp(png_jmpbuf(job->png))) return false;
   png_read_image(job->png, rows);
+  job->rows_done = true;
   png_read_end(job->png, job->info);  // into `info`, so an eXIf or text chunk after IDAT counts as well
   return true;
 }
@@ -138,7 +140,10 @@ class PngJobHolder {
 };
 
 Status JobError(const PngJob& job, const std::string& name) {
-  if (job.truncated) return Status::Error(name + ": truncated PNG: the file ends before the image is complete");
+  if (job.truncated) {
+    return Status::Error(name + (job.rows_done ? ": truncated PNG: the file ends before its IEND chunk"
+                                               : ": truncated PNG: the file ends before the image is complete"));
+  }
   return Status::Error(name + ": invalid PNG (" + job.message + ")");
 }
 

@@ -184,12 +184,19 @@ Result<ResizeTarget> SmartResize(int height, int width, int factor, int64_t min_
   const int64_t thw = num_frames * h * w;
   if (t_bar * h_bar * w_bar > max_pixels) {
     const double beta = std::sqrt(static_cast<double>(thw) / static_cast<double>(max_pixels));
-    h_bar = std::max<int64_t>(factor, static_cast<int64_t>(std::floor(static_cast<double>(h) / beta / factor)) * factor);
-    w_bar = std::max<int64_t>(factor, static_cast<int64_t>(std::floor(static_cast<double>(w) / beta / factor)) * factor);
+    auto shrink = [&](int64_t side) {
+      const auto blocks = static_cast<int64_t>(std::floor(static_cast<double>(side) / beta / factor));
+      return std::max<int64_t>(factor, blocks * factor);
+    };
+    h_bar = shrink(h);
+    w_bar = shrink(w);
   } else if (t_bar * h_bar * w_bar < min_pixels) {
     const double beta = std::sqrt(static_cast<double>(min_pixels) / static_cast<double>(thw));
-    h_bar = static_cast<int64_t>(std::ceil(static_cast<double>(h) * beta / factor)) * factor;
-    w_bar = static_cast<int64_t>(std::ceil(static_cast<double>(w) * beta / factor)) * factor;
+    auto grow = [&](int64_t side) {
+      return static_cast<int64_t>(std::ceil(static_cast<double>(side) * beta / factor)) * factor;
+    };
+    h_bar = grow(h);
+    w_bar = grow(w);
   }
   if (h_bar > INT_MAX / 4 || w_bar > INT_MAX / 4 || h_bar * w_bar > (int64_t{1} << 32)) {
     return Status::Error(what + ": target size " + SizeText(w_bar, h_bar) + " is too large");

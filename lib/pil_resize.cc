@@ -16,7 +16,7 @@ constexpr int kPrecisionBits = 32 - 8 - 2;
 constexpr double kBicubicSupport = 2.0;
 constexpr int kChannels = 3;
 // Multiply-adds below which a pass stays on one thread: waking threads costs more than small images take.
-constexpr size_t kMinParallelWork = size_t{1} << 18;
+constexpr size_t kMinParallelWork = size_t{1} << 20;
 
 // Keys' cubic convolution kernel with a = -0.5 (PIL's choice; many libraries use -0.75).
 double BicubicKernel(double x) {

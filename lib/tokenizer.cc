@@ -12,6 +12,7 @@ namespace {
 constexpr size_t kMaxCachedPiece = 256;
 // The cache is dropped when it reaches this many entries, which bounds its memory (~10 MB).
 constexpr size_t kMaxCacheEntries = 1 << 16;
+constexpr size_t kMaxBpePiece = size_t{1} << 30;
 
 }  // namespace
 
@@ -132,6 +133,12 @@ void Tokenizer::EncodeValidUtf8(std::string_view text, std::vector<int64_t>& out
 }
 
 void Tokenizer::EncodePiece(std::string_view piece, std::vector<int64_t>& out) const {
+  // BPE indexes a piece with 32-bit offsets; a longer piece (one regex match over a gigabyte of
+  // letters) is cut, which can change tokens only at the cut.
+  while (piece.size() > kMaxBpePiece) {
+    EncodePiece(piece.substr(0, kMaxBpePiece), out);
+    piece.remove_prefix(kMaxBpePiece);
+  }
   const bool cacheable = piece.size() <= kMaxCachedPiece;
   if (cacheable) {
     std::lock_guard<std::mutex> lock(cache_mutex_);
