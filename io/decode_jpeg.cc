@@ -18,7 +18,7 @@ namespace {
 
 // A progressive JPEG may legally carry any number of scans, and each one makes libjpeg walk the whole
 // coefficient buffer: a small hostile file with 100k tiny scans runs for minutes. Real encoders emit about
-// 10; libjpeg-turbo's own tjDecompress limit (TJPARAM_SCANLIMIT) is 500.
+// 10; libjpeg-turbo's own fuzz targets stop at 500 (TJPARAM_SCANLIMIT).
 constexpr int kMaxScans = 500;
 
 enum class Failure { kNone, kError, kTruncated, kCorrupt, kTooManyScans };

@@ -176,3 +176,73 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite
 }
 
 }  // namespace glmv
+
+namespace glmv {
+
+Result<std::unique_ptr<SafetensorsWriter>> SafetensorsWriter::Create(const std::string& path, const std::vector<Spec>& specs,
+                                                                     const std::map<std::string, std::string>& metadata) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& s : specs) {
+    uint64_t numel = 1;
+    for (int64_t d : s.shape) numel *= static_cast<uint64_t>(d);
+    const uint64_t size = numel * DTypeSize(s.dtype);
+    header[s.name] = {{"dtype", DTypeName(s.dtype)}, {"shape", s.shape}, {"data_offsets", {offset, offset + size}}};
+    offset += size;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::unique_ptr<SafetensorsWriter> w(new SafetensorsWriter());
+  w->path_ = path;
+  w->tmp_ = path + ".tmp";
+  w->specs_ = specs;
+  w->file_ = std::fopen(w->tmp_.c_str(), "wb");
+  if (!w->file_) return Status::Error(w->tmp_ + ": cannot create");
+  uint8_t len[8];
+  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
+  if (std::fwrite(len, 1, 8, w->file_) != 8 || std::fwrite(text.data(), 1, text.size(), w->file_) != text.size()) {
+    return Status::Error(w->tmp_ + ": write failed");
+  }
+  return w;
+}
+
+SafetensorsWriter::~SafetensorsWriter() {
+  if (file_) {
+    std::fclose(file_);
+    std::remove(tmp_.c_str());
+  }
+}
+
+Status SafetensorsWriter::Append(std::span<const uint8_t> bytes) {
+  if (!file_ || next_ >= specs_.size()) return Status::Error(path_ + ": more tensors appended than declared");
+  const Spec& s = specs_[next_];
+  uint64_t numel = 1;
+  for (int64_t d : s.shape) numel *= static_cast<uint64_t>(d);
+  if (bytes.size() != numel * DTypeSize(s.dtype)) {
+    return Status::Error(path_ + ": tensor '" + s.name + "' got " + std::to_string(bytes.size()) + " bytes, needs " +
+                         std::to_string(numel * DTypeSize(s.dtype)));
+  }
+  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
+    return Status::Error(tmp_ + ": write failed (disk full?)");
+  }
+  written_ += bytes.size();
+  ++next_;
+  return Status::Ok();
+}
+
+Status SafetensorsWriter::Finish() {
+  if (!file_) return Status::Error(path_ + ": already finished");
+  if (next_ != specs_.size()) {
+    return Status::Error(path_ + ": " + std::to_string(specs_.size() - next_) + " declared tensors were never written");
+  }
+  const bool ok = std::fclose(file_) == 0;
+  file_ = nullptr;
+  if (!ok || std::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    std::remove(tmp_.c_str());
+    return Status::Error(path_ + ": could not complete the file");
+  }
+  return Status::Ok();
+}
+
+}  // namespace glmv

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -71,5 +73,35 @@ struct TensorToWrite {
 // temporary file renamed into place, so a failed write never leaves a partial file under `path`.
 Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                         const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace glmv
+
+namespace glmv {
+
+// Writes a safetensors file tensor by tensor, so a model larger than memory can be produced: the header
+// (all names, dtypes and shapes) goes first, then Append() is called once per tensor in the same order.
+// The data lands in `path`.tmp, renamed to `path` by Finish(); an unfinished writer removes it.
+class SafetensorsWriter {
+ public:
+  struct Spec {
+    std::string name;
+    DType dtype = DType::kF32;
+    std::vector<int64_t> shape;
+  };
+  static Result<std::unique_ptr<SafetensorsWriter>> Create(const std::string& path, const std::vector<Spec>& specs,
+                                                           const std::map<std::string, std::string>& metadata = {});
+  ~SafetensorsWriter();
+  // The next tensor's bytes (exactly its size).
+  Status Append(std::span<const uint8_t> bytes);
+  Status Finish();
+  size_t bytes_written() const { return written_; }
+
+ private:
+  SafetensorsWriter() = default;
+  std::string path_, tmp_;
+  std::FILE* file_ = nullptr;
+  std::vector<Spec> specs_;
+  size_t next_ = 0, written_ = 0;
+};
 
 }  // namespace glmv

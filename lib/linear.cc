@@ -1,5 +1,6 @@
 #include "lib/linear.h"
 
+#include "lib/onednn.h"
 #include "lib/parallel.h"
 #include "simd/kernels.h"
 
@@ -8,6 +9,11 @@ namespace glmv {
 void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const float* b = (bias && bias->data) ? bias->data : nullptr;
+  if (n >= kOneDnnMinTokens) {
+    // Many tokens: a blocked GEMM reuses each weight tile across tokens; oneDNN's is far faster than
+    // the row-by-row kernel there (benchmarks/bench_linear). Fall back to it if oneDNN refuses.
+    if (GemmOneDnn({x, n, in, in, w.data, out, in, true, b, y, out}).ok()) return;
+  }
   // Chunks of ≥ 16 rows keep threads busy without splitting tiny matrices.
   ParallelFor(out, 16, [&](size_t begin, size_t end, size_t) {
     simd::MatMulF32(w.data, in, b, begin, end, x, n, in, y, out);

@@ -8,6 +8,10 @@
 
 namespace glmv {
 
+// Batches of at least this many tokens go through oneDNN's GEMM; smaller ones (decode) through the
+// Highway matrix-vector kernels.
+constexpr size_t kOneDnnMinTokens = 8;
+
 // y[t, :] = W · x[t, :] (+ bias) for t in [0, n). x: [n, W.cols()], y: [n, W.rows()], both dense.
 void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y);
 

@@ -17,6 +17,7 @@ constexpr double kBicubicSupport = 2.0;
 constexpr int kChannels = 3;
 // Multiply-adds below which a pass stays on one thread: waking threads costs more than small images take.
 constexpr size_t kMinParallelWork = size_t{1} << 20;
+constexpr int64_t kMaxOutputPixels = int64_t{1} << 28;
 
 // Keys' cubic convolution kernel with a = -0.5 (PIL's choice; many libraries use -0.75).
 double BicubicKernel(double x) {
@@ -90,7 +91,8 @@ size_t MinRowsPerChunk(int out_width, int ksize) {
 
 // Horizontal pass: out row y (width out_w) from source row y + row_offset.
 void ResampleHorizontal(const RgbImage& in, int row_offset, const AxisCoeffs& c, RgbImage& out) {
-  ParallelFor(static_cast<size_t>(out.height), MinRowsPerChunk(out.width, c.ksize), [&](size_t y0, size_t y1, size_t) {
+  const size_t min_rows = MinRowsPerChunk(out.width, c.ksize);
+  ParallelFor(static_cast<size_t>(out.height), min_rows, [&](size_t y0, size_t y1, size_t) {
     for (size_t y = y0; y < y1; ++y) {
       const uint8_t* src = in.Row(static_cast<int>(y) + row_offset);
       uint8_t* dst = out.Row(static_cast<int>(y));
@@ -111,11 +113,12 @@ void ResampleHorizontal(const RgbImage& in, int row_offset, const AxisCoeffs& c,
   });
 }
 
-// Vertical pass: out row yy from in rows first[yy] - row_shift ... Integer sums are exact, so
-// accumulating row by row (cache-friendly) gives Pillow's per-pixel result.
+// Vertical pass: out row yy from `in` rows [first[yy] - row_shift, + count[yy]). Integer sums are exact, so
+// accumulating whole rows (contiguous, vectorisable) gives Pillow's per-pixel result.
 void ResampleVertical(const RgbImage& in, int row_shift, const AxisCoeffs& c, RgbImage& out) {
   const size_t row_bytes = static_cast<size_t>(out.width) * kChannels;
-  ParallelFor(static_cast<size_t>(out.height), MinRowsPerChunk(out.width, c.ksize), [&](size_t y0, size_t y1, size_t) {
+  const size_t min_rows = MinRowsPerChunk(out.width, c.ksize);
+  ParallelFor(static_cast<size_t>(out.height), min_rows, [&](size_t y0, size_t y1, size_t) {
     std::vector<int32_t> acc(row_bytes);
     for (size_t yy = y0; yy < y1; ++yy) {
       std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
@@ -151,8 +154,9 @@ Result<RgbImage> PilResizeBicubic(const RgbImage& image, int width, int height) 
     return Status::Error(what + ": pixel buffer holds " + std::to_string(image.pixels.size()) +
                          " bytes, not width*height*3");
   }
-  // Pillow's coefficient buffer is indexed with int; far beyond any size the processor produces.
-  if (width > (1 << 24) || height > (1 << 24)) return Status::Error(what + ": target size too large");
+  // Far beyond anything smart_resize asks for (≤ 5 M pixels for GLM-4.5V); refusing it here keeps a bad
+  // size from becoming a multi-gigabyte allocation.
+  if (static_cast<int64_t>(width) * height > kMaxOutputPixels) return Status::Error(what + ": target size too large");
   if (width == image.width && height == image.height) return image;  // Image.resize copies
 
   const float box_w = static_cast<float>(image.width), box_h = static_cast<float>(image.height);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "lib/linear.h"
+#include "lib/vision_attention.h"
 #include "lib/parallel.h"
 #include "simd/kernels.h"
 
@@ -12,29 +13,6 @@ namespace {
 
 constexpr double kVisionRopeTheta = 10000.0;  // not a config key; fixed in the reference code
 constexpr float kMergerLayerNormEps = 1e-5f;  // PyTorch LayerNorm default, not the config's rms_norm_eps
-
-// Bidirectional attention of the tokens [begin, end) among themselves, every head; qkv: [n, 3·D] with q,
-// k, v side by side, heads of `hd` inside each; out: [n, D]. One score row per (token, head) at a time:
-// never the whole score matrix.
-void SegmentAttention(const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,
-                      std::vector<float>& scratch) {
-  const size_t heads = D / hd, len = end - begin, stride = 3 * D;
-  const size_t threads = static_cast<size_t>(NumThreads());
-  if (scratch.size() < threads * len) scratch.resize(threads * len);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  ParallelFor(len * heads, 1, [&](size_t lo, size_t hi, size_t thread) {
-    float* scores = scratch.data() + thread * len;
-    for (size_t item = lo; item < hi; ++item) {
-      const size_t i = begin + item / heads, h = item % heads;
-      const float* q = qkv + i * stride + h * hd;
-      for (size_t j = 0; j < len; ++j) scores[j] = simd::Dot(q, qkv + (begin + j) * stride + D + h * hd, hd) * scale;
-      simd::SoftmaxInPlace(scores, len);
-      float* o = out + i * D + h * hd;
-      std::fill(o, o + hd, 0.0f);
-      for (size_t j = 0; j < len; ++j) simd::Axpy(scores[j], qkv + (begin + j) * stride + 2 * D + h * hd, o, hd);
-    }
-  });
-}
 
 }  // namespace
 
@@ -71,7 +49,7 @@ void VisionModel::Block(const VisionBlockWeights& b, float* z, size_t n, std::sp
     }
   }
   for (size_t s = 0; s + 1 < segment_starts.size(); ++s) {
-    SegmentAttention(qkv.data(), segment_starts[s], segment_starts[s + 1], D, hd, attn.data(), scratch);
+    VisionSegmentAttention(qkv.data(), segment_starts[s], segment_starts[s + 1], D, hd, attn.data(), scratch);
   }
   Linear(b.proj, nullptr, attn.data(), n, delta.data());
   for (size_t i = 0; i < n * D; ++i) z[i] += delta[i];

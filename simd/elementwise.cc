@@ -16,6 +16,23 @@ namespace glmv::simd {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+float SumImpl(const float* HWY_RESTRICT x, size_t n) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  auto s0 = hn::Zero(d), s1 = hn::Zero(d), s2 = hn::Zero(d), s3 = hn::Zero(d);
+  size_t i = 0;
+  for (; i + 4 * N <= n; i += 4 * N) {
+    s0 = hn::Add(s0, hn::LoadU(d, x + i));
+    s1 = hn::Add(s1, hn::LoadU(d, x + i + N));
+    s2 = hn::Add(s2, hn::LoadU(d, x + i + 2 * N));
+    s3 = hn::Add(s3, hn::LoadU(d, x + i + 3 * N));
+  }
+  for (; i + N <= n; i += N) s0 = hn::Add(s0, hn::LoadU(d, x + i));
+  float acc = hn::GetLane(hn::SumOfLanes(d, hn::Add(hn::Add(s0, s1), hn::Add(s2, s3))));
+  for (; i < n; ++i) acc += x[i];
+  return acc;
+}
+
 void AxpyImpl(float alpha, const float* HWY_RESTRICT x, float* HWY_RESTRICT y, size_t n) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
@@ -68,12 +85,18 @@ void RotateHalfImpl(float* HWY_RESTRICT x, const float* HWY_RESTRICT cos, const 
   }
 }
 
-void SoftmaxInPlaceImpl(float* HWY_RESTRICT x, size_t n) {
+void SoftmaxInPlaceImpl(float* HWY_RESTRICT x, size_t n, float scale) {
   if (n == 0) return;
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
-  float mx = x[0];
   size_t i = 0;
+  if (scale != 1.0f) {
+    const auto vs = hn::Set(d, scale);
+    for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), vs), d, x + i);
+    for (; i < n; ++i) x[i] *= scale;
+  }
+  float mx = x[0];
+  i = 0;
   if (n >= N) {
     auto vmax = hn::LoadU(d, x);
     for (i = N; i + N <= n; i += N) vmax = hn::Max(vmax, hn::LoadU(d, x + i));
@@ -154,6 +177,9 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace glmv::simd {
 HWY_EXPORT(AxpyImpl);
+HWY_EXPORT(SumImpl);
+
+float Sum(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(SumImpl)(x, n); }
 HWY_EXPORT(RmsNormImpl);
 HWY_EXPORT(RotateHalfImpl);
 HWY_EXPORT(SoftmaxInPlaceImpl);
@@ -172,7 +198,7 @@ void RmsNorm(const float* x, const float* weight, float eps, float* out, size_t 
 void RotateHalf(float* x, const float* cos, const float* sin, size_t half) {
   HWY_DYNAMIC_DISPATCH(RotateHalfImpl)(x, cos, sin, half);
 }
-void SoftmaxInPlace(float* x, size_t n) { HWY_DYNAMIC_DISPATCH(SoftmaxInPlaceImpl)(x, n); }
+void SoftmaxInPlace(float* x, size_t n, float scale) { HWY_DYNAMIC_DISPATCH(SoftmaxInPlaceImpl)(x, n, scale); }
 void SiluMul(const float* gate, const float* up, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(SiluMulImpl)(gate, up, out, n);
 }

@@ -20,6 +20,9 @@ void MatMulF32(const float* w, size_t in, const float* bias, size_t row_begin, s
 // Σ a[i]·b[i].
 float Dot(const float* a, const float* b, size_t n);
 
+// Σ x[i] with several accumulators: a pure streaming read (the memory-bandwidth probe of the benchmarks).
+float Sum(const float* x, size_t n);
+
 // y[i] += alpha · x[i].
 void Axpy(float alpha, const float* x, float* y, size_t n);
 
@@ -30,8 +33,8 @@ void RmsNorm(const float* x, const float* weight, float eps, float* out, size_t 
 //   x[j] ← x[j]·cos[j] − x[j+half]·sin[j],  x[j+half] ← x[j+half]·cos[j] + x[j]·sin[j].
 void RotateHalf(float* x, const float* cos, const float* sin, size_t half);
 
-// x ← softmax(x), computed stably (max subtracted).
-void SoftmaxInPlace(float* x, size_t n);
+// x ← softmax(scale · x), computed stably (max subtracted).
+void SoftmaxInPlace(float* x, size_t n, float scale = 1.0f);
 
 // out[i] = silu(gate[i]) · up[i], silu(z) = z / (1 + e^−z)   (SwiGLU; out may alias gate or up).
 void SiluMul(const float* gate, const float* up, float* out, size_t n);
@@ -45,10 +48,11 @@ namespace scalar {
 void MatMulF32(const float* w, size_t in, const float* bias, size_t row_begin, size_t row_end,
                const float* x, size_t n, size_t x_stride, float* y, size_t y_stride);
 float Dot(const float* a, const float* b, size_t n);
+float Sum(const float* x, size_t n);
 void Axpy(float alpha, const float* x, float* y, size_t n);
 void RmsNorm(const float* x, const float* weight, float eps, float* out, size_t n);
 void RotateHalf(float* x, const float* cos, const float* sin, size_t half);
-void SoftmaxInPlace(float* x, size_t n);
+void SoftmaxInPlace(float* x, size_t n, float scale = 1.0f);
 void SiluMul(const float* gate, const float* up, float* out, size_t n);
 }  // namespace scalar
 

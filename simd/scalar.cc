@@ -22,6 +22,12 @@ float Dot(const float* a, const float* b, size_t n) {
   return static_cast<float>(acc);
 }
 
+float Sum(const float* x, size_t n) {
+  double acc = 0.0;
+  for (size_t i = 0; i < n; ++i) acc += x[i];
+  return static_cast<float>(acc);
+}
+
 void Axpy(float alpha, const float* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
@@ -41,8 +47,11 @@ void RotateHalf(float* x, const float* cos, const float* sin, size_t half) {
   }
 }
 
-void SoftmaxInPlace(float* x, size_t n) {
+void SoftmaxInPlace(float* x, size_t n, float scale) {
   if (n == 0) return;
+  if (scale != 1.0f) {
+    for (size_t i = 0; i < n; ++i) x[i] *= scale;
+  }
   float mx = x[0];
   for (size_t i = 1; i < n; ++i) mx = std::fmax(mx, x[i]);
   double sum = 0.0;

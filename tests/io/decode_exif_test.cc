@@ -75,7 +75,7 @@ TEST_CASE("exif: Orientation from TIFF blobs, both byte orders") {
     std::vector<uint8_t> values;
     Put16(values, le, 6); Put16(values, le, 1); Put16(values, le, 1);
     CHECK(ExifOrientation(Tiff(le, {{0x0112, 3, 3, 26}}, values)) == 6u);
-    CHECK(ExifOrientation(Tiff(le, {{0x0112, 3, 3, 25}}, values)) == (le ? 0x0600u : 0x06u));  // misaligned
+    CHECK(ExifOrientation(Tiff(le, {{0x0112, 3, 3, 25}}, values)) == (le ? 0x0600u : 0u));  // misaligned: whatever bytes are there
     CHECK(ExifOrientation(Tiff(le, {{0x0112, 3, 3, 27}}, values)) == std::nullopt);  // runs past the end
     CHECK(ExifOrientation(Tiff(le, {{0x0112, 3, 3, 0xFFFFFFF0u}}, values)) == std::nullopt);  // no wrap-around
   }

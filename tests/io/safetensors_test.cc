@@ -128,3 +128,35 @@ TEST_CASE("a directory or a missing path is an error, not a crash") {
 
 }  // namespace
 }  // namespace glmv
+
+namespace glmv {
+namespace {
+
+TEST_CASE("the streaming writer produces a readable file and refuses misuse") {
+  test::TempDir dir;
+  const auto path = (dir / "s.safetensors").string();
+  auto w = SafetensorsWriter::Create(path, {{"a", DType::kF32, {2}}, {"b", DType::kBF16, {3}}});
+  REQUIRE(w.ok());
+  const float a[2] = {1, 2};
+  const uint16_t b[3] = {0x3f80, 0, 0x4000};
+  CHECK(!(*w)->Append({reinterpret_cast<const uint8_t*>(a), 4}).ok());  // wrong size
+  REQUIRE((*w)->Append({reinterpret_cast<const uint8_t*>(a), 8}).ok());
+  CHECK(!(*w)->Finish().ok());  // b missing
+  CHECK(!std::filesystem::exists(path));
+  auto w2 = SafetensorsWriter::Create(path, {{"a", DType::kF32, {2}}, {"b", DType::kBF16, {3}}});
+  REQUIRE((*w2)->Append({reinterpret_cast<const uint8_t*>(a), 8}).ok());
+  REQUIRE((*w2)->Append({reinterpret_cast<const uint8_t*>(b), 6}).ok());
+  REQUIRE((*w2)->Finish().ok());
+  auto f = SafetensorsFile::Open(path);
+  REQUIRE(f.ok());
+  CHECK(f->tensors().size() == 2);
+  CHECK(f->tensors()[1].shape == std::vector<int64_t>{3});
+  {  // an abandoned writer leaves nothing behind
+    auto w3 = SafetensorsWriter::Create((dir / "x.safetensors").string(), {{"a", DType::kF32, {2}}});
+    REQUIRE(w3.ok());
+  }
+  CHECK(!std::filesystem::exists(dir / "x.safetensors.tmp"));
+}
+
+}  // namespace
+}  // namespace glmv

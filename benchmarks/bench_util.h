@@ -1,0 +1,29 @@
+// Shared by the benchmarks: wall-clock timing, JSON-line output, the process's peak memory, and the
+// machine's memory read bandwidth measured in the same run (the denominator of every bandwidth ratio).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace glmv::bench {
+
+inline double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Prints one JSON object on its own line (stdout) and flushes.
+void Emit(const nlohmann::ordered_json& line);
+
+// Peak resident set size of this process so far, in bytes (VmHWM).
+size_t PeakRssBytes();
+// Current resident set size, in bytes (VmRSS).
+size_t RssBytes();
+
+// Read bandwidth in bytes/s: all threads summing disjoint parts of a `bytes` buffer with wide vector
+// loads, best of `passes` passes (a naive loop under-reports by ~3×).
+double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5);
+
+}  // namespace glmv::bench

@@ -1,0 +1,613 @@
+#include "io/decode_video.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+}
+
+namespace glmv {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Demuxers that read one self-contained file. Left out on purpose: playlists and indirections (hls, dash,
+// concat, image2, ...), which would open further files or URLs named inside an untrusted file.
+constexpr const char* kDemuxers =
+    "mov,matroska,ogg,mpeg,mpegts,mpegvideo,avi,flv,asf,nut,mxf,ivf,h264,hevc,m4v,h263,yuv4mpegpipe,gif,dv,rm";
+
+// Everything FFmpeg tells one reader at error level, so messages can say why ("moov atom not found").
+struct LogSink {
+  std::mutex mutex;
+  std::string last_error;
+};
+thread_local LogSink* g_thread_sink = nullptr;  // the reader running on this thread, for parser/demuxer logs
+
+void LogCallback(void* avcl, int level, const char* fmt, va_list args) {
+  if (level > AV_LOG_ERROR) return;
+  LogSink* sink = g_thread_sink;
+  if (avcl != nullptr) {
+    const AVClass* cls = *static_cast<const AVClass**>(avcl);
+    // Decoder threads log through copies of our codec context; its opaque field leads back to the reader.
+    if (cls == avcodec_get_class()) sink = static_cast<LogSink*>(static_cast<AVCodecContext*>(avcl)->opaque);
+    if (cls == avformat_get_class()) sink = static_cast<LogSink*>(static_cast<AVFormatContext*>(avcl)->opaque);
+  }
+  if (sink == nullptr) return;
+  char line[512];
+  int print_prefix = 0;
+  av_log_format_line2(nullptr, level, fmt, args, line, sizeof(line), &print_prefix);
+  std::string text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  if (text.empty()) return;
+  std::lock_guard<std::mutex> lock(sink->mutex);
+  sink->last_error = std::move(text);
+}
+
+void InstallLogCallbackOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { av_log_set_callback(LogCallback); });
+}
+
+std::string AvError(int code) {
+  char buf[AV_ERROR_MAX_STRING_SIZE] = {};
+  av_strerror(code, buf, sizeof(buf));
+  return buf;
+}
+
+bool UsableRate(AVRational r) {
+  if (r.num <= 0 || r.den <= 0) return false;
+  const double fps = av_q2d(r);
+  return fps >= 1e-3 && fps <= 1000.0;  // beyond this a "rate" is a time-base artefact, not a frame rate
+}
+
+// Degrees clockwise the display matrix turns the stored picture, snapped to 0/90/180/270 as ffmpeg 5.1's
+// own autorotation does (it ignores mirroring too).
+int RotationFromDisplayMatrix(const uint8_t* data, size_t size) {
+  if (data == nullptr || size < 9 * sizeof(int32_t)) return 0;
+  int32_t matrix[9];
+  std::memcpy(matrix, data, sizeof(matrix));
+  const double ccw = av_display_rotation_get(matrix);
+  if (std::isnan(ccw)) return 0;
+  double theta = -std::round(ccw);
+  theta -= 360 * std::floor(theta / 360 + 0.9 / 360);
+  for (int r : {90, 180, 270}) {
+    if (std::fabs(theta - r) < 1.0) return r;
+  }
+  return 0;
+}
+
+// Resizes `image` to width × height (contents undefined) without giving back its memory: frames are converted
+// into the same buffers again and again, so the system does not have to hand out fresh pages per frame.
+void Reshape(RgbImage& image, int width, int height) {
+  image.width = width;
+  image.height = height;
+  image.pixels.resize(static_cast<size_t>(width) * static_cast<size_t>(height) * 3);
+}
+
+// `src` turned `rotation` (90, 180 or 270) degrees clockwise into `dst`.
+void Rotate(const RgbImage& src, int rotation, RgbImage& dst) {
+  const int w = src.width, h = src.height;
+  Reshape(dst, rotation == 180 ? w : h, rotation == 180 ? h : w);
+  for (int y = 0; y < h; ++y) {
+    const uint8_t* row = src.Row(y);
+    for (int x = 0; x < w; ++x) {
+      int dx = 0, dy = 0;
+      if (rotation == 90) dx = h - 1 - y, dy = x;
+      else if (rotation == 180) dx = w - 1 - x, dy = h - 1 - y;
+      else dx = y, dy = w - 1 - x;  // 270
+      std::memcpy(dst.Row(dy) + static_cast<size_t>(dx) * 3, row + static_cast<size_t>(x) * 3, 3);
+    }
+  }
+}
+
+}  // namespace
+
+std::string SniffVideoContainer(std::span<const uint8_t> b) {
+  auto at = [&](size_t off, const char* magic, size_t n) {
+    return b.size() >= off + n && std::memcmp(b.data() + off, magic, n) == 0;
+  };
+  for (const char* box : {"ftyp", "moov", "mdat", "free", "wide", "skip", "pnot"}) {
+    if (at(4, box, 4)) return "mp4";
+  }
+  if (at(0, "\x1A\x45\xDF\xA3", 4)) return "matroska";
+  if (at(0, "OggS", 4)) return "ogg";
+  if (at(0, "\x00\x00\x01\xBA", 4)) return "mpeg-ps";
+  if (at(0, "\x00\x00\x01\xB3", 4)) return "mpeg-video";
+  if (b.size() > 376 && b[0] == 0x47 && b[188] == 0x47 && b[376] == 0x47) return "mpeg-ts";
+  if (at(0, "RIFF", 4) && at(8, "AVI ", 4)) return "avi";
+  if (at(0, "FLV\x01", 4)) return "flv";
+  if (at(0, "\x30\x26\xB2\x75\x8E\x66\xCF\x11", 8)) return "asf";
+  return "";
+}
+
+struct VideoReader::Impl {
+  std::string path;
+  VideoLimits limits;
+  VideoInfo info;
+  LogSink log;
+  Clock::time_point deadline;
+
+  AVFormatContext* fmt = nullptr;
+  AVCodecContext* dec = nullptr;
+  int stream = -1;
+  AVPacket* pkt = nullptr;
+  AVFrame* frame = nullptr;
+  AVFrame* rgb = nullptr;
+  SwsContext* sws = nullptr;
+  bool flushed = false;     // the demuxer hit the end and the decoder was told
+  int64_t start_pts = AV_NOPTS_VALUE;
+  bool read_started = false;
+  int sws_width = 0, sws_height = 0;  // what `sws` was made for
+  AVPixelFormat sws_format = AV_PIX_FMT_NONE;
+  int sws_colour_key = -1;
+  RgbImage converted, rotated;  // reused for every frame
+
+  ~Impl() { Close(); }
+
+  void Close() {
+    sws_freeContext(sws);
+    sws = nullptr;
+    av_frame_free(&rgb);
+    av_frame_free(&frame);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    avformat_close_input(&fmt);
+    flushed = false;
+  }
+
+  bool TimeUp() const { return Clock::now() > deadline; }
+
+  // "path: what (FFmpeg's reason; its last log line)".
+  Status Error(const std::string& what, int code = 0) {
+    std::string reason;
+    if (code == AVERROR_EXIT || (code != 0 && TimeUp())) {
+      return Status::Error(path + ": " + what + ": the decode time limit of " + FormatSeconds(limits.max_seconds) +
+                           " s was exceeded");
+    }
+    if (code != 0) reason = AvError(code);
+    {
+      std::lock_guard<std::mutex> lock(log.mutex);
+      if (!log.last_error.empty()) reason += (reason.empty() ? "" : "; ") + std::string("FFmpeg: ") + log.last_error;
+    }
+    return Status::Error(path + ": " + what + (reason.empty() ? "" : " (" + reason + ")"));
+  }
+
+  static std::string FormatSeconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%g", s);
+    return buf;
+  }
+
+  static int Interrupt(void* opaque) { return static_cast<Impl*>(opaque)->TimeUp() ? 1 : 0; }
+
+  // Opens the container, probes it and opens the decoder of its video stream.
+  Status OpenContainer() {
+    Close();
+    fmt = avformat_alloc_context();
+    if (fmt == nullptr) return Status::Error(path + ": out of memory");
+    fmt->interrupt_callback = {&Impl::Interrupt, this};
+    fmt->opaque = &log;
+    fmt->format_whitelist = av_strdup(kDemuxers);
+    fmt->protocol_whitelist = av_strdup("file");
+    // "file:" keeps a name like "a:b.mp4" from being read as a protocol.
+    const std::string url = "file:" + path;
+    int rc = avformat_open_input(&fmt, url.c_str(), nullptr, nullptr);  // frees fmt on failure
+    if (rc < 0) return Error("not a video file FFmpeg can read", rc);
+
+    // The probe decodes a few frames with decoders it opens itself: give them the pixel limit too.
+    std::vector<AVDictionary*> probe_options(fmt->nb_streams, nullptr);
+    for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+      av_dict_set_int(&probe_options[i], "max_pixels", static_cast<int64_t>(limits.max_frame_pixels), 0);
+      av_dict_set(&probe_options[i], "threads", "1", 0);
+    }
+    rc = avformat_find_stream_info(fmt, probe_options.empty() ? nullptr : probe_options.data());
+    for (auto*& d : probe_options) av_dict_free(&d);
+    if (rc < 0) return Error("cannot read the stream parameters", rc);
+
+    const AVCodec* codec = nullptr;
+    stream = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (stream >= 0 && (fmt->streams[stream]->disposition & AV_DISPOSITION_ATTACHED_PIC)) stream = -1;
+    for (unsigned i = 0; stream < 0 && i < fmt->nb_streams; ++i) {  // skip cover art for a real video stream
+      const AVStream* s = fmt->streams[i];
+      if (s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !(s->disposition & AV_DISPOSITION_ATTACHED_PIC)) {
+        stream = static_cast<int>(i);
+        codec = avcodec_find_decoder(s->codecpar->codec_id);
+      }
+    }
+    if (stream < 0) return Status::Error(path + ": the file has no video stream");
+    AVStream* st = fmt->streams[stream];
+    if (codec == nullptr) {
+      return Status::Error(path + ": no decoder for the video codec '" + avcodec_get_name(st->codecpar->codec_id) + "'");
+    }
+    for (unsigned i = 0; i < fmt->nb_streams; ++i) {
+      if (static_cast<int>(i) != stream) fmt->streams[i]->discard = AVDISCARD_ALL;
+    }
+    const AVCodecParameters* par = st->codecpar;
+    if (par->width <= 0 || par->height <= 0) return Status::Error(path + ": the video stream has no picture size");
+    const uint64_t pixels = static_cast<uint64_t>(par->width) * static_cast<uint64_t>(par->height);
+    if (pixels > limits.max_frame_pixels) {
+      return Status::Error(path + ": frames of " + std::to_string(par->width) + "x" + std::to_string(par->height) +
+                           " exceed the limit of " + std::to_string(limits.max_frame_pixels) + " pixels per frame");
+    }
+
+    dec = avcodec_alloc_context3(codec);
+    if (dec == nullptr) return Status::Error(path + ": out of memory");
+    rc = avcodec_parameters_to_context(dec, par);
+    if (rc < 0) return Error("cannot set up the decoder", rc);
+    dec->pkt_timebase = st->time_base;
+    dec->max_pixels = static_cast<int64_t>(limits.max_frame_pixels);
+    dec->opaque = &log;
+    dec->thread_count = 0;  // FFmpeg picks per core
+    rc = avcodec_open2(dec, codec, nullptr);
+    if (rc < 0) return Error(std::string("cannot open the ") + codec->name + " decoder", rc);
+
+    pkt = av_packet_alloc();
+    frame = av_frame_alloc();
+    rgb = av_frame_alloc();
+    if (pkt == nullptr || frame == nullptr || rgb == nullptr) return Status::Error(path + ": out of memory");
+    start_pts = st->start_time;
+    return Status::Ok();
+  }
+
+  // Fills `info` from the opened stream (everything but the frame count).
+  void DescribeStream() {
+    AVStream* st = fmt->streams[stream];
+    const AVCodecParameters* par = st->codecpar;
+    info.container = fmt->iformat->name;
+    info.codec = dec->codec->name;
+    const char* pix = av_get_pix_fmt_name(static_cast<AVPixelFormat>(par->format));
+    info.pixel_format = pix != nullptr ? pix : "unknown";
+    info.coded_width = par->width;
+    info.coded_height = par->height;
+    size_t sd_size = 0;
+    const uint8_t* sd = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &sd_size);
+    info.rotation = RotationFromDisplayMatrix(sd, sd_size);
+    const bool swap = info.rotation == 90 || info.rotation == 270;
+    info.width = swap ? par->height : par->width;
+    info.height = swap ? par->width : par->height;
+
+    const AVRational guessed = av_guess_frame_rate(fmt, st, nullptr);
+    if (UsableRate(st->avg_frame_rate)) {
+      info.fps = av_q2d(st->avg_frame_rate), info.fps_source = "avg_frame_rate";
+    } else if (UsableRate(st->r_frame_rate)) {
+      info.fps = av_q2d(st->r_frame_rate), info.fps_source = "r_frame_rate";
+    } else if (UsableRate(guessed)) {
+      info.fps = av_q2d(guessed), info.fps_source = "guessed";
+    } else {
+      info.fps = 2.0, info.fps_source = "assumed";  // what the reference's sampling assumes without metadata
+    }
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
+      info.duration = static_cast<double>(st->duration) * av_q2d(st->time_base);
+    } else if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0) {
+      info.duration = static_cast<double>(fmt->duration) / AV_TIME_BASE;
+    }
+    info.start_time = st->start_time != AV_NOPTS_VALUE ? static_cast<double>(st->start_time) * av_q2d(st->time_base) : 0;
+    info.has_keyframe_index = avformat_index_get_entries_count(st) > 1;
+  }
+
+  // Frames of the video stream by demuxing only (packets carry one frame each in every container we take),
+  // and where the data of any stream ends (seconds from the file's start), to spot a truncated file.
+  struct PacketCount {
+    int64_t frames = 0;
+    double end_seconds = 0;
+  };
+  Result<PacketCount> CountPackets() {
+    for (unsigned i = 0; i < fmt->nb_streams; ++i) fmt->streams[i]->discard = AVDISCARD_DEFAULT;
+    const int64_t file_start = fmt->start_time != AV_NOPTS_VALUE ? fmt->start_time : 0;
+    PacketCount count;
+    for (;;) {
+      if (TimeUp()) return Error("counting frames", AVERROR_EXIT);
+      const int rc = av_read_frame(fmt, pkt);
+      if (rc == AVERROR_EOF) break;
+      if (rc < 0) return Error("reading the file failed while counting frames", rc);
+      if (pkt->stream_index == stream && pkt->size > 0) ++count.frames;
+      const int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+      if (ts != AV_NOPTS_VALUE && pkt->stream_index >= 0 && static_cast<unsigned>(pkt->stream_index) < fmt->nb_streams) {
+        const AVRational tb = fmt->streams[pkt->stream_index]->time_base;
+        const int64_t end = av_rescale_q(ts + std::max<int64_t>(pkt->duration, 0), tb, AV_TIME_BASE_Q) - file_start;
+        count.end_seconds = std::max(count.end_seconds, static_cast<double>(end) / AV_TIME_BASE);
+      }
+      av_packet_unref(pkt);
+      if (count.frames > limits.max_frames) {
+        return Status::Error(path + ": more than " + std::to_string(limits.max_frames) + " frames (the frame limit)");
+      }
+    }
+    return count;
+  }
+
+  // A file whose data stops well before the length it declares has lost its tail. Half a second (and 1 %)
+  // of slack covers streams that end a little apart.
+  static bool EndsEarly(double end_seconds, double declared_seconds) {
+    return declared_seconds > 0 && end_seconds < declared_seconds - 0.5 - 0.01 * declared_seconds;
+  }
+
+  // The next decoded frame into `frame`; false at the end of the stream.
+  Result<bool> DecodeNext() {
+    for (;;) {
+      if (TimeUp()) return Error("decoding", AVERROR_EXIT);
+      int rc = avcodec_receive_frame(dec, frame);
+      if (rc == 0) return true;
+      if (rc == AVERROR_EOF) return false;
+      if (rc != AVERROR(EAGAIN)) return Error("the video data is damaged", rc);
+      if (flushed) return false;
+      rc = av_read_frame(fmt, pkt);
+      if (rc == AVERROR_EOF) {
+        flushed = true;
+        rc = avcodec_send_packet(dec, nullptr);
+        if (rc < 0 && rc != AVERROR_EOF) return Error("the video data is damaged", rc);
+        continue;
+      }
+      if (rc < 0) return Error("reading the file failed", rc);
+      if (pkt->stream_index != stream) {
+        av_packet_unref(pkt);
+        continue;
+      }
+      const bool corrupt = (pkt->flags & AV_PKT_FLAG_CORRUPT) != 0;
+      const double at = pkt->pts != AV_NOPTS_VALUE ? PtsSeconds(pkt->pts) : -1;
+      rc = avcodec_send_packet(dec, pkt);
+      av_packet_unref(pkt);
+      if (corrupt && !limits.accept_damaged_frames) return Status::Error(path + ": the file is damaged or truncated (a corrupt packet" + AtText(at) + ")");
+      if (rc < 0 && !limits.accept_damaged_frames) return Error("the video data is damaged" + AtText(at), rc);
+    }
+  }
+
+  static std::string AtText(double seconds) {
+    return seconds >= 0 ? " at " + FormatSeconds(std::round(seconds * 1000) / 1000) + " s" : "";
+  }
+
+  double PtsSeconds(int64_t pts) const {
+    const int64_t base = start_pts != AV_NOPTS_VALUE ? start_pts : 0;
+    return static_cast<double>(pts - base) * av_q2d(fmt->streams[stream]->time_base);
+  }
+
+  // The decoded frame as upright RGB, in a buffer reused for the next frame.
+  Result<const RgbImage*> ConvertFrame() {
+    const int w = frame->width, h = frame->height;
+    if (w <= 0 || h <= 0 || static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > limits.max_frame_pixels) {
+      return Status::Error(path + ": a decoded frame of " + std::to_string(w) + "x" + std::to_string(h) +
+                           " is empty or exceeds the pixel limit");
+    }
+    const auto src_format = static_cast<AVPixelFormat>(frame->format);
+    if (sws == nullptr || w != sws_width || h != sws_height || src_format != sws_format) {
+      sws_freeContext(sws);
+      sws = sws_getContext(w, h, src_format, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
+      sws_width = w, sws_height = h, sws_format = src_format, sws_colour_key = -1;
+    }
+    if (sws == nullptr) {
+      const char* name = av_get_pix_fmt_name(src_format);
+      return Status::Error(path + ": cannot convert frames of pixel format " + (name ? name : "unknown") + " to RGB");
+    }
+    // The matrix and range the stream declares (BT.601 when it declares none, as FFmpeg does). RGB sources
+    // reject the call, which is fine: they need no matrix.
+    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(src_format);
+    const int colour_key = static_cast<int>(frame->colorspace) * 2 + (frame->color_range == AVCOL_RANGE_JPEG);
+    if (desc != nullptr && !(desc->flags & AV_PIX_FMT_FLAG_RGB) && colour_key != sws_colour_key) {
+      sws_colour_key = colour_key;  // setting the details rebuilds tables: only when they change
+      int cs = SWS_CS_DEFAULT;
+      if (frame->colorspace == AVCOL_SPC_BT709) cs = SWS_CS_ITU709;
+      else if (frame->colorspace == AVCOL_SPC_FCC) cs = SWS_CS_FCC;
+      else if (frame->colorspace == AVCOL_SPC_SMPTE240M) cs = SWS_CS_SMPTE240M;
+      else if (frame->colorspace == AVCOL_SPC_BT2020_NCL || frame->colorspace == AVCOL_SPC_BT2020_CL) cs = SWS_CS_BT2020;
+      const bool jpeg_format = std::strncmp(desc->name, "yuvj", 4) == 0;
+      const int full_range = (frame->color_range == AVCOL_RANGE_JPEG || jpeg_format) ? 1 : 0;
+      sws_setColorspaceDetails(sws, sws_getCoefficients(cs), full_range, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0,
+                               1 << 16, 1 << 16);
+    }
+    if (rgb->width != w || rgb->height != h) {
+      av_frame_unref(rgb);
+      rgb->format = AV_PIX_FMT_RGB24;
+      rgb->width = w;
+      rgb->height = h;
+      const int rc = av_frame_get_buffer(rgb, 0);
+      if (rc < 0) return Error("out of memory for a frame", rc);
+    }
+    const int rc = sws_scale(sws, frame->data, frame->linesize, 0, h, rgb->data, rgb->linesize);
+    if (rc != h) return Status::Error(path + ": converting a frame to RGB failed");
+    Reshape(converted, w, h);
+    for (int y = 0; y < h; ++y) {
+      std::memcpy(converted.Row(y), rgb->data[0] + static_cast<ptrdiff_t>(y) * rgb->linesize[0], static_cast<size_t>(w) * 3);
+    }
+    if (info.rotation == 0) return &converted;
+    Rotate(converted, info.rotation, rotated);
+    return &rotated;
+  }
+};
+
+VideoReader::VideoReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VideoReader::~VideoReader() {
+  LogSink* saved = g_thread_sink;
+  g_thread_sink = &impl_->log;
+  impl_.reset();
+  g_thread_sink = saved;
+}
+
+const VideoInfo& VideoReader::info() const { return impl_->info; }
+const std::string& VideoReader::path() const { return impl_->path; }
+
+namespace {
+// Routes FFmpeg's log lines from this thread to the reader for the duration of a call.
+class ScopedSink {
+ public:
+  explicit ScopedSink(LogSink* sink) : saved_(g_thread_sink) { g_thread_sink = sink; }
+  ~ScopedSink() { g_thread_sink = saved_; }
+
+ private:
+  LogSink* saved_;
+};
+}  // namespace
+
+Result<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string& path, const VideoLimits& limits) {
+  InstallLogCallbackOnce();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status::Error(path + ": cannot open: " + (std::filesystem::exists(path, ec) ? "not a regular file"
+                                                                                         : "no such file"));
+  }
+  if (std::filesystem::file_size(path, ec) == 0 || ec) return Status::Error(path + ": the file is empty");
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->limits = limits;
+  impl->deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                                      std::clamp(limits.max_seconds, 0.0, 1e7)));
+  ScopedSink sink(&impl->log);
+  GLMV_RETURN_IF_ERROR(impl->OpenContainer());
+  impl->DescribeStream();
+  VideoInfo& info = impl->info;
+  const int64_t header_count = impl->fmt->streams[impl->stream]->nb_frames;
+  if (header_count > limits.max_frames) {
+    return Status::Error(path + ": the file declares " + std::to_string(header_count) + " frames, more than the limit of " +
+                         std::to_string(limits.max_frames));
+  }
+  if (header_count > 0) {
+    info.frame_count = header_count;
+    info.frame_count_source = "header";
+  } else {
+    // Matroska, Ogg and MPEG program streams carry no frame count: count packets, then start over.
+    GLMV_ASSIGN_OR_RETURN(const Impl::PacketCount count, impl->CountPackets());
+    info.frame_count = count.frames;
+    info.frame_count_source = "counted packets";
+    // Only a length the container states counts (Matroska's segment duration); Ogg's and MPEG's are
+    // estimated from the last timestamps, so a cut file simply looks shorter.
+    const AVFormatContext* fmt = impl->fmt;
+    if (fmt->duration_estimation_method == AVFMT_DURATION_FROM_STREAM && fmt->duration > 0 &&
+        Impl::EndsEarly(count.end_seconds, static_cast<double>(fmt->duration) / AV_TIME_BASE)) {
+      return Status::Error(path + ": the file is truncated: its data ends at " + Impl::FormatSeconds(count.end_seconds) +
+                           " s but it declares " + Impl::FormatSeconds(static_cast<double>(fmt->duration) / AV_TIME_BASE) + " s");
+    }
+    GLMV_RETURN_IF_ERROR(impl->OpenContainer());
+  }
+  if (info.frame_count <= 0) return Status::Error(path + ": the video stream has no frames");
+  return std::unique_ptr<VideoReader>(new VideoReader(std::move(impl)));
+}
+
+Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices, const FrameCallback& on_frame) {
+  Impl& d = *impl_;
+  ScopedSink sink(&d.log);
+  VideoReadStats stats;
+  if (d.read_started) return Status::Error(d.path + ": ReadFrames may be called once per reader");
+  d.read_started = true;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    if (indices[i] < 0 || (i > 0 && indices[i] <= indices[i - 1])) {
+      return Status::Error(d.path + ": frame indices must be non-negative and strictly ascending");
+    }
+  }
+  AVStream* st = d.fmt->streams[d.stream];
+  const double tb = av_q2d(st->time_base);
+  const double fps = d.info.fps;
+  const bool timed = d.info.fps_source != "assumed" && tb > 0;
+  bool exact = true;        // indices are ordinals counted from the first frame
+  bool may_seek = timed && d.limits.min_seek_gap_seconds >= 0;
+  int64_t ordinal = 0;      // frames decoded since the start (exact mode)
+  double last_seconds = 0;  // timestamp of the last decoded frame
+  int64_t last_index = -1;
+  int64_t sought = -1;      // the wanted index the last seek was for: one seek per wanted frame
+  bool check_after_seek = false;
+  int64_t index_before_seek = -1;
+  // Back to the first frame, counting exactly and never seeking again: after a seek that failed or landed
+  // past its frame. Frames already delivered are not delivered again (their indices are behind `next`).
+  auto restart = [&]() -> Status {
+    GLMV_RETURN_IF_ERROR(d.OpenContainer());
+    st = d.fmt->streams[d.stream];
+    exact = true, may_seek = false, check_after_seek = false;
+    ordinal = 0, last_seconds = 0, last_index = -1;
+    return Status::Ok();
+  };
+  size_t next = 0;
+  while (next < indices.size()) {
+    const int64_t want = indices[next];
+    if (may_seek && want != sought && want > last_index + 1 &&
+        static_cast<double>(want) / fps - last_seconds >= d.limits.min_seek_gap_seconds) {
+      // Seek to the keyframe at or before the wanted frame when it lies well ahead of the decoder. Matroska
+      // reads its keyframe index (cues) only when first asked to seek, so there the first seek goes by time.
+      const int64_t base = d.start_pts != AV_NOPTS_VALUE ? d.start_pts : 0;
+      const int64_t want_ts = base + static_cast<int64_t>(std::floor(static_cast<double>(want) / fps / tb));
+      int64_t seek_ts = AV_NOPTS_VALUE;
+      if (avformat_index_get_entries_count(st) > 1) {
+        const AVIndexEntry* key = avformat_index_get_entry_from_timestamp(st, want_ts, AVSEEK_FLAG_BACKWARD);
+        if (key != nullptr &&
+            static_cast<double>(key->timestamp - base) * tb - last_seconds >= d.limits.min_seek_gap_seconds) {
+          seek_ts = key->timestamp;
+        }
+      } else if (d.info.container.find("matroska") != std::string::npos) {
+        seek_ts = want_ts;
+      }
+      if (seek_ts != AV_NOPTS_VALUE) {
+        sought = want;
+        ++stats.seeks;
+        if (av_seek_frame(d.fmt, d.stream, seek_ts, AVSEEK_FLAG_BACKWARD) < 0) {
+          GLMV_RETURN_IF_ERROR(restart());  // a failed seek may leave the demuxer anywhere
+        } else {
+          avcodec_flush_buffers(d.dec);
+          d.flushed = false;
+          exact = false;
+          check_after_seek = true;
+          index_before_seek = last_index;
+        }
+      }
+    }
+    GLMV_ASSIGN_OR_RETURN(const bool got, d.DecodeNext());
+    if (!got) break;
+    ++stats.frames_decoded;
+    if (d.frame->decode_error_flags != 0 || (d.frame->flags & AV_FRAME_FLAG_CORRUPT)) {
+      ++stats.damaged_frames;
+      if (!d.limits.accept_damaged_frames) {
+        const int64_t ts = d.frame->best_effort_timestamp;
+        return Status::Error(d.path + ": the video data is damaged" +
+                             Impl::AtText(ts != AV_NOPTS_VALUE ? d.PtsSeconds(ts) : -1) +
+                             " (the decoder had to conceal errors in a frame)");
+      }
+    }
+    if (stats.frames_decoded > d.limits.max_frames) {
+      return Status::Error(d.path + ": more than " + std::to_string(d.limits.max_frames) + " frames decoded (the frame limit)");
+    }
+    const int64_t ts = d.frame->best_effort_timestamp;
+    const double seconds = ts != AV_NOPTS_VALUE ? d.PtsSeconds(ts) : last_seconds + 1.0 / fps;
+    const int64_t index = exact ? ordinal : std::llround(seconds * fps);
+    ++ordinal;
+    last_seconds = seconds;
+    last_index = index;
+    if (check_after_seek) {
+      check_after_seek = false;
+      // Past the wanted frame (the frame is lost), or not ahead of where the decoder was (seeking does not
+      // help in this file): count from the start instead.
+      if (index > want || index <= index_before_seek) {
+        GLMV_RETURN_IF_ERROR(restart());
+        continue;
+      }
+    }
+    if (index < want) continue;  // not wanted: never converted
+    GLMV_ASSIGN_OR_RETURN(const RgbImage* image, d.ConvertFrame());
+    while (next < indices.size() && indices[next] <= index) {
+      const VideoFrame out{indices[next], index, seconds, *image};
+      GLMV_RETURN_IF_ERROR(on_frame(out));
+      ++stats.frames_delivered;
+      ++next;
+    }
+  }
+  if (next < indices.size()) {
+    stats.ended_early = true;
+    if (exact) stats.frames_in_stream = ordinal;
+    // The video track's own length (MP4 states one per track) says whether frames are missing at the end.
+    const double declared = st->duration != AV_NOPTS_VALUE ? static_cast<double>(st->duration) * tb : 0;
+    if (exact && Impl::EndsEarly(last_seconds + 1.0 / fps, declared)) {
+      return Status::Error(d.path + ": the file is truncated: the video ends at " + Impl::FormatSeconds(last_seconds) +
+                           " s (frame " + std::to_string(ordinal) + ") but the track declares " +
+                           Impl::FormatSeconds(declared) + " s and " + std::to_string(d.info.frame_count) + " frames");
+    }
+  }
+  return stats;
+}
+
+}  // namespace glmv
