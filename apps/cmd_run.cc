@@ -1,4 +1,6 @@
 // glmv run: one prompt in, one answer out — streamed to the terminal, or as one JSON object (--json).
+// Images (--image), a video (--video) and PDF pages (--pdf; --per-page for one answer per page) join the
+// question in the user turn.
 #include <fmt/core.h>
 
 #include <cstdlib>
@@ -9,8 +11,11 @@
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
 #include "apps/output_sink.h"
+#include "apps/pdf_inputs.h"
+#include "apps/video_inputs.h"
 #include "apps/visual_inputs.h"
 #include "lib/output_parser.h"
+#include "lib/video_prompt.h"
 
 namespace glmv::app {
 namespace {
@@ -22,7 +27,9 @@ std::vector<OptionSpec> RunOptions() {
       {"--json", "", false, "print one JSON object (reasoning, content, boxes, tool_calls, usage, timings)"},
       {"--draw-boxes", "", true, "OUT.png  write the image(s) with the answer's boxes drawn and numbered"},
   };
-  for (auto& o : ImageOptionSpecs()) spec.push_back(o);
+  for (auto* more : {ImageOptionSpecs, VideoOptionSpecs, PdfOptionSpecs}) {
+    for (auto& o : more()) spec.push_back(o);
+  }
   for (auto& o : GenerationOptionSpecs()) spec.push_back(o);
   spec.push_back({"--help", "-h", false, "show this help"});
   return spec;
@@ -47,22 +54,31 @@ int Fail(const Status& s) {
   return 1;
 }
 
-nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags& f, bool have_text,
-                                  const LoadedImages& images) {
+// One request to the model: the user turn's content and what its placeholders stand for.
+struct Job {
+  std::vector<ChatContentPart> parts;  // images/pages, video, then the question
+  LoadedImages images;                 // pictures (images or PDF pages) in prompt order
+  std::vector<VideoPromptLayout> videos;
+  VisualInputs visual;
+  std::vector<int> pages;              // PDF page numbers of this request (for --per-page headings)
+};
+
+nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags& f, bool have_text, const Job& job) {
   using json = nlohmann::ordered_json;
   json j;
+  if (!job.pages.empty()) j["pages"] = job.pages;
   if (have_text) {
     const ParsedOutput p = ParseModelOutput(r.text);
     j["reasoning"] = p.reasoning;
     j["content"] = p.content;
     j["boxes"] = json::array();
-    // Boxes are 0–1000 on the model's scale; "pixels" has them in each input image's own pixels.
+    // Boxes are 0–1000 on the model's scale; "pixels" has them in each input picture's own pixels.
     for (const auto& b : p.boxes) {
       json box = {{"normalized", b.normalized}};
       json pixels = json::array();
-      for (const auto& img : images.images) pixels.push_back(BoxToPixels(b, img.width, img.height));
-      if (images.images.size() == 1) box["pixels"] = pixels[0];
-      else if (!images.images.empty()) box["pixels_by_image"] = pixels;
+      for (const auto& img : job.images.images) pixels.push_back(BoxToPixels(b, img.width, img.height));
+      if (job.images.images.size() == 1) box["pixels"] = pixels[0];
+      else if (!job.images.images.empty()) box["pixels_by_image"] = pixels;
       j["boxes"].push_back(box);
     }
     j["tool_calls"] = json::array();
@@ -82,6 +98,50 @@ nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags
   return j;
 }
 
+// Builds the requests: one, or one per PDF page with --per-page.
+Result<std::vector<Job>> MakeJobs(const Args& args, const GenerationFlags& f, const Engine& e, const std::string& question) {
+  const bool visual = args.Has("--image") || args.Has("--video") || args.Has("--pdf");
+  if (visual && !e.vision()) return e.vision_status();
+  GLMV_ASSIGN_OR_RETURN(ImagePreprocessConfig image_cfg, ImageConfigFromArgs(args, f.model_dir));
+  Job base;
+  if (args.Has("--image")) {
+    GLMV_ASSIGN_OR_RETURN(base.images, LoadImages(args.GetAll("--image"), image_cfg));
+    base.visual = base.images.visual;
+    for (size_t i = 0; i < base.images.images.size(); ++i) base.parts.push_back({ChatContentPart::Type::kImage, ""});
+  }
+  if (args.Has("--video")) {
+    GLMV_ASSIGN_OR_RETURN(VideoPreprocessConfig video_cfg, VideoConfigFromArgs(args, f.model_dir));
+    GLMV_ASSIGN_OR_RETURN(VideoLoadOptions options, VideoLoadOptionsFromArgs(args));
+    GLMV_ASSIGN_OR_RETURN(LoadedVideo video, LoadVideo(args.Get("--video"), options, video_cfg));
+    base.videos.push_back(video.layout);
+    AppendVideoInputs(video, base.visual);
+    base.parts.push_back({ChatContentPart::Type::kVideo, ""});
+  }
+  std::vector<Job> jobs;
+  if (args.Has("--pdf")) {
+    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(args, image_cfg));
+    for (const auto& [first, last] : PdfRequestRanges(pdf)) {
+      GLMV_ASSIGN_OR_RETURN(PdfRequest page, MakePdfRequest(pdf, first, last, question, image_cfg));
+      Job job = base;
+      job.pages = page.page_numbers;
+      // Pages come after any --image pictures, in both the pixels and the boxes' reference images.
+      for (auto& img : page.images.images) job.images.images.push_back(std::move(img));
+      job.images.tokens_per_image.insert(job.images.tokens_per_image.end(), page.images.tokens_per_image.begin(),
+                                         page.images.tokens_per_image.end());
+      job.visual.image_pixels.insert(job.visual.image_pixels.end(), page.images.visual.image_pixels.begin(),
+                                     page.images.visual.image_pixels.end());
+      job.visual.image_grids.insert(job.visual.image_grids.end(), page.images.visual.image_grids.begin(),
+                                    page.images.visual.image_grids.end());
+      job.parts.insert(job.parts.end(), page.parts.begin(), page.parts.end());  // pages, texts, question
+      jobs.push_back(std::move(job));
+    }
+    return jobs;
+  }
+  base.parts.push_back({ChatContentPart::Type::kText, question});
+  jobs.push_back(std::move(base));
+  return jobs;
+}
+
 }  // namespace
 
 int RunGenerate(int argc, char** argv) {
@@ -89,12 +149,12 @@ int RunGenerate(int argc, char** argv) {
   auto args = Args::Parse(spec, argc, argv, 2);
   if (!args.ok()) return Fail(args.status());
   if (args->Has("--help")) {
-    fmt::print("usage: glmv run -m MODEL -p \"question\" [options]\n"
+    fmt::print("usage: glmv run -m MODEL -p \"question\" [--image F ...] [--video F] [--pdf F --pages 1-3] [options]\n"
                "       glmv run -m MODEL --prompt-ids 282,284,... [-n N]\n\n"
                "Answers one prompt. The answer streams to stdout; the model's reasoning (thinking mode) to\n"
-               "stderr, dimmed; timings to stderr at the end. --json prints a single JSON object instead.\n"
-               "With --prompt-ids the ids are fed as they are (no template) and the generated ids are printed\n"
-               "on one line; this also works for models without a tokenizer.\n\n{}",
+               "stderr, dimmed; timings to stderr at the end. --json prints a single JSON object instead (one\n"
+               "per page with --pdf --per-page). With --prompt-ids the ids are fed as they are (no template)\n"
+               "and the generated ids are printed on one line; this also works for models without a tokenizer.\n\n{}",
                OptionsHelp(spec));
     return 0;
   }
@@ -103,76 +163,88 @@ int RunGenerate(int argc, char** argv) {
   auto flags = ReadGenerationFlags(*args, /*greedy_default=*/by_ids);
   if (!flags.ok()) return Fail(flags.status());
   GenerationFlags& f = *flags;
+  const bool json_out = args->Has("--json");
+  if (by_ids && (args->Has("--image") || args->Has("--video") || args->Has("--pdf"))) {
+    return Fail(Status::Error("--image, --video and --pdf need -p (the template places them)"));
+  }
+  if (args->Has("--draw-boxes") && !args->Has("--image") && !args->Has("--pdf")) {
+    return Fail(Status::Error("--draw-boxes needs --image or --pdf"));
+  }
 
   auto engine = Engine::Load(f.model_dir, f.engine);
   if (!engine.ok()) return Fail(engine.status());
   Engine& e = **engine;
-  GenerateRequest req = f.request;
-  LoadedImages images;
-  const auto image_paths = args->GetAll("--image");
-  if (!image_paths.empty()) {
-    if (by_ids) return Fail(Status::Error("--image needs -p (the template places the image)"));
-    if (!e.vision()) return Fail(e.vision_status());
-    auto cfg = ImageConfigFromArgs(*args, f.model_dir);
-    if (!cfg.ok()) return Fail(cfg.status());
-    auto loaded = LoadImages(image_paths, *cfg);
-    if (!loaded.ok()) return Fail(loaded.status());
-    images = std::move(loaded).value();
-    req.visual = images.visual;
-  }
-  if (args->Has("--draw-boxes") && image_paths.empty()) return Fail(Status::Error("--draw-boxes needs --image"));
   if (by_ids) {
+    GenerateRequest req = f.request;
     auto ids = ParseIds(args->Get("--prompt-ids"));
     if (!ids.ok()) return Fail(ids.status());
     req.prompt = *ids;
-  } else {
-    if (!e.tokenizer()) {
-      return Fail(Status::Error(f.model_dir + " has no tokenizer (tokenizer.json, or tokenizer.model + "
-                                "tokenizer_config.json); pass the prompt as --prompt-ids"));
+    if (req.max_tokens == 0) return fmt::print("\n"), 0;
+    auto result = e.Generate(req);
+    if (!result.ok()) return Fail(result.status());
+    if (json_out) {
+      fmt::print("{}\n", ResultJson(*result, f, false, Job()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      return 0;
     }
+    std::string line;
+    for (int64_t id : result->ids) line += (line.empty() ? "" : " ") + std::to_string(id);
+    fmt::print("{}\n", line);
+    fmt::print(stderr, "{}\n", StatsLine(*result));
+    return 0;
+  }
+  if (!e.tokenizer()) {
+    return Fail(Status::Error(f.model_dir + " has no tokenizer (tokenizer.json, or tokenizer.model + "
+                              "tokenizer_config.json); pass the prompt as --prompt-ids"));
+  }
+  auto jobs = MakeJobs(*args, f, e, args->Get("--prompt"));
+  if (!jobs.ok()) return Fail(jobs.status());
+  for (const Job& job : *jobs) {
     std::vector<ChatMessage> messages;
     if (!f.system.empty()) messages.push_back(ChatMessage::Text("system", f.system));
     ChatMessage user = ChatMessage::Text("user", args->Get("--prompt"));
-    if (!images.images.empty()) {  // images first, then the question, as the reference's examples do
+    if (job.parts.size() > 1 || job.parts[0].type != ChatContentPart::Type::kText) {
       user.content_is_list = true;
-      for (size_t i = 0; i < images.images.size(); ++i) user.parts.push_back({ChatContentPart::Type::kImage, ""});
-      user.parts.push_back({ChatContentPart::Type::kText, user.text});
+      user.parts = job.parts;
     }
     messages.push_back(std::move(user));
-    auto ids = ExpandImagePlaceholders(e.model().model_config(),
-                                       e.tokenizer()->Encode(RenderChatPrompt(messages, f.chat)), images.tokens_per_image);
+    const ModelConfig& mc = e.model().model_config();
+    auto ids = ExpandImagePlaceholders(mc, e.tokenizer()->Encode(RenderChatPrompt(messages, f.chat)),
+                                       job.images.tokens_per_image);
+    if (ids.ok() && !job.videos.empty()) ids = ExpandVideoPlaceholders(mc, *e.tokenizer(), *ids, job.videos);
     if (!ids.ok()) return Fail(ids.status());
+    GenerateRequest req = f.request;
     req.prompt = std::move(ids).value();
-  }
-  if (req.max_tokens == 0) {
-    fmt::print("\n");
-    return 0;
-  }
-  const bool json_out = args->Has("--json");
-  TerminalSink sink;
-  bool first_id = true;
-  auto on_text = [&](const std::string& piece) {
-    if (!json_out && !by_ids) sink.Push(piece);
-  };
-  auto result = e.Generate(req, on_text);
-  if (!result.ok()) return Fail(result.status());
-  if (args->Has("--draw-boxes")) {
-    auto written = DrawBoxesToFiles(images, ParseModelOutput(result->text).boxes, args->Get("--draw-boxes"));
-    if (!written.ok()) return Fail(written.status());
-    for (const auto& w : *written) fmt::print(stderr, "boxes drawn: {}\n", w);
-  }
-  if (json_out) {
-    fmt::print("{}\n", ResultJson(*result, f, e.tokenizer() != nullptr, images)
-                           .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    return 0;
-  }
-  if (by_ids) {
-    for (int64_t id : result->ids) fmt::print("{}{}", first_id ? "" : " ", id), first_id = false;
-    fmt::print("\n");
-  } else {
+    req.visual = job.visual;
+    if (!job.pages.empty() && jobs->size() > 1 && !json_out) {
+      fmt::print("== page {} ==\n", job.pages[0]);
+      std::fflush(stdout);
+    }
+    if (req.max_tokens == 0) {
+      fmt::print("\n");
+      continue;
+    }
+    TerminalSink sink;
+    auto result = e.Generate(req, [&](const std::string& piece) {
+      if (!json_out) sink.Push(piece);
+    });
+    if (!result.ok()) return Fail(result.status());
+    if (args->Has("--draw-boxes")) {
+      std::string out = args->Get("--draw-boxes");
+      if (!job.pages.empty() && jobs->size() > 1) {  // one drawing per page request
+        const auto dot = out.rfind('.');
+        out = out.substr(0, dot) + "-page" + std::to_string(job.pages[0]) + (dot == std::string::npos ? "" : out.substr(dot));
+      }
+      auto written = DrawBoxesToFiles(job.images, ParseModelOutput(result->text).boxes, out);
+      if (!written.ok()) return Fail(written.status());
+      for (const auto& w : *written) fmt::print(stderr, "boxes drawn: {}\n", w);
+    }
+    if (json_out) {
+      fmt::print("{}\n", ResultJson(*result, f, true, job).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      continue;
+    }
     sink.Finish();
+    fmt::print(stderr, "{}\n", StatsLine(*result));
   }
-  fmt::print(stderr, "{}\n", StatsLine(*result));
   return 0;
 }
 

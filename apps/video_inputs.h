@@ -17,7 +17,7 @@ std::vector<OptionSpec> VideoOptionSpecs();
 
 struct LoadedVideo {
   std::string path;
-  PreprocessedVideo video;   // frames used, timestamps, grid, file facts
+  PreprocessedVideo video;   // frames used, timestamps, grid, file facts (pixel_values moved to `visual`)
   VideoPromptLayout layout;  // for ExpandVideoPlaceholders
   VisualInputs visual;       // video_pixels and video_grids (one grid) for GenerateRequest::visual
   double seconds = 0;        // wall time to load
@@ -35,7 +35,7 @@ Result<VideoLoadOptions> VideoLoadOptionsFromArgs(const Args& args);
 Result<LoadedVideo> LoadVideo(const std::string& path, const VideoLoadOptions& options,
                               const VideoPreprocessConfig& config);
 
-// Moves the video's pixels and grid into `visual` (after any images' own entries).
+// Moves the video's pixels and grid into `visual`, after any videos already there (images are separate).
 void AppendVideoInputs(LoadedVideo& video, VisualInputs& visual);
 
 }  // namespace glmv::app

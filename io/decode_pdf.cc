@@ -335,7 +335,9 @@ Result<PdfPage> PdfDocument::Impl::Render(int number, const PdfRenderOptions& op
     fz_buffer* buffer = nullptr;
     fz_var(text_page);
     fz_var(buffer);
-    const fz_stext_options text_options = {FZ_STEXT_DEHYPHENATE | FZ_STEXT_MEDIABOX_CLIP, 1.0f};
+    // Text outside the page box is not on the page the model sees. No FZ_STEXT_DEHYPHENATE: in MuPDF 1.21 it
+    // leaks the fonts of a joined line (ASan, nbsphinx-manual.pdf page 75), and the model reads hyphens anyway.
+    const fz_stext_options text_options = {FZ_STEXT_MEDIABOX_CLIP, 1.0f};
     fz_try(ctx) {
       text_page = fz_new_stext_page(ctx, bounds);
       device = fz_new_stext_device(ctx, text_page, &text_options);

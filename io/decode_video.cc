@@ -250,6 +250,9 @@ struct VideoReader::Impl {
     dec->max_pixels = static_cast<int64_t>(limits.max_frame_pixels);
     dec->opaque = &log;
     dec->thread_count = 0;  // FFmpeg picks per core
+    // Crop exactly to the visible picture (Theora codes 214 columns as 224 with an offset); without this
+    // FFmpeg keeps a few left columns to preserve memory alignment.
+    dec->flags |= AV_CODEC_FLAG_UNALIGNED;
     rc = avcodec_open2(dec, codec, nullptr);
     if (rc < 0) return Error(std::string("cannot open the ") + codec->name + " decoder", rc);
 
@@ -576,8 +579,6 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
     const double seconds = ts != AV_NOPTS_VALUE ? d.PtsSeconds(ts) : last_seconds + 1.0 / fps;
     const int64_t index = exact ? ordinal : std::llround(seconds * fps);
     ++ordinal;
-    last_seconds = seconds;
-    last_index = index;
     if (check_after_seek) {
       check_after_seek = false;
       // Past the wanted frame (the frame is lost), or not ahead of where the decoder was (seeking does not
@@ -586,7 +587,14 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
         GLMV_RETURN_IF_ERROR(restart());
         continue;
       }
+    } else if (!exact && index < last_index) {
+      // Timestamps stepped back after a seek (a file spliced from pieces): they cannot place frames.
+      GLMV_RETURN_IF_ERROR(restart());
+      continue;
     }
+    last_seconds = seconds;
+    last_index = index;
+    if (getenv("VDBG") && index >= want) fprintf(stderr, "DBG want %ld index %ld exact %d sec %.3f ord %ld seeks %d\n", (long)want, (long)index, exact, seconds, (long)ordinal, stats.seeks);
     if (index < want) continue;  // not wanted: never converted
     GLMV_ASSIGN_OR_RETURN(const RgbImage* image, d.ConvertFrame());
     while (next < indices.size() && indices[next] <= index) {

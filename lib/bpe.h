@@ -24,6 +24,10 @@ struct StringViewHash {
 };
 using BytesToId = std::unordered_map<std::string, int32_t, StringViewHash, std::equal_to<>>;
 
+// Largest token id a file may use. Tables are indexed by id, so a malformed file with id 2^31 would
+// otherwise allocate gigabytes; real vocabularies stay far below this (GLM: 151365).
+inline constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+
 // The regular (non-added) tokens as raw bytes.
 struct Vocab {
   std::vector<std::string> bytes;  // by id; empty where an id has no regular token

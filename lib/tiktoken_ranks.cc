@@ -72,7 +72,7 @@ Result<std::vector<std::string>> ParseTiktokenRanks(std::string_view text, const
     const std::string_view rank_text = line.substr(space + 1);
     int64_t rank = -1;
     const auto [end, ec] = std::from_chars(rank_text.data(), rank_text.data() + rank_text.size(), rank);
-    if (ec != std::errc() || end != rank_text.data() + rank_text.size() || rank < 0 || rank > INT32_MAX) {
+    if (ec != std::errc() || end != rank_text.data() + rank_text.size() || rank < 0 || rank > kMaxTokenId) {
       return Status::Error(where + "bad rank \"" + std::string(rank_text) + "\"");
     }
     if (auto [it, fresh] = seen.emplace(bytes, static_cast<int32_t>(line_no)); !fresh) {

@@ -37,9 +37,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::Create(TokenizerParts parts) {
   int64_t max_id = static_cast<int64_t>(vocab.bytes.size()) - 1;
   for (const AddedToken& a : parts.added) {
     if (a.content.empty()) return Status::Error(parts.source + ": added token " + std::to_string(a.id) + " is empty");
-    if (a.id < 0 || a.id > INT32_MAX) {
+    if (a.id < 0 || a.id > kMaxTokenId) {
       return Status::Error(parts.source + ": added token \"" + a.content + "\" has id " + std::to_string(a.id) +
-                           " outside [0, 2^31)");
+                           " outside [0, " + std::to_string(kMaxTokenId) + "]");
     }
     max_id = std::max(max_id, a.id);
   }

@@ -124,8 +124,9 @@ Status ParseModel(const json& m, const std::string& name, Vocab& vocab, MergeTab
   if (!m.contains("merges") || !m["merges"].is_array()) return Status::Error(name + ": missing model.merges");
 
   for (const auto& [key, value] : m["vocab"].items()) {
-    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > INT32_MAX) {
-      return Status::Error(name + ": model.vocab[\"" + key + "\"] is not a valid id");
+    if (!value.is_number_integer() || value.get<int64_t>() < 0 || value.get<int64_t>() > kMaxTokenId) {
+      return Status::Error(name + ": model.vocab[\"" + key + "\"] is not an id in [0, " + std::to_string(kMaxTokenId) +
+                           "]");
     }
     auto bytes = ByteLevelToBytes(key);
     if (!bytes || bytes->empty()) {

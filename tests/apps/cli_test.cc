@@ -2,6 +2,7 @@
 // errors for bad input.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -67,6 +68,15 @@ TEST_CASE("run streams text to stdout") {
   CHECK(r.status == 0);
   CHECK(!r.out.empty());
   CHECK(r.out.back() == '\n');
+}
+
+TEST_CASE("chat: several turns from standard input, commands, exit") {
+  auto r = Glmv("chat -m " + kTiny + " -n 4 --seed 2", "Hello\n/nothink\nAnd now?\n/reset\n/think\nAgain\n/exit\nnot read\n");
+  CHECK(r.status == 0);
+  // Three answers, each ended by a newline on stdout.
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') >= 3);
+  auto eof = Glmv("chat -m " + kTiny + " -n 2", "Hi\n");  // end of input ends the session
+  CHECK(eof.status == 0);
 }
 
 TEST_CASE("tokenize / detokenize") {

@@ -158,6 +158,12 @@ TEST_CASE("malformed or unsupported tokenizer.json") {
   j["added_tokens"][1]["id"] = 280;
   has(HfError(j.dump()), "two added tokens have id 280");
   j = TinyJson();
+  j["model"]["vocab"]["xyz"] = 2000000000;  // would make id tables of 2e9 entries
+  has(HfError(j.dump()), "model.vocab[\"xyz\"] is not an id");
+  j = TinyJson();
+  j["added_tokens"][0]["id"] = 2000000000;
+  has(HfError(j.dump()), "outside [0, ");
+  j = TinyJson();
   j["added_tokens"][0]["rstrip"] = true;
   has(HfError(j.dump()), "rstrip");
 }

@@ -1,0 +1,158 @@
+// Vision-encoder speed and memory at GLM-4.5V's real dimensions (spec §3.1), with random weights:
+// writes a random-weight vision tower (BF16 safetensors, streamed) to a temporary directory, loads it,
+// and encodes synthetic images of 448×448, 1024×1024 and 3840×2160 (or the sizes given), printing one JSON
+// line per image: seconds, patches, tokens, GFLOP and GFLOP/s, peak RSS. The weights are deleted at exit.
+//
+//   bench_vision [--sizes 448x448,1024x1024,3840x2160] [--dir /tmp] [--threads N]
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "benchmarks/bench_util.h"
+#include "io/safetensors.h"
+#include "lib/checkpoint.h"
+#include "lib/image_preprocess.h"
+#include "lib/parallel.h"
+#include "lib/vision_model.h"
+
+namespace fs = std::filesystem;
+using namespace glmv;
+
+namespace {
+
+// GLM-4.5V's vision tower (spec §1.3) and enough of a text config to parse.
+const char* kConfig = R"({
+  "model_type": "glm4v_moe",
+  "image_token_id": 151363, "video_token_id": 151364,
+  "image_start_token_id": 151339, "image_end_token_id": 151340,
+  "video_start_token_id": 151341, "video_end_token_id": 151342,
+  "text_config": {"vocab_size": 151552, "hidden_size": 4096, "num_hidden_layers": 1, "num_attention_heads": 96,
+    "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 10944, "first_k_dense_replace": 1,
+    "moe_intermediate_size": 1408, "n_routed_experts": 128, "num_experts_per_tok": 8, "n_shared_experts": 1,
+    "partial_rotary_factor": 0.5, "rope_theta": 10000.0, "rope_scaling": {"rope_type": "default", "mrope_section": [8, 12, 12]}},
+  "vision_config": {"depth": 24, "hidden_size": 1536, "num_heads": 12, "intermediate_size": 10944,
+    "out_hidden_size": 4096, "patch_size": 14, "temporal_patch_size": 2, "spatial_merge_size": 2,
+    "image_size": 336, "in_channels": 3, "rms_norm_eps": 1e-05, "attention_bias": false}
+})";
+
+uint16_t ToBf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+// Random vision weights at real size: linears N(0, 1/fan_in), norms ~1, biases small.
+Status WriteRandomVision(const fs::path& dir) {
+  std::ofstream(dir / "config.json") << kConfig;
+  auto cfg = ParseModelConfig(kConfig, "bench config");
+  if (!cfg.ok()) return cfg.status();
+  VisionWeights w;
+  std::vector<SafetensorsWriter::Spec> specs;
+  ForEachVisionTensor(cfg->vision, w, [&](const std::string& name, const std::vector<int64_t>& shape, Weight&) {
+    specs.push_back({name, DType::kBF16, shape});
+  });
+  GLMV_ASSIGN_OR_RETURN(auto writer, SafetensorsWriter::Create((dir / "model.safetensors").string(), specs));
+  std::mt19937 gen(1);
+  std::vector<uint16_t> buf;
+  for (const auto& s : specs) {
+    size_t n = 1;
+    for (int64_t d : s.shape) n *= static_cast<size_t>(d);
+    const bool vector = s.shape.size() == 1;
+    const bool norm = s.name.find("norm") != std::string::npos;
+    const float fan_in = vector ? 1.0f : static_cast<float>(n / static_cast<size_t>(s.shape[0]));
+    std::normal_distribution<float> dist(norm ? 1.0f : 0.0f, vector ? 0.1f : 1.0f / std::sqrt(fan_in));
+    buf.resize(n);
+    for (auto& v : buf) v = ToBf16(dist(gen));
+    GLMV_RETURN_IF_ERROR(writer->Append({reinterpret_cast<const uint8_t*>(buf.data()), n * 2}));
+  }
+  return writer->Finish();
+}
+
+RgbImage Synthetic(int w, int h) {
+  RgbImage img;
+  img.width = w, img.height = h;
+  img.pixels.resize(static_cast<size_t>(w) * h * 3);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      uint8_t* p = img.Row(y) + 3 * x;
+      p[0] = static_cast<uint8_t>(x * 255 / w), p[1] = static_cast<uint8_t>(y * 255 / h), p[2] = static_cast<uint8_t>((x ^ y) & 255);
+    }
+  }
+  return img;
+}
+
+// Multiply-adds × 2 of one encode: linears per patch plus attention (QKᵀ and PV) per frame.
+double Gflop(const VisionConfig& c, int64_t patches) {
+  const double D = static_cast<double>(c.hidden_size), O = static_cast<double>(c.out_hidden_size);
+  const double N = static_cast<double>(patches);
+  const double per_patch = 1176 * D + c.depth * (3 * D * D + D * D + 3 * D * O);
+  const double tokens = N / 4, merger = tokens * (4 * D * O + O * O + 3 * O * static_cast<double>(c.intermediate_size));
+  const double attention = c.depth * 4.0 * N * N * D;
+  return 2 * (N * per_patch + merger) / 1e9 + attention / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string sizes = "448x448,1024x1024,3840x2160", base = fs::temp_directory_path().string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--sizes")) sizes = argv[i + 1];
+    if (!std::strcmp(argv[i], "--dir")) base = argv[i + 1];
+    if (!std::strcmp(argv[i], "--threads")) SetNumThreads(std::atoi(argv[i + 1]));
+  }
+  const fs::path dir = fs::path(base) / ("glmv_bench_vision_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  // Write the weights in a child process so that its buffers do not count towards our peak RSS.
+  const pid_t child = fork();
+  if (child == 0) _exit(WriteRandomVision(dir).ok() ? 0 : 1);
+  int st = 0;
+  waitpid(child, &st, 0);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    std::fprintf(stderr, "bench_vision: could not write random weights to %s (disk space?)\n", dir.c_str());
+    fs::remove_all(dir);
+    return 1;
+  }
+  auto ckpt = Checkpoint::Open(dir.string());
+  if (!ckpt.ok()) {
+    std::fprintf(stderr, "bench_vision: %s\n", ckpt.status().message().c_str());
+    return 1;
+  }
+  const double t_load = bench::Now();
+  auto vision = VisionModel::Create((*ckpt)->config(), **ckpt);
+  if (!vision.ok()) {
+    std::fprintf(stderr, "bench_vision: %s\n", vision.status().message().c_str());
+    return 1;
+  }
+  bench::Emit({{"bench", "vision_load"}, {"seconds", bench::Now() - t_load}, {"rss_bytes", bench::RssBytes()},
+               {"threads", NumThreads()}});
+  ImagePreprocessConfig pre;  // GLM-4.5V defaults: ≤ 6144 tokens per image
+  std::stringstream list(sizes);
+  std::string item;
+  while (std::getline(list, item, ',')) {
+    int w = 0, h = 0;
+    if (std::sscanf(item.c_str(), "%dx%d", &w, &h) != 2) continue;
+    auto p = PreprocessImage(Synthetic(w, h), pre);
+    if (!p.ok()) continue;
+    const VisionGrid grid{p->grid_t, p->grid_h, p->grid_w};
+    const double t0 = bench::Now();
+    auto out = (*vision)->Encode(p->pixel_values, {&grid, 1});
+    const double dt = bench::Now() - t0;
+    if (!out.ok()) {
+      std::fprintf(stderr, "bench_vision: %s\n", out.status().message().c_str());
+      continue;
+    }
+    const double gflop = Gflop((*vision)->config(), p->num_patches());
+    bench::Emit({{"bench", "vision_encode"}, {"image", item}, {"resized", std::to_string(p->resized_width) + "x" + std::to_string(p->resized_height)},
+                 {"patches", p->num_patches()}, {"tokens", p->num_tokens}, {"seconds", dt}, {"gflop", gflop},
+                 {"gflop_per_s", gflop / dt}, {"peak_rss_bytes", bench::PeakRssBytes()}, {"threads", NumThreads()},
+                 {"weights", "f32 (widened from bf16)"}});
+  }
+  fs::remove_all(dir);
+  return 0;
+}
