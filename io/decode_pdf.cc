@@ -7,10 +7,8 @@
 
 #include <mupdf/fitz.h>
 #include <mupdf/pdf.h>
-#include <sys/stat.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -20,6 +18,8 @@
 #include <mutex>
 #include <thread>
 #include <utility>
+
+#include "io/mapped_file.h"
 
 namespace glmv {
 namespace {
@@ -110,27 +110,6 @@ std::string Fixed(double v, int digits) {
   return buf;
 }
 
-Result<std::vector<uint8_t>> ReadWholeFile(const std::string& path, uint64_t max_bytes) {
-  struct Closer {
-    void operator()(std::FILE* f) const { std::fclose(f); }
-  };
-  std::unique_ptr<std::FILE, Closer> file(std::fopen(path.c_str(), "rb"));
-  if (!file) return Status::Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  struct stat st;
-  if (fstat(fileno(file.get()), &st) != 0) return Status::Error(path + ": cannot stat (" + std::strerror(errno) + ")");
-  if (!S_ISREG(st.st_mode)) return Status::Error(path + ": not a regular file");
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size > max_bytes) {  // before reading, so a huge file costs nothing
-    return Status::Error(path + ": " + std::to_string(size) + " bytes, over the limit of " + std::to_string(max_bytes) +
-                         " (PdfLimits::max_bytes)");
-  }
-  std::vector<uint8_t> bytes(size);
-  if (size > 0 && std::fread(bytes.data(), 1, size, file.get()) != size) {
-    return Status::Error(path + ": short read (the file changed or cannot be read)");
-  }
-  return bytes;
-}
-
 }  // namespace
 
 struct PdfDocument::Impl {
@@ -139,7 +118,7 @@ struct PdfDocument::Impl {
   PdfLimits limits;
   HeapCap heap;
   std::vector<std::string> messages;
-  double seconds_spent = 0;  // rendering, all pages so far
+  double seconds_spent = 0;  // in Render, all pages so far
   int page_count = 0;
   fz_context* ctx = nullptr;
   fz_stream* stream = nullptr;
@@ -237,15 +216,19 @@ Result<PdfPage> PdfDocument::Impl::Render(int number, const PdfRenderOptions& op
   fz_var(page);
   fz_var(list);
   fz_var(device);
-  struct Dropper {  // outside every fz_try: releases the page however this function ends
+  // Outside every fz_try: however this function ends, the page is released and its time counts against the
+  // document's limit (failed and aborted pages too).
+  struct PageScope {
     Impl* impl;
     fz_page** page;
     fz_display_list** list;
-    ~Dropper() {
+    std::chrono::steady_clock::time_point start;
+    ~PageScope() {
       fz_drop_display_list(impl->ctx, *list);
       fz_drop_page(impl->ctx, *page);
+      impl->seconds_spent += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
-  } dropper{this, &page, &list};
+  } scope{this, &page, &list, start};
   Watchdog watchdog(&cookie, allowed);
   const auto timed_out = [&] {
     if (allowed < limits.max_page_seconds) {
@@ -366,7 +349,6 @@ Result<PdfPage> PdfDocument::Impl::Render(int number, const PdfRenderOptions& op
                         .c_str());
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  seconds_spent += out.seconds;
   return out;
 }
 
@@ -391,13 +373,9 @@ Result<PdfDocument> PdfDocument::OpenBytes(std::span<const uint8_t> bytes, const
 
 Result<PdfDocument> PdfDocument::OpenFile(const std::string& path, const std::string& password,
                                           const PdfLimits& limits) {
-  GLMV_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWholeFile(path, limits.max_bytes));
-  auto impl = std::make_unique<Impl>();
-  impl->name = path;
-  impl->bytes = std::move(bytes);
-  impl->limits = limits;
-  GLMV_RETURN_IF_ERROR(impl->Open(password));
-  return PdfDocument(std::move(impl));
+  // Mapping reads nothing yet, so OpenBytes refuses an oversized file before its bytes are touched.
+  GLMV_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  return OpenBytes(file.bytes(), path, password, limits);
 }
 
 int PdfDocument::page_count() const { return impl_->page_count; }

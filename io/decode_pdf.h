@@ -5,7 +5,9 @@
 // Hostile files are bounded, not trusted: the file size, the number of pages rendered, the pixels of each
 // page (checked before the page is allocated), MuPDF's own heap (a capped allocator, so a bomb ends in an
 // error instead of the OOM killer) and the render time per page and per document (MuPDF's cookie abort).
-// MuPDF never prints: its warnings and errors are collected in messages().
+// MuPDF's warnings and errors are collected in messages(), not printed. One leak remains: Debian's MuPDF 1.21 keeps
+// libjpeg's default message printer, so a damaged JPEG inside a PDF prints one "Corrupt JPEG data" line to stderr
+// (later MuPDF releases silence it).
 #pragma once
 
 #include <cstddef>  // io/image.h uses size_t without including <cstddef>

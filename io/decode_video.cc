@@ -12,11 +12,10 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-#include <libavutil/display.h>
-#include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
 }
+
+#include "io/decode_video_frame.h"
 
 namespace glmv {
 namespace {
@@ -72,46 +71,6 @@ bool UsableRate(AVRational r) {
   return fps >= 1e-3 && fps <= 1000.0;  // beyond this a "rate" is a time-base artefact, not a frame rate
 }
 
-// Degrees clockwise the display matrix turns the stored picture, snapped to 0/90/180/270 as ffmpeg 5.1's
-// own autorotation does (it ignores mirroring too).
-int RotationFromDisplayMatrix(const uint8_t* data, size_t size) {
-  if (data == nullptr || size < 9 * sizeof(int32_t)) return 0;
-  int32_t matrix[9];
-  std::memcpy(matrix, data, sizeof(matrix));
-  const double ccw = av_display_rotation_get(matrix);
-  if (std::isnan(ccw)) return 0;
-  double theta = -std::round(ccw);
-  theta -= 360 * std::floor(theta / 360 + 0.9 / 360);
-  for (int r : {90, 180, 270}) {
-    if (std::fabs(theta - r) < 1.0) return r;
-  }
-  return 0;
-}
-
-// Resizes `image` to width × height (contents undefined) without giving back its memory: frames are converted
-// into the same buffers again and again, so the system does not have to hand out fresh pages per frame.
-void Reshape(RgbImage& image, int width, int height) {
-  image.width = width;
-  image.height = height;
-  image.pixels.resize(static_cast<size_t>(width) * static_cast<size_t>(height) * 3);
-}
-
-// `src` turned `rotation` (90, 180 or 270) degrees clockwise into `dst`.
-void Rotate(const RgbImage& src, int rotation, RgbImage& dst) {
-  const int w = src.width, h = src.height;
-  Reshape(dst, rotation == 180 ? w : h, rotation == 180 ? h : w);
-  for (int y = 0; y < h; ++y) {
-    const uint8_t* row = src.Row(y);
-    for (int x = 0; x < w; ++x) {
-      int dx = 0, dy = 0;
-      if (rotation == 90) dx = h - 1 - y, dy = x;
-      else if (rotation == 180) dx = w - 1 - x, dy = h - 1 - y;
-      else dx = y, dy = w - 1 - x;  // 270
-      std::memcpy(dst.Row(dy) + static_cast<size_t>(dx) * 3, row + static_cast<size_t>(x) * 3, 3);
-    }
-  }
-}
-
 }  // namespace
 
 std::string SniffVideoContainer(std::span<const uint8_t> b) {
@@ -144,22 +103,18 @@ struct VideoReader::Impl {
   int stream = -1;
   AVPacket* pkt = nullptr;
   AVFrame* frame = nullptr;
-  AVFrame* rgb = nullptr;
-  SwsContext* sws = nullptr;
+  VideoFrameConverter converter;
   bool flushed = false;     // the demuxer hit the end and the decoder was told
   int64_t start_pts = AV_NOPTS_VALUE;
+  // Frames per second that turns a timestamp into a frame index after a seek: the stream's base rate when
+  // it agrees with the average rate (a constant-rate stream; an MP4's average is frames / duration and can
+  // be off by a hair), else 0 and no seeking.
+  double index_rate = 0;
   bool read_started = false;
-  int sws_width = 0, sws_height = 0;  // what `sws` was made for
-  AVPixelFormat sws_format = AV_PIX_FMT_NONE;
-  int sws_colour_key = -1;
-  RgbImage converted, rotated;  // reused for every frame
 
   ~Impl() { Close(); }
 
   void Close() {
-    sws_freeContext(sws);
-    sws = nullptr;
-    av_frame_free(&rgb);
     av_frame_free(&frame);
     av_packet_free(&pkt);
     avcodec_free_context(&dec);
@@ -195,6 +150,10 @@ struct VideoReader::Impl {
   // Opens the container, probes it and opens the decoder of its video stream.
   Status OpenContainer() {
     Close();
+    {
+      std::lock_guard<std::mutex> lock(log.mutex);
+      log.last_error.clear();  // a reason from an earlier pass must not explain this one
+    }
     fmt = avformat_alloc_context();
     if (fmt == nullptr) return Status::Error(path + ": out of memory");
     fmt->interrupt_callback = {&Impl::Interrupt, this};
@@ -258,8 +217,7 @@ struct VideoReader::Impl {
 
     pkt = av_packet_alloc();
     frame = av_frame_alloc();
-    rgb = av_frame_alloc();
-    if (pkt == nullptr || frame == nullptr || rgb == nullptr) return Status::Error(path + ": out of memory");
+    if (pkt == nullptr || frame == nullptr) return Status::Error(path + ": out of memory");
     start_pts = st->start_time;
     return Status::Ok();
   }
@@ -298,6 +256,10 @@ struct VideoReader::Impl {
     }
     info.start_time = st->start_time != AV_NOPTS_VALUE ? static_cast<double>(st->start_time) * av_q2d(st->time_base) : 0;
     info.has_keyframe_index = avformat_index_get_entries_count(st) > 1;
+    if (info.fps_source != "assumed" && UsableRate(st->r_frame_rate) &&
+        std::fabs(av_q2d(st->r_frame_rate) / info.fps - 1) < 0.01) {
+      index_rate = av_q2d(st->r_frame_rate);
+    }
   }
 
   // Frames of the video stream by demuxing only (packets carry one frame each in every container we take),
@@ -382,49 +344,9 @@ struct VideoReader::Impl {
       return Status::Error(path + ": a decoded frame of " + std::to_string(w) + "x" + std::to_string(h) +
                            " is empty or exceeds the pixel limit");
     }
-    const auto src_format = static_cast<AVPixelFormat>(frame->format);
-    if (sws == nullptr || w != sws_width || h != sws_height || src_format != sws_format) {
-      sws_freeContext(sws);
-      sws = sws_getContext(w, h, src_format, w, h, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
-      sws_width = w, sws_height = h, sws_format = src_format, sws_colour_key = -1;
-    }
-    if (sws == nullptr) {
-      const char* name = av_get_pix_fmt_name(src_format);
-      return Status::Error(path + ": cannot convert frames of pixel format " + (name ? name : "unknown") + " to RGB");
-    }
-    // The matrix and range the stream declares (BT.601 when it declares none, as FFmpeg does). RGB sources
-    // reject the call, which is fine: they need no matrix.
-    const AVPixFmtDescriptor* desc = av_pix_fmt_desc_get(src_format);
-    const int colour_key = static_cast<int>(frame->colorspace) * 2 + (frame->color_range == AVCOL_RANGE_JPEG);
-    if (desc != nullptr && !(desc->flags & AV_PIX_FMT_FLAG_RGB) && colour_key != sws_colour_key) {
-      sws_colour_key = colour_key;  // setting the details rebuilds tables: only when they change
-      int cs = SWS_CS_DEFAULT;
-      if (frame->colorspace == AVCOL_SPC_BT709) cs = SWS_CS_ITU709;
-      else if (frame->colorspace == AVCOL_SPC_FCC) cs = SWS_CS_FCC;
-      else if (frame->colorspace == AVCOL_SPC_SMPTE240M) cs = SWS_CS_SMPTE240M;
-      else if (frame->colorspace == AVCOL_SPC_BT2020_NCL || frame->colorspace == AVCOL_SPC_BT2020_CL) cs = SWS_CS_BT2020;
-      const bool jpeg_format = std::strncmp(desc->name, "yuvj", 4) == 0;
-      const int full_range = (frame->color_range == AVCOL_RANGE_JPEG || jpeg_format) ? 1 : 0;
-      sws_setColorspaceDetails(sws, sws_getCoefficients(cs), full_range, sws_getCoefficients(SWS_CS_DEFAULT), 1, 0,
-                               1 << 16, 1 << 16);
-    }
-    if (rgb->width != w || rgb->height != h) {
-      av_frame_unref(rgb);
-      rgb->format = AV_PIX_FMT_RGB24;
-      rgb->width = w;
-      rgb->height = h;
-      const int rc = av_frame_get_buffer(rgb, 0);
-      if (rc < 0) return Error("out of memory for a frame", rc);
-    }
-    const int rc = sws_scale(sws, frame->data, frame->linesize, 0, h, rgb->data, rgb->linesize);
-    if (rc != h) return Status::Error(path + ": converting a frame to RGB failed");
-    Reshape(converted, w, h);
-    for (int y = 0; y < h; ++y) {
-      std::memcpy(converted.Row(y), rgb->data[0] + static_cast<ptrdiff_t>(y) * rgb->linesize[0], static_cast<size_t>(w) * 3);
-    }
-    if (info.rotation == 0) return &converted;
-    Rotate(converted, info.rotation, rotated);
-    return &rotated;
+    auto image = converter.Convert(*frame, info.rotation);
+    if (!image.ok()) return image.status().Annotate(path);
+    return image;
   }
 };
 
@@ -509,7 +431,7 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
   AVStream* st = d.fmt->streams[d.stream];
   const double tb = av_q2d(st->time_base);
   const double fps = d.info.fps;
-  const bool timed = d.info.fps_source != "assumed" && tb > 0;
+  const bool timed = d.index_rate > 0 && tb > 0;
   bool exact = true;        // indices are ordinals counted from the first frame
   bool may_seek = timed && d.limits.min_seek_gap_seconds >= 0;
   int64_t ordinal = 0;      // frames decoded since the start (exact mode)
@@ -531,11 +453,11 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
   while (next < indices.size()) {
     const int64_t want = indices[next];
     if (may_seek && want != sought && want > last_index + 1 &&
-        static_cast<double>(want) / fps - last_seconds >= d.limits.min_seek_gap_seconds) {
+        static_cast<double>(want) / d.index_rate - last_seconds >= d.limits.min_seek_gap_seconds) {
       // Seek to the keyframe at or before the wanted frame when it lies well ahead of the decoder. Matroska
       // reads its keyframe index (cues) only when first asked to seek, so there the first seek goes by time.
       const int64_t base = d.start_pts != AV_NOPTS_VALUE ? d.start_pts : 0;
-      const int64_t want_ts = base + static_cast<int64_t>(std::floor(static_cast<double>(want) / fps / tb));
+      const int64_t want_ts = base + static_cast<int64_t>(std::floor(static_cast<double>(want) / d.index_rate / tb));
       int64_t seek_ts = AV_NOPTS_VALUE;
       if (avformat_index_get_entries_count(st) > 1) {
         const AVIndexEntry* key = avformat_index_get_entry_from_timestamp(st, want_ts, AVSEEK_FLAG_BACKWARD);
@@ -577,7 +499,10 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
     }
     const int64_t ts = d.frame->best_effort_timestamp;
     const double seconds = ts != AV_NOPTS_VALUE ? d.PtsSeconds(ts) : last_seconds + 1.0 / fps;
-    const int64_t index = exact ? ordinal : std::llround(seconds * fps);
+    const int64_t pts_index = std::llround(seconds * d.index_rate);
+    const int64_t index = exact ? ordinal : pts_index;
+    // Seeking relies on timestamps that count frames; the frames decoded in order check that they do.
+    if (exact && (ts == AV_NOPTS_VALUE || pts_index != ordinal)) may_seek = false;
     ++ordinal;
     if (check_after_seek) {
       check_after_seek = false;
@@ -594,7 +519,6 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
     }
     last_seconds = seconds;
     last_index = index;
-    if (getenv("VDBG") && index >= want) fprintf(stderr, "DBG want %ld index %ld exact %d sec %.3f ord %ld seeks %d\n", (long)want, (long)index, exact, seconds, (long)ordinal, stats.seeks);
     if (index < want) continue;  // not wanted: never converted
     GLMV_ASSIGN_OR_RETURN(const RgbImage* image, d.ConvertFrame());
     while (next < indices.size() && indices[next] <= index) {

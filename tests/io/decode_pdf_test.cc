@@ -262,6 +262,20 @@ TEST_CASE("pdf: page choice and limits are checked before rendering") {
   CHECK(r.status().message().find("over the limit of 100 (PdfLimits::max_bytes)") != std::string::npos);
 }
 
+TEST_CASE("pdf: /Rotate turns the page as viewers show it") {
+  if (!PdfSupportBuiltIn()) return;
+  const std::string pdf = OnePagePdf("[0 0 200 100] /Rotate 90");
+  PdfDecodeOptions options;
+  options.render.dpi = 72;
+  auto r = DecodePdfBytes(Bytes(pdf), "rotated.pdf", options);
+  REQUIRE_MESSAGE(r.ok(), r.status().message());
+  CHECK(r->pages[0].width_pt == 100);
+  CHECK(r->pages[0].height_pt == 200);
+  CHECK(r->pages[0].image.width == 100);
+  CHECK(r->pages[0].image.height == 200);
+  CHECK(r->messages.empty());  // a well-formed file: nothing repaired
+}
+
 TEST_CASE("pdf: MuPDF's heap cap and time limits end in errors") {
   if (!HaveMediaAndPdf()) return;
   const std::string path = (Media() / "pdf" / "nbsphinx-manual.pdf").string();
