@@ -73,6 +73,16 @@ void* CapRealloc(void* user, void* ptr, size_t size) {
   return grown + kHeader;
 }
 
+// MuPDF hands OpenJPEG and HarfBuzz the current context through globals (opj_secret, fz_hb_secret), guarded by
+// fz_lock. With MuPDF's default no-op locks, two documents rendering in two threads race on them, so every
+// context gets the same process-wide mutexes.
+std::mutex& MupdfMutex(int lock) {
+  static std::mutex mutexes[FZ_LOCK_MAX];
+  return mutexes[lock];
+}
+void LockMupdf(void*, int lock) { MupdfMutex(lock).lock(); }
+void UnlockMupdf(void*, int lock) { MupdfMutex(lock).unlock(); }
+
 // MuPDF's cache of decoded fonts and images; it is emptied before an allocation fails at the cap.
 constexpr size_t kStoreBytes = size_t{128} << 20;
 constexpr size_t kMaxMessages = 100;
@@ -163,7 +173,8 @@ Status PdfDocument::Impl::Open(const std::string& password) {
   if (!LooksLikePdf(bytes)) return Status::Error(name + ": not a PDF (no %PDF- header in the first 1024 bytes)");
   heap.limit = limits.max_library_bytes;
   const fz_alloc_context alloc = {&heap, CapMalloc, CapRealloc, CapFree};
-  ctx = fz_new_context(&alloc, nullptr, kStoreBytes);
+  const fz_locks_context locks = {nullptr, LockMupdf, UnlockMupdf};
+  ctx = fz_new_context(&alloc, &locks, kStoreBytes);
   if (ctx == nullptr) return Status::Error(name + ": cannot start MuPDF (out of memory)");
   fz_set_warning_callback(ctx, &Impl::OnWarning, this);
   fz_set_error_callback(ctx, &Impl::OnError, this);
@@ -185,7 +196,10 @@ Status PdfDocument::Impl::Open(const std::string& password) {
     return Status::Error(name + ": the PDF is encrypted and needs a password; none was given");
   }
   if (needs_password && !authenticated) return Status::Error(name + ": wrong password for the encrypted PDF");
-  if (page_count <= 0) return Status::Error(name + ": the PDF has no pages");
+  if (page_count <= 0) {  // after a repair this usually means the file is cut before its pages
+    return Status::Error(name + ": the PDF has no pages" +
+                         (messages.empty() ? std::string() : " (damaged; MuPDF: " + messages.front() + ")"));
+  }
   return Status::Ok();
 }
 

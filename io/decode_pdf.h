@@ -63,7 +63,7 @@ struct PdfPage {
 };
 
 // An open document; pages are rendered on demand, so one page at a time needs only one page of memory.
-// Not thread-safe (one MuPDF context each): use one PdfDocument per thread.
+// One thread at a time per document; different documents may render in different threads at once.
 class PdfDocument {
  public:
   // Reads and opens the file at `path`. Encrypted documents need `password` (the user or the owner password);

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "io/decode_pdf.h"
@@ -187,6 +188,26 @@ TEST_CASE("pdf: text layer, page order, bytes and file agree") {
     CHECK(from_file->pages[i].text == from_bytes->pages[i].text);
   }
   CHECK(from_file->messages.empty());
+}
+
+TEST_CASE("pdf: documents render in parallel threads as they do alone") {
+  if (!HaveMediaAndPdf()) return;
+  const std::vector<std::string> files = {"nbsphinx-manual.pdf", "shattered-1-image-only.pdf"};
+  PdfDecodeOptions options;
+  options.pages = {1};
+  options.render.target_pixels = 300'000;
+  std::vector<Result<DecodedPdf>> alone, together(files.size(), Status::Error("not run"));
+  for (const auto& f : files) alone.push_back(DecodePdfFile((Media() / "pdf" / f).string(), options));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < files.size(); ++i) {
+    threads.emplace_back([&, i] { together[i] = DecodePdfFile((Media() / "pdf" / files[i]).string(), options); });
+  }
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < files.size(); ++i) {
+    REQUIRE(alone[i].ok());
+    REQUIRE(together[i].ok());
+    CHECK(alone[i]->pages[0].image.pixels == together[i]->pages[0].image.pixels);
+  }
 }
 
 TEST_CASE("pdf: the encrypted PDF needs its password") {
