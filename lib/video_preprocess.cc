@@ -98,8 +98,11 @@ Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const Vid
   const int temporal = config.pixels.temporal_patch_size;
 
   int64_t corrected_count = -1;  // the decoder's frame count, once the container's proved wrong
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    GLMV_ASSIGN_OR_RETURN(std::unique_ptr<VideoReader> reader, VideoReader::Open(path, options.limits));
+  VideoLimits limits = options.limits;
+  // At most three reads: the sampled frames; if the stream ended early after a seek (so its length is
+  // unknown), the same frames without seeking; then the frames sampled from the length found.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    GLMV_ASSIGN_OR_RETURN(std::unique_ptr<VideoReader> reader, VideoReader::Open(path, limits));
     const VideoInfo& info = reader->info();
     const int64_t total = corrected_count > 0 ? corrected_count : info.frame_count;
     auto range = FrameRangeForSeconds(total, info.fps, options.start_seconds, options.end_seconds);
@@ -138,11 +141,17 @@ Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const Vid
       return Status::Ok();
     });
     if (!stats.ok()) return stats.status();
-    if (delivered < wanted.size()) {
-      if (attempt == 0 && stats->frames_in_stream > 0 && stats->frames_in_stream < total) {
+    if (delivered < wanted.size() && corrected_count < 0) {
+      if (stats->frames_in_stream > 0 && stats->frames_in_stream < total) {
         corrected_count = stats->frames_in_stream;  // the header over-counted: sample again from what is there
         continue;
       }
+      if (stats->frames_in_stream < 0 && limits.min_seek_gap_seconds >= 0) {
+        limits.min_seek_gap_seconds = -1;  // count the frames by decoding them all in order
+        continue;
+      }
+    }
+    if (delivered < wanted.size()) {
       return Status::Error(path + ": the video stream ended before frame " + std::to_string(wanted[delivered]) +
                            " (it declares " + std::to_string(total) + " frames)");
     }
@@ -172,7 +181,7 @@ Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const Vid
     out.read_stats = *stats;
     return out;
   }
-  return Status::Error(path + ": the frame count changed between two reads of the file");
+  return Status::Error(path + ": the frame count changed between reads of the file");
 }
 
 }  // namespace glmv
