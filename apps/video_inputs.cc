@@ -15,7 +15,9 @@ Result<double> GetNumber(const Args& args, const std::string& name, double fallb
   const std::string text = args.Get(name);
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v)) return Status::Error(name + ": '" + text + "' is not a number");
+  if (text.empty() || *end != '\0' || !std::isfinite(v)) {
+    return Status::Error(name + ": '" + text + "' is not a number");
+  }
   return v;
 }
 

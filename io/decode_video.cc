@@ -188,7 +188,8 @@ struct VideoReader::Impl {
     if (stream < 0) return Status::Error(path + ": the file has no video stream");
     AVStream* st = fmt->streams[stream];
     if (codec == nullptr) {
-      return Status::Error(path + ": no decoder for the video codec '" + avcodec_get_name(st->codecpar->codec_id) + "'");
+      return Status::Error(path + ": no decoder for the video codec '" + avcodec_get_name(st->codecpar->codec_id) +
+                           "'");
     }
     for (unsigned i = 0; i < fmt->nb_streams; ++i) {
       if (static_cast<int>(i) != stream) fmt->streams[i]->discard = AVDISCARD_ALL;
@@ -254,7 +255,8 @@ struct VideoReader::Impl {
     } else if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0) {
       info.duration = static_cast<double>(fmt->duration) / AV_TIME_BASE;
     }
-    info.start_time = st->start_time != AV_NOPTS_VALUE ? static_cast<double>(st->start_time) * av_q2d(st->time_base) : 0;
+    info.start_time =
+        st->start_time != AV_NOPTS_VALUE ? static_cast<double>(st->start_time) * av_q2d(st->time_base) : 0;
     info.has_keyframe_index = avformat_index_get_entries_count(st) > 1;
     if (info.fps_source != "assumed" && UsableRate(st->r_frame_rate) &&
         std::fabs(av_q2d(st->r_frame_rate) / info.fps - 1) < 0.01) {
@@ -279,10 +281,13 @@ struct VideoReader::Impl {
       if (rc < 0) return Error("reading the file failed while counting frames", rc);
       if (pkt->stream_index == stream && pkt->size > 0) ++count.frames;
       const int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
-      if (ts != AV_NOPTS_VALUE && pkt->stream_index >= 0 && static_cast<unsigned>(pkt->stream_index) < fmt->nb_streams) {
-        const AVRational tb = fmt->streams[pkt->stream_index]->time_base;
-        const int64_t end = av_rescale_q(ts + std::max<int64_t>(pkt->duration, 0), tb, AV_TIME_BASE_Q) - file_start;
-        count.end_seconds = std::max(count.end_seconds, static_cast<double>(end) / AV_TIME_BASE);
+      if (ts != AV_NOPTS_VALUE && pkt->stream_index >= 0 &&
+          static_cast<unsigned>(pkt->stream_index) < fmt->nb_streams) {
+        // Doubles again: untrusted timestamps must not overflow integer arithmetic.
+        const double tb = av_q2d(fmt->streams[pkt->stream_index]->time_base);
+        const double end = (static_cast<double>(ts) + static_cast<double>(std::max<int64_t>(pkt->duration, 0))) * tb -
+                           static_cast<double>(file_start) / AV_TIME_BASE;
+        if (std::isfinite(end)) count.end_seconds = std::max(count.end_seconds, end);
       }
       av_packet_unref(pkt);
       if (count.frames > limits.max_frames) {
@@ -323,7 +328,9 @@ struct VideoReader::Impl {
       const double at = pkt->pts != AV_NOPTS_VALUE ? PtsSeconds(pkt->pts) : -1;
       rc = avcodec_send_packet(dec, pkt);
       av_packet_unref(pkt);
-      if (corrupt && !limits.accept_damaged_frames) return Status::Error(path + ": the file is damaged or truncated (a corrupt packet" + AtText(at) + ")");
+      if (corrupt && !limits.accept_damaged_frames) {
+        return Status::Error(path + ": the file is damaged or truncated (a corrupt packet" + AtText(at) + ")");
+      }
       if (rc < 0 && !limits.accept_damaged_frames) return Error("the video data is damaged" + AtText(at), rc);
     }
   }
@@ -332,9 +339,10 @@ struct VideoReader::Impl {
     return seconds >= 0 ? " at " + FormatSeconds(std::round(seconds * 1000) / 1000) + " s" : "";
   }
 
+  // In doubles: a hostile file's timestamps may be anywhere in int64, and their difference could overflow.
   double PtsSeconds(int64_t pts) const {
-    const int64_t base = start_pts != AV_NOPTS_VALUE ? start_pts : 0;
-    return static_cast<double>(pts - base) * av_q2d(fmt->streams[stream]->time_base);
+    const double base = start_pts != AV_NOPTS_VALUE ? static_cast<double>(start_pts) : 0.0;
+    return (static_cast<double>(pts) - base) * av_q2d(fmt->streams[stream]->time_base);
   }
 
   // The decoded frame as upright RGB, in a buffer reused for the next frame.
@@ -392,8 +400,8 @@ Result<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string& path, 
   VideoInfo& info = impl->info;
   const int64_t header_count = impl->fmt->streams[impl->stream]->nb_frames;
   if (header_count > limits.max_frames) {
-    return Status::Error(path + ": the file declares " + std::to_string(header_count) + " frames, more than the limit of " +
-                         std::to_string(limits.max_frames));
+    return Status::Error(path + ": the file declares " + std::to_string(header_count) +
+                         " frames, more than the limit of " + std::to_string(limits.max_frames));
   }
   if (header_count > 0) {
     info.frame_count = header_count;
@@ -408,8 +416,10 @@ Result<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string& path, 
     const AVFormatContext* fmt = impl->fmt;
     if (fmt->duration_estimation_method == AVFMT_DURATION_FROM_STREAM && fmt->duration > 0 &&
         Impl::EndsEarly(count.end_seconds, static_cast<double>(fmt->duration) / AV_TIME_BASE)) {
-      return Status::Error(path + ": the file is truncated: its data ends at " + Impl::FormatSeconds(count.end_seconds) +
-                           " s but it declares " + Impl::FormatSeconds(static_cast<double>(fmt->duration) / AV_TIME_BASE) + " s");
+      const double declared = static_cast<double>(fmt->duration) / AV_TIME_BASE;
+      return Status::Error(path + ": the file is truncated: its data ends at " +
+                           Impl::FormatSeconds(count.end_seconds) + " s but it declares " +
+                           Impl::FormatSeconds(declared) + " s");
     }
     GLMV_RETURN_IF_ERROR(impl->OpenContainer());
   }
@@ -456,13 +466,17 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
         static_cast<double>(want) / d.index_rate - last_seconds >= d.limits.min_seek_gap_seconds) {
       // Seek to the keyframe at or before the wanted frame when it lies well ahead of the decoder. Matroska
       // reads its keyframe index (cues) only when first asked to seek, so there the first seek goes by time.
-      const int64_t base = d.start_pts != AV_NOPTS_VALUE ? d.start_pts : 0;
-      const int64_t want_ts = base + static_cast<int64_t>(std::floor(static_cast<double>(want) / d.index_rate / tb));
+      const double base = d.start_pts != AV_NOPTS_VALUE ? static_cast<double>(d.start_pts) : 0.0;
+      const double want_ts_real = base + std::floor(static_cast<double>(want) / d.index_rate / tb);
+      const bool representable = std::fabs(want_ts_real) < 9e18;  // else the cast below would be undefined
+      const int64_t want_ts = representable ? static_cast<int64_t>(want_ts_real) : 0;
       int64_t seek_ts = AV_NOPTS_VALUE;
-      if (avformat_index_get_entries_count(st) > 1) {
+      if (!representable) {
+        // No seek: a timestamp this far out is not a real video's.
+      } else if (avformat_index_get_entries_count(st) > 1) {
         const AVIndexEntry* key = avformat_index_get_entry_from_timestamp(st, want_ts, AVSEEK_FLAG_BACKWARD);
         if (key != nullptr &&
-            static_cast<double>(key->timestamp - base) * tb - last_seconds >= d.limits.min_seek_gap_seconds) {
+            (static_cast<double>(key->timestamp) - base) * tb - last_seconds >= d.limits.min_seek_gap_seconds) {
           seek_ts = key->timestamp;
         }
       } else if (d.info.container.find("matroska") != std::string::npos) {
@@ -495,11 +509,12 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
       }
     }
     if (stats.frames_decoded > d.limits.max_frames) {
-      return Status::Error(d.path + ": more than " + std::to_string(d.limits.max_frames) + " frames decoded (the frame limit)");
+      return Status::Error(d.path + ": more than " + std::to_string(d.limits.max_frames) +
+                           " frames decoded (the frame limit)");
     }
     const int64_t ts = d.frame->best_effort_timestamp;
     const double seconds = ts != AV_NOPTS_VALUE ? d.PtsSeconds(ts) : last_seconds + 1.0 / fps;
-    const int64_t pts_index = std::llround(seconds * d.index_rate);
+    const int64_t pts_index = std::llround(std::clamp(seconds * d.index_rate, -1e15, 1e15));
     const int64_t index = exact ? ordinal : pts_index;
     // Seeking relies on timestamps that count frames; the frames decoded in order check that they do.
     if (exact && (ts == AV_NOPTS_VALUE || pts_index != ordinal)) may_seek = false;

@@ -55,7 +55,9 @@ Result<VideoPreprocessConfig> VideoPreprocessConfig::FromJson(const std::string&
   // (the image parser's own defaults are the image budget).
   GLMV_ASSIGN_OR_RETURN(c.pixels, ImagePreprocessConfig::FromJson(json_text, source));
   const bool has_size = j.contains("size") && j["size"].is_object();
-  if (!(has_size && j["size"].contains("longest_edge")) && !j.contains("max_pixels")) c.pixels.max_pixels = kVideoMaxPixels;
+  if (!(has_size && j["size"].contains("longest_edge")) && !j.contains("max_pixels")) {
+    c.pixels.max_pixels = kVideoMaxPixels;
+  }
   GLMV_ASSIGN_OR_RETURN(c.fps, ReadPositiveNumber(j, "fps", source, c.fps));
   GLMV_ASSIGN_OR_RETURN(c.max_duration, ReadPositiveNumber(j, "max_duration", source, c.max_duration));
   GLMV_RETURN_IF_ERROR(c.Validate().Annotate(source));

@@ -35,8 +35,8 @@ Result<std::vector<int64_t>> ExpandVideoPlaceholders(const ModelConfig& config, 
       continue;
     }
     if (!in_span) {
-      return Status::Error("the prompt has a <|video|> placeholder outside <|begin_of_video|>…<|end_of_video|> (token " +
-                           std::to_string(i) + ")");
+      return Status::Error("the prompt has a <|video|> placeholder outside <|begin_of_video|>…<|end_of_video|> "
+                           "(token " + std::to_string(i) + ")");
     }
     if (video == videos.size()) {
       return Status::Error("the prompt has more video placeholders than the " + std::to_string(videos.size()) +

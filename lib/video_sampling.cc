@@ -1,6 +1,7 @@
 #include "lib/video_sampling.h"
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <unordered_set>
 
@@ -14,6 +15,20 @@ int64_t RoundHalfEven(double x) {
   int64_t r = static_cast<int64_t>(f);
   if (diff > 0.5 || (diff == 0.5 && r % 2 != 0)) ++r;
   return r;
+}
+
+// Seconds for messages: "2.5", "100", "5.53333".
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", s);
+  return buf;
+}
+
+// min(max_index, int(math.ceil(x))), with the minimum taken before the conversion so that no value is out of
+// int64's range when converted.
+int64_t ClampedCeil(double x, int64_t max_index) {
+  const double c = std::ceil(x);
+  return c >= static_cast<double>(max_index) ? max_index : static_cast<int64_t>(c);
 }
 
 // Every index the reference computes is clamped to N-1, so sizes and values stay within N; this bounds the
@@ -46,8 +61,7 @@ Result<std::vector<int64_t>> SampleFrameIndices(const VideoSamplingInput& input,
     indices.reserve(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       // i * video_fps / self.fps, left to right, as Python evaluates it.
-      const auto idx = static_cast<int64_t>(std::ceil(static_cast<double>(i) * vf / params.fps));
-      indices.push_back(std::min(max_index, idx));
+      indices.push_back(ClampedCeil(static_cast<double>(i) * vf / params.fps, max_index));
     }
   } else {
     const double n_real = std::trunc(params.max_duration * params.fps);  // int()
@@ -62,7 +76,7 @@ Result<std::vector<int64_t>> SampleFrameIndices(const VideoSamplingInput& input,
       const double step = duration / static_cast<double>(n - 1);
       for (int64_t i = 0; i < n; ++i) {
         const double t = i == n - 1 ? duration : static_cast<double>(i) * step;
-        indices.push_back(std::min(max_index, static_cast<int64_t>(std::ceil(t * vf))));
+        indices.push_back(ClampedCeil(t * vf, max_index));
       }
     }
   }
@@ -79,7 +93,9 @@ Result<std::vector<int64_t>> SampleFrameIndices(const VideoSamplingInput& input,
 Result<FrameRange> FrameRangeForSeconds(int64_t total_frames, double video_fps, double start_seconds,
                                         std::optional<double> end_seconds) {
   if (total_frames <= 0 || !(video_fps > 0)) return Status::Error("frame range: the video has no frames");
-  if (!std::isfinite(start_seconds) || start_seconds < 0) return Status::Error("--start must be a non-negative number of seconds");
+  if (!std::isfinite(start_seconds) || start_seconds < 0) {
+    return Status::Error("--start must be a non-negative number of seconds");
+  }
   if (end_seconds && (!std::isfinite(*end_seconds) || *end_seconds <= start_seconds)) {
     return Status::Error("--end must be a number of seconds after --start");
   }
@@ -92,8 +108,10 @@ Result<FrameRange> FrameRangeForSeconds(int64_t total_frames, double video_fps, 
   FrameRange range{first_at_or_after(start_seconds), end_seconds ? first_at_or_after(*end_seconds) : total_frames};
   if (range.size() <= 0) {
     const double length = static_cast<double>(total_frames) / video_fps;
-    return Status::Error("the range from " + std::to_string(start_seconds) + " s holds no frame (the video has " +
-                         std::to_string(total_frames) + " frames, " + std::to_string(length) + " s)");
+    return Status::Error("the range from " + Seconds(start_seconds) + " s" +
+                         (end_seconds ? " to " + Seconds(*end_seconds) + " s" : std::string()) +
+                         " holds no frame (the video has " + std::to_string(total_frames) + " frames, " +
+                         Seconds(length) + " s)");
   }
   return range;
 }
@@ -112,7 +130,8 @@ std::vector<int64_t> CapFrameCount(const std::vector<int64_t>& indices, int64_t 
   return out;
 }
 
-std::vector<int64_t> TemporalPatchTimestamps(const std::vector<int64_t>& indices, double video_fps, int temporal_patch) {
+std::vector<int64_t> TemporalPatchTimestamps(const std::vector<int64_t>& indices, double video_fps,
+                                             int temporal_patch) {
   std::vector<int64_t> out;
   if (temporal_patch <= 0 || !(video_fps > 0)) return out;
   for (size_t i = 0; i < indices.size(); i += static_cast<size_t>(temporal_patch)) {

@@ -83,8 +83,10 @@ TEST_CASE("video options: parsing and their errors") {
   CHECK(o->start_seconds == 3.0);
   CHECK(*o->end_seconds == 9.5);
   CHECK(o->limits.max_seconds == 30.0);
-  for (std::vector<std::string> bad : {std::vector<std::string>{"--fps", "0"}, {"--fps", "abc"}, {"--max-frames", "1"},
-                                       {"--start", "5", "--end", "2"}, {"--start", "-1"}, {"--video-time-limit", "0"}}) {
+  const std::vector<std::vector<std::string>> bad_options = {
+      {"--fps", "0"}, {"--fps", "abc"}, {"--max-frames", "1"}, {"--start", "5", "--end", "2"}, {"--start", "-1"},
+      {"--video-time-limit", "0"}};
+  for (const auto& bad : bad_options) {
     auto a = parse(bad);
     REQUIRE(a.ok());
     CHECK(!app::VideoLoadOptionsFromArgs(*a).ok());

@@ -128,9 +128,10 @@ TEST_CASE("video: every media file reports its frame count, fps and duration, an
     CHECK(backwards == (spliced ? 1 : 0));
     if (!spliced) CHECK(std::fabs(last_seconds - static_cast<double>(e.frames - 1) / e.fps) < 0.05);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    MESSAGE(std::string(e.file) << ": " << in.container << " " << in.codec << " " << in.pixel_format << " " << in.width << "x"
-                   << in.height << ", " << in.frame_count << " frames (" << in.frame_count_source << "), " << in.fps
-                   << " fps (" << in.fps_source << "), " << in.duration << " s; decoded all in " << secs << " s");
+    MESSAGE(std::string(e.file) << ": " << in.container << " " << in.codec << " " << in.pixel_format << " "
+                                << in.width << "x" << in.height << ", " << in.frame_count << " frames ("
+                                << in.frame_count_source << "), " << in.fps << " fps (" << in.fps_source << "), "
+                                << in.duration << " s; decoded all in " << secs << " s");
   }
 }
 
@@ -157,7 +158,9 @@ TEST_CASE("video: seeking delivers the same frames as decoding from the start") 
 
 // Sets the display matrix of the first video track's tkhd box to a 90° turn (as phones write it).
 bool RotateMp4Track(std::vector<uint8_t>& b) {
-  auto be32 = [&](size_t p) { return uint32_t(b[p]) << 24 | uint32_t(b[p + 1]) << 16 | uint32_t(b[p + 2]) << 8 | b[p + 3]; };
+  auto be32 = [&](size_t p) {
+    return uint32_t(b[p]) << 24 | uint32_t(b[p + 1]) << 16 | uint32_t(b[p + 2]) << 8 | b[p + 3];
+  };
   auto put32 = [&](size_t p, uint32_t v) {
     for (int i = 0; i < 4; ++i) b[p + i] = uint8_t(v >> (24 - 8 * i));
   };

@@ -211,7 +211,8 @@ TEST_CASE("video preprocessing: every media video within the budget, sampled as 
     REQUIRE_MESSAGE(v.ok(), v.status().message());
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     // The frames are what sample_frames gives for (frames, fps, frames/fps).
-    auto want = SampleFrameIndices({v->frames_used, v->info.fps, static_cast<double>(v->frames_used) / v->info.fps}, {});
+    const double duration = static_cast<double>(v->frames_used) / v->info.fps;
+    auto want = SampleFrameIndices({v->frames_used, v->info.fps, duration}, {});
     REQUIRE(want.ok());
     CHECK(v->frame_indices == *want);
     CHECK(v->frames_used == v->info.frame_count);
