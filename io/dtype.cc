@@ -27,6 +27,8 @@ const char* DTypeName(DType t) {
   for (const auto& row : kDTypes) {
     if (row.type == t) return row.name;
   }
+  if (t == DType::kQ4G32) return "Q4G32";
+  if (t == DType::kQ8G32) return "Q8G32";
   return "?";
 }
 

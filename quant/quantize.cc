@@ -1,0 +1,181 @@
+#include "quant/quantize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace glmv::quant {
+namespace {
+
+constexpr size_t kG = simd::kQuantGroup;
+
+// Codes q (signed, before the zero point) for scale d, and their squared error.
+double CodesFor(const float* w, size_t len, float d, int qmin, int qmax, int* q) {
+  double err = 0.0;
+  const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+  for (size_t i = 0; i < len; ++i) {
+    int v = static_cast<int>(std::nearbyint(w[i] * inv));
+    v = std::clamp(v, qmin, qmax);
+    q[i] = v;
+    const double e = static_cast<double>(w[i]) - static_cast<double>(d) * v;
+    err += e * e;
+  }
+  return err;
+}
+
+// llama.cpp's Q4_0 / Q8_0 rules exactly (their rounding: Q4_0 truncates x/d + 8.5, Q8_0 rounds half away).
+float RoundToNearestCodes(QuantKind kind, const float* w, size_t len, int* q) {
+  if (kind == QuantKind::kQ4) {
+    float amax = 0.0f, m = 0.0f;
+    for (size_t i = 0; i < len; ++i) {
+      if (std::fabs(w[i]) > amax) amax = std::fabs(w[i]), m = w[i];
+    }
+    const float d = m / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (size_t i = 0; i < len; ++i) q[i] = std::min(15, static_cast<int>(w[i] * id + 8.5f)) - 8;
+    return d;
+  }
+  float amax = 0.0f;
+  for (size_t i = 0; i < len; ++i) amax = std::max(amax, std::fabs(w[i]));
+  const float d = amax / 127.0f;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  for (size_t i = 0; i < len; ++i) q[i] = static_cast<int>(std::round(w[i] * id));
+  return d;
+}
+
+double ErrorOf(const float* w, size_t len, float d, const int* q) {
+  double err = 0.0;
+  for (size_t i = 0; i < len; ++i) {
+    const double e = static_cast<double>(w[i]) - static_cast<double>(d) * q[i];
+    err += e * e;
+  }
+  return err;
+}
+
+}  // namespace
+
+double QuantError::SnrDb() const {
+  if (noise <= 0.0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(signal / noise);
+}
+
+uint16_t FloatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000;
+  const uint32_t abs = x & 0x7fffffff;
+  if (abs >= 0x7f800000) return static_cast<uint16_t>(sign | 0x7c00 | (abs > 0x7f800000 ? 0x200 : 0));  // inf/nan
+  if (abs >= 0x477ff000) return static_cast<uint16_t>(sign | 0x7c00);  // rounds past 65504
+  if (abs < 0x38800000) {  // subnormal or zero in half precision: value / 2^-24, rounded to even
+    float a;
+    std::memcpy(&a, &abs, 4);
+    const float scaled = a * 16777216.0f;  // exact (power of two)
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(scaled)));
+  }
+  const uint32_t mant = abs & 0x7fffff;
+  uint32_t h = ((abs >> 23) - 112) << 10 | (mant >> 13);
+  const uint32_t rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) ++h;  // carries into the exponent correctly
+  return static_cast<uint16_t>(sign | h);
+}
+
+float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+  float f;
+  if (exp == 0) {
+    f = std::ldexp(static_cast<float>(mant), -24);
+    uint32_t bits;
+    std::memcpy(&bits, &f, 4);
+    bits |= sign;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+  const uint32_t bits = sign | (exp == 31 ? 0x7f800000u | (mant << 13) : ((exp + 112) << 23) | (mant << 13));
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, size_t len, uint8_t* codes,
+                         uint16_t* scale) {
+  const int zero = simd::QuantZeroPoint(kind);
+  const int qmin = simd::QuantMinCode(kind) - zero, qmax = simd::QuantMaxCode(kind) - zero;
+  int q[kG], best_q[kG];
+  QuantError e;
+  for (size_t i = 0; i < len; ++i) e.signal += static_cast<double>(w[i]) * w[i];
+
+  // The reference: its codes with its stored (binary16) scale.
+  const float d_rtn = RoundToNearestCodes(kind, w, len, best_q);
+  uint16_t best_h = FloatToHalf(d_rtn);
+  double best_err = ErrorOf(w, len, HalfToFloat(best_h), best_q);
+
+  if (scheme == QuantScheme::kSearch && e.signal > 0.0) {
+    float amax = 0.0f, m = 0.0f;
+    for (size_t i = 0; i < len; ++i) {
+      if (std::fabs(w[i]) > amax) amax = std::fabs(w[i]), m = w[i];
+    }
+    // Divisors of the extreme value: a band at and below the largest code (clipping the extreme a little
+    // often lowers the error of the rest), both signs for int4 (whose range [−8, 7] is asymmetric).
+    float divs[64];
+    size_t ndiv = 0;
+    if (kind == QuantKind::kQ4) {
+      for (int s = 0; s <= 20; ++s) divs[ndiv++] = -8.5f + 0.125f * s;  // −8.5 … −6
+      for (int s = 0; s <= 12; ++s) divs[ndiv++] = 6.0f + 0.125f * s;   // 6 … 7.5
+    } else {
+      for (int s = 0; s <= 12; ++s) divs[ndiv++] = 127.5f - 0.75f * s;  // 127.5 … 118.5
+    }
+    const float base = kind == QuantKind::kQ4 ? m : amax;
+    for (size_t c = 0; c < ndiv; ++c) {
+      float d = HalfToFloat(FloatToHalf(base / divs[c]));
+      if (d == 0.0f || !std::isfinite(d)) continue;
+      double err = CodesFor(w, len, d, qmin, qmax, q);
+      if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
+      // Refit the scale to these codes, then the codes to that scale (one round of alternating least
+      // squares: more rounds gained < 0.01 dB on Gaussian weights).
+      for (int round = 0; round < 1; ++round) {
+        double wq = 0.0, qq = 0.0;
+        for (size_t i = 0; i < len; ++i) wq += static_cast<double>(w[i]) * q[i], qq += static_cast<double>(q[i]) * q[i];
+        if (qq <= 0.0) break;
+        d = HalfToFloat(FloatToHalf(static_cast<float>(wq / qq)));
+        if (d == 0.0f || !std::isfinite(d)) break;
+        err = CodesFor(w, len, d, qmin, qmax, q);
+        if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
+      }
+    }
+  }
+  for (size_t i = 0; i < kG; ++i) codes[i] = static_cast<uint8_t>(i < len ? best_q[i] + zero : zero);
+  *scale = best_h;
+  e.noise = best_err;
+  return e;
+}
+
+QuantError QuantizeTile(QuantKind kind, QuantScheme scheme, const float* w, size_t rows, size_t cols, size_t stride,
+                        size_t tile, uint8_t* out) {
+  const size_t R = simd::kQuantTileRows, G = simd::QuantGroups(cols), padded = G * kG;
+  std::vector<uint8_t> codes(R * padded, static_cast<uint8_t>(simd::QuantZeroPoint(kind)));
+  std::vector<uint16_t> scales(R * G, 0);
+  QuantError total;
+  for (size_t r = 0; r < R; ++r) {
+    const size_t row = tile * R + r;
+    if (row >= rows) break;
+    for (size_t g = 0; g < G; ++g) {
+      const size_t begin = g * kG, len = std::min(kG, cols - begin);
+      total.Add(QuantizeGroup(kind, scheme, w + row * stride + begin, len, &codes[r * padded + begin], &scales[r * G + g]));
+    }
+  }
+  simd::PackQuantTile(kind, cols, codes.data(), scales.data(), out);
+  return total;
+}
+
+QuantError QuantizeMatrix(QuantKind kind, QuantScheme scheme, const float* w, size_t rows, size_t cols, uint8_t* out) {
+  QuantError total;
+  const size_t tile_bytes = simd::QuantTileBytes(kind, cols);
+  for (size_t t = 0; t < simd::QuantTiles(rows); ++t) {
+    total.Add(QuantizeTile(kind, scheme, w, rows, cols, cols, t, out + t * tile_bytes));
+  }
+  return total;
+}
+
+}  // namespace glmv::quant
