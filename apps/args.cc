@@ -1,6 +1,7 @@
 #include "apps/args.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 
 namespace glmv::app {
@@ -67,6 +68,15 @@ Result<long long> Args::GetInt(const std::string& name, long long fallback) cons
   const long long n = std::strtoll(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0' || errno != 0) return Status::Error(name + " expects an integer, got '" + v + "'");
   return n;
+}
+
+Result<double> Args::GetDouble(const std::string& name, double fallback) const {
+  if (!Has(name)) return fallback;
+  const std::string v = Get(name);
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(d)) return Status::Error(name + ": '" + v + "' is not a number");
+  return d;
 }
 
 std::string OptionsHelp(const std::vector<OptionSpec>& spec) {

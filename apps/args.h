@@ -27,6 +27,8 @@ class Args {
   // All values of an option given several times (e.g. --image a --image b).
   std::vector<std::string> GetAll(const std::string& name) const;
   Result<long long> GetInt(const std::string& name, long long fallback) const;
+  // A finite number (decimal or exponent notation), or `fallback` when the option is absent.
+  Result<double> GetDouble(const std::string& name, double fallback) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
  private:

@@ -1,53 +1,97 @@
-// glmv preprocess: what the model would see of an image, as .npy files to compare with the reference.
+// glmv preprocess: what the model would see of one image, video or PDF, as .npy files to compare with the
+// reference (apps/preprocess_outputs.h lists them). No model weights are needed.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/input_limits.h"
+#include "apps/media_inputs.h"
+#include "apps/pdf_inputs.h"
+#include "apps/preprocess_outputs.h"
+#include "apps/video_inputs.h"
 #include "apps/visual_inputs.h"
-#include "io/npy.h"
 
 namespace glmv::app {
+namespace {
+
+std::vector<OptionSpec> PreprocessOptions() {
+  std::vector<OptionSpec> spec = MediaInputOptionSpecs();
+  for (auto* more : {ImageOptionSpecs, VideoOptionSpecs, PdfOptionSpecs, InputLimitOptionSpecs}) {
+    for (auto& o : more()) {
+      // Prompt-only PDF options mean nothing here.
+      if (o.name != "--per-page" && o.name != "--with-text") spec.push_back(o);
+    }
+  }
+  spec.push_back({"--model", "-m", true, "DIR  take the preprocessing settings from DIR's preprocessor configs"});
+  spec.push_back({"--out", "-o", true, "DIR  where to write the .npy files and summary.json"});
+  spec.push_back({"--help", "-h", false, "show this help"});
+  return spec;
+}
+
+constexpr const char* kHelp =
+    "usage: glmv preprocess --input FILE --out DIR [options]\n"
+    "       glmv preprocess --image F | --video F | --pdf F --out DIR [options]\n\n"
+    "Decodes and preprocesses one image, video or PDF exactly as the model's processors do and writes what\n"
+    "the model would receive. --input tells the kind by the file's content (JPEG, PNG, a video container,\n"
+    "PDF), not its name. No model weights are needed; -m only supplies the processor settings.\n\n"
+    "  image: pixel_values.npy (float32 [patches, 1176]), image_grid_thw.npy (int64 [1, 3])\n"
+    "  video: pixel_values.npy, video_grid_thw.npy (int64 [1, 3]), frame_indices.npy (int64 [frames]: the\n"
+    "         sampled frames), timestamps.npy (float64 [frames]: their stream times in seconds),\n"
+    "         prompt_timestamps.npy (int64 [frames/2]: the integer second the prompt shows per frame pair)\n"
+    "  pdf:   the pages chosen with --pages (rendered at --dpi, opened with --password) as one concatenated\n"
+    "         pixel_values.npy, image_grid_thw.npy (int64 [pages, 3], one row per page in page order) and\n"
+    "         page_numbers.npy (int64 [pages]); all pages share --pdf-max-tokens\n"
+    "  all:   summary.json (sizes, grids, tokens, and for videos the frames and timestamps)\n\n"
+    "Prints one line: frames or pages, the grid and the visual tokens. Limits on hostile files: see the\n"
+    "--max-* flags and --decode-time-limit below; a file over a limit is an error naming the flag.\n\n{}";
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "glmv preprocess: {}\n", s.message());
+  return 1;
+}
+
+Result<std::string> Preprocess(const Args& args, const MediaFiles& media, const InputLimits& limits,
+                               const std::filesystem::path& out) {
+  const std::string model = args.Get("--model");
+  if (!media.video.empty()) {
+    GLMV_ASSIGN_OR_RETURN(const VideoPreprocessConfig cfg, VideoConfigFromArgs(args, model));
+    GLMV_ASSIGN_OR_RETURN(const VideoLoadOptions options, VideoLoadOptionsFromArgs(args, limits));
+    GLMV_ASSIGN_OR_RETURN(const LoadedVideo video, LoadVideo(media.video, options, cfg));
+    return WriteVideoOutputs(out, video);
+  }
+  GLMV_ASSIGN_OR_RETURN(const ImagePreprocessConfig cfg, ImageConfigFromArgs(args, model));
+  if (!media.pdf.empty()) {
+    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(media.pdf, args, cfg, limits));
+    GLMV_ASSIGN_OR_RETURN(const PdfRequest pages, MakePdfRequest(pdf, 0, pdf.page_numbers.size(), ""));
+    return WritePdfOutputs(out, pdf, pages);
+  }
+  GLMV_ASSIGN_OR_RETURN(const LoadedImages images, LoadImages(media.images, cfg, limits));
+  return WriteImageOutputs(out, images);
+}
+
+}  // namespace
 
 int RunPreprocess(int argc, char** argv) {
-  std::vector<OptionSpec> spec = ImageOptionSpecs();
-  spec.push_back({"--model", "-m", true, "DIR  take the preprocessing settings from DIR/preprocessor_config.json"});
-  spec.push_back({"--out", "-o", true, "DIR  where to write pixel_values.npy and image_grid_thw.npy"});
-  spec.push_back({"--help", "-h", false, "show this help"});
+  const auto spec = PreprocessOptions();
   auto args = Args::Parse(spec, argc, argv, 2);
-  auto fail = [](const Status& s) {
-    fmt::print(stderr, "glmv preprocess: {}\n", s.message());
-    return 1;
-  };
-  if (!args.ok()) return fail(args.status());
+  if (!args.ok()) return Fail(args.status());
   if (args->Has("--help")) {
-    fmt::print("usage: glmv preprocess --image FILE --out DIR [--min-pixels N] [--max-pixels N] [-m MODEL]\n\n"
-               "Decodes and preprocesses an image exactly as the model's processor does and writes\n"
-               "DIR/pixel_values.npy (float32 [patches, 1176]) and DIR/image_grid_thw.npy (int64 [1, 3]).\n"
-               "No model weights are needed.\n\n{}",
-               OptionsHelp(spec));
+    fmt::print(fmt::runtime(kHelp), OptionsHelp(spec));
     return 0;
   }
-  const auto images = args->GetAll("--image");
-  if (images.size() != 1) return fail(Status::Error("give exactly one --image"));
-  if (!args->Has("--out")) return fail(Status::Error("missing --out DIR"));
-  auto cfg = ImageConfigFromArgs(*args, args->Get("--model"));
-  if (!cfg.ok()) return fail(cfg.status());
-  auto loaded = LoadImages(images, *cfg);
-  if (!loaded.ok()) return fail(loaded.status());
-  const std::filesystem::path out = args->Get("--out");
-  std::error_code ec;
-  std::filesystem::create_directories(out, ec);
-  if (ec) return fail(Status::Error(out.string() + ": cannot create: " + ec.message()));
-  const VisionGrid& g = loaded->visual.image_grids[0];
-  const int64_t rows = g.t * g.h * g.w;
-  const int64_t cols = static_cast<int64_t>(loaded->visual.image_pixels.size()) / rows;
-  const int64_t grid[3] = {g.t, g.h, g.w};
-  if (Status s = WriteNpyF32((out / "pixel_values.npy").string(), {rows, cols}, loaded->visual.image_pixels.data()); !s.ok()) return fail(s);
-  if (Status s = WriteNpyI64((out / "image_grid_thw.npy").string(), {1, 3}, grid); !s.ok()) return fail(s);
-  fmt::print("{}\n", (out / "pixel_values.npy").string());
-  fmt::print("{}\n", (out / "image_grid_thw.npy").string());
+  auto limits = InputLimitsFromArgs(*args);
+  if (!limits.ok()) return Fail(limits.status());
+  auto media = CollectMediaFiles(*args);
+  if (!media.ok()) return Fail(media.status());
+  const size_t inputs = media->images.size() + !media->video.empty() + !media->pdf.empty();
+  if (inputs != 1) return Fail(Status::Error("give exactly one input: --input, --image, --video or --pdf"));
+  if (!args->Has("--out")) return Fail(Status::Error("missing --out DIR"));
+  auto line = Preprocess(*args, *media, *limits, args->Get("--out"));
+  if (!line.ok()) return Fail(limits->Explain(line.status()));
+  fmt::print("{}\n", *line);
   return 0;
 }
 

@@ -1,6 +1,6 @@
 // glmv run: one prompt in, one answer out — streamed to the terminal, or as one JSON object (--json).
 // Images (--image), a video (--video) and PDF pages (--pdf; --per-page for one answer per page) join the
-// question in the user turn.
+// question in the user turn; --input takes any of the three and tells them apart by content.
 #include <fmt/core.h>
 
 #include <cstdlib>
@@ -10,6 +10,8 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
+#include "apps/input_limits.h"
+#include "apps/media_inputs.h"
 #include "apps/output_sink.h"
 #include "apps/pdf_inputs.h"
 #include "apps/video_inputs.h"
@@ -27,7 +29,7 @@ std::vector<OptionSpec> RunOptions() {
       {"--json", "", false, "print one JSON object (reasoning, content, boxes, tool_calls, usage, timings)"},
       {"--draw-boxes", "", true, "OUT.png  write the image(s) with the answer's boxes drawn and numbered"},
   };
-  for (auto* more : {ImageOptionSpecs, VideoOptionSpecs, PdfOptionSpecs}) {
+  for (auto* more : {MediaInputOptionSpecs, ImageOptionSpecs, VideoOptionSpecs, PdfOptionSpecs, InputLimitOptionSpecs}) {
     for (auto& o : more()) spec.push_back(o);
   }
   for (auto& o : GenerationOptionSpecs()) spec.push_back(o);
@@ -98,30 +100,31 @@ nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags
   return j;
 }
 
-// Builds the requests: one, or one per PDF page with --per-page.
-Result<std::vector<Job>> MakeJobs(const Args& args, const GenerationFlags& f, const Engine& e, const std::string& question) {
-  const bool visual = args.Has("--image") || args.Has("--video") || args.Has("--pdf");
-  if (visual && !e.vision()) return e.vision_status();
+// Builds the requests: one, or one per PDF page with --per-page. Images come first in the prompt, then the
+// video, then the PDF's pages, whichever flags named them.
+Result<std::vector<Job>> MakeJobs(const Args& args, const MediaFiles& media, const InputLimits& limits,
+                                  const GenerationFlags& f, const Engine& e, const std::string& question) {
+  if (media.any() && !e.vision()) return e.vision_status();
   GLMV_ASSIGN_OR_RETURN(ImagePreprocessConfig image_cfg, ImageConfigFromArgs(args, f.model_dir));
   Job base;
-  if (args.Has("--image")) {
-    GLMV_ASSIGN_OR_RETURN(base.images, LoadImages(args.GetAll("--image"), image_cfg));
+  if (!media.images.empty()) {
+    GLMV_ASSIGN_OR_RETURN(base.images, LoadImages(media.images, image_cfg, limits));
     base.visual = base.images.visual;
     for (size_t i = 0; i < base.images.images.size(); ++i) base.parts.push_back({ChatContentPart::Type::kImage, ""});
   }
-  if (args.Has("--video")) {
+  if (!media.video.empty()) {
     GLMV_ASSIGN_OR_RETURN(VideoPreprocessConfig video_cfg, VideoConfigFromArgs(args, f.model_dir));
-    GLMV_ASSIGN_OR_RETURN(VideoLoadOptions options, VideoLoadOptionsFromArgs(args));
-    GLMV_ASSIGN_OR_RETURN(LoadedVideo video, LoadVideo(args.Get("--video"), options, video_cfg));
+    GLMV_ASSIGN_OR_RETURN(VideoLoadOptions options, VideoLoadOptionsFromArgs(args, limits));
+    GLMV_ASSIGN_OR_RETURN(LoadedVideo video, LoadVideo(media.video, options, video_cfg));
     base.videos.push_back(video.layout);
     AppendVideoInputs(video, base.visual);
     base.parts.push_back({ChatContentPart::Type::kVideo, ""});
   }
   std::vector<Job> jobs;
-  if (args.Has("--pdf")) {
-    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(args, image_cfg));
+  if (!media.pdf.empty()) {
+    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(media.pdf, args, image_cfg, limits));
     for (const auto& [first, last] : PdfRequestRanges(pdf)) {
-      GLMV_ASSIGN_OR_RETURN(PdfRequest page, MakePdfRequest(pdf, first, last, question, image_cfg));
+      GLMV_ASSIGN_OR_RETURN(PdfRequest page, MakePdfRequest(pdf, first, last, question));
       Job job = base;
       job.pages = page.page_numbers;
       // Pages come after any --image pictures, in both the pixels and the boxes' reference images.
@@ -149,12 +152,18 @@ int RunGenerate(int argc, char** argv) {
   auto args = Args::Parse(spec, argc, argv, 2);
   if (!args.ok()) return Fail(args.status());
   if (args->Has("--help")) {
-    fmt::print("usage: glmv run -m MODEL -p \"question\" [--image F ...] [--video F] [--pdf F --pages 1-3] [options]\n"
+    fmt::print("usage: glmv run -m MODEL -p \"question\" [--input F ...] [options]\n"
                "       glmv run -m MODEL --prompt-ids 282,284,... [-n N]\n\n"
                "Answers one prompt. The answer streams to stdout; the model's reasoning (thinking mode) to\n"
                "stderr, dimmed; timings to stderr at the end. --json prints a single JSON object instead (one\n"
                "per page with --pdf --per-page). With --prompt-ids the ids are fed as they are (no template)\n"
-               "and the generated ids are printed on one line; this also works for models without a tokenizer.\n\n{}",
+               "and the generated ids are printed on one line; this also works for models without a tokenizer.\n\n"
+               "Media: --input FILE takes a JPEG or PNG image, a video or a PDF and tells which by the file's first\n"
+               "bytes, not its name; --image, --video and --pdf name the kind themselves. Images go first in the\n"
+               "prompt, then the video, then the PDF's pages. Untrusted files are bounded by the limit flags\n"
+               "(--max-image-pixels, --max-decoded-frames, --max-decoded-bytes, --max-file-bytes, --max-pages,\n"
+               "--decode-time-limit, --pdf-max-tokens): a file over a limit is an error naming the file, the limit\n"
+               "and the flag that raises it.\n\n{}",
                OptionsHelp(spec));
     return 0;
   }
@@ -164,11 +173,15 @@ int RunGenerate(int argc, char** argv) {
   if (!flags.ok()) return Fail(flags.status());
   GenerationFlags& f = *flags;
   const bool json_out = args->Has("--json");
-  if (by_ids && (args->Has("--image") || args->Has("--video") || args->Has("--pdf"))) {
-    return Fail(Status::Error("--image, --video and --pdf need -p (the template places them)"));
+  auto limits = InputLimitsFromArgs(*args);
+  if (!limits.ok()) return Fail(limits.status());
+  auto media = CollectMediaFiles(*args);
+  if (!media.ok()) return Fail(media.status());
+  if (by_ids && media->any()) {
+    return Fail(Status::Error("--input, --image, --video and --pdf need -p (the template places them)"));
   }
-  if (args->Has("--draw-boxes") && !args->Has("--image") && !args->Has("--pdf")) {
-    return Fail(Status::Error("--draw-boxes needs --image or --pdf"));
+  if (args->Has("--draw-boxes") && media->images.empty() && media->pdf.empty()) {
+    return Fail(Status::Error("--draw-boxes needs an image or a PDF"));
   }
 
   auto engine = Engine::Load(f.model_dir, f.engine);
@@ -196,8 +209,8 @@ int RunGenerate(int argc, char** argv) {
     return Fail(Status::Error(f.model_dir + " has no tokenizer (tokenizer.json, or tokenizer.model + "
                               "tokenizer_config.json); pass the prompt as --prompt-ids"));
   }
-  auto jobs = MakeJobs(*args, f, e, args->Get("--prompt"));
-  if (!jobs.ok()) return Fail(jobs.status());
+  auto jobs = MakeJobs(*args, *media, *limits, f, e, args->Get("--prompt"));
+  if (!jobs.ok()) return Fail(limits->Explain(jobs.status()));
   for (const Job& job : *jobs) {
     std::vector<ChatMessage> messages;
     if (!f.system.empty()) messages.push_back(ChatMessage::Text("system", f.system));

@@ -56,7 +56,31 @@ std::vector<OptionSpec> PdfOptionSpecs() {
       {"--with-text", "", false, "also put each page's text layer into the prompt, after its image"},
       {"--max-pages", "", true,
        fmt::format("N  refuse PDFs (or --pages lists) of more pages (default {})", kDefaultMaxPages)},
+      {"--pdf-max-tokens", "", true,
+       fmt::format("N  visual tokens all pages of one request may take together (default {}); when the pages would "
+                   "take more, each page's resolution is lowered to its share (and so is the automatic DPI); it is "
+                   "an error only when a share falls below the model's minimum image size",
+                   kDefaultPdfMaxTokens)},
   };
+}
+
+Result<ImagePreprocessConfig> PageConfigForTokenBudget(const ImagePreprocessConfig& config, int64_t pages_per_request,
+                                                       int64_t max_tokens) {
+  if (pages_per_request < 1 || max_tokens < 1) return Status::Error("--pdf-max-tokens must be positive");
+  // max_pixels counts T·h·w with T = temporal_patch_size for a still image; one token is factor² pixels.
+  const int64_t pixels_per_token = int64_t{config.factor()} * config.factor() * config.temporal_patch_size;
+  const int64_t share = max_tokens / pages_per_request;
+  if (share * pixels_per_token >= config.max_pixels) return config;
+  const int64_t min_tokens = (config.min_pixels + pixels_per_token - 1) / pixels_per_token;
+  if (share < min_tokens) {
+    return Status::Error(fmt::format(
+        "{} pages in one request need at least {} visual tokens each ({} in all), more than --pdf-max-tokens {}: "
+        "choose fewer --pages, use --per-page, or raise --pdf-max-tokens",
+        pages_per_request, min_tokens, min_tokens * pages_per_request, max_tokens));
+  }
+  ImagePreprocessConfig page = config;
+  page.max_pixels = share * pixels_per_token;
+  return page;
 }
 
 Result<std::vector<int>> ParsePageRanges(const std::string& spec, int page_count, int max_pages) {
@@ -108,9 +132,10 @@ Result<std::vector<int>> ParsePageRanges(const std::string& spec, int page_count
   return pages;
 }
 
-Result<LoadedPdf> LoadPdf(const Args& args, const ImagePreprocessConfig& config) {
+Result<LoadedPdf> LoadPdf(const std::string& path, const Args& args, const ImagePreprocessConfig& config,
+                          const InputLimits& input_limits) {
   LoadedPdf out;
-  out.path = args.Get("--pdf");
+  out.path = path;
   if (out.path.empty()) return Status::Error("--pdf needs a file");
   out.per_page = args.Has("--per-page");
   out.with_text = args.Has("--with-text");
@@ -125,10 +150,10 @@ Result<LoadedPdf> LoadPdf(const Args& args, const ImagePreprocessConfig& config)
     return Status::Error(fmt::format("--dpi must be between {} and {}, got {}", kMinDpi, kMaxDpi, dpi));
   }
   render.dpi = static_cast<double>(dpi);
-  render.target_pixels = static_cast<uint64_t>(std::max<int64_t>(1, config.max_pixels / config.temporal_patch_size));
   render.extract_text = out.with_text;
-  PdfLimits limits;
-  limits.max_pages = static_cast<int>(max_pages);
+  GLMV_ASSIGN_OR_RETURN(const long long max_tokens, args.GetInt("--pdf-max-tokens", kDefaultPdfMaxTokens));
+  if (max_tokens < 1) return Status::Error("--pdf-max-tokens must be positive");
+  const PdfLimits limits = input_limits.ForPdf(static_cast<int>(max_pages));
 
   const std::string password = args.Get("--password");
   auto doc = PdfDocument::OpenFile(out.path, password, limits);
@@ -147,11 +172,32 @@ Result<LoadedPdf> LoadPdf(const Args& args, const ImagePreprocessConfig& config)
   fmt::print(stderr, "pdf {}: {} page{}; using {} ({} page{}{})\n", out.path, out.page_count,
              out.page_count == 1 ? "" : "s", DescribePages(out.page_numbers), out.page_numbers.size(),
              out.page_numbers.size() == 1 ? "" : "s", out.per_page ? ", one request each" : "");
+  const int64_t per_request = out.per_page ? 1 : static_cast<int64_t>(out.page_numbers.size());
+  auto page_config = PageConfigForTokenBudget(config, per_request, max_tokens);
+  if (!page_config.ok()) return page_config.status().Annotate(out.path);
+  out.page_config = std::move(page_config).value();
+  if (out.page_config.max_pixels < config.max_pixels) {
+    fmt::print(stderr, "pdf {}: {} page{} share --pdf-max-tokens {}: each page is resized to at most {} visual tokens\n",
+               out.path, per_request, per_request == 1 ? "" : "s", max_tokens,
+               out.page_config.max_pixels / (int64_t{config.factor()} * config.factor() * config.temporal_patch_size));
+  }
+  render.target_pixels = static_cast<uint64_t>(
+      std::max<int64_t>(1, out.page_config.max_pixels / out.page_config.temporal_patch_size));
   for (int number : out.page_numbers) {
     GLMV_ASSIGN_OR_RETURN(PdfPage page, doc->RenderPage(number, render));
+    // Pages are kept until preprocessed: their sum is what --max-decoded-bytes bounds (one page over it at most,
+    // since each page is within the per-page pixel limit before it is drawn).
+    out.decoded_bytes += page.image.pixels.size();
+    if (out.decoded_bytes > input_limits.max_decoded_bytes) {
+      return Status::Error(fmt::format(
+          "{}: the pages rendered up to page {} hold {} bytes of RGB, over the limit of {} (raise it with "
+          "--max-decoded-bytes, or choose fewer --pages or a lower --dpi)",
+          out.path, number, out.decoded_bytes, input_limits.max_decoded_bytes));
+    }
     fmt::print(stderr, "  page {}: {:.0f}x{:.0f} pt at {:.0f} dpi -> {}x{} pixels{}, {:.2f} s\n", number, page.width_pt,
                page.height_pt, page.dpi, page.image.width, page.image.height,
                out.with_text ? fmt::format(", {} bytes of text", page.text.size()) : "", page.seconds);
+    out.dpis.push_back(page.dpi);
     out.images.push_back(std::move(page.image));
     out.texts.push_back(std::move(page.text));
   }
@@ -170,8 +216,8 @@ std::vector<std::pair<size_t, size_t>> PdfRequestRanges(const LoadedPdf& pdf) {
   return ranges;
 }
 
-Result<PdfRequest> MakePdfRequest(LoadedPdf& pdf, size_t first, size_t last, const std::string& question,
-                                  const ImagePreprocessConfig& config) {
+Result<PdfRequest> MakePdfRequest(LoadedPdf& pdf, size_t first, size_t last, const std::string& question) {
+  const ImagePreprocessConfig& config = pdf.page_config;
   if (first > last || last > pdf.page_numbers.size() || pdf.images.size() != pdf.page_numbers.size()) {
     return Status::Error(fmt::format("{}: no pages [{}, {}) to send", pdf.path, first, last));
   }

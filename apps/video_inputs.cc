@@ -7,22 +7,6 @@
 #include <cstdlib>
 
 namespace glmv::app {
-namespace {
-
-// A finite number from `--name VALUE`, or `fallback` when the option is absent.
-Result<double> GetNumber(const Args& args, const std::string& name, double fallback) {
-  if (!args.Has(name)) return fallback;
-  const std::string text = args.Get(name);
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v)) {
-    return Status::Error(name + ": '" + text + "' is not a number");
-  }
-  return v;
-}
-
-}  // namespace
-
 std::vector<OptionSpec> VideoOptionSpecs() {
   return {
       {"--video", "", true, "FILE  a video to show the model (MP4, WebM, MKV, OGV, MPEG, 3GP, AVI, ...)"},
@@ -32,7 +16,7 @@ std::vector<OptionSpec> VideoOptionSpecs() {
       {"--end", "", true, "SEC  use the video up to SEC seconds"},
       {"--video-max-pixels", "", true,
        "N  frames × height × width budget of the resized video (default: the model's, 47040000 = 30000 tokens)"},
-      {"--video-time-limit", "", true, "SEC  give up decoding a video after SEC seconds (default 120)"},
+      {"--video-time-limit", "", true, "SEC  --decode-time-limit for the video alone (default: that, 120)"},
   };
 }
 
@@ -47,24 +31,25 @@ Result<VideoPreprocessConfig> VideoConfigFromArgs(const Args& args, const std::s
   return cfg;
 }
 
-Result<VideoLoadOptions> VideoLoadOptionsFromArgs(const Args& args) {
+Result<VideoLoadOptions> VideoLoadOptionsFromArgs(const Args& args, const InputLimits& limits) {
   VideoLoadOptions o;
+  o.limits = limits.ForVideo();
   if (args.Has("--fps")) {
-    GLMV_ASSIGN_OR_RETURN(const double fps, GetNumber(args, "--fps", 0));
+    GLMV_ASSIGN_OR_RETURN(const double fps, args.GetDouble("--fps", 0));
     if (!(fps > 0) || fps > 1000) return Status::Error("--fps must be between 0 and 1000");
     o.fps = fps;
   }
   GLMV_ASSIGN_OR_RETURN(const long long max_frames, args.GetInt("--max-frames", o.max_frames));
   if (max_frames < 2) return Status::Error("--max-frames must be at least 2 (frames go in pairs)");
   o.max_frames = max_frames;
-  GLMV_ASSIGN_OR_RETURN(o.start_seconds, GetNumber(args, "--start", 0));
+  GLMV_ASSIGN_OR_RETURN(o.start_seconds, args.GetDouble("--start", 0));
   if (o.start_seconds < 0) return Status::Error("--start must not be negative");
   if (args.Has("--end")) {
-    GLMV_ASSIGN_OR_RETURN(const double end, GetNumber(args, "--end", 0));
+    GLMV_ASSIGN_OR_RETURN(const double end, args.GetDouble("--end", 0));
     if (end <= o.start_seconds) return Status::Error("--end must be after --start");
     o.end_seconds = end;
   }
-  GLMV_ASSIGN_OR_RETURN(o.limits.max_seconds, GetNumber(args, "--video-time-limit", o.limits.max_seconds));
+  GLMV_ASSIGN_OR_RETURN(o.limits.max_seconds, args.GetDouble("--video-time-limit", o.limits.max_seconds));
   if (!(o.limits.max_seconds > 0)) return Status::Error("--video-time-limit must be positive");
   return o;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "apps/args.h"
+#include "apps/input_limits.h"
 #include "lib/multimodal.h"
 #include "lib/video_preprocess.h"
 #include "lib/video_prompt.h"
@@ -27,8 +28,9 @@ struct LoadedVideo {
 // defaults), with --video-max-pixels applied.
 Result<VideoPreprocessConfig> VideoConfigFromArgs(const Args& args, const std::string& model_dir);
 
-// --fps, --max-frames, --start, --end, --video-time-limit.
-Result<VideoLoadOptions> VideoLoadOptionsFromArgs(const Args& args);
+// --fps, --max-frames, --start, --end; the decoder's limits from `limits` (--video-time-limit, if given,
+// overrides --decode-time-limit for the video).
+Result<VideoLoadOptions> VideoLoadOptionsFromArgs(const Args& args, const InputLimits& limits = {});
 
 // Decodes, samples and preprocesses the video; prints to stderr what the file reported (frames, fps,
 // duration), how many frames were sampled, the grid and the visual tokens.

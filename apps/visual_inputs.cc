@@ -31,10 +31,12 @@ Result<ImagePreprocessConfig> ImageConfigFromArgs(const Args& args, const std::s
   return cfg;
 }
 
-Result<LoadedImages> LoadImages(const std::vector<std::string>& paths, const ImagePreprocessConfig& config) {
+Result<LoadedImages> LoadImages(const std::vector<std::string>& paths, const ImagePreprocessConfig& config,
+                                const InputLimits& limits) {
   LoadedImages out;
+  const DecodeLimits decode_limits = limits.ForImage();
   for (const auto& path : paths) {
-    GLMV_ASSIGN_OR_RETURN(RgbImage image, DecodeImageFile(path));
+    GLMV_ASSIGN_OR_RETURN(RgbImage image, DecodeImageFile(path, decode_limits));
     auto pre = PreprocessImage(image, config);
     if (!pre.ok()) return pre.status().Annotate(path);
     fmt::print(stderr, "image {}: {}x{} -> {}x{}, {} visual tokens\n", path, image.width, image.height,

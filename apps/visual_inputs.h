@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "apps/args.h"
+#include "apps/input_limits.h"
 #include "io/image.h"
 #include "lib/image_preprocess.h"
 #include "lib/multimodal.h"
@@ -27,8 +28,10 @@ struct LoadedImages {
 // --min-pixels / --max-pixels applied.
 Result<ImagePreprocessConfig> ImageConfigFromArgs(const Args& args, const std::string& model_dir);
 
-// Decodes and preprocesses every --image; prints one line per image to stderr (size, resized size, tokens).
-Result<LoadedImages> LoadImages(const std::vector<std::string>& paths, const ImagePreprocessConfig& config);
+// Decodes (within limits.ForImage()) and preprocesses every image; prints one line per image to stderr (size,
+// resized size, tokens).
+Result<LoadedImages> LoadImages(const std::vector<std::string>& paths, const ImagePreprocessConfig& config,
+                                const InputLimits& limits = {});
 
 // Writes the images with the answer's boxes drawn on them: OUT itself for one image, OUT with -1, -2, ...
 // before the extension for several. Returns the paths written.

@@ -11,6 +11,7 @@
 
 #include "io/decode_jpeg.h"
 #include "io/decode_png.h"
+#include "io/sniff_media.h"
 
 namespace glmv {
 namespace {
@@ -21,29 +22,10 @@ bool StartsWith(std::span<const uint8_t> bytes, std::string_view magic, size_t a
 
 // Names formats we do not decode, so the message says "this is a GIF" rather than "unknown bytes".
 std::string_view OtherFormatName(std::span<const uint8_t> bytes) {
-  if (StartsWith(bytes, "GIF87a") || StartsWith(bytes, "GIF89a")) return "GIF";
-  if (StartsWith(bytes, "RIFF") && StartsWith(bytes, "WEBP", 8)) return "WebP";
-  if (StartsWith(bytes, "BM")) return "BMP";
-  if (StartsWith(bytes, std::string_view("II*\0", 4)) || StartsWith(bytes, std::string_view("MM\0*", 4))) {
-    return "TIFF";
-  }
-  if (StartsWith(bytes, "ftyp", 4)) {  // ISO base media: the brand says which
-    if (StartsWith(bytes, "avif", 8)) return "AVIF";
-    if (StartsWith(bytes, "heic", 8) || StartsWith(bytes, "heix", 8) || StartsWith(bytes, "mif1", 8)) return "HEIF";
-    return "MP4/QuickTime (a video container)";
-  }
+  if (const std::string_view image = UnsupportedImageFormatName(bytes); !image.empty()) return image;
+  if (StartsWith(bytes, "ftyp", 4)) return "MP4/QuickTime (a video container)";
   if (StartsWith(bytes, "%PDF")) return "PDF";
   return {};
-}
-
-std::string FirstBytesHex(std::span<const uint8_t> bytes) {
-  std::string out;
-  char buf[4];
-  for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
-    std::snprintf(buf, sizeof(buf), i == 0 ? "%02x" : " %02x", bytes[i]);
-    out += buf;
-  }
-  return out;
 }
 
 struct FileCloser {

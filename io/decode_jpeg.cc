@@ -1,5 +1,7 @@
 #include "io/decode_jpeg.h"
 
+#include <algorithm>
+#include <chrono>
 #include <csetjmp>
 #include <cstdio>  // jpeglib.h uses FILE and size_t without including their headers
 #include <cstring>
@@ -21,7 +23,9 @@ namespace {
 // 10; libjpeg-turbo's own fuzz targets stop at 500 (TJPARAM_SCANLIMIT).
 constexpr int kMaxScans = 500;
 
-enum class Failure { kNone, kError, kTruncated, kCorrupt, kTooManyScans };
+enum class Failure { kNone, kError, kTruncated, kCorrupt, kTooManyScans, kTimeUp };
+
+using Clock = std::chrono::steady_clock;
 
 // Everything libjpeg touches for one decode. libjpeg reports errors through callbacks that cannot return, so
 // they longjmp back to the setjmp in ReadHeader/ReadRows. longjmp must not skip a C++ destructor, so those two
@@ -32,6 +36,8 @@ struct JpegJob {
   jpeg_progress_mgr progress;
   std::jmp_buf jump;
   bool created = false;
+  Clock::time_point deadline;  // DecodeLimits::max_seconds from the start
+  double max_seconds = 0;
   Failure failure = Failure::kNone;
   char message[JMSG_LENGTH_MAX + 64] = {};
 };
@@ -68,12 +74,20 @@ void OnMessage(j_common_ptr cinfo, int level) {
   }
 }
 
+// libjpeg calls this once per row group while decoding and once per iMCU row while it reads a progressive
+// file's scans, so both limits are checked often enough to stop hostile work early.
 void OnProgress(j_common_ptr cinfo) {
   auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  JpegJob* job = JobOf(cinfo);
   if (d->input_scan_number > kMaxScans) {
-    JpegJob* job = JobOf(cinfo);
     job->failure = Failure::kTooManyScans;
     std::snprintf(job->message, sizeof(job->message), "more than %d progressive scans", kMaxScans);
+    std::longjmp(job->jump, 1);
+  }
+  if (Clock::now() > job->deadline) {
+    job->failure = Failure::kTimeUp;
+    std::snprintf(job->message, sizeof(job->message), "decoding took longer than %g s (DecodeLimits::max_seconds)",
+                  job->max_seconds);
     std::longjmp(job->jump, 1);
   }
 }
@@ -164,6 +178,7 @@ Status JobError(const JpegJob& job, const std::string& name) {
     case Failure::kTruncated: what = "truncated JPEG: the data ends before the image is complete"; break;
     case Failure::kCorrupt: what = "corrupt JPEG data"; break;
     case Failure::kTooManyScans: what = "JPEG refused"; break;
+    case Failure::kTimeUp: return Status::Error(name + ": JPEG refused: " + job.message);
     default: what = "invalid JPEG"; break;
   }
   return Status::Error(name + ": " + what + " (" + job.message + ")");
@@ -184,6 +199,9 @@ std::optional<uint32_t> FindOrientation(const jpeg_decompress_struct& cinfo) {
 Result<RgbImage> DecodeJpeg(std::span<const uint8_t> bytes, const std::string& name, const DecodeLimits& limits) {
   JpegJobHolder holder;
   JpegJob* job = holder.get();
+  job->max_seconds = limits.max_seconds;
+  job->deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(std::clamp(limits.max_seconds, 0.0, 1e7)));
   if (!ReadHeader(job, bytes.data(), bytes.size())) return JobError(*job, name);
 
   jpeg_decompress_struct& cinfo = job->cinfo;

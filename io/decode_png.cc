@@ -1,6 +1,7 @@
 #include "io/decode_png.h"
 
 #include <algorithm>
+#include <chrono>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
@@ -18,6 +19,8 @@ namespace {
 
 enum class Stage { kHeader, kTooBig, kReady };
 
+using Clock = std::chrono::steady_clock;
+
 // Everything libpng touches for one decode. libpng reports errors by longjmp to the setjmp in ReadHeader or
 // ReadRows; longjmp must not skip a C++ destructor, so those functions and the callbacks hold only plain
 // data; C++ objects live in DecodePng.
@@ -28,6 +31,9 @@ struct PngJob {
   size_t size = 0;
   size_t pos = 0;
   bool truncated = false;
+  bool timed_out = false;
+  Clock::time_point deadline;  // DecodeLimits::max_seconds from the start
+  double max_seconds = 0;
   bool rows_done = false;  // every row is in; only the chunks up to IEND remain
   char message[256] = {};
   // From IHDR.
@@ -61,6 +67,15 @@ void ReadFromMemory(png_structp png, png_bytep out, size_t count) {
   job->pos += count;
 }
 
+// libpng calls this after every row (of every Adam7 pass): a file made to be slow stops at the deadline.
+void OnRow(png_structp png, png_uint_32, int) {
+  auto* job = static_cast<PngJob*>(png_get_io_ptr(png));
+  if (Clock::now() > job->deadline) {
+    job->timed_out = true;
+    png_error(png, "time limit");
+  }
+}
+
 // Reads the chunks before the image data and sets up the conversions. Returns false on a libpng error;
 // leaves kTooBig when the picture is over the pixel limit (nothing large has been allocated by then).
 bool ReadHeader(PngJob* job, uint64_t max_pixels, Stage* stage) {
@@ -68,6 +83,7 @@ bool ReadHeader(PngJob* job, uint64_t max_pixels, Stage* stage) {
   png_infop info = job->info;
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_read_fn(png, job, ReadFromMemory);
+  png_set_read_status_fn(png, OnRow);
   // A CRC mismatch in any chunk is an error: libpng would otherwise drop a damaged ancillary chunk silently,
   // and Pillow rejects those files too.
   png_set_crc_action(png, PNG_CRC_ERROR_QUIT, PNG_CRC_ERROR_QUIT);
@@ -140,6 +156,11 @@ class PngJobHolder {
 };
 
 Status JobError(const PngJob& job, const std::string& name) {
+  if (job.timed_out) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof(seconds), "%g", job.max_seconds);
+    return Status::Error(name + ": PNG refused: decoding took longer than " + seconds + " s (DecodeLimits::max_seconds)");
+  }
   if (job.truncated) {
     return Status::Error(name + (job.rows_done ? ": truncated PNG: the file ends before its IEND chunk"
                                                : ": truncated PNG: the file ends before the image is complete"));
@@ -226,6 +247,9 @@ Result<RgbImage> DecodePng(std::span<const uint8_t> bytes, const std::string& na
   if (job->png == nullptr || job->info == nullptr) return Status::Error(name + ": cannot start the PNG decoder");
   job->data = bytes.data();
   job->size = bytes.size();
+  job->max_seconds = limits.max_seconds;
+  job->deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(std::clamp(limits.max_seconds, 0.0, 1e7)));
 
   Stage stage = Stage::kHeader;
   if (!ReadHeader(job, limits.max_pixels, &stage)) return JobError(*job, name);

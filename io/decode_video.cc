@@ -129,7 +129,7 @@ struct VideoReader::Impl {
     std::string reason;
     if (code == AVERROR_EXIT || (code != 0 && TimeUp())) {
       return Status::Error(path + ": " + what + ": the decode time limit of " + FormatSeconds(limits.max_seconds) +
-                           " s was exceeded");
+                           " s was exceeded (VideoLimits::max_seconds)");
     }
     if (code != 0) reason = AvError(code);
     {
@@ -199,7 +199,8 @@ struct VideoReader::Impl {
     const uint64_t pixels = static_cast<uint64_t>(par->width) * static_cast<uint64_t>(par->height);
     if (pixels > limits.max_frame_pixels) {
       return Status::Error(path + ": frames of " + std::to_string(par->width) + "x" + std::to_string(par->height) +
-                           " exceed the limit of " + std::to_string(limits.max_frame_pixels) + " pixels per frame");
+                           " exceed the limit of " + std::to_string(limits.max_frame_pixels) +
+                           " pixels per frame (VideoLimits::max_frame_pixels)");
     }
 
     dec = avcodec_alloc_context3(codec);
@@ -291,7 +292,8 @@ struct VideoReader::Impl {
       }
       av_packet_unref(pkt);
       if (count.frames > limits.max_frames) {
-        return Status::Error(path + ": more than " + std::to_string(limits.max_frames) + " frames (the frame limit)");
+        return Status::Error(path + ": more than " + std::to_string(limits.max_frames) +
+                             " frames (VideoLimits::max_frames)");
       }
     }
     return count;
@@ -350,7 +352,8 @@ struct VideoReader::Impl {
     const int w = frame->width, h = frame->height;
     if (w <= 0 || h <= 0 || static_cast<uint64_t>(w) * static_cast<uint64_t>(h) > limits.max_frame_pixels) {
       return Status::Error(path + ": a decoded frame of " + std::to_string(w) + "x" + std::to_string(h) +
-                           " is empty or exceeds the pixel limit");
+                           " is empty or exceeds the limit of " + std::to_string(limits.max_frame_pixels) +
+                           " pixels per frame (VideoLimits::max_frame_pixels)");
     }
     auto image = converter.Convert(*frame, info.rotation);
     if (!image.ok()) return image.status().Annotate(path);
@@ -401,7 +404,8 @@ Result<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string& path, 
   const int64_t header_count = impl->fmt->streams[impl->stream]->nb_frames;
   if (header_count > limits.max_frames) {
     return Status::Error(path + ": the file declares " + std::to_string(header_count) +
-                         " frames, more than the limit of " + std::to_string(limits.max_frames));
+                         " frames, more than the limit of " + std::to_string(limits.max_frames) +
+                         " (VideoLimits::max_frames)");
   }
   if (header_count > 0) {
     info.frame_count = header_count;
@@ -510,7 +514,7 @@ Result<VideoReadStats> VideoReader::ReadFrames(std::span<const int64_t> indices,
     }
     if (stats.frames_decoded > d.limits.max_frames) {
       return Status::Error(d.path + ": more than " + std::to_string(d.limits.max_frames) +
-                           " frames decoded (the frame limit)");
+                           " frames decoded (VideoLimits::max_frames)");
     }
     const int64_t ts = d.frame->best_effort_timestamp;
     const double seconds = ts != AV_NOPTS_VALUE ? d.PtsSeconds(ts) : last_seconds + 1.0 / fps;

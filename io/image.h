@@ -35,6 +35,9 @@ struct DecodeLimits {
   // Size of the encoded file. Above the raw RGB size at max_pixels (300 MB), so even an uncompressed PNG at the
   // pixel limit is accepted; it bounds the read buffer for files that are not images at all.
   uint64_t max_bytes = uint64_t{512} << 20;
+  // Wall-clock seconds for decoding one file, checked between rows (and between a progressive JPEG's
+  // scans), so a file built to be slow ends in an error. A legal 100 M pixel JPEG decodes in a few seconds.
+  double max_seconds = 120.0;
 };
 
 }  // namespace glmv

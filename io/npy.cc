@@ -156,4 +156,8 @@ Status WriteNpyI64(const std::string& path, const std::vector<int64_t>& shape, c
   return WriteNpy(path, shape, "<i8", 8, data);
 }
 
+Status WriteNpyF64(const std::string& path, const std::vector<int64_t>& shape, const double* data) {
+  return WriteNpy(path, shape, "<f8", 8, data);
+}
+
 }  // namespace glmv

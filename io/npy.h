@@ -26,5 +26,6 @@ struct NpyArray {
 Result<NpyArray> ReadNpy(const std::string& path);
 Status WriteNpyF32(const std::string& path, const std::vector<int64_t>& shape, const float* data);
 Status WriteNpyI64(const std::string& path, const std::vector<int64_t>& shape, const int64_t* data);
+Status WriteNpyF64(const std::string& path, const std::vector<int64_t>& shape, const double* data);
 
 }  // namespace glmv

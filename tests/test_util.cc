@@ -1,5 +1,9 @@
 #include "tests/test_util.h"
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -41,6 +45,26 @@ std::vector<float> RandomFloats(size_t n, uint32_t seed) {
   std::vector<float> v(n);
   for (auto& x : v) x = dist(gen);
   return v;
+}
+
+CommandResult RunCommand(const std::string& command, const std::string& stdin_text, bool capture_stderr) {
+  TempDir dir;
+  WriteBytes(dir / "stdin", {stdin_text.begin(), stdin_text.end()});
+  std::string full = command + " < " + (dir / "stdin").string();
+  if (capture_stderr) full += " 2> " + (dir / "stderr").string();
+  CommandResult r;
+  FILE* p = popen(full.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  if (capture_stderr) {
+    const auto err = ReadBytes(dir / "stderr");
+    r.err.assign(err.begin(), err.end());
+  }
+  return r;
 }
 
 }  // namespace glmv::test

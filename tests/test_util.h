@@ -28,6 +28,14 @@ class TempDir {
 void WriteBytes(const std::filesystem::path& path, const std::vector<uint8_t>& bytes);
 std::vector<uint8_t> ReadBytes(const std::filesystem::path& path);
 
+// A shell command's exit status (-1 if it did not exit normally), standard output, and its standard error
+// when `capture_stderr` (else stderr goes to the test's log). Standard input is empty unless `stdin_text`.
+struct CommandResult {
+  int status = -1;
+  std::string out, err;
+};
+CommandResult RunCommand(const std::string& command, const std::string& stdin_text = "", bool capture_stderr = true);
+
 // Deterministic pseudo-random floats in [-1, 1).
 std::vector<float> RandomFloats(size_t n, uint32_t seed);
 

@@ -20,19 +20,8 @@ struct Run {
 };
 
 Run Glmv(const std::string& args, const std::string& stdin_text = "") {
-  test::TempDir dir;
-  const auto input = dir / "stdin.txt";
-  test::WriteBytes(input, {stdin_text.begin(), stdin_text.end()});
-  const std::string cmd = std::string(GLMV_BIN) + " " + args + " < " + input.string();
-  Run r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  const test::CommandResult r = test::RunCommand(std::string(GLMV_BIN) + " " + args, stdin_text, false);
+  return {r.status, r.out};
 }
 
 const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();

@@ -57,7 +57,7 @@ TEST_CASE("pdf inputs: option errors") {
        }) {
     auto args = ParseArgs(words);
     REQUIRE(args.ok());
-    auto r = LoadPdf(*args, config);
+    auto r = LoadPdf(args->Get("--pdf"), *args, config);
     REQUIRE(!r.ok());
     CHECK(r.status().message() == message);
   }
@@ -70,14 +70,14 @@ TEST_CASE("pdf inputs: a media PDF into requests") {
   ImagePreprocessConfig config;
   {
     auto args = ParseArgs({"--pdf", encrypted});
-    auto r = LoadPdf(*args, config);
+    auto r = LoadPdf(args->Get("--pdf"), *args, config);
     REQUIRE(!r.ok());
     CHECK(r.status().message() ==
           encrypted + ": the PDF is encrypted and needs a password; none was given (give it with --password)");
   }
   auto args = ParseArgs({"--pdf", encrypted, "--password", "peanuts", "--pages", "2,1", "--with-text"});
   REQUIRE(args.ok());
-  auto pdf = LoadPdf(*args, config);
+  auto pdf = LoadPdf(args->Get("--pdf"), *args, config);
   REQUIRE_MESSAGE(pdf.ok(), pdf.status().message());
   CHECK(pdf->page_count == 2);
   CHECK(pdf->page_numbers == std::vector<int>{2, 1});
@@ -86,7 +86,7 @@ TEST_CASE("pdf inputs: a media PDF into requests") {
   CHECK(pdf->texts[1].find("LibreOffice") != std::string::npos);
   const auto ranges = PdfRequestRanges(*pdf);
   REQUIRE(ranges.size() == 1);
-  auto request = MakePdfRequest(*pdf, ranges[0].first, ranges[0].second, "What is this?", config);
+  auto request = MakePdfRequest(*pdf, ranges[0].first, ranges[0].second, "What is this?");
   REQUIRE_MESSAGE(request.ok(), request.status().message());
   CHECK(request->page_numbers == std::vector<int>{2, 1});
   CHECK(request->images.visual.image_grids.size() == 2);
@@ -97,17 +97,17 @@ TEST_CASE("pdf inputs: a media PDF into requests") {
   CHECK(request->parts[1].text.rfind("Text layer of page 2:\n", 0) == 0);
   CHECK(request->parts[3].text.find("This is a text from LibreOffice Writer") != std::string::npos);
   CHECK(request->parts[4].text == "What is this?");
-  CHECK(!MakePdfRequest(*pdf, 0, 1, "again", config).ok());  // the images moved out
+  CHECK(!MakePdfRequest(*pdf, 0, 1, "again").ok());  // the images moved out
 
   // --per-page with a small budget and no text: one request per page.
   config.max_pixels = 2 * 200'000;
   auto per_page_args = ParseArgs({"--pdf", (test::SharedDir() / "media" / "pdf" / "shattered-1-image-only.pdf").string(),
                                   "--per-page", "--with-text"});
-  auto scan = LoadPdf(*per_page_args, config);
+  auto scan = LoadPdf(per_page_args->Get("--pdf"), *per_page_args, config);
   REQUIRE_MESSAGE(scan.ok(), scan.status().message());
   const auto scan_ranges = PdfRequestRanges(*scan);
   REQUIRE(scan_ranges.size() == 1);
-  auto scan_request = MakePdfRequest(*scan, 0, 1, "Describe.", config);
+  auto scan_request = MakePdfRequest(*scan, 0, 1, "Describe.");
   REQUIRE(scan_request.ok());
   REQUIRE(scan_request->parts.size() == 3);
   CHECK(scan_request->parts[1].text == "(Page 1 has no text layer.)\n");
