@@ -10,5 +10,6 @@ int RunChat(int argc, char** argv);
 int RunTokenize(int argc, char** argv);
 int RunDetokenize(int argc, char** argv);
 int RunPreprocess(int argc, char** argv);
+int RunSynth(int argc, char** argv);
 
 }  // namespace glmv::app

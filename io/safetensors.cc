@@ -179,20 +179,41 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorToWrite
 
 namespace glmv {
 
-Result<std::unique_ptr<SafetensorsWriter>> SafetensorsWriter::Create(const std::string& path, const std::vector<Spec>& specs,
-                                                                     const std::map<std::string, std::string>& metadata) {
+namespace {
+
+uint64_t SpecBytes(const SafetensorsWriter::Spec& s) {
+  uint64_t numel = 1;
+  for (int64_t d : s.shape) numel *= static_cast<uint64_t>(d);
+  return numel * DTypeSize(s.dtype);
+}
+
+// The JSON header, padded with spaces to a multiple of 8 bytes so the data section stays aligned.
+std::string WriterHeader(const std::vector<SafetensorsWriter::Spec>& specs,
+                         const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& s : specs) {
-    uint64_t numel = 1;
-    for (int64_t d : s.shape) numel *= static_cast<uint64_t>(d);
-    const uint64_t size = numel * DTypeSize(s.dtype);
+    const uint64_t size = SpecBytes(s);
     header[s.name] = {{"dtype", DTypeName(s.dtype)}, {"shape", s.shape}, {"data_offsets", {offset, offset + size}}};
     offset += size;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');
+  return text;
+}
+
+}  // namespace
+
+uint64_t SafetensorsWriter::FileBytes(const std::vector<Spec>& specs, const std::map<std::string, std::string>& metadata) {
+  uint64_t total = 8 + WriterHeader(specs, metadata).size();
+  for (const auto& s : specs) total += SpecBytes(s);
+  return total;
+}
+
+Result<std::unique_ptr<SafetensorsWriter>> SafetensorsWriter::Create(const std::string& path, const std::vector<Spec>& specs,
+                                                                     const std::map<std::string, std::string>& metadata) {
+  const std::string text = WriterHeader(specs, metadata);
   std::unique_ptr<SafetensorsWriter> w(new SafetensorsWriter());
   w->path_ = path;
   w->tmp_ = path + ".tmp";
@@ -217,17 +238,30 @@ SafetensorsWriter::~SafetensorsWriter() {
 Status SafetensorsWriter::Append(std::span<const uint8_t> bytes) {
   if (!file_ || next_ >= specs_.size()) return Status::Error(path_ + ": more tensors appended than declared");
   const Spec& s = specs_[next_];
-  uint64_t numel = 1;
-  for (int64_t d : s.shape) numel *= static_cast<uint64_t>(d);
-  if (bytes.size() != numel * DTypeSize(s.dtype)) {
-    return Status::Error(path_ + ": tensor '" + s.name + "' got " + std::to_string(bytes.size()) + " bytes, needs " +
-                         std::to_string(numel * DTypeSize(s.dtype)));
+  if (part_ != 0 || bytes.size() != SpecBytes(s)) {
+    return Status::Error(path_ + ": tensor '" + s.name + "' got " + std::to_string(part_ + bytes.size()) + " bytes, needs " +
+                         std::to_string(SpecBytes(s)));
+  }
+  return AppendPart(bytes);
+}
+
+Status SafetensorsWriter::AppendPart(std::span<const uint8_t> bytes) {
+  if (!file_ || next_ >= specs_.size()) return Status::Error(path_ + ": more tensors appended than declared");
+  const Spec& s = specs_[next_];
+  const uint64_t size = SpecBytes(s);
+  if (part_ + bytes.size() > size) {
+    return Status::Error(path_ + ": tensor '" + s.name + "' got " + std::to_string(part_ + bytes.size()) +
+                         " bytes, needs " + std::to_string(size));
   }
   if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
     return Status::Error(tmp_ + ": write failed (disk full?)");
   }
   written_ += bytes.size();
-  ++next_;
+  part_ += bytes.size();
+  if (part_ == size) {
+    part_ = 0;
+    ++next_;
+  }
   return Status::Ok();
 }
 

@@ -90,9 +90,15 @@ class SafetensorsWriter {
   };
   static Result<std::unique_ptr<SafetensorsWriter>> Create(const std::string& path, const std::vector<Spec>& specs,
                                                            const std::map<std::string, std::string>& metadata = {});
+  // The size in bytes of the file Create + Append + Finish would produce (header included), without
+  // writing anything: lets a caller check free space or plan shards first.
+  static uint64_t FileBytes(const std::vector<Spec>& specs, const std::map<std::string, std::string>& metadata = {});
   ~SafetensorsWriter();
   // The next tensor's bytes (exactly its size).
   Status Append(std::span<const uint8_t> bytes);
+  // The next piece of the current tensor, so a tensor larger than memory can be written in chunks: the
+  // pieces of one tensor must add up to its size and may not run into the next tensor.
+  Status AppendPart(std::span<const uint8_t> bytes);
   Status Finish();
   size_t bytes_written() const { return written_; }
 
@@ -102,6 +108,7 @@ class SafetensorsWriter {
   std::FILE* file_ = nullptr;
   std::vector<Spec> specs_;
   size_t next_ = 0, written_ = 0;
+  uint64_t part_ = 0;  // bytes of specs_[next_] written so far by AppendPart
 };
 
 }  // namespace glmv

@@ -158,5 +158,33 @@ TEST_CASE("the streaming writer produces a readable file and refuses misuse") {
   CHECK(!std::filesystem::exists(dir / "x.safetensors.tmp"));
 }
 
+TEST_CASE("the streaming writer takes a tensor in parts and predicts its file size") {
+  test::TempDir dir;
+  const auto path = (dir / "p.safetensors").string();
+  const std::vector<SafetensorsWriter::Spec> specs = {{"a", DType::kF32, {3}}, {"b", DType::kBF16, {2}}};
+  const std::map<std::string, std::string> meta = {{"format", "pt"}};
+  auto w = SafetensorsWriter::Create(path, specs, meta);
+  REQUIRE(w.ok());
+  const float a[3] = {1, 2, 3};
+  const uint16_t b[2] = {0x3f80, 0x4000};
+  const auto* ab = reinterpret_cast<const uint8_t*>(a);
+  REQUIRE((*w)->AppendPart({ab, 4}).ok());
+  CHECK(!(*w)->Append({reinterpret_cast<const uint8_t*>(b), 4}).ok());   // 'a' is half written
+  CHECK(!(*w)->AppendPart({ab + 4, 12}).ok());                             // runs past 'a'
+  REQUIRE((*w)->AppendPart({ab + 4, 8}).ok());
+  REQUIRE((*w)->AppendPart({reinterpret_cast<const uint8_t*>(b), 2}).ok());
+  REQUIRE((*w)->AppendPart({reinterpret_cast<const uint8_t*>(b) + 2, 2}).ok());
+  CHECK(!(*w)->AppendPart({ab, 1}).ok());  // nothing left to write
+  REQUIRE((*w)->Finish().ok());
+  CHECK(std::filesystem::file_size(path) == SafetensorsWriter::FileBytes(specs, meta));
+  auto f = SafetensorsFile::Open(path);
+  REQUIRE(f.ok());
+  REQUIRE(f->tensors().size() == 2);
+  float got[3];
+  std::memcpy(got, f->tensors()[0].bytes.data(), 12);
+  CHECK(got[2] == 3.0f);
+  CHECK(f->metadata().at("format") == "pt");
+}
+
 }  // namespace
 }  // namespace glmv

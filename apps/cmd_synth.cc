@@ -1,0 +1,162 @@
+// glmv synth: a random-weight Hugging Face model directory for any GLM-V config, streamed to disk, so the
+// runtime can be run and measured at GLM-4.5V's real dimensions (with fewer layers) without the 200 GB
+// checkpoint. The work is in apps/synth_model.h; this file is flags, progress and the summary.
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+
+#include "apps/args.h"
+#include "apps/commands.h"
+#include "apps/synth_model.h"
+#include "lib/parallel.h"
+#include "lib/tokenizer.h"
+
+namespace glmv::app {
+namespace {
+
+const std::vector<OptionSpec> kOptions = {
+    {"--config", "-c", true, "FILE  a GLM-V (glm4v_moe) config.json; written to the output verbatim"},
+    {"--out", "-o", true, "DIR  output model directory (created; must not exist or be empty)"},
+    {"--seed", "", true, "N  seed of the weights (default 0): same seed, same files"},
+    {"--dtype", "", true, "bf16|f32  weight type (default bf16, like the real checkpoint); "
+                           "e_score_correction_bias is always f32"},
+    {"--shard-size", "", true, "SIZE  largest shard file, e.g. 4GB (default), 500MB, 2GiB, 1000000; a tensor "
+                                "larger than SIZE gets a shard of its own"},
+    {"--tokenizer-from", "", true, "DIR  copy tokenizer/chat-template/preprocessor files from DIR (repeatable; "
+                                    "for each file the first DIR holding it wins, then the config's directory)"},
+    {"--force", "", false, "replace DIR if it exists and is not empty"},
+    {"--threads", "", true, "N  threads generating the weights (default: all cores)"},
+    {"--help", "-h", false, "show this help"},
+};
+
+constexpr const char* kHelp =
+    "usage: glmv synth --config CONFIG.json -o DIR [--seed N] [--dtype bf16|f32] [--shard-size 4GB]\n"
+    "                  [--tokenizer-from DIR] [--force]\n\n"
+    "Writes a model directory with random weights for any GLM-V config: config.json, the shards\n"
+    "model-0000K-of-0000N.safetensors, model.safetensors.index.json, and the tokenizer/processor files\n"
+    "found beside the config or in --tokenizer-from. Every tensor the runtime expects is there, with its\n"
+    "shape and dtype; values are deterministic in --seed (linears uniform with variance 1/fan_in, norms near\n"
+    "1, biases small). Without tokenizer files the model still runs with `glmv run --prompt-ids`.\n\n"
+    "The free space is checked first (the model plus 10 % must fit); the data goes to DIR.partial-XXXXXX,\n"
+    "renamed to DIR when complete, so an interrupted run leaves nothing under DIR. Progress is shown on a\n"
+    "terminal; the summary line goes to stdout.\n\n"
+    "Example (GLM-4.5V's dimensions with 4 layers, about 10 GB):\n"
+    "  glmv synth --config benchmarks/configs/glm45v-4layer.json -o /tmp/glm45v-4l\n"
+    "  glmv run -m /tmp/glm45v-4l --prompt-ids 151331,151333,151336 -n 4\n\n";
+
+std::atomic<bool> g_interrupted{false};
+void OnSignal(int) { g_interrupted.store(true); }
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "glmv synth: {}\n", s.message());
+  return 1;
+}
+
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+Result<SynthOptions> ReadOptions(const Args& args) {
+  SynthOptions o;
+  o.config_path = args.Get("--config");
+  o.out_dir = args.Get("--out");
+  if (o.config_path.empty() || o.out_dir.empty()) return Status::Error("--config and -o DIR are required (see --help)");
+  GLMV_ASSIGN_OR_RETURN(const long long seed, args.GetInt("--seed", 0));
+  if (seed < 0) return Status::Error("--seed must not be negative");
+  o.seed = static_cast<uint64_t>(seed);
+  const std::string dtype = args.Get("--dtype", "bf16");
+  if (dtype == "bf16") {
+    o.dtype = DType::kBF16;
+  } else if (dtype == "f32") {
+    o.dtype = DType::kF32;
+  } else {
+    return Status::Error("--dtype must be bf16 or f32, not '" + dtype + "'");
+  }
+  if (args.Has("--shard-size")) {
+    auto size = ParseByteSize(args.Get("--shard-size"));
+    if (!size.ok()) return size.status().Annotate("--shard-size");
+    o.shard_bytes = *size;
+  }
+  o.force = args.Has("--force");
+  o.tokenizer_dirs = args.GetAll("--tokenizer-from");
+  GLMV_ASSIGN_OR_RETURN(const long long threads, args.GetInt("--threads", 0));
+  if (threads < 0) return Status::Error("--threads must not be negative");
+  if (threads > 0) SetNumThreads(static_cast<int>(threads));
+  return o;
+}
+
+// What the summary says about text input: the tokenizer's size, or how to run without one.
+std::string TokenizerNote(const SynthPlan& plan, const std::string& dir) {
+  bool has_tokenizer = false;
+  for (const auto& [src, name] : plan.copies) has_tokenizer |= name == "tokenizer.json" || name == "tokenizer.model";
+  if (!has_tokenizer) {
+    return "no tokenizer files beside the config or in --tokenizer-from: run it with `glmv run --prompt-ids`";
+  }
+  auto tok = Tokenizer::LoadFromDir(dir);
+  if (!tok.ok()) return "warning: the copied tokenizer does not load: " + tok.status().message();
+  const auto vocab = static_cast<size_t>(plan.config.text.vocab_size);
+  if ((*tok)->size() > vocab) {
+    return fmt::format("warning: the tokenizer has {} tokens but vocab_size is {}: ids past it will be refused",
+                       (*tok)->size(), vocab);
+  }
+  return fmt::format("tokenizer: {} tokens (vocab_size {})", (*tok)->size(), vocab);
+}
+
+}  // namespace
+
+int RunSynth(int argc, char** argv) {
+  auto args = Args::Parse(kOptions, argc, argv, 2);
+  if (!args.ok() || args->Has("--help") || !args->positional().empty()) {
+    if (!args.ok()) fmt::print(stderr, "glmv synth: {}\n", args.status().message());
+    if (args.ok() && !args->positional().empty()) fmt::print(stderr, "glmv synth: unexpected '{}'\n", args->positional()[0]);
+    fmt::print(args.ok() && args->Has("--help") ? stdout : stderr, "{}Options:\n{}", kHelp, OptionsHelp(kOptions));
+    return args.ok() && args->Has("--help") ? 0 : 2;
+  }
+  auto options = ReadOptions(*args);
+  if (!options.ok()) return Fail(options.status());
+  auto plan = PlanSynthModel(*options);
+  if (!plan.ok()) return Fail(plan.status());
+  if (Status s = CheckSynthOutput(*plan, *options); !s.ok()) return Fail(s);
+  for (const auto& name : plan->oversized) {
+    fmt::print(stderr, "glmv synth: note: {} is larger than --shard-size; it gets a shard of its own\n", name);
+  }
+
+  // Ctrl-C / kill: stop at the next chunk and remove the partial directory (WriteSynthModel does).
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const double t0 = Now();
+  double last_print = 0;
+  const uint64_t total = plan->tensor_bytes;
+  const size_t num_shards = plan->shards.size();
+  auto progress = [&](uint64_t done, size_t shard) -> Status {
+    if (g_interrupted.load()) return Status::Error("interrupted");
+    const double now = Now();
+    if (!tty || (now - last_print < 0.25 && done < total)) return Status::Ok();
+    last_print = now;
+    const double rate = static_cast<double>(done) / std::max(now - t0, 1e-6);
+    const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+    fmt::print(stderr, "\rglmv synth: {} / {} ({:.1f} %), {:.0f} MB/s, ETA {:.0f} s, shard {}/{}   ",
+               FormatBytes(done), FormatBytes(total), total ? 100.0 * static_cast<double>(done) / static_cast<double>(total) : 100.0,
+               rate / 1e6, eta, shard + 1, num_shards);
+    return Status::Ok();
+  };
+  const Status written = WriteSynthModel(*plan, *options, progress);
+  if (tty) fmt::print(stderr, "\n");
+  if (!written.ok()) return Fail(written.Annotate("nothing was written to " + options->out_dir));
+  const double seconds = Now() - t0;
+  fmt::print("synth: {}: {} tensors, {} bytes ({}) in {} shard{}, {:.1f} s, {:.0f} MB/s; seed {}, {}\n",
+             options->out_dir, plan->num_tensors, plan->tensor_bytes, FormatBytes(plan->tensor_bytes), num_shards,
+             num_shards == 1 ? "" : "s", seconds, static_cast<double>(plan->tensor_bytes) / std::max(seconds, 1e-6) / 1e6,
+             options->seed, options->dtype == DType::kBF16 ? "bf16" : "f32");
+  fmt::print("synth: {}\n", TokenizerNote(*plan, options->out_dir));
+  return 0;
+}
+
+}  // namespace glmv::app
