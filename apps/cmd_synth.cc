@@ -44,9 +44,12 @@ constexpr const char* kHelp =
     "The free space is checked first (the model plus 10 % must fit); the data goes to DIR.partial-XXXXXX,\n"
     "renamed to DIR when complete, so an interrupted run leaves nothing under DIR. Progress is shown on a\n"
     "terminal; the summary line goes to stdout.\n\n"
-    "Example (GLM-4.5V's dimensions with 4 layers, about 10 GB):\n"
+    "Examples:\n"
+    "  # GLM-4.5V's dimensions with 4 layers (1 dense, 3 MoE) and the vision tower: 18.7 GB in bf16\n"
     "  glmv synth --config benchmarks/configs/glm45v-4layer.json -o /tmp/glm45v-4l\n"
-    "  glmv run -m /tmp/glm45v-4l --prompt-ids 151331,151333,151336 -n 4\n\n";
+    "  # the tiny test model's shapes, in 3 shards, with its tokenizer (found beside the config)\n"
+    "  glmv synth --config tests/data/tiny-glm4v-moe/config.json -o /tmp/tiny --seed 1 --shard-size 300KB\n"
+    "  glmv run -m /tmp/tiny --prompt-ids 1,2,3 -n 4\n\n";
 
 std::atomic<bool> g_interrupted{false};
 void OnSignal(int) { g_interrupted.store(true); }

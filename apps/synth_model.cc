@@ -236,6 +236,8 @@ Status WriteSynthModel(const SynthPlan& plan, const SynthOptions& options, const
   if (Status s = WriteText(dir / "model.safetensors.index.json", index.dump(2) + "\n"); !s.ok()) return fail(s);
   for (const auto& [src, name] : plan.copies) {
     if (!fs::copy_file(src, dir / name, ec)) return fail(Status::Error("copying " + src + ": " + ec.message()));
+    // Sources may be read-only (a shared reference tree); the copy belongs to the new model.
+    fs::permissions(dir / name, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::add, ec);
   }
   // mkdtemp made it private (0700); a model directory is normally readable by all.
   fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
