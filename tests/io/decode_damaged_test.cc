@@ -215,6 +215,27 @@ TEST_CASE("decode: forged huge sizes are refused from the header") {
         "bomb.png: PNG is 100000x100000 = 10000000000 pixels, over the limit of 100000000 (DecodeLimits::max_pixels)");
 }
 
+TEST_CASE("decode: a PNG chunk declaring gigabytes is refused before it is allocated") {
+  // Found by tests/fuzz (fuzz_png): one byte turned a tEXt chunk's length into 0x7C000019, and libpng
+  // allocated and cleared 2 GB before finding the file too short. Same shape on the small test file: a tEXt
+  // chunk after IHDR whose length says 2 GB, followed by a few bytes.
+  auto png = SmallPng();
+  const std::vector<uint8_t> text = {0x7C, 0x00, 0x00, 0x19, 't', 'E', 'X', 't', 'a', 'b', 'c', 0, 'd', 'e', 'f'};
+  png.insert(png.begin() + 33, text.begin(), text.end());  // 8 signature + 25 IHDR
+  auto r = DecodeImageBytes(png, "long-chunk.png");
+  REQUIRE(!r.ok());
+  CHECK(r.status().message() == "long-chunk.png: invalid PNG (tEXt: chunk data is too large)");
+  // A text chunk of ordinary size still decodes.
+  auto fine = SmallPng();
+  const std::vector<uint8_t> comment = {0, 0, 0, 3, 't', 'E', 'X', 't', 'a', 0, 'b'};
+  fine.insert(fine.begin() + 33, comment.begin(), comment.end());
+  const uint32_t crc = Crc32(&fine[37], 7);
+  const uint8_t crc_bytes[4] = {uint8_t(crc >> 24), uint8_t(crc >> 16), uint8_t(crc >> 8), uint8_t(crc)};
+  fine.insert(fine.begin() + 44, crc_bytes, crc_bytes + 4);
+  auto ok = DecodeImageBytes(fine, "comment.png");
+  CHECK_MESSAGE(ok.ok(), ok.status().message());
+}
+
 TEST_CASE("decode: a progressive JPEG with hundreds of scans is stopped") {
   const fs::path file = test::SharedDir() / "media" / "jpeg" / "go-video-001.q50.420.progressive.jpeg";
   if (!fs::exists(file)) {
