@@ -6,11 +6,27 @@
 #include <set>
 #include <sstream>
 
+#include "lib/model_assets.h"
+
 namespace glmv {
 namespace fs = std::filesystem;
 
 Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
-  if (!fs::is_directory(dir)) return Status::Error(dir + ": not a model directory");
+  if (IsModelFile(dir)) {
+    auto ckpt = std::make_unique<Checkpoint>();
+    ckpt->dir_ = dir;
+    GLMV_ASSIGN_OR_RETURN(ModelFile file, ModelFile::Open(dir));
+    ckpt->model_file_ = std::make_unique<ModelFile>(std::move(file));
+    const auto& meta = ckpt->model_file_->metadata();
+    auto it = meta.find("config.json");
+    if (it == meta.end()) return Status::Error(dir + ": the model file has no config.json in its metadata");
+    GLMV_ASSIGN_OR_RETURN(ckpt->config_, ParseModelConfig(it->second, dir + ":config.json"));
+    for (const auto& t : ckpt->model_file_->tensors()) ckpt->by_name_.emplace(t.name, &t);
+    return ckpt;
+  }
+  if (!fs::is_directory(dir)) {
+    return Status::Error(dir + ": not a model directory (config.json + safetensors) nor a .glmv model file");
+  }
   auto ckpt = std::make_unique<Checkpoint>();
   ckpt->dir_ = dir;
   GLMV_ASSIGN_OR_RETURN(ckpt->config_, LoadModelConfig((fs::path(dir) / "config.json").string()));

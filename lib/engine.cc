@@ -1,5 +1,7 @@
 #include "lib/engine.h"
 
+#include "lib/model_assets.h"
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -49,7 +51,12 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
     e->vision_status_ = Status::Error(model_dir + ": the model has no vision tower");
   }
   namespace fs = std::filesystem;
-  if (fs::exists(fs::path(model_dir) / "tokenizer.json") || fs::exists(fs::path(model_dir) / "tokenizer.model")) {
+  bool has_tokenizer = fs::exists(fs::path(model_dir) / "tokenizer.json") || fs::exists(fs::path(model_dir) / "tokenizer.model");
+  if (IsModelFile(model_dir)) {
+    GLMV_ASSIGN_OR_RETURN(const auto text, ReadModelAsset(model_dir, "tokenizer.json"));
+    has_tokenizer = text.has_value();
+  }
+  if (has_tokenizer) {
     GLMV_ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::LoadFromDir(model_dir));
   }
   size_t ctx = options.context_tokens;

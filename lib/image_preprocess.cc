@@ -1,5 +1,7 @@
 #include "lib/image_preprocess.h"
 
+#include "lib/model_assets.h"
+
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -143,14 +145,9 @@ Result<ImagePreprocessConfig> ImagePreprocessConfig::FromJson(const std::string&
 }
 
 Result<ImagePreprocessConfig> ImagePreprocessConfig::FromModelDir(const std::string& model_dir) {
-  const std::filesystem::path path = std::filesystem::path(model_dir) / "preprocessor_config.json";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) return ImagePreprocessConfig();
-  std::ifstream f(path);
-  if (!f) return Status::Error(path.string() + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return FromJson(ss.str(), path.string());
+  GLMV_ASSIGN_OR_RETURN(const auto text, ReadModelAsset(model_dir, "preprocessor_config.json"));
+  if (!text) return ImagePreprocessConfig();
+  return FromJson(*text, (std::filesystem::path(model_dir) / "preprocessor_config.json").string());
 }
 
 Result<ResizeTarget> SmartResize(int height, int width, int factor, int64_t min_pixels, int64_t max_pixels,

@@ -6,6 +6,7 @@
 #include "lib/linear.h"
 #include "lib/parallel.h"
 #include "simd/kernels.h"
+#include "simd/quant_layout.h"
 
 namespace glmv {
 namespace {
@@ -51,7 +52,12 @@ Status TextModel::Embed(std::span<const int64_t> ids, float* x) const {
       return Status::Error("token id " + std::to_string(ids[i]) + " at index " + std::to_string(i) +
                            " is outside the vocabulary [0, " + std::to_string(config().vocab_size) + ")");
     }
-    std::copy_n(w_.embed.data + static_cast<size_t>(ids[i]) * H, H, x + i * H);
+    if (w_.embed.is_packed()) {
+      const auto kind = w_.embed.dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+      simd::DequantizeRow(kind, w_.embed.packed, H, static_cast<size_t>(ids[i]), x + i * H);
+    } else {
+      std::copy_n(w_.embed.data + static_cast<size_t>(ids[i]) * H, H, x + i * H);
+    }
   }
   return Status::Ok();
 }

@@ -3,22 +3,36 @@
 #include <cstdint>
 
 #include "io/dtype.h"
+#include "simd/quant_layout.h"
 
 namespace glmv {
 
 Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::vector<int64_t>& shape, Weight& w,
-                  WeightStorage& storage) {
+                  WeightStorage& storage, bool allow_packed) {
   const TensorView* t = ckpt.Find(name);
   if (!t) return Status::Error(ckpt.dir() + ": missing tensor '" + name + "' (expected shape " + ShapeString(shape) + ")");
   if (t->shape != shape) {
     return Status::Error(*t->file + ": tensor '" + name + "' has shape " + ShapeString(t->shape) + ", expected " +
                          ShapeString(shape) + " from config.json");
   }
-  if (!IsFloat(t->dtype)) {
-    return Status::Error(*t->file + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) +
-                         ", expected F32, BF16 or F16");
-  }
   w.shape = shape;
+  if (IsPacked(t->dtype) && allow_packed && shape.size() == 2) {
+    const auto kind = t->dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+    const size_t expected = simd::QuantMatrixBytes(kind, static_cast<size_t>(shape[0]), static_cast<size_t>(shape[1]));
+    if (t->bytes.size() != expected) {
+      return Status::Error(*t->file + ": tensor '" + name + "' (" + DTypeName(t->dtype) + " " + ShapeString(shape) +
+                           ") has " + std::to_string(t->bytes.size()) + " bytes, the layout needs " +
+                           std::to_string(expected));
+    }
+    w.packed = t->bytes.data();
+    w.dtype = t->dtype;
+    storage.packed_bytes += t->bytes.size();
+    return Status::Ok();
+  }
+  if (!IsFloat(t->dtype)) {
+    return Status::Error(*t->file + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected F32, BF16 or F16" +
+                         (allow_packed ? " or a packed int4/int8 matrix" : ""));
+  }
   const size_t n = static_cast<size_t>(t->NumElements());
   const bool aligned = reinterpret_cast<uintptr_t>(t->bytes.data()) % alignof(float) == 0;
   if (t->dtype == DType::kF32 && aligned) {
@@ -36,7 +50,10 @@ Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::ve
 Status BindTextWeights(const TextConfig& config, const Checkpoint& ckpt, TextWeights& out, WeightStorage& storage) {
   Status status;
   ForEachTextTensor(config, out, [&](const std::string& name, const std::vector<int64_t>& shape, Weight& w) {
-    if (status.ok()) status = BindWeight(ckpt, name, shape, w, storage);
+    // Matrices may be packed; vectors (norms, biases, the router's correction bias) stay float. The router
+    // itself stays float too: its logits pick the experts, and a flipped choice costs more than it saves.
+    const bool matrix = shape.size() == 2 && name.find("mlp.gate.weight") == std::string::npos;
+    if (status.ok()) status = BindWeight(ckpt, name, shape, w, storage, matrix);
   });
   if (status.ok() && config.tie_word_embeddings) out.lm_head = out.embed;
   return status;

@@ -9,16 +9,22 @@
 #include <string>
 #include <vector>
 
+#include "io/dtype.h"
 #include "io/status.h"
 #include "lib/checkpoint.h"
 #include "lib/config.h"
 
 namespace glmv {
 
-// An f32 view of one tensor; `shape` as in the checkpoint ([out, in] for linears).
+// A view of one tensor; `shape` as in the checkpoint ([out, in] for linears). Either f32 (`data`) or, for
+// matrices of a converted .glmv model, packed int4/int8 (`packed`, layout simd/quant_layout.h, dtype
+// kQ4G32 or kQ8G32) straight in the mapped file.
 struct Weight {
   const float* data = nullptr;
+  const uint8_t* packed = nullptr;
+  DType dtype = DType::kF32;  // kF32 (data) or a packed dtype (packed)
   std::vector<int64_t> shape;
+  bool is_packed() const { return packed != nullptr; }
   int64_t rows() const { return shape.empty() ? 0 : shape[0]; }
   int64_t cols() const { return shape.size() < 2 ? 1 : shape[1]; }
 };
@@ -103,12 +109,14 @@ struct WeightStorage {
   std::vector<std::vector<float>> widened;
   size_t mapped_bytes = 0;   // f32 tensors used in place
   size_t widened_bytes = 0;  // f32 bytes made from BF16/F16 or unaligned data
+  size_t packed_bytes = 0;   // int4/int8 matrices used in place
 };
 
-// Finds `name`, checks its shape and float dtype, and points `w` at its f32 data (mapped, or widened into
-// `storage`). Errors name the file, the tensor, what was expected and what was found.
+// Finds `name`, checks its shape and dtype, and points `w` at its f32 data (mapped, or widened into
+// `storage`) or, for a packed int4/int8 matrix (allowed only when `allow_packed`), at its packed bytes after
+// checking their size against the layout. Errors name the file, the tensor, what was expected and what was found.
 Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::vector<int64_t>& shape, Weight& w,
-                  WeightStorage& storage);
+                  WeightStorage& storage, bool allow_packed = false);
 
 // Checks every tensor of the table (presence, shape, float dtype) and binds the views. The first problem
 // is reported naming the file, the tensor, what was expected and what was found.

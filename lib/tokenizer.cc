@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "lib/model_assets.h"
 #include "lib/tokenizer_utf8.h"
 
 namespace glmv {
@@ -18,6 +19,11 @@ constexpr size_t kMaxBpePiece = size_t{1} << 30;
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::LoadFromDir(const std::string& dir) {
   namespace fs = std::filesystem;
+  if (IsModelFile(dir)) {  // a converted model carries its tokenizer.json as metadata
+    GLMV_ASSIGN_OR_RETURN(const auto text, ReadModelAsset(dir, "tokenizer.json"));
+    if (!text) return Status::Error(dir + ": the model file holds no tokenizer.json");
+    return FromHfJsonText(*text, dir + ":tokenizer.json");
+  }
   const fs::path json = fs::path(dir) / "tokenizer.json";
   const fs::path ranks = fs::path(dir) / "tokenizer.model";
   const fs::path config = fs::path(dir) / "tokenizer_config.json";

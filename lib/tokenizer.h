@@ -47,6 +47,8 @@ class Tokenizer {
   static Result<std::unique_ptr<Tokenizer>> LoadFromDir(const std::string& dir);
   // Hugging Face tokenizer.json (BPE model, ByteLevel, Split regex pre-tokenizer).
   static Result<std::unique_ptr<Tokenizer>> FromHfJson(const std::string& path);
+  // The same from the text of a tokenizer.json; `source` names it in errors.
+  static Result<std::unique_ptr<Tokenizer>> FromHfJsonText(std::string_view text, const std::string& source);
   // tiktoken ranks file + tokenizer_config.json (`added_tokens_decoder`).
   static Result<std::unique_ptr<Tokenizer>> FromTiktoken(const std::string& ranks_path,
                                                         const std::string& config_path);

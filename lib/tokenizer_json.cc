@@ -202,4 +202,9 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfJson(const std::string& path
   return Create(std::move(parts));
 }
 
+Result<std::unique_ptr<Tokenizer>> Tokenizer::FromHfJsonText(std::string_view text, const std::string& source) {
+  GLMV_ASSIGN_OR_RETURN(TokenizerParts parts, ParseHfTokenizerJson(text, source));
+  return Create(std::move(parts));
+}
+
 }  // namespace glmv

@@ -1,5 +1,7 @@
 #include "lib/video_preprocess.h"
 
+#include "lib/model_assets.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -68,10 +70,8 @@ Result<VideoPreprocessConfig> VideoPreprocessConfig::FromModelDir(const std::str
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path video_path = fs::path(model_dir) / "video_preprocessor_config.json";
-  if (fs::exists(video_path, ec)) {
-    GLMV_ASSIGN_OR_RETURN(const std::string text, ReadText(video_path));
-    return FromJson(text, video_path.string());
-  }
+  GLMV_ASSIGN_OR_RETURN(const auto video_text, ReadModelAsset(model_dir, "video_preprocessor_config.json"));
+  if (video_text) return FromJson(*video_text, video_path.string());
   VideoPreprocessConfig c;
   GLMV_ASSIGN_OR_RETURN(const ImagePreprocessConfig image, ImagePreprocessConfig::FromModelDir(model_dir));
   const int64_t min_pixels = c.pixels.min_pixels, max_pixels = c.pixels.max_pixels;

@@ -1,0 +1,71 @@
+// Conversion of a Hugging Face GLM-V directory into one .glmv model file (io/model_file.h): tensor by
+// tensor (the real checkpoint is 200 GB; only one tensor's output is in memory at a time), quantized on all
+// cores into the kernels' packed layout (simd/quant_layout.h), each routed expert's three matrices in one
+// 4 KiB-aligned unit, side files (tokenizer, preprocessing settings, chat template) and the recipe and
+// source checksums in the metadata.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/dtype.h"
+#include "io/status.h"
+#include "quant/quantize.h"
+
+namespace glmv {
+
+// Which format each tensor gets. Vectors (norms, biases), the router and its correction bias stay f32 in
+// every recipe; the vision tower keeps its source float dtype (its kernels are f32; issue #5 notes).
+enum class ConvertRecipe : uint8_t {
+  kMixed,  // routed experts int4; attention, shared expert, dense MLP, embeddings, lm_head int8 (default)
+  kQ8,     // every text matrix int8
+  kQ4,     // every text matrix int4 except embeddings and lm_head (int8)
+  kFloat,  // no quantization: the source dtypes, in the .glmv container (tests the container alone)
+};
+Result<ConvertRecipe> ParseConvertRecipe(std::string_view name);
+const char* ConvertRecipeName(ConvertRecipe r);
+
+struct ConvertOptions {
+  ConvertRecipe recipe = ConvertRecipe::kMixed;
+  quant::QuantScheme scheme = quant::QuantScheme::kSearch;
+};
+
+struct ConvertedTensor {
+  std::string name;
+  std::string component;  // TensorComponent(name)
+  DType source_dtype = DType::kF32, dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  uint64_t bytes = 0;
+  double snr_db = 0;  // +inf when exact
+};
+
+struct ConvertProgress {
+  uint64_t done_bytes = 0, total_bytes = 0;  // source tensor bytes
+  const std::string* tensor = nullptr;       // the tensor just finished
+};
+
+struct ConvertReport {
+  std::vector<ConvertedTensor> tensors;
+  uint64_t file_bytes = 0, source_bytes = 0;
+  size_t ignored_tensors = 0;  // in the checkpoint but not in the model's tensor table
+};
+
+// Converts `hf_dir` into `out_path` (written as out_path.partial, renamed when complete). Refuses when the
+// file system lacks the space. `progress` is called after each tensor.
+Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string& out_path, const ConvertOptions& options,
+                                   const std::function<void(const ConvertProgress&)>& progress);
+
+// The target dtype of one tensor under a recipe.
+DType ConvertTargetDType(ConvertRecipe recipe, const std::string& name, const std::vector<int64_t>& shape,
+                         DType source);
+
+// "routed experts", "attention", "embeddings", ... for summaries (glmv convert, glmv inspect).
+std::string TensorComponent(const std::string& name);
+
+// A fast 64-bit checksum of a byte range (not cryptographic: it tells a changed source file).
+uint64_t Checksum64(const uint8_t* data, size_t n);
+
+}  // namespace glmv
