@@ -74,6 +74,9 @@ void PackQuantTile(QuantKind k, size_t cols, const uint8_t* codes, const uint16_
 uint8_t QuantTileCode(QuantKind k, size_t cols, const uint8_t* tile, size_t r, size_t i);
 uint16_t QuantTileScale(QuantKind k, size_t cols, const uint8_t* tile, size_t r, size_t g);
 
+// IEEE binary16 bits → f32 (exact), the scales' format.
+float HalfToFloat(uint16_t h);
+
 // Row `row` of a packed matrix as f32 (cols values): embeddings and tests.
 void DequantizeRow(QuantKind k, const uint8_t* matrix, size_t cols, size_t row, float* out);
 

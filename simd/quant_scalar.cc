@@ -7,7 +7,6 @@
 #include "simd/quant_layout.h"
 
 namespace glmv::simd {
-namespace {
 
 float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
@@ -30,8 +29,6 @@ float HalfToFloat(uint16_t h) {
   std::memcpy(&f, &bits, 4);
   return f;
 }
-
-}  // namespace
 
 void PackQuantTile(QuantKind k, size_t cols, const uint8_t* codes, const uint16_t* scales, uint8_t* tile) {
   const size_t G = QuantGroups(cols), padded = G * kQuantGroup;

@@ -7,6 +7,7 @@
 #include <hwy/targets.h>
 
 #include "simd/kernels.h"
+#include "tests/simd/for_each_target.h"
 #include "tests/test_util.h"
 
 namespace glmv::simd {
@@ -16,15 +17,7 @@ using test::RandomFloats;
 
 const size_t kSizes[] = {1, 3, 7, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 127, 257, 1000};
 
-// Runs body(target_name) once per usable target, dispatching to that target.
-template <typename Body>
-void ForEachTarget(Body&& body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    body(std::string(hwy::TargetName(target)));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
+using test::ForEachTarget;
 
 double MaxRelErr(const std::vector<float>& a, const std::vector<float>& b, double floor = 1.0) {
   double worst = 0;

@@ -12,6 +12,7 @@
 #include "quant/quantize.h"
 #include "simd/kernels_quant.h"
 #include "simd/quant_layout.h"
+#include "tests/simd/for_each_target.h"
 #include "tests/test_util.h"
 
 namespace glmv::simd {
@@ -19,14 +20,7 @@ namespace {
 
 using test::RandomFloats;
 
-template <typename Body>
-void ForEachTarget(Body&& body) {
-  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
-    hwy::SetSupportedTargetsForTest(target);
-    body(std::string(hwy::TargetName(target)));
-  }
-  hwy::SetSupportedTargetsForTest(0);
-}
+using test::ForEachTarget;
 
 struct Acts {
   std::vector<int8_t> q;
