@@ -11,6 +11,8 @@ namespace glmv::app {
 namespace {
 const std::vector<OptionSpec> kOptions = {
     {"--verbose", "-v", false, "print the error of every compared tensor to stderr"},
+    {"--model", "-m", true, "MODEL  run this model (.glmv file or directory) instead of the set's own"},
+    {"--max-kl", "", true, "X  PASS rule for quantized models: mean KL per case ≤ X (default 1e-3)"},
     {"--threads", "-t", true, "N  threads (default: all cores)"},
     {"--help", "-h", false, "show this help"},
 };
@@ -23,14 +25,21 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   if (args->Has("--help") || args->positional().size() != 1) {
-    fmt::print("usage: glmv check-golden DIR [-v]\n\n"
+    fmt::print("usage: glmv check-golden DIR [-v] [--model MODEL.glmv [--max-kl X]]\n\n"
                "Runs every case of a golden set (DIR/cases.json, the .npy files it lists, and the model in DIR:\n"
                "config.json + safetensors) and compares with the reference: logits and every given\n"
                "intermediate within {:g} absolute; token ids, positions and expert choices equal.\n"
                "Prints one line per case,\n"
-               "  <case> PASS|FAIL|SKIP logits=<worst abs error> hidden=<worst abs error> ids=<match|mismatch|-> [reason]\n"
-               "then a summary. Exit status 1 if any case FAILs. Cases that need parts not built yet are\n"
-               "SKIPped with the reason.\n\n{}",
+               "  <case> PASS|FAIL|SKIP logits=<worst abs error> hidden=<worst abs error> ids=<match|mismatch|->\n"
+               "         kl_mean=<x> kl_max=<x> top1=<fraction> [reason]\n"
+               "then a summary. kl_* is KL(reference softmax ‖ ours) over the positions with logits, top1 the\n"
+               "fraction of them whose largest logit is the same token. Exit status 1 if any case FAILs.\n\n"
+               "With --model, the set's inputs run through another model, typically `glmv convert`'s output of\n"
+               "the set's directory. A float model is held to the exact rule above. A quantized one cannot be:\n"
+               "its cases PASS when mean KL ≤ --max-kl and positions and token types are equal; intermediates,\n"
+               "expert choices and ids are reported, and generation steps are fed the reference's tokens so\n"
+               "every step's logits are compared.\n"
+               "A preprocessing set (golden/preprocess) runs our image preprocessing on its files instead.\n\n{}",
                kGoldenTolerance, OptionsHelp(kOptions));
     return args->Has("--help") ? 0 : 2;
   }
@@ -40,13 +49,27 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   SetNumThreads(static_cast<int>(*threads));
-  auto report = CheckGoldenSet(args->positional()[0], args->Has("--verbose"));
+  GoldenOptions options;
+  options.verbose = args->Has("--verbose");
+  options.model = args->Get("--model");
+  auto max_kl = args->GetDouble("--max-kl", options.max_kl);
+  if (!max_kl.ok() || *max_kl < 0) {
+    fmt::print(stderr, "glmv check-golden: --max-kl: {}\n", max_kl.ok() ? "must not be negative" : max_kl.status().message());
+    return 2;
+  }
+  options.max_kl = *max_kl;
+  auto report = CheckGoldenSet(args->positional()[0], options);
   if (!report.ok()) {
     fmt::print(stderr, "glmv check-golden: {}\n", report.status().message());
     return 2;
   }
   for (const auto& c : report->cases) fmt::print("{}\n", FormatCaseLine(c));
-  fmt::print("check-golden: {} passed, {} failed, {} skipped\n", report->passed, report->failed, report->skipped);
+  fmt::print("check-golden: {} passed, {} failed, {} skipped", report->passed, report->failed, report->skipped);
+  if (report->positions) {
+    fmt::print("; over {} positions: kl_mean={:.3g} kl_max={:.3g} top1={:.4g}{}", report->positions, report->kl_mean,
+               report->kl_max, report->top1, report->quantized ? " (quantized model: judged by KL)" : "");
+  }
+  fmt::print("\n");
   return report->failed ? 1 : 0;
 }
 

@@ -4,12 +4,10 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <chrono>
-#include <csignal>
 #include <filesystem>
 
 #include "apps/args.h"
+#include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/synth_model.h"
 #include "lib/parallel.h"
@@ -51,15 +49,10 @@ constexpr const char* kHelp =
     "  glmv synth --config tests/data/tiny-glm4v-moe/config.json -o /tmp/tiny --seed 1 --shard-size 300KB\n"
     "  glmv run -m /tmp/tiny --prompt-ids 1,2,3 -n 4\n\n";
 
-std::atomic<bool> g_interrupted{false};
-void OnSignal(int) { g_interrupted.store(true); }
-
 int Fail(const Status& s) {
   fmt::print(stderr, "glmv synth: {}\n", s.message());
   return 1;
 }
-
-double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 Result<SynthOptions> ReadOptions(const Args& args) {
   SynthOptions o;
@@ -127,20 +120,16 @@ int RunSynth(int argc, char** argv) {
   }
 
   // Ctrl-C / kill: stop at the next chunk and remove the partial directory (WriteSynthModel does).
-  struct sigaction sa {};
-  sa.sa_handler = OnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  InstallInterruptHandler();
 
   const bool tty = isatty(STDERR_FILENO) != 0;
-  const double t0 = Now();
+  const double t0 = NowSeconds();
   double last_print = 0;
   const uint64_t total = plan->tensor_bytes;
   const size_t num_shards = plan->shards.size();
   auto progress = [&](uint64_t done, size_t shard) -> Status {
-    if (g_interrupted.load()) return Status::Error("interrupted");
-    const double now = Now();
+    if (Interrupted()) return Status::Error("interrupted");
+    const double now = NowSeconds();
     if (!tty || (now - last_print < 0.25 && done < total)) return Status::Ok();
     last_print = now;
     const double rate = static_cast<double>(done) / std::max(now - t0, 1e-6);
@@ -153,7 +142,7 @@ int RunSynth(int argc, char** argv) {
   const Status written = WriteSynthModel(*plan, *options, progress);
   if (tty) fmt::print(stderr, "\n");
   if (!written.ok()) return Fail(written.Annotate("nothing was written to " + options->out_dir));
-  const double seconds = Now() - t0;
+  const double seconds = NowSeconds() - t0;
   fmt::print("synth: {}: {} tensors, {} bytes ({}) in {} shard{}, {:.1f} s, {:.0f} MB/s; seed {}, {}\n",
              options->out_dir, plan->num_tensors, plan->tensor_bytes, FormatBytes(plan->tensor_bytes), num_shards,
              num_shards == 1 ? "" : "s", seconds, static_cast<double>(plan->tensor_bytes) / std::max(seconds, 1e-6) / 1e6,

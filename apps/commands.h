@@ -11,5 +11,7 @@ int RunTokenize(int argc, char** argv);
 int RunDetokenize(int argc, char** argv);
 int RunPreprocess(int argc, char** argv);
 int RunSynth(int argc, char** argv);
+int RunConvert(int argc, char** argv);
+int RunInspect(int argc, char** argv);
 
 }  // namespace glmv::app

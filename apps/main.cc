@@ -21,6 +21,8 @@ constexpr Command kCommands[] = {
     {"detokenize", glmv::app::RunDetokenize, "token ids to text"},
     {"preprocess", glmv::app::RunPreprocess, "an image as the model sees it, written as .npy"},
     {"synth", glmv::app::RunSynth, "a random-weight model directory for any GLM-V config (benchmarks, tests)"},
+    {"convert", glmv::app::RunConvert, "a Hugging Face model directory → one .glmv file with int4/int8 weights"},
+    {"inspect", glmv::app::RunInspect, "what a .glmv model file holds: header, config, tensors, totals"},
     {"check-golden", glmv::app::RunCheckGolden, "compare the runtime with a golden set computed by the reference"},
     {"info", glmv::app::RunInfo, "version, SIMD target, oneDNN version and ISA, threads"},
 };
@@ -39,6 +41,8 @@ void PrintUsage() {
       "  glmv run -m MODEL_DIR --image photo.jpg -p \"Where is the cat?\" --draw-boxes boxes.png\n"
       "  glmv chat -m MODEL_DIR\n"
       "  glmv check-golden ../shared/golden/tiny-glm4v-moe\n"
+      "  glmv convert MODEL_DIR -o model.glmv            # int4 experts, int8 elsewhere\n"
+      "  glmv run -m model.glmv -p \"Hello\"\n"
       "  glmv synth --config benchmarks/configs/glm45v-4layer.json -o /tmp/glm45v-4l\n"
       "\nThreads: OMP_NUM_THREADS or --threads N (default: all cores).\n");
 }

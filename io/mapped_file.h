@@ -32,4 +32,9 @@ class MappedFile {
   std::string path_;
 };
 
+// Drops the pages of `bytes` (inside a read-only file mapping) from this process's resident set. The data
+// stays in the page cache and is read back on the next touch: streaming a file much larger than memory
+// (glmv convert reading a 200 GB checkpoint) keeps the RSS at the working set instead of the file size.
+void ReleaseMappedPages(std::span<const uint8_t> bytes);
+
 }  // namespace glmv

@@ -46,7 +46,7 @@ inline constexpr uint32_t kModelFileVersion = 1;
 inline constexpr uint64_t kModelFileDataAlign = 4096;   // data section and each unit
 inline constexpr uint64_t kModelFileTensorAlign = 64;   // each tensor
 inline constexpr uint32_t kModelFileNoUnit = 0xFFFFFFFFu;
-inline constexpr uint32_t kModelFileMaxDims = 4;
+inline constexpr uint32_t kModelFileMaxDims = 6;  // the vision Conv3d weight has 5
 
 struct FileHeader {
   char magic[8];            // kModelFileMagic
@@ -77,7 +77,7 @@ struct TensorEntry {
   uint64_t offset;          // relative to data_offset, multiple of kModelFileTensorAlign
   uint64_t bytes;
 };
-static_assert(sizeof(TensorEntry) == 72);
+static_assert(sizeof(TensorEntry) == 88);
 
 struct UnitEntry {
   uint64_t name_offset;     // into the names section

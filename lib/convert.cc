@@ -106,13 +106,24 @@ Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, cons
     // model file came from this checkpoint.
     files.push_back({{"file", fs::path(f.path()).filename().string()},
                      {"bytes", std::filesystem::file_size(f.path())},
-                     {"checksum64", HexString(Checksum64(f.mapped_bytes().data(), f.mapped_bytes().size()))}});
+                     {"checksum64_chunked", HexString(FileChecksum(f.mapped_bytes()))}});
   }
   meta["glmv.source"] = nlohmann::json({{"dir", fs::absolute(dir).string()}, {"files", files}}).dump();
   return meta;
 }
 
 }  // namespace
+
+uint64_t FileChecksum(std::span<const uint8_t> bytes) {
+  constexpr size_t kChunk = size_t{64} << 20;
+  uint64_t h = Checksum64(nullptr, 0) ^ bytes.size();
+  for (size_t off = 0; off < bytes.size(); off += kChunk) {
+    const auto chunk = bytes.subspan(off, std::min(kChunk, bytes.size() - off));
+    h = Checksum64(reinterpret_cast<const uint8_t*>(&h), sizeof h) ^ Checksum64(chunk.data(), chunk.size());
+    ReleaseMappedPages(chunk);  // a 200 GB checkpoint is read through, not kept resident
+  }
+  return h;
+}
 
 uint64_t Checksum64(const uint8_t* data, size_t n) {
   // Four independent multiply-xorshift lanes over 8-byte words (no long dependency chain), then mixed.
@@ -180,7 +191,7 @@ DType ConvertTargetDType(ConvertRecipe recipe, const std::string& name, const st
 }
 
 Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string& out_path, const ConvertOptions& options,
-                                   const std::function<void(const ConvertProgress&)>& progress) {
+                                   const std::function<Status(const ConvertProgress&)>& progress) {
   if (IsModelFile(hf_dir)) return Status::Error(hf_dir + " is already a .glmv model file; convert takes a Hugging Face directory");
   GLMV_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(hf_dir));
   const ModelConfig& config = ckpt->config();
@@ -259,10 +270,11 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
       WidenToF32(t.dtype, t.bytes.data(), static_cast<size_t>(t.NumElements()), reinterpret_cast<float*>(buf.data()));
       GLMV_RETURN_IF_ERROR(writer->Append(buf));
     }
+    ReleaseMappedPages(t.bytes);  // RSS stays at a few tensors whatever the checkpoint's size
     report.tensors.push_back({p.name, TensorComponent(p.name), t.dtype, p.dtype, p.shape, p.bytes, snr});
     prog.done_bytes += t.bytes.size();
     prog.tensor = &p.name;
-    if (progress) progress(prog);
+    if (progress) GLMV_RETURN_IF_ERROR(progress(prog));
   }
   GLMV_RETURN_IF_ERROR(writer->Finish());
   report.file_bytes = writer->file_bytes();

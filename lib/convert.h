@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,9 +55,10 @@ struct ConvertReport {
 };
 
 // Converts `hf_dir` into `out_path` (written as out_path.partial, renamed when complete). Refuses when the
-// file system lacks the space. `progress` is called after each tensor.
+// file system lacks the space. `progress` is called after each tensor; an error it returns (an interrupt)
+// stops the conversion and removes the partial file.
 Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string& out_path, const ConvertOptions& options,
-                                   const std::function<void(const ConvertProgress&)>& progress);
+                                   const std::function<Status(const ConvertProgress&)>& progress);
 
 // The target dtype of one tensor under a recipe.
 DType ConvertTargetDType(ConvertRecipe recipe, const std::string& name, const std::vector<int64_t>& shape,
@@ -67,5 +69,7 @@ std::string TensorComponent(const std::string& name);
 
 // A fast 64-bit checksum of a byte range (not cryptographic: it tells a changed source file).
 uint64_t Checksum64(const uint8_t* data, size_t n);
+// Checksum64 chained over 64 MiB chunks of a mapped file, releasing each chunk's pages once read.
+uint64_t FileChecksum(std::span<const uint8_t> bytes);
 
 }  // namespace glmv

@@ -36,7 +36,8 @@ Result<GreedyResult> GenerateGreedy(TextModel& model, std::vector<float> x, cons
     const bool eos = std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) != c.eos_token_ids.end();
     if ((options.stop_at_eos && eos) || step + 1 == options.max_new_tokens) break;
     const int64_t pos = static_cast<int64_t>(cache.length) + options.rope_delta;
-    GLMV_RETURN_IF_ERROR(model.Embed(std::span<const int64_t>(&id, 1), step_x.data()));
+    const int64_t fed = step < options.forced_ids.size() ? options.forced_ids[step] : id;
+    GLMV_RETURN_IF_ERROR(model.Embed(std::span<const int64_t>(&fed, 1), step_x.data()));
     GLMV_RETURN_IF_ERROR(model.Forward(step_x.data(), 1, MRopePositions::Text(pos, 1), cache, false, logits));
   }
   result.decode_seconds = std::chrono::duration<double>(Clock::now() - t0).count();

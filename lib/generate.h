@@ -16,6 +16,9 @@ struct GreedyOptions {
   bool stop_at_eos = true;       // stop after emitting one of the config's eos ids
   int64_t rope_delta = 0;        // decode position = cache index + rope_delta (0 for text-only prompts)
   bool keep_step_logits = false;  // record the logits that chose each token
+  // Teacher forcing: step i feeds forced_ids[i] back instead of its own choice (ids still records the
+  // choices). Compares another model's step logits along the reference's path (glmv check-golden --model).
+  std::vector<int64_t> forced_ids;
 };
 
 struct GreedyResult {
