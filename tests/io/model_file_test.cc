@@ -365,7 +365,7 @@ TEST_CASE("hostile tensor entries") {
   CHECK(Has(with(2, [](TensorEntry& e) { e.bytes = 0; }), "needs a [rows, cols] shape and bytes > 0"));
   CHECK(Has(with(2, [](TensorEntry& e) { e.ndim = 3, e.shape[2] = 1; }), "needs a [rows, cols]"));
   CHECK(Has(with(0, [](TensorEntry& e) { e.bytes = kMax; }), "bytes but F32 [3, 5] needs"));
-  CHECK(Has(with(0, [](TensorEntry& e) { e.ndim = 9; }), "9 dimensions, at most 4"));
+  CHECK(Has(with(0, [](TensorEntry& e) { e.ndim = 9; }), "9 dimensions, at most 6"));
   CHECK(Has(with(0, [](TensorEntry& e) { e.dtype = 99; }), "unknown dtype code 99"));
   CHECK(Has(with(0, [](TensorEntry& e) { e.dtype = 0; }), "unknown dtype code 0"));
   CHECK(Has(with(0, [](TensorEntry& e) { e.shape[1] = -5; }), "negative or overflows"));
@@ -477,7 +477,7 @@ TEST_CASE("the writer refuses bad specs and leaves no file") {
   CHECK(Has(error({{std::string("a\0b", 3), DType::kF32, {2}, 8}}, {}), "NUL"));
   CHECK(Has(error({{"a", DType::kF32, {2}, 7}}, {}), "spec says 7 bytes but F32 [2] needs 2 × 4"));
   CHECK(Has(error({{"a", DType::kF32, {-2}, 8}}, {}), "a negative one"));
-  CHECK(Has(error({{"a", DType::kF32, {1, 1, 1, 1, 1}, 4}}, {}), "more than 4"));
+  CHECK(Has(error({{"a", DType::kF32, {1, 1, 1, 1, 1, 1, 1}, 4}}, {}), "more than 6"));
   CHECK(Has(error({{"a", DType::kF32, {int64_t{1} << 62, 4}, 0}}, {}), "too many elements"));
   CHECK(Has(error({{"a", DType::kQ4G32, {16, 32, 1}, 320}}, {}), "needs a [rows, cols] shape"));
   CHECK(Has(error({{"a", DType::kQ8G32, {16, 32}, 0}}, {}), "bytes > 0"));
