@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 namespace glmv::app {
 
@@ -96,6 +97,21 @@ std::string OptionsHelp(const std::vector<OptionSpec>& spec) {
     out += left + help + "\n";
   }
   return out;
+}
+
+Result<std::vector<int64_t>> ParseIdList(const std::string& text, const std::string& what) {
+  std::vector<int64_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || errno == ERANGE) return Status::Error(what + ": '" + item + "' is not an integer");
+    ids.push_back(v);
+  }
+  if (ids.empty()) return Status::Error(what + " is empty");
+  return ids;
 }
 
 }  // namespace glmv::app

@@ -2,6 +2,7 @@
 // positionals; unknown options are errors that name the option.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -35,6 +36,9 @@ class Args {
   std::multimap<std::string, std::string> values_;
   std::vector<std::string> positional_;
 };
+
+// "1,2,3" → {1, 2, 3}; an empty list or an item that is not an integer is an error naming `what`.
+Result<std::vector<int64_t>> ParseIdList(const std::string& text, const std::string& what);
 
 // "  -m, --model DIR     explanation" lines for --help.
 std::string OptionsHelp(const std::vector<OptionSpec>& spec);

@@ -36,8 +36,8 @@ constexpr const char* kHelp =
     "usage: glmv convert HF_DIR -o MODEL.glmv [--recipe mixed|q8|q4|float] [--quantizer search|rtn]\n\n"
     "Converts a Hugging Face GLM-V model directory (config.json, safetensors shards, tokenizer and\n"
     "processor files) into one .glmv file that glmv loads by mapping it: no copy, no repacking.\n\n"
-    "Recipes (norms, biases, the router and its correction bias stay f32 in all of them; the vision tower\n"
-    "keeps the checkpoint's float type):\n"
+    "Recipes (norms, biases, the router, its correction bias and the vision tower are f32 in all but float,\n"
+    "so they map without a copy):\n"
     "  mixed  routed experts int4; attention, shared experts, dense MLP, embeddings, lm_head int8 (default)\n"
     "  q8     every text matrix int8\n"
     "  q4     every text matrix int4, except embeddings and lm_head (int8)\n"
@@ -137,23 +137,28 @@ int RunConvert(int argc, char** argv) {
 
   const bool tty = isatty(STDERR_FILENO) != 0;
   const double t0 = NowSeconds();
+  double phase_t0 = t0, last_call = t0;
   double last_print = 0;
+  bool hashing = true;
   auto progress = [&](const ConvertProgress& p) -> Status {
     if (Interrupted()) return Status::Error("interrupted");
     const double now = NowSeconds();
+    // Rate and ETA per phase; the conversion started at the last checksum step.
+    if (hashing && !p.hashing) hashing = false, phase_t0 = last_call, last_print = 0;
+    last_call = now;
     const bool done = p.done_bytes >= p.total_bytes;
     // A terminal gets a bar redrawn 4× a second; a log gets a line every 10 s.
     if ((tty && now - last_print < 0.25 && !done) || (!tty && now - last_print < 10 && !done)) return Status::Ok();
     last_print = now;
-    const double rate = static_cast<double>(p.done_bytes) / std::max(now - t0, 1e-6);
+    const double rate = static_cast<double>(p.done_bytes) / std::max(now - phase_t0, 1e-6);
     const double eta = rate > 0 ? static_cast<double>(p.total_bytes - p.done_bytes) / rate : 0;
     const double pct = p.total_bytes ? 100.0 * static_cast<double>(p.done_bytes) / static_cast<double>(p.total_bytes) : 100;
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(pct / 100 * kWidth);
-    fmt::print(stderr, "{}glmv convert: [{}{}] {:5.1f} % {} / {}, {:.0f} MB/s, ETA {:.0f} s  {:.40}{}",
-               tty ? "\r" : "", std::string(static_cast<size_t>(filled), '#'), std::string(static_cast<size_t>(kWidth - filled), '.'),
-               pct, FormatBytes(p.done_bytes), FormatBytes(p.total_bytes), rate / 1e6, eta, p.tensor ? *p.tensor : "",
-               tty ? "\033[K" : "\n");
+    fmt::print(stderr, "{}glmv convert: {}[{}{}] {:5.1f} % {} / {}, {:.0f} MB/s, ETA {:.0f} s  {:.50}{}",
+               tty ? "\r" : "", p.hashing ? "checksums " : "", std::string(static_cast<size_t>(filled), '#'),
+               std::string(static_cast<size_t>(kWidth - filled), '.'), pct, FormatBytes(p.done_bytes),
+               FormatBytes(p.total_bytes), rate / 1e6, eta, p.tensor ? *p.tensor : "", tty ? "\033[K" : "\n");
     return Status::Ok();
   };
   auto report = ConvertModel(src, out, options, progress);

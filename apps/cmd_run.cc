@@ -37,20 +37,6 @@ std::vector<OptionSpec> RunOptions() {
   return spec;
 }
 
-Result<std::vector<int64_t>> ParseIds(const std::string& text) {
-  std::vector<int64_t> ids;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    char* end = nullptr;
-    const long long v = std::strtoll(item.c_str(), &end, 10);
-    if (item.empty() || *end != '\0') return Status::Error("--prompt-ids: '" + item + "' is not an integer");
-    ids.push_back(v);
-  }
-  if (ids.empty()) return Status::Error("--prompt-ids is empty");
-  return ids;
-}
-
 int Fail(const Status& s) {
   fmt::print(stderr, "glmv run: {}\n", s.message());
   return 1;
@@ -189,7 +175,7 @@ int RunGenerate(int argc, char** argv) {
   Engine& e = **engine;
   if (by_ids) {
     GenerateRequest req = f.request;
-    auto ids = ParseIds(args->Get("--prompt-ids"));
+    auto ids = ParseIdList(args->Get("--prompt-ids"), "--prompt-ids");
     if (!ids.ok()) return Fail(ids.status());
     req.prompt = *ids;
     if (req.max_tokens == 0) return fmt::print("\n"), 0;

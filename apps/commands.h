@@ -13,5 +13,6 @@ int RunPreprocess(int argc, char** argv);
 int RunSynth(int argc, char** argv);
 int RunConvert(int argc, char** argv);
 int RunInspect(int argc, char** argv);
+int RunCompare(int argc, char** argv);
 
 }  // namespace glmv::app

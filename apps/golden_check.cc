@@ -1,5 +1,6 @@
 #include "apps/golden_check.h"
 #include "apps/golden_preprocess.h"
+#include "apps/softmax_agreement.h"
 
 #include <fmt/core.h>
 
@@ -32,38 +33,7 @@ struct CaseCheck {
   double logits_err = -1, hidden_err = -1;
   std::string ids = "-";
   std::vector<std::string> problems;
-  double kl_sum = 0, kl_max = 0;
-  size_t kl_rows = 0, top1_hits = 0;
-
-  // KL(golden ‖ ours) of the softmaxes of each row (the last dimension is the vocabulary), and top-1.
-  void SoftmaxAgreement(const std::vector<float>& ours, const NpyArray& golden) {
-    if (golden.shape.empty() || golden.shape.back() <= 0) return;
-    const size_t vocab = static_cast<size_t>(golden.shape.back()), rows = ours.size() / vocab;
-    std::vector<double> g(vocab), o(vocab);
-    for (size_t r = 0; r < rows; ++r) {
-      for (size_t i = 0; i < vocab; ++i) {
-        g[i] = golden.At(static_cast<int64_t>(r * vocab + i));
-        o[i] = ours[r * vocab + i];
-      }
-      const size_t g_top = static_cast<size_t>(std::max_element(g.begin(), g.end()) - g.begin());
-      const size_t o_top = static_cast<size_t>(std::max_element(o.begin(), o.end()) - o.begin());
-      const double g_lse = LogSumExp(g), o_lse = LogSumExp(o);
-      double kl = 0;
-      for (size_t i = 0; i < vocab; ++i) {
-        const double lg = g[i] - g_lse;
-        kl += std::exp(lg) * (lg - (o[i] - o_lse));
-      }
-      kl = std::isnan(kl) ? INFINITY : std::max(kl, 0.0);  // rounding can make an exact match slightly negative
-      kl_sum += kl, kl_max = std::max(kl_max, kl), ++kl_rows, top1_hits += g_top == o_top;
-    }
-  }
-
-  static double LogSumExp(const std::vector<double>& v) {
-    const double m = *std::max_element(v.begin(), v.end());
-    double s = 0;
-    for (double x : v) s += std::exp(x - m);
-    return m + std::log(s);
-  }
+  SoftmaxAgreement agreement;  // of the logits
 
   void Floats(const std::string& key, const std::vector<float>& ours, const NpyArray& golden, bool is_logits) {
     if (static_cast<int64_t>(ours.size()) != golden.NumElements()) {
@@ -77,7 +47,14 @@ struct CaseCheck {
     }
     double& slot = is_logits ? logits_err : hidden_err;
     slot = std::max(slot, worst);
-    if (is_logits) SoftmaxAgreement(ours, golden);
+    if (is_logits && !golden.shape.empty() && golden.shape.back() > 0) {
+      const size_t vocab = static_cast<size_t>(golden.shape.back());
+      std::vector<double> g(vocab);
+      for (size_t r = 0; r < ours.size() / vocab; ++r) {
+        for (size_t i = 0; i < vocab; ++i) g[i] = golden.At(static_cast<int64_t>(r * vocab + i));
+        agreement.Add(g.data(), ours.data() + r * vocab, vocab);
+      }
+    }
     if (worst > kGoldenTolerance && exact) problems.push_back(fmt::format("{} off by {:.2e}", key, worst));
     if (verbose) fmt::print(stderr, "  {} {}: max abs error {:.3e}\n", name, key, worst);
   }
@@ -327,12 +304,11 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, const GoldenOptions&
     }
     if (!run.ok()) check.problems.push_back(run.message());
     GoldenCaseResult r{c, "PASS", check.logits_err, check.hidden_err, check.ids, ""};
-    if (check.kl_rows) {
-      r.positions = check.kl_rows;
-      r.kl_mean = check.kl_sum / static_cast<double>(check.kl_rows), r.kl_max = check.kl_max;
-      r.top1 = static_cast<double>(check.top1_hits) / static_cast<double>(check.kl_rows);
-      kl_sum += check.kl_sum, top1_hits += check.top1_hits, report.positions += check.kl_rows;
-      report.kl_max = std::max(report.kl_max, check.kl_max);
+    if (const SoftmaxAgreement& a = check.agreement; a.positions()) {
+      r.positions = a.positions();
+      r.kl_mean = a.kl_mean(), r.kl_max = a.kl_max(), r.top1 = a.top1();
+      kl_sum += a.kl_sum(), top1_hits += a.top1_hits(), report.positions += a.positions();
+      report.kl_max = std::max(report.kl_max, a.kl_max());
       if (!check.exact && r.kl_mean > options.max_kl) {
         check.problems.push_back(fmt::format("mean KL {:.3g} > {:.3g}", r.kl_mean, options.max_kl));
       }

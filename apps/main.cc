@@ -23,6 +23,7 @@ constexpr Command kCommands[] = {
     {"synth", glmv::app::RunSynth, "a random-weight model directory for any GLM-V config (benchmarks, tests)"},
     {"convert", glmv::app::RunConvert, "a Hugging Face model directory → one .glmv file with int4/int8 weights"},
     {"inspect", glmv::app::RunInspect, "what a .glmv model file holds: header, config, tensors, totals"},
+    {"compare", glmv::app::RunCompare, "KL and greedy agreement of a converted model with its source"},
     {"check-golden", glmv::app::RunCheckGolden, "compare the runtime with a golden set computed by the reference"},
     {"info", glmv::app::RunInfo, "version, SIMD target, oneDNN version and ISA, threads"},
 };

@@ -63,27 +63,39 @@ void WidenRows(const TensorView& t, size_t cols, size_t r0, size_t r1, float* ou
 }
 
 // Packs one matrix on all cores: each thread widens 16 rows at a time and quantizes them into their tile.
-double QuantizeTensor(const TensorView& t, DType target, quant::QuantScheme scheme, std::vector<uint8_t>& out) {
+// `step(source_bytes_done)` runs after each chunk of about 64 MB of source (progress within a 2 GB
+// embedding table, and a prompt stop on Ctrl-C); an error from it abandons the tensor.
+Result<double> QuantizeTensor(const TensorView& t, DType target, quant::QuantScheme scheme, std::vector<uint8_t>& out,
+                              const std::function<Status(uint64_t)>& step) {
   const size_t rows = static_cast<size_t>(t.shape[0]), cols = static_cast<size_t>(t.shape[1]);
   const auto kind = target == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
-  const size_t tile_bytes = simd::QuantTileBytes(kind, cols);
+  const size_t tile_bytes = simd::QuantTileBytes(kind, cols), tiles = simd::QuantTiles(rows);
+  const size_t source_tile_bytes = simd::kQuantTileRows * cols * DTypeSize(t.dtype);
+  const size_t chunk_tiles = std::max<size_t>(1, (size_t{64} << 20) / source_tile_bytes);
   out.assign(simd::QuantMatrixBytes(kind, rows, cols), 0);
   std::vector<quant::QuantError> errors(static_cast<size_t>(NumThreads()));
-  ParallelFor(simd::QuantTiles(rows), 1, [&](size_t begin, size_t end, size_t thread) {
-    std::vector<float> buf(simd::kQuantTileRows * cols);
-    for (size_t tile = begin; tile < end; ++tile) {
-      const size_t r0 = tile * simd::kQuantTileRows, r1 = std::min(rows, r0 + simd::kQuantTileRows);
-      WidenRows(t, cols, r0, r1, buf.data());
-      errors[thread].Add(quant::QuantizeTile(kind, scheme, buf.data(), r1 - r0, cols, cols, 0, out.data() + tile * tile_bytes));
-    }
-  });
+  for (size_t first = 0; first < tiles; first += chunk_tiles) {
+    const size_t last = std::min(tiles, first + chunk_tiles);
+    ParallelFor(last - first, 1, [&](size_t begin, size_t end, size_t thread) {
+      std::vector<float> buf(simd::kQuantTileRows * cols);
+      for (size_t tile = first + begin; tile < first + end; ++tile) {
+        const size_t r0 = tile * simd::kQuantTileRows, r1 = std::min(rows, r0 + simd::kQuantTileRows);
+        WidenRows(t, cols, r0, r1, buf.data());
+        errors[thread].Add(quant::QuantizeTile(kind, scheme, buf.data(), r1 - r0, cols, cols, 0, out.data() + tile * tile_bytes));
+      }
+    });
+    const size_t chunk_end = std::min<size_t>(t.bytes.size(), last * source_tile_bytes);
+    ReleaseMappedPages(t.bytes.subspan(first * source_tile_bytes, chunk_end - first * source_tile_bytes));
+    if (step) GLMV_RETURN_IF_ERROR(step(chunk_end));
+  }
   quant::QuantError total;
   for (const auto& e : errors) total.Add(e);
   return total.SnrDb();
 }
 
 Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, const std::string& dir,
-                                                    const ConvertOptions& options) {
+                                                    const ConvertOptions& options,
+                                                    const std::function<Status(const ConvertProgress&)>& progress) {
   std::map<std::string, std::string> meta;
   for (const char* name : kModelAssetNames) {
     if (std::string(name) == "tokenizer.model") continue;  // replaced by an equivalent tokenizer.json below
@@ -101,12 +113,20 @@ Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, cons
                            {"tile_rows", simd::kQuantTileRows}};
   meta["glmv.recipe"] = recipe.dump();
   nlohmann::json files = nlohmann::json::array();
+  ConvertProgress hashing{0, 0, nullptr, true};
+  for (const auto& f : ckpt.files()) hashing.total_bytes += f.mapped_bytes().size();
+  Status stop;
+  auto step = [&](uint64_t n) {
+    hashing.done_bytes += n;
+    if (progress && stop.ok()) stop = progress(hashing);
+  };
   for (const auto& f : ckpt.files()) {
+    GLMV_RETURN_IF_ERROR(stop);
     // Reading every source byte once more costs little next to quantizing them, and tells later whether a
     // model file came from this checkpoint.
     files.push_back({{"file", fs::path(f.path()).filename().string()},
                      {"bytes", std::filesystem::file_size(f.path())},
-                     {"checksum64_chunked", HexString(FileChecksum(f.mapped_bytes()))}});
+                     {"checksum64_chunked", HexString(FileChecksum(f.mapped_bytes(), step))}});
   }
   meta["glmv.source"] = nlohmann::json({{"dir", fs::absolute(dir).string()}, {"files", files}}).dump();
   return meta;
@@ -114,13 +134,14 @@ Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, cons
 
 }  // namespace
 
-uint64_t FileChecksum(std::span<const uint8_t> bytes) {
+uint64_t FileChecksum(std::span<const uint8_t> bytes, const std::function<void(uint64_t)>& step) {
   constexpr size_t kChunk = size_t{64} << 20;
   uint64_t h = Checksum64(nullptr, 0) ^ bytes.size();
   for (size_t off = 0; off < bytes.size(); off += kChunk) {
     const auto chunk = bytes.subspan(off, std::min(kChunk, bytes.size() - off));
     h = Checksum64(reinterpret_cast<const uint8_t*>(&h), sizeof h) ^ Checksum64(chunk.data(), chunk.size());
     ReleaseMappedPages(chunk);  // a 200 GB checkpoint is read through, not kept resident
+    if (step) step(chunk.size());
   }
   return h;
 }
@@ -178,7 +199,11 @@ std::string TensorComponent(const std::string& name) {
 DType ConvertTargetDType(ConvertRecipe recipe, const std::string& name, const std::vector<int64_t>& shape,
                          DType source) {
   const std::string component = TensorComponent(name);
-  if (component == "vision" || recipe == ConvertRecipe::kFloat) return source;
+  if (recipe == ConvertRecipe::kFloat) return source;
+  // The vision kernels (oneDNN GEMMs, Highway attention) are f32: stored f32, the tower maps in place
+  // instead of being widened into a copy at load (+1.8 GB of file for GLM-4.5V; bf16 or int8 vision
+  // kernels would win that back).
+  if (component == "vision") return DType::kF32;
   if (shape.size() != 2 || component == "router") return DType::kF32;
   switch (recipe) {
     case ConvertRecipe::kMixed: return component == "routed experts" ? DType::kQ4G32 : DType::kQ8G32;
@@ -233,7 +258,7 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
   }
   GLMV_RETURN_IF_ERROR(status);
 
-  GLMV_ASSIGN_OR_RETURN(auto metadata, Metadata(*ckpt, hf_dir, options));
+  GLMV_ASSIGN_OR_RETURN(auto metadata, Metadata(*ckpt, hf_dir, options, progress));
   std::vector<ModelFileWriter::Spec> specs;
   ConvertReport report;
   for (const auto& p : plan) {
@@ -259,9 +284,16 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
   std::vector<uint8_t> buf;
   for (const auto& p : plan) {
     const TensorView& t = *p.source;
+    prog.tensor = &p.name;
     double snr = std::numeric_limits<double>::infinity();
     if (IsPacked(p.dtype)) {
-      snr = QuantizeTensor(t, p.dtype, options.scheme, buf);
+      const uint64_t before = prog.done_bytes;
+      auto step = [&](uint64_t tensor_done) -> Status {
+        prog.done_bytes = before + tensor_done;
+        return progress ? progress(prog) : Status::Ok();
+      };
+      GLMV_ASSIGN_OR_RETURN(snr, QuantizeTensor(t, p.dtype, options.scheme, buf, step));
+      prog.done_bytes = before;
       GLMV_RETURN_IF_ERROR(writer->Append(buf));
     } else if (p.dtype == t.dtype) {
       GLMV_RETURN_IF_ERROR(writer->Append(t.bytes));
@@ -273,7 +305,6 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
     ReleaseMappedPages(t.bytes);  // RSS stays at a few tensors whatever the checkpoint's size
     report.tensors.push_back({p.name, TensorComponent(p.name), t.dtype, p.dtype, p.shape, p.bytes, snr});
     prog.done_bytes += t.bytes.size();
-    prog.tensor = &p.name;
     if (progress) GLMV_RETURN_IF_ERROR(progress(prog));
   }
   GLMV_RETURN_IF_ERROR(writer->Finish());

@@ -18,8 +18,8 @@
 
 namespace glmv {
 
-// Which format each tensor gets. Vectors (norms, biases), the router and its correction bias stay f32 in
-// every recipe; the vision tower keeps its source float dtype (its kernels are f32; issue #5 notes).
+// Which format each tensor gets. Vectors (norms, biases), the router and its correction bias are f32 in
+// every quantized recipe, and so is the vision tower (its kernels are f32: it maps without a copy).
 enum class ConvertRecipe : uint8_t {
   kMixed,  // routed experts int4; attention, shared expert, dense MLP, embeddings, lm_head int8 (default)
   kQ8,     // every text matrix int8
@@ -44,8 +44,9 @@ struct ConvertedTensor {
 };
 
 struct ConvertProgress {
-  uint64_t done_bytes = 0, total_bytes = 0;  // source tensor bytes
-  const std::string* tensor = nullptr;       // the tensor just finished
+  uint64_t done_bytes = 0, total_bytes = 0;  // source bytes
+  const std::string* tensor = nullptr;       // the tensor in progress or just finished
+  bool hashing = false;  // the first phase: reading the source files once for their checksums
 };
 
 struct ConvertReport {
@@ -70,6 +71,7 @@ std::string TensorComponent(const std::string& name);
 // A fast 64-bit checksum of a byte range (not cryptographic: it tells a changed source file).
 uint64_t Checksum64(const uint8_t* data, size_t n);
 // Checksum64 chained over 64 MiB chunks of a mapped file, releasing each chunk's pages once read.
-uint64_t FileChecksum(std::span<const uint8_t> bytes);
+// `step(bytes)` after each chunk, for progress.
+uint64_t FileChecksum(std::span<const uint8_t> bytes, const std::function<void(uint64_t)>& step = {});
 
 }  // namespace glmv

@@ -11,15 +11,24 @@ namespace {
 
 constexpr size_t kG = simd::kQuantGroup;
 
-// Codes q (signed, before the zero point) for scale d, and their squared error.
-double CodesFor(const float* w, size_t len, float d, int qmin, int qmax, int* q) {
-  double err = 0.0;
+// x rounded half to even, for |x| < 2^22: adding and removing 1.5 · 2^23 leaves no fraction bits, and
+// the FPU's default rounding mode is to nearest even. Unlike std::nearbyint (a library call on baseline
+// x86-64) it vectorises, which makes the scale search ~10× faster.
+inline float RoundHalfEven(float x) {
+  constexpr float kMagic = 12582912.0f;  // 1.5 · 2^23
+  return (x + kMagic) - kMagic;
+}
+
+// Codes q (signed, before the zero point) for scale d, and their squared error. Float sums: the error only
+// ranks candidates of one group (32 values), and the totals are summed in double by the caller.
+float CodesFor(const float* w, size_t len, float d, int qmin, int qmax, int* q) {
+  float err = 0.0f;
   const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+  const float lo = static_cast<float>(qmin), hi = static_cast<float>(qmax);
   for (size_t i = 0; i < len; ++i) {
-    int v = static_cast<int>(std::nearbyint(w[i] * inv));
-    v = std::clamp(v, qmin, qmax);
-    q[i] = v;
-    const double e = static_cast<double>(w[i]) - static_cast<double>(d) * v;
+    const float v = std::min(hi, std::max(lo, RoundHalfEven(w[i] * inv)));
+    q[i] = static_cast<int>(v);
+    const float e = w[i] - d * v;
     err += e * e;
   }
   return err;
@@ -115,15 +124,15 @@ QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, siz
     for (size_t c = 0; c < ndiv; ++c) {
       float d = HalfToFloat(FloatToHalf(base / divs[c]));
       if (d == 0.0f || !std::isfinite(d)) continue;
-      double err = CodesFor(w, len, d, qmin, qmax, q);
+      double err = CodesFor(w, len, d, qmin, qmax, q);  // float inside: see CodesFor
       if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
       // Refit the scale to these codes, then the codes to that scale (one round of alternating least
       // squares: more rounds gained < 0.01 dB on Gaussian weights).
       for (int round = 0; round < 1; ++round) {
-        double wq = 0.0, qq = 0.0;
-        for (size_t i = 0; i < len; ++i) wq += static_cast<double>(w[i]) * q[i], qq += static_cast<double>(q[i]) * q[i];
-        if (qq <= 0.0) break;
-        d = HalfToFloat(FloatToHalf(static_cast<float>(wq / qq)));
+        float wq = 0.0f, qq = 0.0f;
+        for (size_t i = 0; i < len; ++i) wq += w[i] * static_cast<float>(q[i]), qq += static_cast<float>(q[i] * q[i]);
+        if (qq <= 0.0f) break;
+        d = HalfToFloat(FloatToHalf(wq / qq));
         if (d == 0.0f || !std::isfinite(d)) break;
         err = CodesFor(w, len, d, qmin, qmax, q);
         if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);

@@ -140,6 +140,26 @@ TEST_CASE("routed experts are 4 KiB-aligned units of three tensors; inspect list
   CHECK(Contains(config.out, "\"text_config\""));
 }
 
+TEST_CASE("compare: a float conversion agrees exactly, a q4 one departs measurably") {
+  test::TempDir dir;
+  const fs::path exact = Convert(dir, "float"), q4 = Convert(dir, "q4");
+  const Run same = Glmv(fmt::format("compare {} {} --random 24 -n 6", kTiny.string(), exact.string()));
+  MESSAGE(same.out);
+  REQUIRE(same.status == 0);
+  CHECK(Contains(same.out, "compare: positions=24 "));
+  CHECK(Contains(same.out, "top1=1 "));
+  CHECK(Contains(same.out, "first_difference=none"));
+  const Run differs = Glmv(fmt::format("compare {} {} --random 24 -n 6", kTiny.string(), q4.string()));
+  MESSAGE(differs.out);
+  REQUIRE(differs.status == 0);
+  const size_t at = differs.out.find("kl_mean=");
+  REQUIRE(at != std::string::npos);
+  const double kl = std::stod(differs.out.substr(at + 8));
+  CHECK(kl > 1e-4);  // q4 on the tiny model: ~0.1 against the golden logits
+  CHECK(kl < 1.0);
+  CHECK(Glmv(fmt::format("compare {} {} --prompt-ids 1,x", kTiny.string(), q4.string())).status != 0);
+}
+
 TEST_CASE("an existing output is kept unless --force; bad arguments are clear errors") {
   test::TempDir dir;
   const fs::path out = dir / "exists.glmv";
