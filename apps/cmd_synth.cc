@@ -37,7 +37,7 @@ constexpr const char* kHelp =
     "Writes a model directory with random weights for any GLM-V config: config.json, the shards\n"
     "model-0000K-of-0000N.safetensors, model.safetensors.index.json, and the tokenizer/processor files\n"
     "found beside the config or in --tokenizer-from. Every tensor the runtime expects is there, with its\n"
-    "shape and dtype; values are deterministic in --seed (linears uniform with variance 1/fan_in, norms near\n"
+    "shape and dtype; values are deterministic in --seed (linears bell-shaped with variance 1/fan_in, norms near\n"
     "1, biases small). Without tokenizer files the model still runs with `glmv run --prompt-ids`.\n\n"
     "The free space is checked first (the model plus 10 % must fit); the data goes to DIR.partial-XXXXXX,\n"
     "renamed to DIR when complete, so an interrupted run leaves nothing under DIR. Progress is shown on a\n"

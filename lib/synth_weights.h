@@ -20,10 +20,11 @@
 
 namespace glmv {
 
-// How a tensor's values are drawn. Uniform distributions (cheaper than normal ones; a 30 GB model is
-// written at disk speed) with the variances below.
+// How a tensor's values are drawn: cheap hashes (a 30 GB model is written at disk speed) with the
+// variances below.
 enum class SynthInit : uint8_t {
-  kLinear,          // U(-a, a) with a = sqrt(3 / fan_in), variance 1 / fan_in; fan_in = elements / rows.
+  kLinear,          // bell-shaped (a sum of 4 uniforms, |v| ≤ 3.46σ) with variance 1 / fan_in; fan_in =
+                    // elements / rows. Bell-shaped like trained weights, so quantizers measure as on them.
                     // Covers embeddings, routers, lm_head and the convolutions viewed as matrices.
   kNorm,            // norm weights: 1 + U(-0.05, 0.05)
   kBias,            // biases (also LayerNorm biases): U(-0.02, 0.02)
