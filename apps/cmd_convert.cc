@@ -26,6 +26,8 @@ const std::vector<OptionSpec> kOptions = {
     {"--recipe", "-r", true, "mixed|q8|q4|float  which tensors get int4 / int8 (default mixed; see above)"},
     {"--quantizer", "", true, "search|rtn  search each group's scale (default) or plain round-to-nearest "
                               "(llama.cpp's Q4_0/Q8_0 rule: the reference to measure the search against)"},
+    {"--int4-grid", "", true, "nl|uniform  int4 values: the non-uniform grid Q4NLG32 (default with search; "
+                              "1.4 dB better on bell-shaped weights) or Q4G32's uniform [-8, 7]"},
     {"--force", "-f", false, "replace FILE if it exists"},
     {"--threads", "-t", true, "N  threads quantizing (default: all cores)"},
     {"--verbose", "-v", false, "print every tensor's format and SNR"},
@@ -42,7 +44,8 @@ constexpr const char* kHelp =
     "  q8     every text matrix int8\n"
     "  q4     every text matrix int4, except embeddings and lm_head (int8)\n"
     "  float  no quantization: the checkpoint's own types in the .glmv container\n"
-    "int4 and int8 are grouped: 32 weights share one 16-bit scale (4.5 and 8.5 bits per weight).\n\n"
+    "int4 and int8 are grouped: 32 weights share one 16-bit scale (4.5 and 8.5 bits per weight). int4 uses a\n"
+    "non-uniform grid (Q4NLG32) unless --int4-grid uniform or --quantizer rtn (Q4G32, llama.cpp's Q4_0 values).\n\n"
     "The checkpoint is read tensor by tensor (its pages are released as it goes, so a 200 GB model needs\n"
     "little RAM), quantized on all cores and written to FILE.partial, renamed to FILE when complete; an\n"
     "interrupted or failed conversion leaves nothing under FILE. Free disk space is checked first.\n"
@@ -121,6 +124,9 @@ int RunConvert(int argc, char** argv) {
   } else if (quantizer != "search") {
     return fail(Status::Error("--quantizer must be search or rtn, not '" + quantizer + "'"));
   }
+  const std::string grid = args->Get("--int4-grid", "nl");
+  if (grid != "nl" && grid != "uniform") return fail(Status::Error("--int4-grid must be nl or uniform, not '" + grid + "'"));
+  options.int4_uniform = grid == "uniform";
   auto threads = args->GetInt("--threads", 0);
   if (!threads.ok() || *threads < 0) return fail(Status::Error("--threads must be a number ≥ 0"));
   if (*threads > 0) SetNumThreads(static_cast<int>(*threads));

@@ -11,6 +11,7 @@
 #include "apps/synth_model.h"  // FormatBytes
 #include "io/model_file.h"
 #include "lib/convert.h"  // TensorComponent
+#include "lib/text_weights.h"  // PackedKind
 #include "simd/quant_layout.h"
 
 namespace glmv::app {
@@ -39,7 +40,7 @@ std::string Shape(const std::vector<int64_t>& shape) {
 std::string PackedSizeProblem(const TensorView& t) {
   if (!IsPacked(t.dtype)) return "";
   if (t.shape.size() != 2) return "packed tensor is not 2-D";
-  const auto kind = t.dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+  const auto kind = PackedKind(t.dtype);
   const uint64_t want = simd::QuantMatrixBytes(kind, static_cast<size_t>(t.shape[0]), static_cast<size_t>(t.shape[1]));
   return want == t.bytes.size() ? "" : fmt::format("holds {} bytes, its shape needs {}", t.bytes.size(), want);
 }

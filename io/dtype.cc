@@ -29,6 +29,7 @@ const char* DTypeName(DType t) {
   }
   if (t == DType::kQ4G32) return "Q4G32";
   if (t == DType::kQ8G32) return "Q8G32";
+  if (t == DType::kQ4NLG32) return "Q4NLG32";
   return "?";
 }
 

@@ -13,7 +13,8 @@ enum class DType : uint8_t {
   kF32, kF16, kBF16, kF64, kI64, kI32, kI16, kI8, kU8, kBool,
   // Packed weight formats of glmv model files (never in safetensors): int4 / int8 in groups of 32 inputs
   // with a 16-bit scale per group, in the kernels' tile layout (simd/quant_layout.h).
-  kQ4G32, kQ8G32,
+  // Q4NLG32: 4-bit codes into a fixed non-uniform grid, same packing as Q4G32.
+  kQ4G32, kQ8G32, kQ4NLG32,
 };
 
 // Safetensors spelling ("F32", "BF16", ...) ↔ DType. DTypeFromName knows only the element types.
@@ -21,7 +22,7 @@ std::optional<DType> DTypeFromName(std::string_view name);
 const char* DTypeName(DType t);
 // Bytes per element; 0 for the packed formats, whose size depends on the whole shape.
 size_t DTypeSize(DType t);
-inline bool IsPacked(DType t) { return t == DType::kQ4G32 || t == DType::kQ8G32; }
+inline bool IsPacked(DType t) { return t == DType::kQ4G32 || t == DType::kQ8G32 || t == DType::kQ4NLG32; }
 inline bool IsFloat(DType t) { return t == DType::kF32 || t == DType::kF16 || t == DType::kBF16; }
 
 inline float BF16ToF32(uint16_t bits) {

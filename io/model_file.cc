@@ -27,6 +27,7 @@ struct DTypeCode {
 constexpr DTypeCode kDTypeCodes[] = {
     {DType::kF32, 1}, {DType::kF16, 2}, {DType::kBF16, 3}, {DType::kF64, 4}, {DType::kI64, 5},   {DType::kI32, 6},
     {DType::kI16, 7}, {DType::kI8, 8},  {DType::kU8, 9},   {DType::kBool, 10}, {DType::kQ4G32, 32}, {DType::kQ8G32, 33},
+    {DType::kQ4NLG32, 34},
 };
 
 // Every count and offset in a file may be hostile (2^64 - 1 included), so all arithmetic on them is

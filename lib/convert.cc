@@ -52,7 +52,7 @@ std::string ExpertUnitName(const std::string& name) {
 }
 
 uint64_t PackedBytes(DType t, const std::vector<int64_t>& shape) {
-  const auto kind = t == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+  const auto kind = PackedKind(t);
   return simd::QuantMatrixBytes(kind, static_cast<size_t>(shape[0]), static_cast<size_t>(shape[1]));
 }
 
@@ -68,7 +68,7 @@ void WidenRows(const TensorView& t, size_t cols, size_t r0, size_t r1, float* ou
 Result<double> QuantizeTensor(const TensorView& t, DType target, quant::QuantScheme scheme, std::vector<uint8_t>& out,
                               const std::function<Status(uint64_t)>& step) {
   const size_t rows = static_cast<size_t>(t.shape[0]), cols = static_cast<size_t>(t.shape[1]);
-  const auto kind = target == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+  const auto kind = PackedKind(target);
   const size_t tile_bytes = simd::QuantTileBytes(kind, cols), tiles = simd::QuantTiles(rows);
   const size_t source_tile_bytes = simd::kQuantTileRows * cols * DTypeSize(t.dtype);
   const size_t chunk_tiles = std::max<size_t>(1, (size_t{64} << 20) / source_tile_bytes);
@@ -109,6 +109,7 @@ Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, cons
   }
   nlohmann::json recipe = {{"recipe", ConvertRecipeName(options.recipe)},
                            {"scheme", options.scheme == quant::QuantScheme::kSearch ? "search" : "round-to-nearest"},
+                           {"int4_grid", options.int4_uniform || options.scheme != quant::QuantScheme::kSearch ? "uniform" : "nl"},
                            {"group", simd::kQuantGroup},
                            {"tile_rows", simd::kQuantTileRows}};
   meta["glmv.recipe"] = recipe.dump();
@@ -196,8 +197,11 @@ std::string TensorComponent(const std::string& name) {
   return "other";
 }
 
-DType ConvertTargetDType(ConvertRecipe recipe, const std::string& name, const std::vector<int64_t>& shape,
+DType ConvertTargetDType(const ConvertOptions& options, const std::string& name, const std::vector<int64_t>& shape,
                          DType source) {
+  const ConvertRecipe recipe = options.recipe;
+  const DType int4 = options.int4_uniform || options.scheme == quant::QuantScheme::kRoundToNearest ? DType::kQ4G32
+                                                                                                   : DType::kQ4NLG32;
   const std::string component = TensorComponent(name);
   if (recipe == ConvertRecipe::kFloat) return source;
   // The vision kernels (oneDNN GEMMs, Highway attention) are f32: stored f32, the tower maps in place
@@ -206,10 +210,10 @@ DType ConvertTargetDType(ConvertRecipe recipe, const std::string& name, const st
   if (component == "vision") return DType::kF32;
   if (shape.size() != 2 || component == "router") return DType::kF32;
   switch (recipe) {
-    case ConvertRecipe::kMixed: return component == "routed experts" ? DType::kQ4G32 : DType::kQ8G32;
+    case ConvertRecipe::kMixed: return component == "routed experts" ? int4 : DType::kQ8G32;
     case ConvertRecipe::kQ8: return DType::kQ8G32;
     case ConvertRecipe::kQ4:
-      return component == "embeddings" || component == "lm_head" ? DType::kQ8G32 : DType::kQ4G32;
+      return component == "embeddings" || component == "lm_head" ? DType::kQ8G32 : int4;
     case ConvertRecipe::kFloat: break;
   }
   return source;
@@ -241,7 +245,7 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
       status = Status::Error(*t->file + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected F32, BF16 or F16");
       return;
     }
-    Planned p{name, shape, t, ConvertTargetDType(options.recipe, name, shape, t->dtype), 0, -1};
+    Planned p{name, shape, t, ConvertTargetDType(options, name, shape, t->dtype), 0, -1};
     p.bytes = IsPacked(p.dtype) ? PackedBytes(p.dtype, shape) : static_cast<uint64_t>(t->NumElements()) * DTypeSize(p.dtype);
     const std::string unit = ExpertUnitName(name);
     if (!unit.empty()) {

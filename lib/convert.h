@@ -32,6 +32,9 @@ const char* ConvertRecipeName(ConvertRecipe r);
 struct ConvertOptions {
   ConvertRecipe recipe = ConvertRecipe::kMixed;
   quant::QuantScheme scheme = quant::QuantScheme::kSearch;
+  // int4 matrices: the non-uniform Q4NLG32 grid (default; better on bell-shaped weights) or Q4G32's uniform
+  // one. Round-to-nearest always uses the uniform grid: it is llama.cpp's Q4_0 rule, the reference.
+  bool int4_uniform = false;
 };
 
 struct ConvertedTensor {
@@ -62,7 +65,7 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
                                    const std::function<Status(const ConvertProgress&)>& progress);
 
 // The target dtype of one tensor under a recipe.
-DType ConvertTargetDType(ConvertRecipe recipe, const std::string& name, const std::vector<int64_t>& shape,
+DType ConvertTargetDType(const ConvertOptions& options, const std::string& name, const std::vector<int64_t>& shape,
                          DType source);
 
 // "routed experts", "attention", "embeddings", ... for summaries (glmv convert, glmv inspect).

@@ -13,7 +13,7 @@ namespace {
 // across threads (simd/kernels_quant.h).
 void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
-  const auto kind = w.dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+  const auto kind = PackedKind(w.dtype);
   const size_t G = simd::QuantGroups(in);
   // Grown to the largest batch seen, then reused: the decode loop does not allocate.
   thread_local std::vector<int8_t> q;

@@ -53,7 +53,7 @@ Status TextModel::Embed(std::span<const int64_t> ids, float* x) const {
                            " is outside the vocabulary [0, " + std::to_string(config().vocab_size) + ")");
     }
     if (w_.embed.is_packed()) {
-      const auto kind = w_.embed.dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+      const auto kind = PackedKind(w_.embed.dtype);
       simd::DequantizeRow(kind, w_.embed.packed, H, static_cast<size_t>(ids[i]), x + i * H);
     } else {
       std::copy_n(w_.embed.data + static_cast<size_t>(ids[i]) * H, H, x + i * H);

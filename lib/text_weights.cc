@@ -17,7 +17,7 @@ Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::ve
   }
   w.shape = shape;
   if (IsPacked(t->dtype) && allow_packed && shape.size() == 2) {
-    const auto kind = t->dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+    const auto kind = PackedKind(t->dtype);
     const size_t expected = simd::QuantMatrixBytes(kind, static_cast<size_t>(shape[0]), static_cast<size_t>(shape[1]));
     if (t->bytes.size() != expected) {
       return Status::Error(*t->file + ": tensor '" + name + "' (" + DTypeName(t->dtype) + " " + ShapeString(shape) +

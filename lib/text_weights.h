@@ -13,12 +13,18 @@
 #include "io/status.h"
 #include "lib/checkpoint.h"
 #include "lib/config.h"
+#include "simd/quant_layout.h"
 
 namespace glmv {
 
+// The kernels' layout of a packed dtype (IsPacked(t) must hold).
+inline simd::QuantKind PackedKind(DType t) {
+  return t == DType::kQ4G32 ? simd::QuantKind::kQ4 : t == DType::kQ4NLG32 ? simd::QuantKind::kQ4NL : simd::QuantKind::kQ8;
+}
+
 // A view of one tensor; `shape` as in the checkpoint ([out, in] for linears). Either f32 (`data`) or, for
 // matrices of a converted .glmv model, packed int4/int8 (`packed`, layout simd/quant_layout.h, dtype
-// kQ4G32 or kQ8G32) straight in the mapped file.
+// kQ4G32, kQ4NLG32 or kQ8G32) straight in the mapped file.
 struct Weight {
   const float* data = nullptr;
   const uint8_t* packed = nullptr;

@@ -92,8 +92,77 @@ uint16_t FloatToHalf(float f) {
 
 float HalfToFloat(uint16_t h) { return simd::HalfToFloat(h); }
 
+namespace {
+
+// Q4NL: the nearest grid value of x (in scale units) by counting the midpoints below it (vectorises).
+inline int NearestNl(float x) {
+  constexpr float kMid[15] = {-113.0f, -89.5f, -72.5f, -57.5f, -43.5f, -30.5f, -17.5f, -5.0f,
+                              7.0f,    19.0f,  31.5f,  45.0f,  59.0f,  74.5f,  94.5f};
+  int code = 0;
+  for (float m : kMid) code += x > m;
+  return code;
+}
+
+float NlCodesFor(const float* w, size_t len, float d, int* q) {
+  float err = 0.0f;
+  const float inv = d != 0.0f ? 1.0f / d : 0.0f;
+  for (size_t i = 0; i < len; ++i) {
+    q[i] = NearestNl(w[i] * inv);
+    const float e = w[i] - d * static_cast<float>(simd::kQ4NlValues[q[i]]);
+    err += e * e;
+  }
+  return err;
+}
+
+// Q4NL: scales that put the group's extreme at either end of the grid, shrunk by up to 30 % (clipping the
+// extreme a little often fits the rest better), each followed by a least-squares refit. "rtn" is the first
+// candidate only (extreme → −127).
+QuantError QuantizeGroupNl(QuantScheme scheme, const float* w, size_t len, uint8_t* codes, uint16_t* scale) {
+  int q[kG], best_q[kG];
+  QuantError e;
+  float amax = 0.0f, m = 0.0f;
+  for (size_t i = 0; i < len; ++i) {
+    e.signal += static_cast<double>(w[i]) * w[i];
+    if (std::fabs(w[i]) > amax) amax = std::fabs(w[i]), m = w[i];
+  }
+  uint16_t best_h = FloatToHalf(m / -127.0f);
+  float best_err = NlCodesFor(w, len, HalfToFloat(best_h), best_q);
+  if (scheme == QuantScheme::kSearch && amax > 0.0f) {
+    for (const float end : {-127.0f, 106.0f}) {
+      for (int s = 0; s <= 12; ++s) {
+        float d = HalfToFloat(FloatToHalf(m / (end * (1.0f - 0.025f * static_cast<float>(s)))));
+        if (d == 0.0f || !std::isfinite(d)) continue;
+        float err = NlCodesFor(w, len, d, q);
+        if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
+        float wv = 0.0f, vv = 0.0f;
+        for (size_t i = 0; i < len; ++i) {
+          const float v = simd::kQ4NlValues[q[i]];
+          wv += w[i] * v, vv += v * v;
+        }
+        if (vv <= 0.0f) continue;
+        d = HalfToFloat(FloatToHalf(wv / vv));
+        if (d == 0.0f || !std::isfinite(d)) continue;
+        err = NlCodesFor(w, len, d, q);
+        if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
+      }
+    }
+  }
+  for (size_t i = 0; i < kG; ++i) codes[i] = static_cast<uint8_t>(i < len ? best_q[i] : simd::QuantPaddingCode(QuantKind::kQ4NL));
+  *scale = best_h;
+  // The exact error of the stored scale, in double like the other kinds.
+  const float d = HalfToFloat(best_h);
+  for (size_t i = 0; i < len; ++i) {
+    const double err = static_cast<double>(w[i]) - static_cast<double>(d) * simd::kQ4NlValues[best_q[i]];
+    e.noise += err * err;
+  }
+  return e;
+}
+
+}  // namespace
+
 QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, size_t len, uint8_t* codes,
                          uint16_t* scale) {
+  if (kind == QuantKind::kQ4NL) return QuantizeGroupNl(scheme, w, len, codes, scale);
   const int zero = simd::QuantZeroPoint(kind);
   const int qmin = simd::QuantMinCode(kind) - zero, qmax = simd::QuantMaxCode(kind) - zero;
   int q[kG], best_q[kG];
@@ -148,7 +217,7 @@ QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, siz
 QuantError QuantizeTile(QuantKind kind, QuantScheme scheme, const float* w, size_t rows, size_t cols, size_t stride,
                         size_t tile, uint8_t* out) {
   const size_t R = simd::kQuantTileRows, G = simd::QuantGroups(cols), padded = G * kG;
-  std::vector<uint8_t> codes(R * padded, static_cast<uint8_t>(simd::QuantZeroPoint(kind)));
+  std::vector<uint8_t> codes(R * padded, static_cast<uint8_t>(simd::QuantPaddingCode(kind)));
   std::vector<uint16_t> scales(R * G, 0);
   QuantError total;
   for (size_t r = 0; r < R; ++r) {

@@ -71,6 +71,31 @@ HWY_INLINE VF LoadScales(const uint16_t* scales) {
   return hn::PromoteTo(df, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(scales)));
 }
 
+// The Q4NL grid as unsigned bytes (value + 128, zero point 128).
+alignas(16) constexpr uint8_t kNlBytes[16] = {
+    static_cast<uint8_t>(kQ4NlValues[0] + 128),  static_cast<uint8_t>(kQ4NlValues[1] + 128),
+    static_cast<uint8_t>(kQ4NlValues[2] + 128),  static_cast<uint8_t>(kQ4NlValues[3] + 128),
+    static_cast<uint8_t>(kQ4NlValues[4] + 128),  static_cast<uint8_t>(kQ4NlValues[5] + 128),
+    static_cast<uint8_t>(kQ4NlValues[6] + 128),  static_cast<uint8_t>(kQ4NlValues[7] + 128),
+    static_cast<uint8_t>(kQ4NlValues[8] + 128),  static_cast<uint8_t>(kQ4NlValues[9] + 128),
+    static_cast<uint8_t>(kQ4NlValues[10] + 128), static_cast<uint8_t>(kQ4NlValues[11] + 128),
+    static_cast<uint8_t>(kQ4NlValues[12] + 128), static_cast<uint8_t>(kQ4NlValues[13] + 128),
+    static_cast<uint8_t>(kQ4NlValues[14] + 128), static_cast<uint8_t>(kQ4NlValues[15] + 128)};
+
+// Bytes holding 4-bit codes → their grid bytes: one byte shuffle within each 16-byte block (vpshufb) with
+// the table repeated per block; byte by byte on the one-lane scalar target.
+HWY_INLINE VI NlLookup(VI codes) {
+#if HWY_TARGET == HWY_SCALAR
+  const uint32_t c = static_cast<uint32_t>(hn::GetLane(codes));
+  uint32_t v = 0;
+  for (int j = 0; j < 4; ++j) v |= static_cast<uint32_t>(kNlBytes[(c >> (8 * j)) & 15]) << (8 * j);
+  return hn::Set(DI(), static_cast<int32_t>(v));
+#else
+  const hn::Repartition<uint8_t, DI> du8;
+  return hn::BitCast(DI(), hn::TableLookupBytes(hn::LoadDup128(du8, kNlBytes), hn::BitCast(du8, codes)));
+#endif
+}
+
 // Rows [lane_begin, lane_begin + Lanes) of one tile against tokens [t0, t0 + nt), nt ≤ kTokenBlock;
 // out[t · 16 + r] receives the un-biased results.
 template <QuantKind K>
@@ -103,8 +128,12 @@ HWY_INLINE void TileLanes(const uint8_t* HWY_RESTRICT tile, size_t cols, size_t 
       const VI low = hn::Set(di, 0x0F0F0F0F);
       for (size_t c = 0; c < 4; ++c) {
         const VI w = hn::LoadU(di, reinterpret_cast<const int32_t*>(gc + c * 64));
-        const VI lo = hn::And(w, low);
-        const VI hi = hn::And(hn::ShiftRight<4>(w), low);
+        VI lo = hn::And(w, low);
+        VI hi = hn::And(hn::ShiftRight<4>(w), low);
+        if constexpr (K == QuantKind::kQ4NL) {  // codes → grid bytes (value + 128): one vpshufb each
+          lo = NlLookup(lo);
+          hi = NlLookup(hi);
+        }
         for (size_t t = 0; t < nt; ++t) {
           const int8_t* q = a.q + (t0 + t) * act_stride + g * kQuantGroup;
           acc0[t] = Dot4(acc0[t], lo, Load4(q + 8 * c));
@@ -148,6 +177,8 @@ void MatMulQuantImpl(QuantKind kind, const uint8_t* w, size_t rows, size_t cols,
                      const QuantizedActs& a, size_t n, const float* bias, float* y, size_t y_stride) {
   if (kind == QuantKind::kQ4) {
     MatMulQuantT<QuantKind::kQ4>(w, rows, cols, tile_begin, tile_end, a, n, bias, y, y_stride);
+  } else if (kind == QuantKind::kQ4NL) {
+    MatMulQuantT<QuantKind::kQ4NL>(w, rows, cols, tile_begin, tile_end, a, n, bias, y, y_stride);
   } else {
     MatMulQuantT<QuantKind::kQ8>(w, rows, cols, tile_begin, tile_end, a, n, bias, y, y_stride);
   }

@@ -38,7 +38,7 @@ void PackQuantTile(QuantKind k, size_t cols, const uint8_t* codes, const uint16_
       for (size_t i = 0; i < kQuantGroup; ++i) {
         const uint8_t code = codes[r * padded + g * kQuantGroup + i];
         const CodePosition p = QuantCodePosition(k, r, g, i);
-        if (k == QuantKind::kQ8) {
+        if (!IsNibbleKind(k)) {
           tile[p.byte] = code;
         } else {
           tile[p.byte] |= static_cast<uint8_t>((code & 0x0f) << (p.high_nibble ? 4 : 0));
@@ -56,7 +56,7 @@ void PackQuantTile(QuantKind k, size_t cols, const uint8_t* codes, const uint16_
 
 uint8_t QuantTileCode(QuantKind k, size_t cols, const uint8_t* tile, size_t r, size_t i) {
   const CodePosition p = QuantCodePosition(k, r, i / kQuantGroup, i % kQuantGroup);
-  if (k == QuantKind::kQ8) return tile[p.byte];
+  if (!IsNibbleKind(k)) return tile[p.byte];
   return p.high_nibble ? tile[p.byte] >> 4 : tile[p.byte] & 0x0f;
 }
 
@@ -69,10 +69,9 @@ uint16_t QuantTileScale(QuantKind k, size_t cols, const uint8_t* tile, size_t r,
 void DequantizeRow(QuantKind k, const uint8_t* matrix, size_t cols, size_t row, float* out) {
   const uint8_t* tile = matrix + (row / kQuantTileRows) * QuantTileBytes(k, cols);
   const size_t r = row % kQuantTileRows;
-  const int zero = QuantZeroPoint(k);
   for (size_t i = 0; i < cols; ++i) {
     const float s = HalfToFloat(QuantTileScale(k, cols, tile, r, i / kQuantGroup));
-    out[i] = s * static_cast<float>(static_cast<int>(QuantTileCode(k, cols, tile, r, i)) - zero);
+    out[i] = s * static_cast<float>(QuantCodeValue(k, QuantTileCode(k, cols, tile, r, i)));
   }
 }
 
@@ -111,7 +110,6 @@ void QuantizeActs(const float* x, size_t n, size_t cols, size_t x_stride, int8_t
 void MatMulQuant(QuantKind k, const uint8_t* w, size_t rows, size_t cols, size_t tile_begin, size_t tile_end,
                  const QuantizedActs& a, size_t n, const float* bias, float* y, size_t y_stride) {
   const size_t G = QuantGroups(cols), act_stride = G * kQuantGroup;
-  const int zero = QuantZeroPoint(k);
   const size_t tile_bytes = QuantTileBytes(k, cols);
   for (size_t tile = tile_begin; tile < tile_end; ++tile) {
     const uint8_t* tp = w + tile * tile_bytes;
@@ -122,10 +120,9 @@ void MatMulQuant(QuantKind k, const uint8_t* w, size_t rows, size_t cols, size_t
         for (size_t g = 0; g < G; ++g) {
           int32_t dot = 0;
           for (size_t i = 0; i < kQuantGroup; ++i) {
-            dot += static_cast<int32_t>(QuantTileCode(k, cols, tp, r, g * kQuantGroup + i)) *
+            dot += QuantCodeValue(k, QuantTileCode(k, cols, tp, r, g * kQuantGroup + i)) *
                    a.q[t * act_stride + g * kQuantGroup + i];
           }
-          dot -= zero * a.sum[t * G + g];
           const float ws = HalfToFloat(QuantTileScale(k, cols, tp, r, g));
           acc = std::fma(static_cast<float>(dot), ws * a.scale[t * G + g], acc);
         }

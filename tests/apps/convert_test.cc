@@ -130,7 +130,7 @@ TEST_CASE("routed experts are 4 KiB-aligned units of three tensors; inspect list
   CHECK(inspect.status == 0);
   CHECK(Contains(inspect.out, "routed experts"));
   CHECK(Contains(inspect.out, "model.language_model.layers.2.mlp.experts.7.down_proj.weight"));
-  CHECK(Contains(inspect.out, "Q4G32"));
+  CHECK(Contains(inspect.out, "Q4NLG32"));
   CHECK(Contains(inspect.out, "16 expert units"));
   const Run summary = Glmv("inspect --summary " + model.string());
   CHECK(summary.status == 0);

@@ -130,12 +130,12 @@ TEST_CASE("dtype codes are fixed and round-trip") {
   const std::pair<DType, uint32_t> codes[] = {
       {DType::kF32, 1}, {DType::kF16, 2}, {DType::kBF16, 3}, {DType::kF64, 4},    {DType::kI64, 5},
       {DType::kI32, 6}, {DType::kI16, 7}, {DType::kI8, 8},   {DType::kU8, 9},     {DType::kBool, 10},
-      {DType::kQ4G32, 32}, {DType::kQ8G32, 33}};
+      {DType::kQ4G32, 32}, {DType::kQ8G32, 33}, {DType::kQ4NLG32, 34}};
   for (const auto& [t, code] : codes) {
     CHECK(ModelFileDTypeCode(t) == code);
     CHECK(DTypeFromModelFileCode(code) == t);
   }
-  for (uint32_t bad : {0u, 11u, 31u, 34u, 0xFFFFFFFFu}) CHECK(!DTypeFromModelFileCode(bad).has_value());
+  for (uint32_t bad : {0u, 11u, 31u, 35u, 0xFFFFFFFFu}) CHECK(!DTypeFromModelFileCode(bad).has_value());
 }
 
 TEST_CASE("a written model reads back: metadata, tensors, units and the promised alignment") {

@@ -45,7 +45,7 @@ TEST_CASE("quant layout: sizes and every code position distinct") {
   CHECK(QuantTileBytes(QuantKind::kQ8, 32) == 576);   // 512 + 32, rounded to 64
   CHECK(QuantTileBytes(QuantKind::kQ4, 4096) == 128 * 288);
   CHECK(QuantMatrixBytes(QuantKind::kQ4, 17, 48) == 2 * QuantTileBytes(QuantKind::kQ4, 48));
-  for (QuantKind k : {QuantKind::kQ4, QuantKind::kQ8}) {
+  for (QuantKind k : {QuantKind::kQ4, QuantKind::kQ8, QuantKind::kQ4NL}) {
     std::set<std::pair<size_t, bool>> seen;
     for (size_t r = 0; r < kQuantTileRows; ++r) {
       for (size_t i = 0; i < 2 * kQuantGroup; ++i) {
@@ -58,7 +58,7 @@ TEST_CASE("quant layout: sizes and every code position distinct") {
 }
 
 TEST_CASE("quant layout: pack then read back codes and scales") {
-  for (QuantKind k : {QuantKind::kQ4, QuantKind::kQ8}) {
+  for (QuantKind k : {QuantKind::kQ4, QuantKind::kQ8, QuantKind::kQ4NL}) {
     for (size_t cols : {16, 32, 48, 100}) {
       const size_t G = QuantGroups(cols), padded = G * kQuantGroup;
       std::vector<uint8_t> codes(kQuantTileRows * padded);
@@ -110,7 +110,7 @@ TEST_CASE("QuantizeActs: every target gives the scalar twin's codes, scales and 
 
 TEST_CASE("MatMulQuant: every target against the scalar twin, and both against f64 dequantized math") {
   double worst_target = 0, worst_f64 = 0;
-  for (QuantKind k : {QuantKind::kQ4, QuantKind::kQ8}) {
+  for (QuantKind k : {QuantKind::kQ4, QuantKind::kQ8, QuantKind::kQ4NL}) {
     for (size_t rows : {1, 15, 16, 17, 40}) {
       for (size_t cols : {16, 32, 48, 100, 257}) {
         const auto wf = RandomFloats(rows * cols, static_cast<uint32_t>(rows * 131 + cols));
