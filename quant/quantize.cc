@@ -94,13 +94,30 @@ float HalfToFloat(uint16_t h) { return simd::HalfToFloat(h); }
 
 namespace {
 
-// Q4NL: the nearest grid value of x (in scale units) by counting the midpoints below it (vectorises).
+// Q4NL: the nearest grid value of x (in scale units). Every midpoint between grid values is a multiple of
+// 0.5, so the code is constant on each interval [k/2, (k+1)/2): one table lookup on floor(2x) (15
+// comparisons per value made the scale search the slowest part of glmv convert).
+struct NlNearest {
+  static constexpr int kHalfSteps = 2 * 128;  // |2x| < 256 covers the grid and what clamps to its ends
+  uint8_t code[2 * kHalfSteps];
+  constexpr NlNearest() : code() {
+    for (int h = -kHalfSteps; h < kHalfSteps; ++h) {
+      const double x = 0.5 * h + 0.25;  // inside the interval: never on a midpoint
+      int best = 0;
+      for (int c = 1; c < 16; ++c) {
+        if (std::abs(x - simd::kQ4NlValues[c]) < std::abs(x - simd::kQ4NlValues[best])) best = c;
+      }
+      code[h + kHalfSteps] = static_cast<uint8_t>(best);
+    }
+  }
+};
+constexpr NlNearest kNlNearest;
+
 inline int NearestNl(float x) {
-  constexpr float kMid[15] = {-113.0f, -89.5f, -72.5f, -57.5f, -43.5f, -30.5f, -17.5f, -5.0f,
-                              7.0f,    19.0f,  31.5f,  45.0f,  59.0f,  74.5f,  94.5f};
-  int code = 0;
-  for (float m : kMid) code += x > m;
-  return code;
+  const float y = std::min(255.5f, std::max(-256.0f, 2.0f * x));
+  int h = static_cast<int>(y);  // truncates toward zero; floor below (std::floor is a library call here)
+  h -= static_cast<float>(h) > y;
+  return kNlNearest.code[h + NlNearest::kHalfSteps];
 }
 
 float NlCodesFor(const float* w, size_t len, float d, int* q) {
@@ -129,8 +146,8 @@ QuantError QuantizeGroupNl(QuantScheme scheme, const float* w, size_t len, uint8
   float best_err = NlCodesFor(w, len, HalfToFloat(best_h), best_q);
   if (scheme == QuantScheme::kSearch && amax > 0.0f) {
     for (const float end : {-127.0f, 106.0f}) {
-      for (int s = 0; s <= 12; ++s) {
-        float d = HalfToFloat(FloatToHalf(m / (end * (1.0f - 0.025f * static_cast<float>(s)))));
+      for (int s = 0; s <= 6; ++s) {  // 0, 5, …, 30 %: steps of 2.5 % gained < 0.01 dB for twice the time
+        float d = HalfToFloat(FloatToHalf(m / (end * (1.0f - 0.05f * static_cast<float>(s)))));
         if (d == 0.0f || !std::isfinite(d)) continue;
         float err = NlCodesFor(w, len, d, q);
         if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
