@@ -110,6 +110,15 @@ TEST_CASE("round-to-nearest is selectable, and the search quantizer's error is l
   };
   MESSAGE("routed experts q4 mean SNR: search " << snr(search.out) << " dB, round-to-nearest " << snr(rtn.out) << " dB");
   CHECK(snr(search.out) > snr(rtn.out) + 0.2);
+  // The default int4 grid is the non-uniform one; --int4-grid uniform and rtn keep Q4_0's.
+  CHECK(Contains(search.out, "Q4NLG32×"));
+  CHECK(Contains(rtn.out, "Q4G32×"));
+  const Run uniform = Glmv(fmt::format("convert {} -o {} --recipe q4 --int4-grid uniform", kTiny.string(), (dir / "u.glmv").string()));
+  CHECK(uniform.status == 0);
+  CHECK(Contains(uniform.out, "Q4G32×"));
+  CHECK(!Contains(uniform.out, "Q4NLG32"));
+  MESSAGE("routed experts q4 mean SNR: uniform grid searched " << snr(uniform.out) << " dB");
+  CHECK(snr(search.out) > snr(uniform.out));
 }
 
 TEST_CASE("routed experts are 4 KiB-aligned units of three tensors; inspect lists them") {
