@@ -111,13 +111,13 @@ TEST_CASE("QuantizeActs: every target gives the scalar twin's codes, scales and 
 TEST_CASE("MatMulQuant: every target against the scalar twin, and both against f64 dequantized math") {
   double worst_target = 0, worst_f64 = 0;
   for (QuantKind k : {QuantKind::kQ4, QuantKind::kQ8, QuantKind::kQ4NL}) {
-    for (size_t rows : {1, 15, 16, 17, 40}) {
+    for (size_t rows : {1, 15, 16, 17, 40, 117}) {  // 117: halves of 4 tiles, the last one partial
       for (size_t cols : {16, 32, 48, 100, 257}) {
         const auto wf = RandomFloats(rows * cols, static_cast<uint32_t>(rows * 131 + cols));
         std::vector<uint8_t> w(QuantMatrixBytes(k, rows, cols));
         quant::QuantizeMatrix(k, quant::QuantScheme::kSearch, wf.data(), rows, cols, w.data());
         const auto bias = RandomFloats(rows, 5);
-        for (size_t n : {1, 2, 4, 5, 9}) {
+        for (size_t n : {1, 2, 3, 4, 5, 9, 15}) {  // 15 = 8 + 4 + 3: every token block size
           const auto x = RandomFloats(n * cols, static_cast<uint32_t>(n + cols));
           const Acts a = MakeActs(x, n, cols, true);
           const size_t tiles = QuantTiles(rows);

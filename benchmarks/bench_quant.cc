@@ -1,0 +1,227 @@
+// Packed int4 / int8 and bf16 linear layers at GLM-4.5V's real shapes, the way the runtime calls them
+// (lib/linear.cc: activations quantized on the calling thread, then ParallelFor over tiles of 16 rows).
+//
+// Decode (one token) is a matrix-vector product bound by memory bandwidth, so it is reported as GB/s of
+// weight bytes streamed and as a ratio of the read bandwidth measured first in the same run. Each pass
+// cycles through distinct weight matrices totalling ≥ --gib GiB, so no cache holds them between calls;
+// the best pass counts and `spread` says how much slower the worst was. Small batches (4, 16, 64 tokens)
+// show the path prefill and batched decode take: GFLOP/s-equivalent (2·rows·cols·tokens) and token-rows/s.
+// Activation quantization is inside the timed call: it is part of the real cost.
+//
+//   bench_quant [--threads N (2)] [--passes N (7; batches use half)] [--gib G (1)]
+//               [--shapes expert_up,...] [--formats q4,q4nl,q8,bf16] [--tokens 1,4,16,64]
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmarks/bench_util.h"
+#include "lib/parallel.h"
+#include "quant/quantize.h"
+#include "simd/kernels_bf16.h"
+#include "simd/kernels_quant.h"
+#include "simd/quant_layout.h"
+
+using namespace glmv;
+
+namespace {
+
+struct Shape {
+  const char* name;
+  size_t rows, cols;  // out × in
+};
+// GLM-4.5V's text decoder: hidden 4096, routed experts of width 1408, 96 query heads and 8 K/V heads of
+// 128, a 151552-token vocabulary.
+constexpr Shape kShapes[] = {
+    {"expert_up", 1408, 4096},   {"expert_down", 4096, 1408}, {"attn_q", 12288, 4096},
+    {"attn_o", 4096, 12288},     {"attn_kv", 1024, 4096},     {"lm_head", 151552, 4096},
+};
+
+// q4nl: int4 codes on the non-uniform grid convert writes by default (simd/quant_layout.h), same bytes as q4.
+enum class Format { kQ4, kQ4NL, kQ8, kBF16 };
+constexpr Format kFormats[] = {Format::kQ4, Format::kQ4NL, Format::kQ8, Format::kBF16};
+const char* FormatName(Format f) {
+  return f == Format::kQ4 ? "q4" : f == Format::kQ4NL ? "q4nl" : f == Format::kQ8 ? "q8" : "bf16";
+}
+simd::QuantKind KindOf(Format f) {
+  return f == Format::kQ4 ? simd::QuantKind::kQ4 : f == Format::kQ4NL ? simd::QuantKind::kQ4NL : simd::QuantKind::kQ8;
+}
+
+size_t MatrixBytes(Format f, const Shape& s) {
+  if (f == Format::kBF16) return s.rows * s.cols * sizeof(uint16_t);
+  return simd::QuantMatrixBytes(KindOf(f), s.rows, s.cols);
+}
+
+uint32_t Hash(uint64_t x) {  // splitmix64's finaliser: cheap, well mixed, deterministic
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return static_cast<uint32_t>(x ^ (x >> 31));
+}
+
+// `copies` matrices of shape s, back to back in `w`. Quantized: a pool of tiles packed by
+// simd::PackQuantTile from random codes and scales, copied in a scattered order (contents do not change
+// the bandwidth; distinct addresses do). bf16: random signs and mantissas around 2^-7. Written by the
+// benchmark's threads, so pages are first touched where they are read.
+void Fill(Format f, const Shape& s, size_t copies, uint8_t* w) {
+  if (f == Format::kBF16) {
+    auto* p = reinterpret_cast<uint16_t*>(w);
+    const size_t n = copies * s.rows * s.cols;
+    ParallelFor(n, 1 << 20, [&](size_t b, size_t e, size_t) {
+      for (size_t i = b; i < e; ++i) p[i] = static_cast<uint16_t>(0x3c00 | (Hash(i) & 0x807f));
+    });
+    return;
+  }
+  const simd::QuantKind k = KindOf(f);
+  const size_t G = simd::QuantGroups(s.cols), tile_bytes = simd::QuantTileBytes(k, s.cols);
+  constexpr size_t kPool = 8;
+  std::vector<uint8_t> pool(kPool * tile_bytes);
+  std::vector<uint8_t> codes(simd::kQuantTileRows * G * simd::kQuantGroup);
+  std::vector<uint16_t> scales(simd::kQuantTileRows * G);
+  const int lo = simd::QuantMinCode(k), span = simd::QuantMaxCode(k) - lo + 1;
+  for (size_t p = 0; p < kPool; ++p) {
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(lo + Hash(p * 1000003 + i) % span);
+    for (size_t i = 0; i < scales.size(); ++i) {
+      scales[i] = quant::FloatToHalf(0.01f * (0.5f + static_cast<float>(Hash(~(p * 1000003 + i)) % 1000) / 1000.0f));
+    }
+    simd::PackQuantTile(k, s.cols, codes.data(), scales.data(), pool.data() + p * tile_bytes);
+  }
+  const size_t tiles = simd::QuantTiles(s.rows), total = copies * tiles;
+  ParallelFor(total, 64, [&](size_t b, size_t e, size_t) {
+    for (size_t i = b; i < e; ++i) std::memcpy(w + i * tile_bytes, pool.data() + Hash(i) % kPool * tile_bytes, tile_bytes);
+  });
+}
+
+// Scratch sized once for the largest shape and batch: the timed calls do not allocate (as in the runtime).
+struct Scratch {
+  std::vector<float> x, y;
+  std::vector<int8_t> q;
+  std::vector<float> scale;
+  std::vector<int32_t> sum;
+};
+
+// One linear layer call as lib/linear.cc makes it: y [n, rows] = W [rows, cols] · x [n, cols].
+void Call(Format f, const Shape& s, const uint8_t* w, size_t n, Scratch& sc) {
+  const size_t tiles = simd::QuantTiles(s.rows);
+  if (f == Format::kBF16) {
+    const auto* wb = reinterpret_cast<const uint16_t*>(w);
+    ParallelFor(tiles, 1, [&](size_t b, size_t e, size_t) {
+      simd::MatMulBF16(wb, s.cols, nullptr, b * simd::kQuantTileRows, std::min(e * simd::kQuantTileRows, s.rows),
+                       sc.x.data(), n, s.cols, sc.y.data(), s.rows);
+    });
+    return;
+  }
+  simd::QuantizeActs(sc.x.data(), n, s.cols, s.cols, sc.q.data(), sc.scale.data(), sc.sum.data());
+  const simd::QuantizedActs acts{sc.q.data(), sc.scale.data(), sc.sum.data(), simd::QuantGroups(s.cols)};
+  ParallelFor(tiles, 1, [&](size_t b, size_t e, size_t) {
+    simd::MatMulQuant(KindOf(f), w, s.rows, s.cols, b, e, acts, n, nullptr, sc.y.data(), s.rows);
+  });
+}
+
+std::vector<std::string> SplitList(const char* s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const char* p = s;; ++p) {
+    if (*p == ',' || *p == 0) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+      if (*p == 0) break;
+    } else {
+      cur += *p;
+    }
+  }
+  return out;
+}
+
+bool Wanted(const std::vector<std::string>& list, const std::string& name) {
+  return list.empty() || std::find(list.begin(), list.end(), name) != list.end();
+}
+
+double LoadAverage1() {
+  std::ifstream f("/proc/loadavg");
+  double l = -1;
+  f >> l;
+  return l;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2, passes = 7;
+  double gib = 1.0;
+  std::vector<std::string> shapes, formats, tokens_list;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--passes")) passes = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--gib")) gib = std::atof(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--shapes")) shapes = SplitList(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--formats")) formats = SplitList(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--tokens")) tokens_list = SplitList(argv[i + 1]);
+    else {
+      std::fprintf(stderr, "bench_quant: unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  SetNumThreads(threads);
+  const double bw = bench::MeasureReadBandwidth();
+  bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", bw}, {"threads", NumThreads()},
+               {"quant_target", simd::QuantTargetName()}, {"load_1min", LoadAverage1()}});
+
+  const size_t min_bytes = static_cast<size_t>(gib * double(size_t{1} << 30));
+  constexpr size_t kMaxTokens = 64;
+  size_t buffer_bytes = 0, max_cols = 0, max_rows = 0;
+  for (const auto& s : kShapes) {
+    max_cols = std::max(max_cols, s.cols), max_rows = std::max(max_rows, s.rows);
+    for (Format f : kFormats) {
+      const size_t per = MatrixBytes(f, s);
+      buffer_bytes = std::max(buffer_bytes, (min_bytes + per - 1) / per * per);
+    }
+  }
+  // Page-aligned like a mapped model file; allocated once and refilled per (shape, format).
+  std::unique_ptr<uint8_t, decltype(&std::free)> w(static_cast<uint8_t*>(std::aligned_alloc(4096, buffer_bytes)),
+                                                   &std::free);
+  Scratch sc;
+  sc.x.resize(kMaxTokens * max_cols);
+  for (size_t i = 0; i < sc.x.size(); ++i) sc.x[i] = static_cast<float>(Hash(i) % 2001) / 1000.0f - 1.0f;
+  sc.y.resize(kMaxTokens * max_rows);
+  const size_t max_groups = simd::QuantGroups(max_cols);
+  sc.q.resize(kMaxTokens * max_groups * simd::kQuantGroup);
+  sc.scale.resize(kMaxTokens * max_groups);
+  sc.sum.resize(kMaxTokens * max_groups);
+
+  for (const auto& s : kShapes) {
+    if (!Wanted(shapes, s.name)) continue;
+    for (Format f : kFormats) {
+      if (!Wanted(formats, FormatName(f))) continue;
+      const size_t per = MatrixBytes(f, s), copies = (min_bytes + per - 1) / per;
+      Fill(f, s, copies, w.get());
+      for (size_t n : {size_t{1}, size_t{4}, size_t{16}, size_t{64}}) {
+        if (!Wanted(tokens_list, std::to_string(n))) continue;
+        Call(f, s, w.get(), n, sc);  // warm-up: threads started, code and activations in cache
+        double best = 1e30, worst = 0;
+        for (int p = 0; p < (n == 1 ? passes : std::max(1, passes / 2)); ++p) {
+          const double t0 = bench::Now();
+          for (size_t m = 0; m < copies; ++m) Call(f, s, w.get() + m * per, n, sc);
+          const double dt = (bench::Now() - t0) / double(copies);
+          best = std::min(best, dt), worst = std::max(worst, dt);
+        }
+        const double gbs = double(per) / best / 1e9;
+        nlohmann::ordered_json line = {{"bench", "matmul_packed"}, {"shape", s.name}, {"rows", s.rows},
+                                       {"cols", s.cols}, {"format", FormatName(f)}, {"tokens", n},
+                                       {"threads", NumThreads()}, {"weight_bytes", per}, {"matrices", copies},
+                                       {"seconds", best}, {"spread", worst / best - 1.0}, {"gb_per_s", gbs},
+                                       {"ratio_to_read_bandwidth", gbs * 1e9 / bw}};
+        if (n > 1) {
+          line["gflop_per_s"] = 2.0 * double(s.rows * s.cols * n) / best / 1e9;
+          line["token_rows_per_s"] = double(s.rows * n) / best;
+        }
+        bench::Emit(line);
+      }
+    }
+  }
+  return 0;
+}
