@@ -1,0 +1,578 @@
+// Prefill and decode throughput of the text decoder at a model's real dimensions (issue #5 item 8b).
+// JSON lines, in order: the read bandwidth (measured again after decode; the better of the two is the
+// denominator of every bandwidth ratio, since a process holding one of the cores halves it); the load
+// (seconds, RSS after load against the file size, tensor formats); the prefill of a pseudo-random prompt
+// (tokens/s, best of two runs after one that warms the page cache); greedy decode (tokens/s over all
+// steps and from the median step, per-step times with the page faults and preemptions that explain
+// outliers, the weight bytes each step streamed given the experts the router chose, effective bandwidth
+// and its ratio to the read bandwidth); and where a decode step goes, part by part, timed by replaying
+// the steps through the same public pieces TextModel::Forward calls (its logits must equal Forward's).
+// llama.cpp's published figures for the same synthetic model are carried as `peer_reference`, labelled
+// as not measured here, with glmv/peer ratios.
+//
+//   bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N]
+//
+// MODEL: a .glmv file or a Hugging Face directory; only the text decoder is loaded.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sys/resource.h>
+#include <string>
+#include <vector>
+
+#include "benchmarks/bench_util.h"
+#include "lib/attention.h"
+#include "lib/generate.h"
+#include "lib/linear.h"
+#include "lib/moe.h"
+#include "lib/parallel.h"
+#include "lib/text_model.h"
+#include "simd/kernels.h"
+#include "simd/quant_layout.h"
+
+using namespace glmv;
+
+namespace {
+
+// llama.cpp on the same synthetic 4-layer GLM-4.5V (benchmarks/configs/glm45v-4layer.json), 2 threads, on
+// this kind of machine: figures quoted in issue #5, not measured by this program.
+constexpr double kPeerDecodeTokensPerS = 24.0;
+constexpr double kPeerDecodeRatioToReadBandwidth = 0.75;
+constexpr double kPeerPrefillTokensPerS = 103.0;
+constexpr size_t kPeerPrefillTokens = 512;
+constexpr int kPeerThreads = 2;
+
+struct Args {
+  std::string model;
+  size_t prompt_tokens = 512;
+  size_t decode_tokens = 32;
+};
+
+Result<Args> ParseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> Result<long> {
+      if (i + 1 >= argc) return Status::Error(arg + " needs a value");
+      char* end = nullptr;
+      const long v = std::strtol(argv[++i], &end, 10);
+      if (*end != '\0' || v <= 0) return Status::Error(arg + " needs a positive integer, got '" + argv[i] + "'");
+      return v;
+    };
+    if (arg == "--prompt-tokens" || arg == "--decode-tokens" || arg == "--threads") {
+      GLMV_ASSIGN_OR_RETURN(const long v, value());
+      if (arg == "--prompt-tokens") a.prompt_tokens = static_cast<size_t>(v);
+      if (arg == "--decode-tokens") a.decode_tokens = static_cast<size_t>(v);
+      if (arg == "--threads") SetNumThreads(static_cast<int>(v));
+    } else if (!arg.empty() && arg[0] != '-' && a.model.empty()) {
+      a.model = arg;
+    } else {
+      return Status::Error("unknown argument '" + arg + "'");
+    }
+  }
+  if (a.model.empty()) return Status::Error("no MODEL given");
+  return a;
+}
+
+double LoadAverage1m() {
+  std::ifstream f("/proc/loadavg");
+  double v = -1;
+  f >> v;
+  return v;
+}
+
+// The model's bytes on disk: the .glmv file, or the safetensors files of a directory.
+uint64_t ModelBytesOnDisk(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) return fs::file_size(path, ec);
+  uint64_t total = 0;
+  for (const auto& entry : fs::directory_iterator(path, ec)) {
+    if (entry.is_regular_file() && entry.path().extension() == ".safetensors") total += entry.file_size();
+  }
+  return total;
+}
+
+simd::QuantKind KindOf(const Weight& w) {
+  return w.dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
+}
+
+// Bytes the kernels read for a whole tensor: the packed matrix as stored, or f32 (BF16/F16 sources are
+// widened at load, so their kernels read 4 bytes per element). 0 for an absent optional tensor (no shape).
+uint64_t KernelBytes(const Weight& w) {
+  if (w.is_packed()) return simd::QuantMatrixBytes(KindOf(w), static_cast<size_t>(w.rows()), static_cast<size_t>(w.cols()));
+  if (w.shape.empty()) return 0;
+  uint64_t elements = 1;
+  for (int64_t d : w.shape) elements *= static_cast<uint64_t>(d);
+  return elements * sizeof(float);
+}
+
+// Elements of a tensor: with bytes per part it tells a kernel limited by memory (same bytes/s whatever the
+// format) from one limited by arithmetic (same weights/s whatever the format).
+uint64_t Elements(const Weight& w) {
+  if (w.shape.empty()) return 0;
+  uint64_t elements = 1;
+  for (int64_t d : w.shape) elements *= static_cast<uint64_t>(d);
+  return elements;
+}
+
+using Measure = uint64_t (*)(const Weight&);
+
+// Weight bytes (or elements) of one decode step by part; `routed` is per layer and expert (empty for
+// dense layers).
+struct StepBytes {
+  uint64_t attention = 0;  // q, k, v, o with biases, all layers
+  uint64_t dense_mlp = 0;
+  uint64_t router = 0;     // router matrices and correction biases
+  uint64_t shared = 0;     // shared experts
+  uint64_t norms = 0;      // per-layer norms and the final norm
+  uint64_t embed_row = 0;  // one embedding row; packed rows are interleaved by 16, so a whole 16-row tile
+  uint64_t lm_head = 0;
+  std::vector<std::vector<uint64_t>> routed;
+  uint64_t all_routed = 0;  // every routed expert (the MoE weights a step does not read whole)
+
+  uint64_t EveryStep() const { return attention + dense_mlp + router + shared + norms + embed_row + lm_head; }
+};
+
+StepBytes CountStep(const TextConfig& c, const TextWeights& w, Measure m) {
+  auto mlp = [&](const MlpWeights& x) { return m(x.gate) + m(x.up) + m(x.down); };
+  StepBytes b;
+  for (const auto& L : w.layers) {
+    b.attention += m(L.q) + m(L.q_bias) + m(L.k) + m(L.k_bias) + m(L.v) + m(L.v_bias) + m(L.o);
+    b.norms += m(L.input_norm) + m(L.post_attn_norm);
+    b.routed.emplace_back();
+    if (L.dense) {
+      b.dense_mlp += mlp(L.mlp);
+      continue;
+    }
+    b.router += m(L.router) + m(L.correction_bias);
+    if (L.has_shared) b.shared += mlp(L.shared);
+    for (const auto& e : L.experts) {
+      b.routed.back().push_back(mlp(e));
+      b.all_routed += b.routed.back().back();
+    }
+  }
+  b.norms += m(w.final_norm);
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  if (m == &Elements) {
+    b.embed_row = H;
+  } else {
+    b.embed_row = w.embed.is_packed() ? simd::QuantTileBytes(KindOf(w.embed), H) : H * sizeof(float);
+  }
+  b.lm_head = m(w.lm_head);
+  return b;
+}
+
+// Count and stored bytes per dtype name, of the text decoder's tensors (checkpoint order).
+nlohmann::ordered_json TextFormats(const TextConfig& c, const Checkpoint& ckpt) {
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_dtype;
+  TextWeights names_only;
+  ForEachTextTensor(c, names_only, [&](const std::string& name, const std::vector<int64_t>&, Weight&) {
+    if (const TensorView* v = ckpt.Find(name)) {
+      auto& [count, bytes] = by_dtype[DTypeName(v->dtype)];
+      ++count;
+      bytes += v->bytes.size();
+    }
+  });
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const auto& [dtype, cb] : by_dtype) out[dtype] = {{"tensors", cb.first}, {"bytes", cb.second}};
+  return out;
+}
+
+// One decode step of TextModel::Forward (lib/text_model.cc, lib/moe.cc) at n = 1, made of the same public
+// pieces in the same order so each part can be timed; the logits are compared with Forward's to show it
+// is the same computation.
+class DecodeReplay {
+ public:
+  enum Part { kEmbed, kNormsResidualRope, kQkv, kAttentionCore, kOProj, kDenseMlp, kRouter, kRouted, kShared,
+              kLmHead, kParts };
+  static constexpr const char* kPartNames[kParts] = {"embed", "norms_residual_rope", "qkv_proj", "attention_core",
+                                                     "o_proj", "dense_mlp", "router", "routed_experts",
+                                                     "shared_experts", "lm_head"};
+
+  DecodeReplay(const TextModel& model, const TextWeights& w, KvCache cache)
+      : model_(model), c_(model.config()), w_(w), cache_(std::move(cache)) {
+    const size_t H = static_cast<size_t>(c_.hidden_size);
+    x_.resize(H), h_.resize(H), out_.resize(H), expert_out_.resize(H);
+    q_.resize(static_cast<size_t>(c_.q_width())), attn_.resize(q_.size());
+    router_logits_.resize(static_cast<size_t>(c_.n_routed_experts));
+    ids_.resize(static_cast<size_t>(c_.num_experts_per_tok)), weights_.resize(ids_.size());
+    logits_.resize(static_cast<size_t>(c_.vocab_size));
+  }
+
+  // Runs token `id` at the next cache position; adds each part's seconds to seconds[part] and the KV
+  // cache bytes attention read to *kv_bytes.
+  Status Step(int64_t id, double* seconds, uint64_t* kv_bytes) {
+    const size_t H = static_cast<size_t>(c_.hidden_size), hd = static_cast<size_t>(c_.head_dim);
+    const size_t heads = static_cast<size_t>(c_.num_attention_heads), kv_heads = static_cast<size_t>(c_.num_key_value_heads);
+    const size_t kv_width = static_cast<size_t>(c_.kv_width()), k = ids_.size();
+    const float eps = static_cast<float>(c_.rms_norm_eps);
+    const size_t start = cache_.length;
+    if (start + 1 > cache_.capacity) return Status::Error("replay cache full");
+    double t = bench::Now();
+    auto lap = [&](Part p) {
+      const double now = bench::Now();
+      seconds[p] += now - t;
+      t = now;
+    };
+    GLMV_RETURN_IF_ERROR(model_.Embed(std::span<const int64_t>(&id, 1), x_.data()));
+    lap(kEmbed);
+    const RopeTable rope = BuildTextRope(c_, MRopePositions::Text(static_cast<int64_t>(start), 1));
+    lap(kNormsResidualRope);
+    for (size_t l = 0; l < w_.layers.size(); ++l) {
+      const auto& L = w_.layers[l];
+      simd::RmsNorm(x_.data(), L.input_norm.data, eps, h_.data(), H);
+      lap(kNormsResidualRope);
+      float* k_row = cache_.k[l].data() + start * kv_width;
+      float* v_row = cache_.v[l].data() + start * kv_width;
+      Linear(L.q, c_.attention_bias ? &L.q_bias : nullptr, h_.data(), 1, q_.data());
+      Linear(L.k, c_.attention_bias ? &L.k_bias : nullptr, h_.data(), 1, k_row);
+      Linear(L.v, c_.attention_bias ? &L.v_bias : nullptr, h_.data(), 1, v_row);
+      lap(kQkv);
+      for (size_t hh = 0; hh < heads; ++hh) simd::RotateHalf(q_.data() + hh * hd, rope.cos.data(), rope.sin.data(), rope.half);
+      for (size_t hh = 0; hh < kv_heads; ++hh) simd::RotateHalf(k_row + hh * hd, rope.cos.data(), rope.sin.data(), rope.half);
+      lap(kNormsResidualRope);
+      CausalAttention(c_, q_.data(), 1, start, cache_.k[l].data(), cache_.v[l].data(), attn_.data(), scores_);
+      *kv_bytes += 2 * (start + 1) * kv_width * sizeof(float);
+      lap(kAttentionCore);
+      Linear(L.o, nullptr, attn_.data(), 1, out_.data());
+      lap(kOProj);
+      for (size_t i = 0; i < H; ++i) x_[i] += out_[i];
+      simd::RmsNorm(x_.data(), L.post_attn_norm.data, eps, h_.data(), H);
+      lap(kNormsResidualRope);
+      if (L.dense) {
+        SwiGlu(L.mlp, h_.data(), 1, out_.data(), mlp_);
+        lap(kDenseMlp);
+      } else {
+        Linear(L.router, nullptr, h_.data(), 1, router_logits_.data());
+        SelectExperts(c_, router_logits_.data(), L.correction_bias.data, ids_.data(), weights_.data());
+        lap(kRouter);
+        // MoeForward visits experts in id order; the order of the sums matters for identical logits.
+        order_.resize(k);
+        for (size_t i = 0; i < k; ++i) order_[i] = i;
+        std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return ids_[a] < ids_[b]; });
+        std::fill(out_.begin(), out_.end(), 0.0f);
+        for (size_t i : order_) {
+          SwiGlu(L.experts[static_cast<size_t>(ids_[i])], h_.data(), 1, expert_out_.data(), mlp_);
+          simd::Axpy(weights_[i], expert_out_.data(), out_.data(), H);
+        }
+        lap(kRouted);
+        if (L.has_shared) {
+          SwiGlu(L.shared, h_.data(), 1, expert_out_.data(), mlp_);
+          for (size_t i = 0; i < H; ++i) out_[i] += expert_out_[i];
+        }
+        lap(kShared);
+      }
+      for (size_t i = 0; i < H; ++i) x_[i] += out_[i];
+      lap(kNormsResidualRope);
+    }
+    cache_.length += 1;
+    simd::RmsNorm(x_.data(), w_.final_norm.data, eps, h_.data(), H);
+    lap(kNormsResidualRope);
+    Linear(w_.lm_head, nullptr, h_.data(), 1, logits_.data());
+    lap(kLmHead);
+    return Status::Ok();
+  }
+
+  const std::vector<float>& logits() const { return logits_; }
+
+ private:
+  const TextModel& model_;
+  const TextConfig& c_;
+  const TextWeights& w_;
+  KvCache cache_;
+  // Shapes: H = hidden, E = routed experts, k = experts per token.
+  std::vector<float> x_, h_, out_, expert_out_;  // [H]
+  std::vector<float> q_, attn_;                  // [heads · head_dim]
+  std::vector<float> router_logits_;             // [E]
+  std::vector<int64_t> ids_;                     // [k]
+  std::vector<float> weights_;                   // [k]
+  std::vector<size_t> order_;                    // [k]
+  std::vector<float> mlp_, scores_, logits_;     // SwiGlu scratch, attention scores, [vocab]
+};
+
+// Deterministic pseudo-random token ids in [0, vocab) (splitmix64).
+std::vector<int64_t> PromptIds(size_t n, int64_t vocab) {
+  std::vector<int64_t> ids(n);
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  for (auto& id : ids) {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    id = static_cast<int64_t>((z ^ (z >> 31)) % static_cast<uint64_t>(vocab));
+  }
+  return ids;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]));
+}
+
+// Process-wide counters (all threads) that explain a slow step on a shared machine: page faults (pages
+// of the mapped weights reclaimed and faulted back) and involuntary context switches (a thread preempted
+// by another process, which stalls the others at the next barrier).
+struct Usage {
+  long minor_faults = 0, major_faults = 0, preempted = 0;
+  static Usage Now() {
+    rusage r{};
+    getrusage(RUSAGE_SELF, &r);
+    return {r.ru_minflt, r.ru_majflt, r.ru_nivcsw};
+  }
+  Usage operator-(const Usage& o) const {
+    return {minor_faults - o.minor_faults, major_faults - o.major_faults, preempted - o.preempted};
+  }
+};
+
+nlohmann::ordered_json UsageJson(const Usage& u) {
+  return {{"minor_faults", u.minor_faults}, {"major_faults", u.major_faults}, {"involuntary_switches", u.preempted}};
+}
+
+int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "bench_decode: %s: %s\n", what.c_str(), s.message().c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto args_or = ParseArgs(argc, argv);
+  if (!args_or.ok()) {
+    std::fprintf(stderr, "bench_decode: %s\nusage: bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N]\n",
+                 args_or.status().message().c_str());
+    return 2;
+  }
+  const Args args = std::move(args_or).value();
+  const int threads = NumThreads();
+
+  // 1. The yardstick, measured before the model's pages compete for memory.
+  const double load_before = LoadAverage1m();
+  const double read_bw_start = bench::MeasureReadBandwidth();
+  bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", read_bw_start}, {"threads", threads}, {"loadavg_1m", load_before}});
+
+  // 2. Load: a .glmv file is mapped and validated, so RSS after load stays far below the file size.
+  double t0 = bench::Now();
+  auto model_or = TextModel::Load(args.model);
+  if (!model_or.ok()) return Fail("loading " + args.model, model_or.status());
+  std::unique_ptr<TextModel> model = std::move(model_or).value();
+  const double load_seconds = bench::Now() - t0;
+  const size_t rss_after_load = bench::RssBytes();
+  const uint64_t file_bytes = ModelBytesOnDisk(args.model);
+  const TextConfig& c = model->config();
+  const Checkpoint& ckpt = *model->storage().checkpoint;
+
+  // Our own views of the same mapped weights (the model's are private) for byte counts and the replay.
+  // Views cost nothing for a .glmv file; a BF16 directory would widen a second copy, so the replay is
+  // skipped when the model itself had to widen much.
+  WeightStorage replay_storage;
+  TextWeights w;
+  const bool can_replay = model->storage().widened_bytes <= (size_t{256} << 20);
+  if (can_replay) {
+    if (Status s = BindTextWeights(c, ckpt, w, replay_storage); !s.ok()) return Fail("binding weights", s);
+  } else {
+    ForEachTextTensor(c, w, [&](const std::string& name, const std::vector<int64_t>&, Weight& v) {
+      if (const TensorView* t = ckpt.Find(name)) v.shape = t->shape;  // f32 after widening
+    });
+  }
+  const StepBytes bytes = CountStep(c, w, &KernelBytes), elements = CountStep(c, w, &Elements);
+  nlohmann::ordered_json load_line = {
+      {"bench", "decode_load"}, {"model", args.model}, {"load_seconds", load_seconds},
+      {"rss_after_load_bytes", rss_after_load}, {"model_file_bytes", file_bytes},
+      {"rss_to_file_ratio", file_bytes ? static_cast<double>(rss_after_load) / static_cast<double>(file_bytes) : 0.0},
+      {"mapped_f32_bytes", model->storage().mapped_bytes}, {"widened_f32_bytes", model->storage().widened_bytes},
+      {"packed_bytes", model->storage().packed_bytes},
+      {"text_weight_kernel_bytes", bytes.EveryStep() - bytes.embed_row + KernelBytes(w.embed) + bytes.all_routed},
+      {"hidden", c.hidden_size}, {"layers", c.num_hidden_layers}, {"routed_experts", c.n_routed_experts},
+      {"experts_per_token", c.num_experts_per_tok}, {"vocab", c.vocab_size},
+      {"text_tensor_formats", TextFormats(c, ckpt)}};
+  if (const ModelFile* mf = ckpt.model_file()) {
+    std::map<std::string, uint64_t> counts;
+    for (const auto& t : mf->tensors()) ++counts[DTypeName(t.dtype)];
+    load_line["file_tensor_formats"] = counts;
+    if (auto it = mf->metadata().find("recipe"); it != mf->metadata().end()) load_line["recipe"] = it->second;
+  }
+  bench::Emit(load_line);
+
+  // 3. Prefill: once to fault the weights in from the page cache, then timed on a fresh cache (best of
+  // kTimedPrefills: another process on one of the cores stalls every barrier of ours).
+  const size_t H = static_cast<size_t>(c.hidden_size), vocab = static_cast<size_t>(c.vocab_size);
+  const size_t P = args.prompt_tokens, D = args.decode_tokens;
+  const std::vector<int64_t> prompt = PromptIds(P, c.vocab_size);
+  const MRopePositions positions = MRopePositions::Text(0, P);
+  std::vector<float> x(P * H), logits;
+  constexpr int kTimedPrefills = 2;
+  std::vector<double> prefill_seconds;
+  std::vector<Usage> prefill_usage;
+  KvCache cache;
+  for (int run = 0; run <= kTimedPrefills; ++run) {
+    cache = model->NewCache(P + D + 1);
+    if (Status s = model->Embed(prompt, x.data()); !s.ok()) return Fail("embedding the prompt", s);
+    const Usage u0 = Usage::Now();
+    t0 = bench::Now();
+    if (Status s = model->Forward(x.data(), P, positions, cache, false, logits); !s.ok()) return Fail("prefill", s);
+    prefill_seconds.push_back(bench::Now() - t0);
+    prefill_usage.push_back(Usage::Now() - u0);
+  }
+  const size_t best_prefill =
+      1 + static_cast<size_t>(std::min_element(prefill_seconds.begin() + 1, prefill_seconds.end()) - prefill_seconds.begin() - 1);
+  const bool peer_comparable = threads == kPeerThreads && c.hidden_size == 4096 && c.num_hidden_layers == 4 &&
+                               c.n_routed_experts == 128;
+  const double prefill_tps = static_cast<double>(P) / prefill_seconds[best_prefill];
+  bench::Emit({{"bench", "decode_prefill"}, {"tokens", P}, {"threads", threads}, {"warm_run_seconds", prefill_seconds[0]},
+               {"warm_run", UsageJson(prefill_usage[0])},
+               {"timed_runs_seconds", std::vector<double>(prefill_seconds.begin() + 1, prefill_seconds.end())},
+               {"seconds", prefill_seconds[best_prefill]}, {"tokens_per_s", prefill_tps},
+               {"best_run", UsageJson(prefill_usage[best_prefill])},
+               {"peer_reference", {{"engine", "llama.cpp"}, {"measured_in_this_run", false},
+                                   {"source", "published figure quoted in issue #5: same synthetic 4-layer model, 2 threads"},
+                                   {"tokens", kPeerPrefillTokens}, {"tokens_per_s", kPeerPrefillTokensPerS}}},
+               {"ratio_to_peer", prefill_tps / kPeerPrefillTokensPerS},
+               {"peer_comparable", peer_comparable && P == kPeerPrefillTokens}});
+
+  // 4. Decode: greedy single-token steps after the timed prefill. A trace per step gives the router's
+  // choices (at n = 1 it copies a few KB: layer outputs, router logits, ids).
+  const KvCache cache_after_prefill = cache;
+  std::vector<int64_t> fed;
+  std::vector<double> step_seconds;
+  std::vector<uint64_t> step_bytes;
+  std::vector<long> step_faults, step_preempted;
+  std::vector<float> step_x(H);
+  TextTrace trace;
+  uint64_t routed_sum = 0, routed_elements = 0, kv_sum = 0;
+  int64_t id = ArgMax(logits.data(), vocab);
+  const double decode_t0 = bench::Now();
+  for (size_t step = 0; step < D; ++step) {
+    fed.push_back(id);
+    if (Status s = model->Embed(std::span<const int64_t>(&id, 1), step_x.data()); !s.ok()) return Fail("embedding", s);
+    const int64_t pos = static_cast<int64_t>(cache.length);
+    const Usage u0 = Usage::Now();
+    t0 = bench::Now();
+    if (Status s = model->Forward(step_x.data(), 1, MRopePositions::Text(pos, 1), cache, false, logits, &trace); !s.ok()) {
+      return Fail("decode step " + std::to_string(step), s);
+    }
+    step_seconds.push_back(bench::Now() - t0);
+    const Usage du = Usage::Now() - u0;
+    step_faults.push_back(du.minor_faults + du.major_faults);
+    step_preempted.push_back(du.preempted);
+    uint64_t routed = 0;
+    for (size_t l = 0; l < trace.topk_ids.size(); ++l) {
+      for (int64_t e : trace.topk_ids[l]) {
+        routed += bytes.routed[l][static_cast<size_t>(e)];
+        routed_elements += elements.routed[l][static_cast<size_t>(e)];
+      }
+    }
+    routed_sum += routed;
+    kv_sum += 2 * static_cast<uint64_t>(pos + 1) * static_cast<uint64_t>(c.kv_width()) * sizeof(float) *
+              static_cast<uint64_t>(c.num_hidden_layers);
+    step_bytes.push_back(bytes.EveryStep() + routed);
+    id = ArgMax(logits.data(), vocab);
+  }
+  const double decode_loop_seconds = bench::Now() - decode_t0;
+  // The yardstick again: a process that held a core during the first measurement halves it (one thread's
+  // worth), which would inflate every ratio. The better of the two is the machine's read bandwidth.
+  const double read_bw_end = bench::MeasureReadBandwidth();
+  const double read_bw = std::max(read_bw_start, read_bw_end);
+  double forward_seconds = 0;
+  uint64_t weight_bytes = 0;
+  for (size_t i = 0; i < D; ++i) forward_seconds += step_seconds[i], weight_bytes += step_bytes[i];
+  const double decode_tps = static_cast<double>(D) / forward_seconds;
+  const double weight_bw = static_cast<double>(weight_bytes) / forward_seconds;
+  const double dD = static_cast<double>(D);
+  const double bytes_per_token = static_cast<double>(weight_bytes) / dD;
+  const double median_step_bw = bytes_per_token / Median(step_seconds);
+  std::vector<double> step_ms;  // per step, 0.1 ms resolution: outliers from other load show here
+  for (double t : step_seconds) step_ms.push_back(std::round(t * 1e4) / 10);
+  bench::Emit({{"bench", "decode"}, {"tokens", D}, {"threads", threads}, {"context_start", P},
+               {"forward_seconds", forward_seconds}, {"loop_seconds", decode_loop_seconds},
+               {"tokens_per_s", decode_tps},
+               {"median_step_seconds", Median(step_seconds)},
+               {"best_step_seconds", *std::min_element(step_seconds.begin(), step_seconds.end())},
+               {"median_tokens_per_s", 1.0 / Median(step_seconds)}, {"step_ms", step_ms},
+               {"step_page_faults", step_faults}, {"step_involuntary_switches", step_preempted},
+               {"weight_bytes_per_token", bytes_per_token},
+               {"weight_bytes_per_token_parts",
+                {{"attention", bytes.attention}, {"dense_mlp", bytes.dense_mlp}, {"router", bytes.router},
+                 {"shared_experts", bytes.shared}, {"routed_experts_chosen", static_cast<double>(routed_sum) / dD},
+                 {"norms", bytes.norms}, {"embed_row", bytes.embed_row}, {"lm_head", bytes.lm_head}}},
+               {"routed_bytes_from", "router choices of each step (TextTrace topk_ids)"},
+               {"kv_cache_bytes_per_token", static_cast<double>(kv_sum) / dD},
+               {"weight_bytes_per_s", weight_bw}, {"median_step_weight_bytes_per_s", median_step_bw},
+               {"read_bandwidth_start", read_bw_start}, {"read_bandwidth_end", read_bw_end}, {"read_bandwidth", read_bw},
+               {"ratio_to_read_bandwidth", weight_bw / read_bw},
+               {"median_step_ratio_to_read_bandwidth", median_step_bw / read_bw},
+               {"peer_reference", {{"engine", "llama.cpp"}, {"measured_in_this_run", false},
+                                   {"source", "published figures quoted in issue #5: same synthetic 4-layer model, 2 threads"},
+                                   {"tokens_per_s", kPeerDecodeTokensPerS},
+                                   {"ratio_to_read_bandwidth", kPeerDecodeRatioToReadBandwidth}}},
+               {"ratio_to_peer_tokens_per_s", decode_tps / kPeerDecodeTokensPerS},
+               {"median_ratio_to_peer_tokens_per_s", 1.0 / Median(step_seconds) / kPeerDecodeTokensPerS},
+               {"ratio_to_peer_bandwidth_ratio", weight_bw / read_bw / kPeerDecodeRatioToReadBandwidth},
+               {"peer_comparable", peer_comparable},
+               {"rss_after_decode_bytes", bench::RssBytes()},
+               {"peak_rss_bytes_incl_bandwidth_buffer", bench::PeakRssBytes()}});
+
+  // 5. Where a decode step goes: the same steps again through DecodeReplay, timed part by part.
+  if (!can_replay) {
+    bench::Emit({{"bench", "decode_breakdown"}, {"skipped", "the model widened > 256 MiB at load; a second binding would copy it again"}});
+    return 0;
+  }
+  DecodeReplay replay(*model, w, cache_after_prefill);
+  // part_seconds[step][part]; medians over steps keep a preempted step from inflating one part.
+  std::vector<std::array<double, DecodeReplay::kParts>> part_seconds(D);
+  uint64_t replay_kv = 0;
+  const double replay_t0 = bench::Now();
+  for (size_t step = 0; step < D; ++step) {
+    part_seconds[step].fill(0.0);
+    if (Status s = replay.Step(fed[step], part_seconds[step].data(), &replay_kv); !s.ok()) return Fail("replay", s);
+  }
+  const double replay_seconds = bench::Now() - replay_t0;
+  // Forward's last logits belong to the last fed token, as do the replay's.
+  float max_diff = 0;
+  for (size_t i = 0; i < vocab; ++i) max_diff = std::max(max_diff, std::abs(replay.logits()[i] - logits[i]));
+  uint64_t o_bytes = 0, o_elements = 0;
+  for (const auto& L : w.layers) o_bytes += KernelBytes(L.o), o_elements += Elements(L.o);
+  const double part_bytes[DecodeReplay::kParts] = {
+      static_cast<double>(bytes.embed_row), static_cast<double>(bytes.norms),
+      static_cast<double>(bytes.attention - o_bytes), static_cast<double>(replay_kv) / dD,  // attention_core: KV cache
+      static_cast<double>(o_bytes), static_cast<double>(bytes.dense_mlp), static_cast<double>(bytes.router),
+      static_cast<double>(routed_sum) / dD, static_cast<double>(bytes.shared), static_cast<double>(bytes.lm_head)};
+  const double part_weights[DecodeReplay::kParts] = {
+      0, 0, static_cast<double>(elements.attention - o_elements), 0, static_cast<double>(o_elements),
+      static_cast<double>(elements.dense_mlp), static_cast<double>(elements.router),
+      static_cast<double>(routed_elements) / dD, static_cast<double>(elements.shared), static_cast<double>(elements.lm_head)};
+  double median_total = 0, mean_total = 0;
+  double median_part[DecodeReplay::kParts], mean_part[DecodeReplay::kParts];
+  for (int p = 0; p < DecodeReplay::kParts; ++p) {
+    std::vector<double> v;
+    for (const auto& step : part_seconds) v.push_back(step[p]);
+    median_part[p] = Median(v);
+    mean_part[p] = 0;
+    for (double t : v) mean_part[p] += t / dD;
+    median_total += median_part[p];
+    mean_total += mean_part[p];
+  }
+  for (int p = 0; p < DecodeReplay::kParts; ++p) {
+    const double s = median_part[p];
+    nlohmann::ordered_json line = {{"bench", "decode_breakdown"}, {"part", DecodeReplay::kPartNames[p]},
+                                   {"median_seconds_per_token", s}, {"mean_seconds_per_token", mean_part[p]},
+                                   {"share", s / median_total}, {"bytes_per_token", part_bytes[p]}};
+    if (part_bytes[p] > 0 && s > 0) {
+      line["bytes_per_s"] = part_bytes[p] / s;
+      line["ratio_to_read_bandwidth"] = part_bytes[p] / s / read_bw;
+    }
+    if (part_weights[p] > 0 && s > 0) line["weights_per_s"] = part_weights[p] / s;
+    bench::Emit(line);
+  }
+  bench::Emit({{"bench", "decode_breakdown_total"}, {"replay_seconds_per_token", replay_seconds / dD},
+               {"parts_median_seconds_per_token", median_total}, {"parts_mean_seconds_per_token", mean_total},
+               {"forward_median_seconds_per_token", Median(step_seconds)},
+               {"forward_mean_seconds_per_token", forward_seconds / dD},
+               {"max_abs_logit_diff_vs_forward", max_diff}, {"loadavg_1m_end", LoadAverage1m()}});
+  return 0;
+}
