@@ -13,6 +13,8 @@ const std::vector<OptionSpec> kOptions = {
     {"--verbose", "-v", false, "print the error of every compared tensor to stderr"},
     {"--model", "-m", true, "MODEL  run this model (.glmv file or directory) instead of the set's own"},
     {"--max-kl", "", true, "X  PASS rule for quantized models: mean KL per case ≤ X (default 1e-3)"},
+    {"--routing", "", true, "free|reference  quantized models: judge a case whose expert choices flipped by its own KL"
+                            " (free, default) or by its rerun along the reference's choices"},
     {"--threads", "-t", true, "N  threads (default: all cores)"},
     {"--help", "-h", false, "show this help"},
 };
@@ -25,7 +27,7 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   if (args->Has("--help") || args->positional().size() != 1) {
-    fmt::print("usage: glmv check-golden DIR [-v] [--model MODEL.glmv [--max-kl X]]\n\n"
+    fmt::print("usage: glmv check-golden DIR [-v] [--model MODEL.glmv [--max-kl X] [--routing free|reference]]\n\n"
                "Runs every case of a golden set (DIR/cases.json, the .npy files it lists, and the model in DIR:\n"
                "config.json + safetensors) and compares with the reference: logits and every given\n"
                "intermediate within {:g} absolute; token ids, positions and expert choices equal.\n"
@@ -38,7 +40,11 @@ int RunCheckGolden(int argc, char** argv) {
                "the set's directory. A float model is held to the exact rule above. A quantized one cannot be:\n"
                "its cases PASS when mean KL ≤ --max-kl and positions and token types are equal; intermediates,\n"
                "expert choices and ids are reported, and generation steps are fed the reference's tokens so\n"
-               "every step's logits are compared.\n"
+               "every step's logits are compared. When a forward case's expert choices differ from the\n"
+               "reference's (routing_flips=N (layer, token) pairs: a near-tie in the reference's router flips\n"
+               "under any rounding, bf16 weights included), the case runs again along the reference's choices\n"
+               "and prints kl_mean_ref_routing, the KL of the quantized arithmetic alone; --routing reference\n"
+               "judges by it.\n"
                "A preprocessing set (golden/preprocess) runs our image preprocessing on its files instead.\n\n{}",
                kGoldenTolerance, OptionsHelp(kOptions));
     return args->Has("--help") ? 0 : 2;
@@ -58,6 +64,12 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   options.max_kl = *max_kl;
+  const std::string routing = args->Has("--routing") ? args->Get("--routing") : "free";
+  if (routing != "free" && routing != "reference") {
+    fmt::print(stderr, "glmv check-golden: --routing: '{}' is neither free nor reference\n", routing);
+    return 2;
+  }
+  options.reference_routing = routing == "reference";
   auto report = CheckGoldenSet(args->positional()[0], options);
   if (!report.ok()) {
     fmt::print(stderr, "glmv check-golden: {}\n", report.status().message());

@@ -23,7 +23,8 @@ size_t PeakRssBytes();
 size_t RssBytes();
 
 // Read bandwidth in bytes/s: all threads summing disjoint parts of a `bytes` buffer with wide vector
-// loads, best of `passes` passes (a naive loop under-reports by ~3×).
+// loads, with and without software prefetch, best of `passes` passes of each (a naive loop under-reports
+// by ~3×).
 double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5);
 
 }  // namespace glmv::bench

@@ -45,10 +45,15 @@ void SelectExperts(const TextConfig& c, const float* logits, const float* correc
   std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](size_t a, size_t b) {
     return choice[a] > choice[b] || (choice[a] == choice[b] && a < b);
   });
+  for (size_t i = 0; i < k; ++i) ids[i] = static_cast<int64_t>(order[i]);
+  WeighExperts(c, logits, ids, weights);
+}
+
+void WeighExperts(const TextConfig& c, const float* logits, const int64_t* ids, float* weights) {
+  const size_t k = static_cast<size_t>(c.num_experts_per_tok);
   float sum = 0.0f;
   for (size_t i = 0; i < k; ++i) {
-    ids[i] = static_cast<int64_t>(order[i]);
-    weights[i] = score[order[i]];  // the uncorrected score
+    weights[i] = 1.0f / (1.0f + std::exp(-logits[ids[i]]));  // the uncorrected score
     sum += weights[i];
   }
   const float scale = static_cast<float>(c.routed_scaling_factor);
@@ -59,7 +64,7 @@ void SelectExperts(const TextConfig& c, const float* logits, const float* correc
 }
 
 void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& s) {
+                MoeScratch& s, const int64_t* forced_ids) {
   const size_t H = static_cast<size_t>(c.hidden_size);
   const size_t E = static_cast<size_t>(c.n_routed_experts);
   const size_t k = static_cast<size_t>(c.num_experts_per_tok);
@@ -70,8 +75,13 @@ void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float*
   s.per_expert.resize(E);
   for (auto& list : s.per_expert) list.clear();
   for (size_t t = 0; t < n; ++t) {
-    SelectExperts(c, s.router_logits.data() + t * E, layer.correction_bias.data, s.ids.data() + t * k,
-                  s.weights.data() + t * k);
+    if (forced_ids) {
+      std::copy_n(forced_ids + t * k, k, s.ids.data() + t * k);
+      WeighExperts(c, s.router_logits.data() + t * E, s.ids.data() + t * k, s.weights.data() + t * k);
+    } else {
+      SelectExperts(c, s.router_logits.data() + t * E, layer.correction_bias.data, s.ids.data() + t * k,
+                    s.weights.data() + t * k);
+    }
     for (size_t i = 0; i < k; ++i) {
       s.per_expert[static_cast<size_t>(s.ids[t * k + i])].emplace_back(static_cast<uint32_t>(t), s.weights[t * k + i]);
     }

@@ -15,6 +15,10 @@ namespace glmv {
 void SelectExperts(const TextConfig& config, const float* router_logits, const float* correction_bias,
                    int64_t* ids, float* weights);
 
+// Weights of imposed expert choices ids [k] from the router logits [E], as SelectExperts weighs its own:
+// the uncorrected sigmoid scores, normalised when norm_topk_prob, times routed_scaling_factor.
+void WeighExperts(const TextConfig& config, const float* router_logits, const int64_t* ids, float* weights);
+
 // Scratch reused across calls; grows to the largest batch seen.
 struct MoeScratch {
   std::vector<float> router_logits;    // [n, E]
@@ -25,8 +29,10 @@ struct MoeScratch {
 };
 
 // out[t] = Σ_k w_k · Expert_{id_k}(x[t]) + Shared(x[t]) for n tokens of width H.
-// Leaves the router logits and choices in `scratch` for tracing.
+// Leaves the router logits and choices in `scratch` for tracing. With `forced_ids` ([n, k], expert ids in
+// [0, E)) those experts are used instead of the router's top-k, weighed by WeighExperts: golden checks
+// compare a quantized model's arithmetic along the reference's routing, apart from near-tie flips.
 void MoeForward(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& scratch);
+                MoeScratch& scratch, const int64_t* forced_ids = nullptr);
 
 }  // namespace glmv

@@ -120,7 +120,23 @@ Status TextModel::Forward(float* x, size_t n, const MRopePositions& positions, K
     if (L.dense) {
       SwiGlu(L.mlp, s_.h.data(), n, s_.mlp_out.data(), s_.mlp);
     } else {
-      MoeForward(c, L, s_.h.data(), n, s_.mlp_out.data(), s_.moe);
+      const int64_t* forced = nullptr;
+      if (l < forced_routing_.size() && !forced_routing_[l].empty()) {
+        const auto& ids = forced_routing_[l];
+        const size_t k = static_cast<size_t>(c.num_experts_per_tok);
+        if (ids.size() != n * k) {
+          return Status::Error("forced routing of layer " + std::to_string(l) + " has " + std::to_string(ids.size()) +
+                               " expert ids, expected " + std::to_string(n) + " tokens × " + std::to_string(k));
+        }
+        for (int64_t e : ids) {
+          if (e < 0 || e >= c.n_routed_experts) {
+            return Status::Error("forced routing of layer " + std::to_string(l) + ": expert id " + std::to_string(e) +
+                                 " outside [0, " + std::to_string(c.n_routed_experts) + ")");
+          }
+        }
+        forced = ids.data();
+      }
+      MoeForward(c, L, s_.h.data(), n, s_.mlp_out.data(), s_.moe, forced);
     }
     for (size_t i = 0; i < n * H; ++i) x[i] += s_.mlp_out[i];
     if (trace) {

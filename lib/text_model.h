@@ -48,12 +48,18 @@ class TextModel {
   Status Forward(float* x, size_t n, const MRopePositions& positions, KvCache& cache, bool all_logits,
                  std::vector<float>& logits, TextTrace* trace = nullptr);
 
+  // Golden checks of quantized models: from now on, MoE layer l uses the expert choices per_layer[l]
+  // ([n, k] for the n tokens of each Forward call; empty for dense layers or to let the router choose)
+  // instead of its own top-k. An empty vector restores normal routing.
+  void ForceRouting(std::vector<std::vector<int64_t>> per_layer) { forced_routing_ = std::move(per_layer); }
+
  private:
   TextModel() = default;
   void Attention(size_t layer, const float* h, size_t n, const RopeTable& rope, KvCache& cache, float* out);
 
   WeightStorage storage_;
   TextWeights w_;
+  std::vector<std::vector<int64_t>> forced_routing_;
   // Scratch reused across calls (grows to the largest batch; the decode loop does not allocate).
   struct Scratch {
     std::vector<float> h, q, k, v, attn, mlp_out, mlp, scores;

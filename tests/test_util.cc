@@ -2,10 +2,13 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 
 namespace glmv::test {
@@ -65,6 +68,13 @@ CommandResult RunCommand(const std::string& command, const std::string& stdin_te
     r.err.assign(err.begin(), err.end());
   }
   return r;
+}
+
+double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return worst;
 }
 
 }  // namespace glmv::test

@@ -36,6 +36,9 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::string& command, const std::string& stdin_text = "", bool capture_stderr = true);
 
+// Largest |a[i] − b[i]|; infinity when the sizes differ.
+double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b);
+
 // Deterministic pseudo-random floats in [-1, 1).
 std::vector<float> RandomFloats(size_t n, uint32_t seed);
 

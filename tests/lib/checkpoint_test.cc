@@ -113,13 +113,6 @@ std::vector<float> Case1Logits(const fs::path& dir) {
   return logits;
 }
 
-double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]));
-  return worst;
-}
-
 TEST_CASE("the tiny model loads straight from the mapping (no copies for aligned f32)") {
   auto m = TextModel::Load(kTiny.string());
   REQUIRE_MESSAGE(m.ok(), m.status().message());
@@ -133,7 +126,7 @@ TEST_CASE("sharded checkpoints with an index give the same logits as one file") 
   EditableModel model;
   model.Write(dir.path(), 3);
   CHECK(!fs::exists(dir / "model.safetensors"));
-  const double diff = MaxAbsDiff(Case1Logits(dir.path()), Case1Logits(kTiny));
+  const double diff = test::MaxAbsDiff(Case1Logits(dir.path()), Case1Logits(kTiny));
   MESSAGE("sharded vs single-file logits differ by " << diff);
   CHECK(diff == 0.0);
 }
@@ -144,7 +137,7 @@ TEST_CASE("BF16 and F16 checkpoints are widened to f32 and stay close to the f32
     EditableModel model;
     model.ConvertAll(dt);
     model.Write(dir.path());
-    const double diff = MaxAbsDiff(Case1Logits(dir.path()), Case1Logits(kTiny));
+    const double diff = test::MaxAbsDiff(Case1Logits(dir.path()), Case1Logits(kTiny));
     MESSAGE(DTypeName(dt) << " logits differ from f32 by " << diff);
     CHECK(diff > 0.0);  // really converted
     CHECK(diff < (dt == DType::kBF16 ? 0.1 : 0.01));
