@@ -33,9 +33,11 @@ constexpr const char* kHelp =
     "usage: glmv compare BASE MODEL [--prompt-ids IDS | --random N] [-n K]\n\n"
     "Runs one prompt through BASE (e.g. the Hugging Face directory) and MODEL (e.g. its `glmv convert`\n"
     "output), one model at a time, and prints\n"
-    "  compare: positions=<n> kl_mean=<x> kl_max=<x> top1=<fraction> max_logit_diff=<x>\n"
+    "  compare: positions=<n> kl_mean=<x> kl_max=<x> top1=<fraction> max_logit_diff=<x> base_top1_margin_median=<x>\n"
     "  greedy: base=<ids> model=<ids> first_difference=<step|none>\n"
-    "KL is KL(BASE softmax ‖ MODEL softmax) at every prompt position. The text model only: no images.\n\n";
+    "KL is KL(BASE softmax ‖ MODEL softmax) at every prompt position. base_top1_margin_median is the median\n"
+    "gap between BASE's two largest logits: when logit errors are larger, greedy choices swap and the\n"
+    "continuations part (random-weight models have nearly flat distributions). The text model only: no images.\n\n";
 
 struct ModelRun {
   std::vector<float> logits;  // [prompt, vocab]
@@ -145,8 +147,9 @@ int RunCompare(int argc, char** argv) {
       break;
     }
   }
-  fmt::print("compare: positions={} kl_mean={:.4g} kl_max={:.4g} top1={:.4g} max_logit_diff={:.4g}\n",
-             agreement.positions(), agreement.kl_mean(), agreement.kl_max(), agreement.top1(), max_diff);
+  fmt::print("compare: positions={} kl_mean={:.4g} kl_max={:.4g} top1={:.4g} max_logit_diff={:.4g} base_top1_margin_median={:.4g}\n",
+             agreement.positions(), agreement.kl_mean(), agreement.kl_max(), agreement.top1(), max_diff,
+             agreement.median_top1_margin());
   fmt::print("greedy: base={} model={} first_difference={}\n", Join(a->greedy), Join(b->greedy),
              first_diff == a->greedy.size() ? std::string("none") : std::to_string(first_diff));
   return 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <vector>
 
 namespace glmv::app {
@@ -30,6 +31,18 @@ void SoftmaxAgreement::Add(const double* reference, const float* ours, size_t vo
   const size_t r_top = static_cast<size_t>(std::max_element(reference, reference + vocab) - reference);
   const size_t o_top = static_cast<size_t>(std::max_element(ours, ours + vocab) - ours);
   kl_sum_ += kl, kl_max_ = std::max(kl_max_, kl), ++positions_, top1_hits_ += r_top == o_top;
+  double second = -INFINITY;
+  for (size_t i = 0; i < vocab; ++i) {
+    if (i != r_top) second = std::max(second, reference[i]);
+  }
+  margins_.push_back(vocab > 1 ? reference[r_top] - second : INFINITY);
+}
+
+double SoftmaxAgreement::median_top1_margin() const {
+  if (margins_.empty()) return 0;
+  std::vector<double> m = margins_;
+  std::nth_element(m.begin(), m.begin() + static_cast<std::ptrdiff_t>(m.size() / 2), m.end());
+  return m[m.size() / 2];
 }
 
 void SoftmaxAgreement::AddRows(const float* reference, const float* ours, size_t rows, size_t vocab) {

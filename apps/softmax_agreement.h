@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 namespace glmv::app {
 
@@ -20,10 +21,15 @@ class SoftmaxAgreement {
   double kl_max() const { return kl_max_; }
   size_t top1_hits() const { return top1_hits_; }
   double top1() const { return positions_ ? static_cast<double>(top1_hits_) / static_cast<double>(positions_) : 0.0; }
+  // Median over positions of the reference's largest logit minus its second largest: how far apart its
+  // top two tokens are. A logit error of that size swaps them, which explains greedy divergence on
+  // random-weight models, whose distributions are nearly flat.
+  double median_top1_margin() const;
 
  private:
   double kl_sum_ = 0, kl_max_ = 0;
   size_t positions_ = 0, top1_hits_ = 0;
+  std::vector<double> margins_;
 };
 
 }  // namespace glmv::app

@@ -23,8 +23,8 @@ size_t PeakRssBytes();
 size_t RssBytes();
 
 // Read bandwidth in bytes/s: all threads summing disjoint parts of a `bytes` buffer with wide vector
-// loads, with and without software prefetch, best of `passes` passes of each (a naive loop under-reports
-// by ~3×).
+// loads, as one or several interleaved streams per thread, with and without software prefetch; the best
+// of `passes` passes of each loop (a naive loop under-reports by ~3×, a single stream by up to ~15%).
 double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5);
 
 }  // namespace glmv::bench

@@ -174,6 +174,9 @@ TEST_CASE("compare: a float conversion agrees exactly, a q4 one departs measurab
   const double kl = std::stod(differs.out.substr(at + 8));
   CHECK(kl > 1e-4);  // q4 on the tiny model: ~0.1 against the golden logits
   CHECK(kl < 1.0);
+  const size_t margin_at = differs.out.find("base_top1_margin_median=");
+  REQUIRE(margin_at != std::string::npos);
+  CHECK(std::stod(differs.out.substr(margin_at + 24)) > 0.0);
   CHECK(Glmv(fmt::format("compare {} {} --prompt-ids 1,x", kTiny.string(), q4.string())).status != 0);
 }
 
