@@ -99,14 +99,10 @@ uint64_t ModelBytesOnDisk(const std::string& path) {
   return total;
 }
 
-simd::QuantKind KindOf(const Weight& w) {
-  return w.dtype == DType::kQ4G32 ? simd::QuantKind::kQ4 : simd::QuantKind::kQ8;
-}
-
 // Bytes the kernels read for a whole tensor: the packed matrix as stored, or f32 (BF16/F16 sources are
 // widened at load, so their kernels read 4 bytes per element). 0 for an absent optional tensor (no shape).
 uint64_t KernelBytes(const Weight& w) {
-  if (w.is_packed()) return simd::QuantMatrixBytes(KindOf(w), static_cast<size_t>(w.rows()), static_cast<size_t>(w.cols()));
+  if (w.is_packed()) return simd::QuantMatrixBytes(PackedKind(w.dtype), static_cast<size_t>(w.rows()), static_cast<size_t>(w.cols()));
   if (w.shape.empty()) return 0;
   uint64_t elements = 1;
   for (int64_t d : w.shape) elements *= static_cast<uint64_t>(d);
@@ -163,7 +159,7 @@ StepBytes CountStep(const TextConfig& c, const TextWeights& w, Measure m) {
   if (m == &Elements) {
     b.embed_row = H;
   } else {
-    b.embed_row = w.embed.is_packed() ? simd::QuantTileBytes(KindOf(w.embed), H) : H * sizeof(float);
+    b.embed_row = w.embed.is_packed() ? simd::QuantTileBytes(PackedKind(w.embed.dtype), H) : H * sizeof(float);
   }
   b.lm_head = m(w.lm_head);
   return b;
