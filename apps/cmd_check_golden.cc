@@ -5,6 +5,7 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/golden_check.h"
+#include "lib/linear.h"
 #include "lib/parallel.h"
 
 namespace glmv::app {
@@ -16,6 +17,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--routing", "", true, "free|reference  quantized models: judge a case whose expert choices flipped by its own KL"
                             " (free, default) or by its rerun along the reference's choices"},
     {"--threads", "-t", true, "N  threads (default: all cores)"},
+    {"--act-precision", "", true, "int8|int8x2  activations of int4/int8 weights: int8 (default) or quantized twice, ~14-bit (more exact, 2x dot products)"},
     {"--help", "-h", false, "show this help"},
 };
 }  // namespace
@@ -55,6 +57,12 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   SetNumThreads(static_cast<int>(*threads));
+  auto precision = ParseActPrecision(args->Get("--act-precision", "int8"));
+  if (!precision.ok()) {
+    fmt::print(stderr, "glmv check-golden: --act-precision: {}\n", precision.status().message());
+    return 2;
+  }
+  SetActPrecision(*precision);
   GoldenOptions options;
   options.verbose = args->Has("--verbose");
   options.model = args->Get("--model");

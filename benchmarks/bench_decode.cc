@@ -10,7 +10,7 @@
 // llama.cpp's published figures for the same synthetic model are carried as `peer_reference`, labelled
 // as not measured here, with glmv/peer ratios.
 //
-//   bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N]
+//   bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision int8|int8x2]
 //
 // MODEL: a .glmv file or a Hugging Face directory; only the text decoder is loaded.
 #include <algorithm>
@@ -70,6 +70,10 @@ Result<Args> ParseArgs(int argc, char** argv) {
       if (arg == "--prompt-tokens") a.prompt_tokens = static_cast<size_t>(v);
       if (arg == "--decode-tokens") a.decode_tokens = static_cast<size_t>(v);
       if (arg == "--threads") SetNumThreads(static_cast<int>(v));
+    } else if (arg == "--act-precision") {
+      if (i + 1 >= argc) return Status::Error(arg + " needs a value");
+      GLMV_ASSIGN_OR_RETURN(const ActPrecision p, ParseActPrecision(argv[++i]));
+      SetActPrecision(p);
     } else if (!arg.empty() && arg[0] != '-' && a.model.empty()) {
       a.model = arg;
     } else {
@@ -340,7 +344,7 @@ int Fail(const std::string& what, const Status& s) {
 int main(int argc, char** argv) {
   auto args_or = ParseArgs(argc, argv);
   if (!args_or.ok()) {
-    std::fprintf(stderr, "bench_decode: %s\nusage: bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N]\n",
+    std::fprintf(stderr, "bench_decode: %s\nusage: bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision int8|int8x2]\n",
                  args_or.status().message().c_str());
     return 2;
   }
@@ -420,7 +424,7 @@ int main(int argc, char** argv) {
   const bool peer_comparable = threads == kPeerThreads && c.hidden_size == 4096 && c.num_hidden_layers == 4 &&
                                c.n_routed_experts == 128;
   const double prefill_tps = static_cast<double>(P) / prefill_seconds[best_prefill];
-  bench::Emit({{"bench", "decode_prefill"}, {"tokens", P}, {"threads", threads}, {"warm_run_seconds", prefill_seconds[0]},
+  bench::Emit({{"bench", "decode_prefill"}, {"tokens", P}, {"threads", threads}, {"act_precision", ActPrecisionName(GetActPrecision())}, {"warm_run_seconds", prefill_seconds[0]},
                {"warm_run", UsageJson(prefill_usage[0])},
                {"timed_runs_seconds", std::vector<double>(prefill_seconds.begin() + 1, prefill_seconds.end())},
                {"seconds", prefill_seconds[best_prefill]}, {"tokens_per_s", prefill_tps},
@@ -484,7 +488,7 @@ int main(int argc, char** argv) {
   const double median_step_bw = bytes_per_token / Median(step_seconds);
   std::vector<double> step_ms;  // per step, 0.1 ms resolution: outliers from other load show here
   for (double t : step_seconds) step_ms.push_back(std::round(t * 1e4) / 10);
-  bench::Emit({{"bench", "decode"}, {"tokens", D}, {"threads", threads}, {"context_start", P},
+  bench::Emit({{"bench", "decode"}, {"tokens", D}, {"threads", threads}, {"act_precision", ActPrecisionName(GetActPrecision())}, {"context_start", P},
                {"forward_seconds", forward_seconds}, {"loop_seconds", decode_loop_seconds},
                {"tokens_per_s", decode_tps},
                {"median_step_seconds", Median(step_seconds)},

@@ -1,5 +1,8 @@
 #include "lib/linear.h"
 
+#include <atomic>
+#include <string>
+
 #include "lib/onednn.h"
 #include "lib/parallel.h"
 #include "simd/kernels.h"
@@ -9,26 +12,68 @@ namespace glmv {
 
 namespace {
 
-// Packed int4/int8 weights: activations quantized to int8 per group once, then tiles of 16 rows split
-// across threads (simd/kernels_quant.h).
+std::atomic<ActPrecision> g_act_precision{ActPrecision::kInt8};
+
+// Packed int4/int8 weights: activations quantized to int8 per group once (or twice, see ActPrecision), then
+// tiles of 16 rows split across threads (simd/kernels_quant.h).
 void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const auto kind = PackedKind(w.dtype);
-  const size_t G = simd::QuantGroups(in);
-  // Grown to the largest batch seen, then reused: the decode loop does not allocate.
+  const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
+  const bool twice = g_act_precision.load(std::memory_order_relaxed) == ActPrecision::kInt8x2;
+  const size_t rows = twice ? 2 * n : n;  // tokens the kernels see
+  // Grown to the largest batch seen, then reused: the decode loop does not allocate. Thread-local, so the
+  // worker threads below are handed pointers, never the names (theirs would be their own, empty copies).
   thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> scale;
+  thread_local std::vector<float> scale, x2, y2;
   thread_local std::vector<int32_t> sum;
-  if (q.size() < n * G * simd::kQuantGroup) q.resize(n * G * simd::kQuantGroup);
-  if (scale.size() < n * G) scale.resize(n * G), sum.resize(n * G);
-  simd::QuantizeActs(x, n, in, in, q.data(), scale.data(), sum.data());
+  if (q.size() < rows * P) q.resize(rows * P);
+  if (scale.size() < rows * G) scale.resize(rows * G), sum.resize(rows * G);
+  const float* xs = x;
+  if (twice) {
+    // Rows 2t = x[t] and 2t + 1 = x[t] − scale · q: the second quantization holds what the first lost.
+    if (x2.size() < 2 * n * in) x2.resize(2 * n * in);
+    simd::QuantizeActs(x, n, in, in, q.data(), scale.data(), sum.data());
+    for (size_t t = 0; t < n; ++t) {
+      const float* xt = x + t * in;
+      float* main_row = x2.data() + 2 * t * in;
+      float* rest_row = main_row + in;
+      for (size_t i = 0; i < in; ++i) {
+        main_row[i] = xt[i];
+        rest_row[i] = xt[i] - scale[t * G + i / simd::kQuantGroup] * static_cast<float>(q[t * P + i]);
+      }
+    }
+    xs = x2.data();
+  }
+  simd::QuantizeActs(xs, rows, in, in, q.data(), scale.data(), sum.data());
   const simd::QuantizedActs acts{q.data(), scale.data(), sum.data(), G};
+  if (twice && y2.size() < 2 * n * out) y2.resize(2 * n * out);
+  float* dst = twice ? y2.data() : y;
+  const float* bias = twice ? nullptr : b;
   ParallelFor(simd::QuantTiles(out), 1, [&](size_t begin, size_t end, size_t) {
-    simd::MatMulQuant(kind, w.packed, out, in, begin, end, acts, n, b, y, out);
+    simd::MatMulQuant(kind, w.packed, out, in, begin, end, acts, rows, bias, dst, out);
   });
+  if (twice) {
+    for (size_t t = 0; t < n; ++t) {
+      const float* main_y = dst + 2 * t * out;
+      const float* rest_y = main_y + out;
+      for (size_t r = 0; r < out; ++r) y[t * out + r] = main_y[r] + rest_y[r] + (b ? b[r] : 0.0f);
+    }
+  }
 }
 
 }  // namespace
+
+void SetActPrecision(ActPrecision p) { g_act_precision.store(p, std::memory_order_relaxed); }
+ActPrecision GetActPrecision() { return g_act_precision.load(std::memory_order_relaxed); }
+
+Result<ActPrecision> ParseActPrecision(std::string_view name) {
+  if (name == "int8") return ActPrecision::kInt8;
+  if (name == "int8x2") return ActPrecision::kInt8x2;
+  return Status::Error("unknown activation precision '" + std::string(name) + "' (use int8 or int8x2)");
+}
+
+const char* ActPrecisionName(ActPrecision p) { return p == ActPrecision::kInt8x2 ? "int8x2" : "int8"; }
 
 void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());

@@ -1,0 +1,93 @@
+// Linear on packed weights under both activation precisions (lib/linear.h): against double-precision
+// products of the dequantized weights with the unquantized activations, int8x2 must be far closer than
+// int8, for one token (decode) and batches, with and without bias, at widths that are not multiples of 32.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "lib/linear.h"
+#include "quant/quantize.h"
+#include "simd/quant_layout.h"
+#include "tests/test_util.h"
+
+namespace glmv {
+namespace {
+
+// Restores the process-wide setting whatever a test case does.
+struct PrecisionGuard {
+  ActPrecision saved = GetActPrecision();
+  ~PrecisionGuard() { SetActPrecision(saved); }
+};
+
+// Worst |y − exact| over all outputs, relative to the largest |exact|.
+double RelativeError(const Weight& w, const std::vector<float>& bias, const std::vector<float>& x, size_t n,
+                     ActPrecision precision) {
+  const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
+  SetActPrecision(precision);
+  Weight b;
+  b.data = bias.data();
+  b.shape = {static_cast<int64_t>(rows)};
+  std::vector<float> y(n * rows, -1.0f);
+  Linear(w, bias.empty() ? nullptr : &b, x.data(), n, y.data());
+  std::vector<float> row(cols);
+  double worst = 0, scale = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    simd::DequantizeRow(PackedKind(w.dtype), w.packed, cols, r, row.data());
+    for (size_t t = 0; t < n; ++t) {
+      double exact = bias.empty() ? 0.0 : bias[r];
+      for (size_t i = 0; i < cols; ++i) exact += static_cast<double>(row[i]) * x[t * cols + i];
+      worst = std::max(worst, std::fabs(y[t * rows + r] - exact));
+      scale = std::max(scale, std::fabs(exact));
+    }
+  }
+  return worst / scale;
+}
+
+TEST_CASE("int8x2 activations: an order of magnitude closer to exact than int8, same results otherwise") {
+  PrecisionGuard guard;
+  const std::pair<simd::QuantKind, DType> kinds[] = {{simd::QuantKind::kQ8, DType::kQ8G32},
+                                                     {simd::QuantKind::kQ4NL, DType::kQ4NLG32},
+                                                     {simd::QuantKind::kQ4, DType::kQ4G32}};
+  for (const auto& [kind, dtype] : kinds) {
+    for (size_t cols : {48, 200}) {
+      const size_t rows = 37;
+      const auto wf = test::RandomFloats(rows * cols, static_cast<uint32_t>(cols));
+      std::vector<uint8_t> packed(simd::QuantMatrixBytes(kind, rows, cols));
+      quant::QuantizeMatrix(kind, quant::QuantScheme::kSearch, wf.data(), rows, cols, packed.data());
+      Weight w;
+      w.packed = packed.data();
+      w.dtype = dtype;
+      w.shape = {static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+      for (size_t n : {1, 3, 9}) {
+        for (bool with_bias : {false, true}) {
+          CAPTURE(static_cast<int>(kind));
+          CAPTURE(cols);
+          CAPTURE(n);
+          CAPTURE(with_bias);
+          const auto x = test::RandomFloats(n * cols, static_cast<uint32_t>(100 + n));
+          const auto bias = with_bias ? test::RandomFloats(rows, 7) : std::vector<float>();
+          const double once = RelativeError(w, bias, x, n, ActPrecision::kInt8);
+          const double twice = RelativeError(w, bias, x, n, ActPrecision::kInt8x2);
+          MESSAGE("relative error: int8 " << once << ", int8x2 " << twice);
+          CHECK(once > 1e-4);          // int8 activations: ~1e-3
+          CHECK(twice < once / 20.0);  // the residual's 8 more bits
+          CHECK(twice < 5e-5);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("activation precision names") {
+  CHECK(ParseActPrecision("int8").value() == ActPrecision::kInt8);
+  CHECK(ParseActPrecision("int8x2").value() == ActPrecision::kInt8x2);
+  CHECK(std::string(ActPrecisionName(ActPrecision::kInt8x2)) == "int8x2");
+  const auto bad = ParseActPrecision("int16");
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().message().find("int16") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace glmv
