@@ -17,7 +17,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--routing", "", true, "free|reference  quantized models: judge a case whose expert choices flipped by its own KL"
                             " (free, default) or by its rerun along the reference's choices"},
     {"--threads", "-t", true, "N  threads (default: all cores)"},
-    {"--act-precision", "", true, "int8|int8x2  activations of int4/int8 weights: int8 (default) or quantized twice, ~14-bit (more exact, 2x dot products)"},
+    {"--act-precision", "", true, "auto|int8|int8x2  activations of int4/int8 weights: int8x2 quantizes them twice (~14-bit, 2x dot products); auto (default) does so for up to 4 tokens (decode)"},
     {"--help", "-h", false, "show this help"},
 };
 }  // namespace
@@ -57,7 +57,7 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   SetNumThreads(static_cast<int>(*threads));
-  auto precision = ParseActPrecision(args->Get("--act-precision", "int8"));
+  auto precision = ParseActPrecision(args->Get("--act-precision", "auto"));
   if (!precision.ok()) {
     fmt::print(stderr, "glmv check-golden: --act-precision: {}\n", precision.status().message());
     return 2;

@@ -12,7 +12,7 @@ namespace glmv {
 
 namespace {
 
-std::atomic<ActPrecision> g_act_precision{ActPrecision::kInt8};
+std::atomic<ActPrecision> g_act_precision{ActPrecision::kAuto};
 
 // Packed int4/int8 weights: activations quantized to int8 per group once (or twice, see ActPrecision), then
 // tiles of 16 rows split across threads (simd/kernels_quant.h).
@@ -20,7 +20,8 @@ void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, flo
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const auto kind = PackedKind(w.dtype);
   const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
-  const bool twice = g_act_precision.load(std::memory_order_relaxed) == ActPrecision::kInt8x2;
+  const ActPrecision precision = g_act_precision.load(std::memory_order_relaxed);
+  const bool twice = precision == ActPrecision::kInt8x2 || (precision == ActPrecision::kAuto && n <= kAutoTwiceMaxTokens);
   const size_t rows = twice ? 2 * n : n;  // tokens the kernels see
   // Grown to the largest batch seen, then reused: the decode loop does not allocate. Thread-local, so the
   // worker threads below are handed pointers, never the names (theirs would be their own, empty copies).
@@ -70,10 +71,13 @@ ActPrecision GetActPrecision() { return g_act_precision.load(std::memory_order_r
 Result<ActPrecision> ParseActPrecision(std::string_view name) {
   if (name == "int8") return ActPrecision::kInt8;
   if (name == "int8x2") return ActPrecision::kInt8x2;
-  return Status::Error("unknown activation precision '" + std::string(name) + "' (use int8 or int8x2)");
+  if (name == "auto") return ActPrecision::kAuto;
+  return Status::Error("unknown activation precision '" + std::string(name) + "' (use int8, int8x2 or auto)");
 }
 
-const char* ActPrecisionName(ActPrecision p) { return p == ActPrecision::kInt8x2 ? "int8x2" : "int8"; }
+const char* ActPrecisionName(ActPrecision p) {
+  return p == ActPrecision::kInt8x2 ? "int8x2" : p == ActPrecision::kAuto ? "auto" : "int8";
+}
 
 void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());

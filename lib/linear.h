@@ -19,11 +19,15 @@ constexpr size_t kOneDnnMinTokens = 8;
 // 32 (llama.cpp's choice; the VNNI dot products take them as they are). kInt8x2: quantized twice — the
 // value, then what the first quantization left — and run as two tokens through the same kernels, which
 // read each weight tile once for both: ~14-bit activations for twice the dot-product work. On the tiny
-// golden model kInt8x2 cuts the q8 recipe's KL 2.5× (to that of f32 activations).
-enum class ActPrecision : uint8_t { kInt8, kInt8x2 };
+// golden model kInt8x2 cuts the q8 recipe's KL 2.5× (to that of f32 activations). kAuto (the default):
+// kInt8x2 for calls of at most kAutoTwiceMaxTokens tokens — decode, bound by memory bandwidth, where the
+// extra dot products cost nothing measurable (bench_decode: 11.7 → 12.0 tokens/s, noise) — and kInt8 for
+// larger batches, bound by arithmetic (prefill of 512 tokens: 0.65× the speed with kInt8x2).
+enum class ActPrecision : uint8_t { kInt8, kInt8x2, kAuto };
+constexpr size_t kAutoTwiceMaxTokens = 4;
 void SetActPrecision(ActPrecision p);
 ActPrecision GetActPrecision();
-// "int8" / "int8x2".
+// "int8" / "int8x2" / "auto".
 Result<ActPrecision> ParseActPrecision(std::string_view name);
 const char* ActPrecisionName(ActPrecision p);
 

@@ -80,7 +80,27 @@ TEST_CASE("int8x2 activations: an order of magnitude closer to exact than int8, 
   }
 }
 
+TEST_CASE("auto activations: twice for decode-sized calls, once for larger batches") {
+  PrecisionGuard guard;
+  const size_t rows = 21, cols = 64;
+  const auto wf = test::RandomFloats(rows * cols, 3);
+  std::vector<uint8_t> packed(simd::QuantMatrixBytes(simd::QuantKind::kQ8, rows, cols));
+  quant::QuantizeMatrix(simd::QuantKind::kQ8, quant::QuantScheme::kSearch, wf.data(), rows, cols, packed.data());
+  Weight w;
+  w.packed = packed.data();
+  w.dtype = DType::kQ8G32;
+  w.shape = {static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+  for (size_t n : {size_t{1}, kAutoTwiceMaxTokens, kAutoTwiceMaxTokens + 1, size_t{16}}) {
+    CAPTURE(n);
+    const auto x = test::RandomFloats(n * cols, 9);
+    const double automatic = RelativeError(w, {}, x, n, ActPrecision::kAuto);
+    const double expected = RelativeError(w, {}, x, n, n <= kAutoTwiceMaxTokens ? ActPrecision::kInt8x2 : ActPrecision::kInt8);
+    CHECK(automatic == expected);
+  }
+}
+
 TEST_CASE("activation precision names") {
+  CHECK(ParseActPrecision("auto").value() == ActPrecision::kAuto);
   CHECK(ParseActPrecision("int8").value() == ActPrecision::kInt8);
   CHECK(ParseActPrecision("int8x2").value() == ActPrecision::kInt8x2);
   CHECK(std::string(ActPrecisionName(ActPrecision::kInt8x2)) == "int8x2");
