@@ -2,10 +2,10 @@
 // N skipped". Exit status 1 on any FAIL, 2 when the set cannot be read.
 #include <fmt/core.h>
 
+#include "apps/act_precision_flag.h"
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/golden_check.h"
-#include "lib/linear.h"
 #include "lib/parallel.h"
 
 namespace glmv::app {
@@ -17,7 +17,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--routing", "", true, "free|reference  quantized models: judge a case whose expert choices flipped by its own KL"
                             " (free, default) or by its rerun along the reference's choices"},
     {"--threads", "-t", true, "N  threads (default: all cores)"},
-    {"--act-precision", "", true, "auto|int8|int8x2  activations of int4/int8 weights: int8x2 quantizes them twice (~14-bit, 2x dot products); auto (default) does so for up to 4 tokens (decode)"},
+    ActPrecisionOption(),
     {"--help", "-h", false, "show this help"},
 };
 }  // namespace
@@ -57,12 +57,10 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   SetNumThreads(static_cast<int>(*threads));
-  auto precision = ParseActPrecision(args->Get("--act-precision", "auto"));
-  if (!precision.ok()) {
-    fmt::print(stderr, "glmv check-golden: --act-precision: {}\n", precision.status().message());
+  if (Status st = ApplyActPrecision(*args); !st.ok()) {
+    fmt::print(stderr, "glmv check-golden: {}\n", st.message());
     return 2;
   }
-  SetActPrecision(*precision);
   GoldenOptions options;
   options.verbose = args->Has("--verbose");
   options.model = args->Get("--model");

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "lib/linear.h"
+#include "apps/act_precision_flag.h"
 #include "lib/parallel.h"
 
 namespace glmv::app {
@@ -40,7 +40,7 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--template", "", true, "NAME  chat template: glm45v (default) or glm45 (GLM-4.5 text model)"},
       {"--ctx", "", true, "N  context size in tokens (default 4096)"},
       {"--threads", "-t", true, "N  threads (default: all cores)"},
-      {"--act-precision", "", true, "auto|int8|int8x2  activations of int4/int8 weights: int8x2 quantizes them twice (~14-bit, 2x dot products); auto (default) does so for up to 4 tokens (decode)"},
+      ActPrecisionOption(),
   };
 }
 
@@ -51,8 +51,7 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
   GLMV_ASSIGN_OR_RETURN(long long threads, args.GetInt("--threads", 0));
   if (threads < 0) return Status::Error("--threads must not be negative");
   SetNumThreads(static_cast<int>(threads));
-  GLMV_ASSIGN_OR_RETURN(ActPrecision precision, ParseActPrecision(args.Get("--act-precision", "auto")));
-  SetActPrecision(precision);
+  GLMV_RETURN_IF_ERROR(ApplyActPrecision(args));
   GLMV_ASSIGN_OR_RETURN(long long ctx, args.GetInt("--ctx", 4096));
   if (ctx < 2) return Status::Error("--ctx must be at least 2");
   f.engine.context_tokens = static_cast<size_t>(ctx);

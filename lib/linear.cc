@@ -26,27 +26,24 @@ void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, flo
   // Grown to the largest batch seen, then reused: the decode loop does not allocate. Thread-local, so the
   // worker threads below are handed pointers, never the names (theirs would be their own, empty copies).
   thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> scale, x2, y2;
+  thread_local std::vector<float> scale, rest, y2;
   thread_local std::vector<int32_t> sum;
   if (q.size() < rows * P) q.resize(rows * P);
   if (scale.size() < rows * G) scale.resize(rows * G), sum.resize(rows * G);
-  const float* xs = x;
   if (twice) {
-    // Rows 2t = x[t] and 2t + 1 = x[t] − scale · q: the second quantization holds what the first lost.
-    if (x2.size() < 2 * n * in) x2.resize(2 * n * in);
-    simd::QuantizeActs(x, n, in, in, q.data(), scale.data(), sum.data());
+    // Kernel token 2t is x[t]; token 2t + 1 is what its quantization lost, x[t] − scale · q, quantized again.
+    if (rest.size() < in) rest.resize(in);
     for (size_t t = 0; t < n; ++t) {
       const float* xt = x + t * in;
-      float* main_row = x2.data() + 2 * t * in;
-      float* rest_row = main_row + in;
-      for (size_t i = 0; i < in; ++i) {
-        main_row[i] = xt[i];
-        rest_row[i] = xt[i] - scale[t * G + i / simd::kQuantGroup] * static_cast<float>(q[t * P + i]);
-      }
+      int8_t* qt = q.data() + 2 * t * P;
+      float* st = scale.data() + 2 * t * G;
+      simd::QuantizeActs(xt, 1, in, in, qt, st, sum.data() + 2 * t * G);
+      for (size_t i = 0; i < in; ++i) rest[i] = xt[i] - st[i / simd::kQuantGroup] * static_cast<float>(qt[i]);
+      simd::QuantizeActs(rest.data(), 1, in, in, qt + P, st + G, sum.data() + (2 * t + 1) * G);
     }
-    xs = x2.data();
+  } else {
+    simd::QuantizeActs(x, n, in, in, q.data(), scale.data(), sum.data());
   }
-  simd::QuantizeActs(xs, rows, in, in, q.data(), scale.data(), sum.data());
   const simd::QuantizedActs acts{q.data(), scale.data(), sum.data(), G};
   if (twice && y2.size() < 2 * n * out) y2.resize(2 * n * out);
   float* dst = twice ? y2.data() : y;

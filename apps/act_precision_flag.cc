@@ -1,0 +1,20 @@
+#include "apps/act_precision_flag.h"
+
+#include "lib/linear.h"
+
+namespace glmv::app {
+
+OptionSpec ActPrecisionOption() {
+  return {"--act-precision", "", true,
+          "auto|int8|int8x2  activations of int4/int8 weights: int8x2 quantizes them twice (~14-bit, 2x dot "
+          "products); auto (default) does so for up to 4 tokens (decode)"};
+}
+
+Status ApplyActPrecision(const Args& args) {
+  auto precision = ParseActPrecision(args.Get("--act-precision", "auto"));
+  if (!precision.ok()) return Status::Error("--act-precision: " + precision.status().message());
+  SetActPrecision(*precision);
+  return Status::Ok();
+}
+
+}  // namespace glmv::app
