@@ -28,6 +28,8 @@ const std::vector<OptionSpec> kOptions = {
                               "(llama.cpp's Q4_0/Q8_0 rule: the reference to measure the search against)"},
     {"--int4-grid", "", true, "nl|uniform  int4 values: the non-uniform grid Q4NLG32 (default with search; "
                               "1.4 dB better on bell-shaped weights) or Q4G32's uniform [-8, 7]"},
+    {"--vision", "", true, "bf16|f32|q8  the vision tower's matrices (default bf16: GLM-V checkpoints' own type, "
+                           "lossless for them; see above)"},
     {"--force", "-f", false, "replace FILE if it exists"},
     {"--threads", "-t", true, "N  threads quantizing (default: all cores)"},
     {"--verbose", "-v", false, "print every tensor's format and SNR"},
@@ -38,14 +40,16 @@ constexpr const char* kHelp =
     "usage: glmv convert HF_DIR -o MODEL.glmv [--recipe mixed|q8|q4|float] [--quantizer search|rtn]\n\n"
     "Converts a Hugging Face GLM-V model directory (config.json, safetensors shards, tokenizer and\n"
     "processor files) into one .glmv file that glmv loads by mapping it: no copy, no repacking.\n\n"
-    "Recipes (norms, biases, the router, its correction bias and the vision tower are f32 in all but float,\n"
-    "so they map without a copy):\n"
+    "Recipes (norms, biases, the router and its correction bias are f32 in all but float):\n"
     "  mixed  routed experts int4; attention, shared experts, dense MLP, embeddings, lm_head int8 (default)\n"
     "  q8     every text matrix int8\n"
     "  q4     every text matrix int4, except embeddings and lm_head (int8)\n"
     "  float  no quantization: the checkpoint's own types in the .glmv container\n"
     "int4 and int8 are grouped: 32 weights share one 16-bit scale (4.5 and 8.5 bits per weight). int4 uses a\n"
-    "non-uniform grid (Q4NLG32) unless --int4-grid uniform or --quantizer rtn (Q4G32, llama.cpp's Q4_0 values).\n\n"
+    "non-uniform grid (Q4NLG32) unless --int4-grid uniform or --quantizer rtn (Q4G32, llama.cpp's Q4_0 values).\n"
+    "The vision tower's matrices are bf16 (f32 sources are rounded; the layers widen them to f32 as they run),\n"
+    "or f32, or int8 with --vision q8 (measured to cost the tower accuracy; see README); the rest of the\n"
+    "tower is f32. Every format is used in place from the mapped file.\n\n"
     "The checkpoint is read tensor by tensor (its pages are released as it goes, so a 200 GB model needs\n"
     "little RAM), quantized on all cores and written to FILE.partial, renamed to FILE when complete; an\n"
     "interrupted or failed conversion leaves nothing under FILE. Free disk space is checked first.\n"
@@ -127,6 +131,9 @@ int RunConvert(int argc, char** argv) {
   const std::string grid = args->Get("--int4-grid", "nl");
   if (grid != "nl" && grid != "uniform") return fail(Status::Error("--int4-grid must be nl or uniform, not '" + grid + "'"));
   options.int4_uniform = grid == "uniform";
+  auto vision = ParseVisionFormat(args->Get("--vision", "bf16"));
+  if (!vision.ok()) return fail(vision.status().Annotate("--vision"));
+  options.vision = *vision;
   auto threads = args->GetInt("--threads", 0);
   if (!threads.ok() || *threads < 0) return fail(Status::Error("--threads must be a number ≥ 0"));
   if (*threads > 0) SetNumThreads(static_cast<int>(*threads));

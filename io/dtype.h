@@ -32,6 +32,14 @@ inline float BF16ToF32(uint16_t bits) {
   return f;
 }
 
+// f32 → bf16 bits, rounded to nearest even; NaN stays NaN (quiet), infinities and overflow become ±inf.
+inline uint16_t F32ToBF16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 float F16ToF32(uint16_t bits);
 
 // Widens n elements of float dtype `t` (F32, F16 or BF16) at unaligned `src` to f32.

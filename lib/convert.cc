@@ -93,6 +93,27 @@ Result<double> QuantizeTensor(const TensorView& t, DType target, quant::QuantSch
   return total.SnrDb();
 }
 
+// A float tensor rounded to bf16 (nearest even) into `out`, in chunks on all cores; returns the SNR.
+Result<double> NarrowToBF16(const TensorView& t, std::vector<uint8_t>& out) {
+  const size_t n = static_cast<size_t>(t.NumElements()), elem = DTypeSize(t.dtype);
+  out.resize(n * sizeof(uint16_t));
+  std::vector<quant::QuantError> errors(static_cast<size_t>(NumThreads()));
+  ParallelFor(n, size_t{1} << 14, [&](size_t begin, size_t end, size_t thread) {
+    std::vector<float> wide(end - begin);
+    WidenToF32(t.dtype, t.bytes.data() + begin * elem, end - begin, wide.data());
+    for (size_t i = begin; i < end; ++i) {
+      const float v = wide[i - begin];
+      const uint16_t b = F32ToBF16(v);
+      std::memcpy(out.data() + 2 * i, &b, 2);
+      const double e = static_cast<double>(v) - BF16ToF32(b);
+      errors[thread].signal += static_cast<double>(v) * v, errors[thread].noise += e * e;
+    }
+  });
+  quant::QuantError total;
+  for (const auto& e : errors) total.Add(e);
+  return total.SnrDb();
+}
+
 Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, const std::string& dir,
                                                     const ConvertOptions& options,
                                                     const std::function<Status(const ConvertProgress&)>& progress) {
@@ -110,6 +131,7 @@ Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, cons
   nlohmann::json recipe = {{"recipe", ConvertRecipeName(options.recipe)},
                            {"scheme", options.scheme == quant::QuantScheme::kSearch ? "search" : "round-to-nearest"},
                            {"int4_grid", options.int4_uniform || options.scheme != quant::QuantScheme::kSearch ? "uniform" : "nl"},
+                           {"vision", ConvertRecipeName(options.recipe) == std::string("float") ? "source" : VisionFormatName(options.vision)},
                            {"group", simd::kQuantGroup},
                            {"tile_rows", simd::kQuantTileRows}};
   meta["glmv.recipe"] = recipe.dump();
@@ -184,6 +206,17 @@ const char* ConvertRecipeName(ConvertRecipe r) {
   return "?";
 }
 
+Result<VisionFormat> ParseVisionFormat(std::string_view name) {
+  if (name == "bf16") return VisionFormat::kBF16;
+  if (name == "f32") return VisionFormat::kF32;
+  if (name == "q8") return VisionFormat::kQ8;
+  return Status::Error("unknown vision format '" + std::string(name) + "' (use bf16, f32 or q8)");
+}
+
+const char* VisionFormatName(VisionFormat f) {
+  return f == VisionFormat::kF32 ? "f32" : f == VisionFormat::kQ8 ? "q8" : "bf16";
+}
+
 std::string TensorComponent(const std::string& name) {
   if (Contains(name, "model.visual.")) return "vision";
   if (Contains(name, "embed_tokens")) return "embeddings";
@@ -204,10 +237,12 @@ DType ConvertTargetDType(const ConvertOptions& options, const std::string& name,
                                                                                                    : DType::kQ4NLG32;
   const std::string component = TensorComponent(name);
   if (recipe == ConvertRecipe::kFloat) return source;
-  // The vision kernels (oneDNN GEMMs, Highway attention) are f32: stored f32, the tower maps in place
-  // instead of being widened into a copy at load (+1.8 GB of file for GLM-4.5V; bf16 or int8 vision
-  // kernels would win that back).
-  if (component == "vision") return DType::kF32;
+  if (component == "vision") {
+    // Matrices only (BindVisionWeights reads the rest as f32); the convolutions' weights have 4–5 dims.
+    if (shape.size() < 2 || Contains(name, "position_embedding")) return DType::kF32;
+    if (options.vision == VisionFormat::kQ8 && shape.size() == 2) return DType::kQ8G32;
+    return options.vision == VisionFormat::kF32 ? DType::kF32 : DType::kBF16;
+  }
   if (shape.size() != 2 || component == "router") return DType::kF32;
   switch (recipe) {
     case ConvertRecipe::kMixed: return component == "routed experts" ? int4 : DType::kQ8G32;
@@ -301,6 +336,9 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
       GLMV_RETURN_IF_ERROR(writer->Append(buf));
     } else if (p.dtype == t.dtype) {
       GLMV_RETURN_IF_ERROR(writer->Append(t.bytes));
+    } else if (p.dtype == DType::kBF16) {  // an f32 or f16 vision matrix, rounded
+      GLMV_ASSIGN_OR_RETURN(snr, NarrowToBF16(t, buf));
+      GLMV_RETURN_IF_ERROR(writer->Append(buf));
     } else {  // widened to f32 (norms, biases, the router)
       buf.resize(p.bytes);
       WidenToF32(t.dtype, t.bytes.data(), static_cast<size_t>(t.NumElements()), reinterpret_cast<float*>(buf.data()));

@@ -18,8 +18,8 @@
 
 namespace glmv {
 
-// Which format each tensor gets. Vectors (norms, biases), the router and its correction bias are f32 in
-// every quantized recipe, and so is the vision tower (its kernels are f32: it maps without a copy).
+// Which format each text tensor gets. Vectors (norms, biases), the router and its correction bias are f32
+// in every quantized recipe. The vision tower follows ConvertOptions::vision.
 enum class ConvertRecipe : uint8_t {
   kMixed,  // routed experts int4; attention, shared expert, dense MLP, embeddings, lm_head int8 (default)
   kQ8,     // every text matrix int8
@@ -29,12 +29,21 @@ enum class ConvertRecipe : uint8_t {
 Result<ConvertRecipe> ParseConvertRecipe(std::string_view name);
 const char* ConvertRecipeName(ConvertRecipe r);
 
+// The vision tower's matrices (the position table, norms and biases stay f32; the float recipe keeps the
+// source types). bf16 is GLM-V checkpoints' own type, so it is lossless for them (f32 sources are
+// rounded), and the linear layers widen it to f32 as they run: the same arithmetic as f32 at half the
+// bytes. q8 (Q8G32) is there to measure what int8 would cost the tower (see README).
+enum class VisionFormat : uint8_t { kBF16, kF32, kQ8 };
+Result<VisionFormat> ParseVisionFormat(std::string_view name);
+const char* VisionFormatName(VisionFormat f);
+
 struct ConvertOptions {
   ConvertRecipe recipe = ConvertRecipe::kMixed;
   quant::QuantScheme scheme = quant::QuantScheme::kSearch;
   // int4 matrices: the non-uniform Q4NLG32 grid (default; better on bell-shaped weights) or Q4G32's uniform
   // one. Round-to-nearest always uses the uniform grid: it is llama.cpp's Q4_0 rule, the reference.
   bool int4_uniform = false;
+  VisionFormat vision = VisionFormat::kBF16;
 };
 
 struct ConvertedTensor {

@@ -6,6 +6,7 @@
 #include "lib/onednn.h"
 #include "lib/parallel.h"
 #include "simd/kernels.h"
+#include "simd/kernels_bf16.h"
 #include "simd/kernels_quant.h"
 
 namespace glmv {
@@ -60,6 +61,27 @@ void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, flo
   }
 }
 
+// bf16 weights (the vision tower's, in place in a .glmv file). Few tokens: the Highway bf16 kernels, which
+// widen as they stream. Many: the matrix is widened once into a scratch buffer and multiplied by oneDNN's
+// f32 GEMM — the same f32 arithmetic as weights widened at load, for one pass over the weights (vision
+// batches are hundreds of tokens or more, so the pass is a few percent of the GEMM's time).
+void LinearBF16(const Weight& w, const float* b, const float* x, size_t n, float* y) {
+  const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
+  if (n >= kOneDnnMinTokens) {
+    thread_local std::vector<float> widened;  // grown to the largest matrix, then reused
+    if (widened.size() < out * in) widened.resize(out * in);
+    float* dst = widened.data();
+    const uint16_t* src = w.bf16;
+    ParallelFor(out, 64, [&](size_t begin, size_t end, size_t) {
+      WidenToF32(DType::kBF16, reinterpret_cast<const uint8_t*>(src + begin * in), (end - begin) * in, dst + begin * in);
+    });
+    if (GemmOneDnn({x, n, in, in, dst, out, in, true, b, y, out}).ok()) return;
+  }
+  ParallelFor(out, 16, [&](size_t begin, size_t end, size_t) {
+    simd::MatMulBF16(w.bf16, in, b, begin, end, x, n, in, y, out);
+  });
+}
+
 }  // namespace
 
 void SetActPrecision(ActPrecision p) { g_act_precision.store(p, std::memory_order_relaxed); }
@@ -80,6 +102,7 @@ void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const float* b = (bias && bias->data) ? bias->data : nullptr;
   if (w.is_packed()) return LinearPacked(w, b, x, n, y);
+  if (w.is_bf16()) return LinearBF16(w, b, x, n, y);
   if (n >= kOneDnnMinTokens) {
     // Many tokens: a blocked GEMM reuses each weight tile across tokens; oneDNN's is far faster than
     // the row-by-row kernel there (benchmarks/bench_linear). Fall back to it if oneDNN refuses.

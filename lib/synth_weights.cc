@@ -85,12 +85,6 @@ void FillBell(uint64_t key, float stddev, uint64_t first, uint64_t count, T* out
   }
 }
 
-inline uint16_t ToBf16(float f) {  // round to nearest even; the values are finite
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return static_cast<uint16_t>((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-}
-
 // Element i takes 16 bits (lane i mod 4) of Mix(key + (i / 4)·kGamma): a uniform on 65536 levels, ample
 // for bf16's 8-bit mantissa and for random test weights in f32.
 template <typename T, typename Convert>
@@ -167,13 +161,13 @@ void FillSynthTensor(const SynthTensor& t, uint64_t seed, uint64_t first, uint64
     if (r.stddev > 0) {
       if (t.dtype == DType::kBF16) {
         FillBell(key, r.stddev, first + begin, end - begin, reinterpret_cast<uint16_t*>(out) + begin,
-                 [](float f) { return ToBf16(f); });
+                 [](float f) { return F32ToBF16(f); });
       } else {
         FillBell(key, r.stddev, first + begin, end - begin, reinterpret_cast<float*>(out) + begin, [](float f) { return f; });
       }
     } else if (t.dtype == DType::kBF16) {
       FillRange(key, r, first + begin, end - begin, reinterpret_cast<uint16_t*>(out) + begin,
-                [](float f) { return ToBf16(f); });
+                [](float f) { return F32ToBF16(f); });
     } else {
       FillRange(key, r, first + begin, end - begin, reinterpret_cast<float*>(out) + begin, [](float f) { return f; });
     }

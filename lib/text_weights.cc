@@ -8,7 +8,7 @@
 namespace glmv {
 
 Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::vector<int64_t>& shape, Weight& w,
-                  WeightStorage& storage, bool allow_packed) {
+                  WeightStorage& storage, BindAllow allow) {
   const TensorView* t = ckpt.Find(name);
   if (!t) return Status::Error(ckpt.dir() + ": missing tensor '" + name + "' (expected shape " + ShapeString(shape) + ")");
   if (t->shape != shape) {
@@ -16,7 +16,7 @@ Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::ve
                          ShapeString(shape) + " from config.json");
   }
   w.shape = shape;
-  if (IsPacked(t->dtype) && allow_packed && shape.size() == 2) {
+  if (IsPacked(t->dtype) && allow.packed && shape.size() == 2) {
     const auto kind = PackedKind(t->dtype);
     const size_t expected = simd::QuantMatrixBytes(kind, static_cast<size_t>(shape[0]), static_cast<size_t>(shape[1]));
     if (t->bytes.size() != expected) {
@@ -31,7 +31,13 @@ Status BindWeight(const Checkpoint& ckpt, const std::string& name, const std::ve
   }
   if (!IsFloat(t->dtype)) {
     return Status::Error(*t->file + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected F32, BF16 or F16" +
-                         (allow_packed ? " or a packed int4/int8 matrix" : ""));
+                         (allow.packed ? " or a packed int4/int8 matrix" : ""));
+  }
+  if (t->dtype == DType::kBF16 && allow.bf16 && reinterpret_cast<uintptr_t>(t->bytes.data()) % alignof(uint16_t) == 0) {
+    w.bf16 = reinterpret_cast<const uint16_t*>(t->bytes.data());
+    w.dtype = DType::kBF16;
+    storage.bf16_bytes += t->bytes.size();
+    return Status::Ok();
   }
   const size_t n = static_cast<size_t>(t->NumElements());
   const bool aligned = reinterpret_cast<uintptr_t>(t->bytes.data()) % alignof(float) == 0;
@@ -53,7 +59,7 @@ Status BindTextWeights(const TextConfig& config, const Checkpoint& ckpt, TextWei
     // Matrices may be packed; vectors (norms, biases, the router's correction bias) stay float. The router
     // itself stays float too: its logits pick the experts, and a flipped choice costs more than it saves.
     const bool matrix = shape.size() == 2 && name.find("mlp.gate.weight") == std::string::npos;
-    if (status.ok()) status = BindWeight(ckpt, name, shape, w, storage, matrix);
+    if (status.ok()) status = BindWeight(ckpt, name, shape, w, storage, {.packed = matrix});
   });
   if (status.ok() && config.tie_word_embeddings) out.lm_head = out.embed;
   return status;

@@ -115,10 +115,21 @@ Result<std::vector<float>> VisionModel::Encode(std::span<const float> pixels, st
   for (size_t i = 0; i < n; ++i) simd::RmsNorm(z.data() + i * D, w_.post_norm.data, eps, z.data() + i * D, D);
   if (trace) trace->post_norm = z;
 
-  // Downsample: the m² tokens of a block are consecutive rows, so [n, D] is already [n/m², m²·D].
-  const size_t tokens = n / static_cast<size_t>(m * m);
+  // Downsample: the m² tokens of a block are consecutive rows; each block is transposed to channel-major
+  // [D, m²], the column order of the convolution's weight viewed as a matrix (see VisionWeights).
+  const size_t mm = static_cast<size_t>(m * m), tokens = n / mm;
   std::vector<float> down(tokens * O), u(tokens * O), merged(tokens * O);
-  Linear(w_.downsample, &w_.downsample_bias, z.data(), tokens, down.data());
+  {
+    std::vector<float> blocks(n * D);
+    for (size_t b = 0; b < tokens; ++b) {
+      for (size_t k = 0; k < mm; ++k) {
+        const float* src = z.data() + (b * mm + k) * D;
+        float* dst = blocks.data() + b * mm * D + k;
+        for (size_t ch = 0; ch < D; ++ch) dst[ch * mm] = src[ch];
+      }
+    }
+    Linear(w_.downsample, &w_.downsample_bias, blocks.data(), tokens, down.data());
+  }
   if (trace) trace->downsample = down;
   Linear(w_.merger_proj, nullptr, down.data(), tokens, u.data());
   for (size_t i = 0; i < tokens; ++i) {

@@ -35,6 +35,8 @@ class VisionModel {
   const VisionConfig& config() const { return config_; }
   // Values per patch row: in_channels × temporal_patch_size × patch_size² (1176 for GLM-4.5V).
   int64_t patch_values() const;
+  // How the weights are held: in place (f32, bf16, packed) or widened at load.
+  const WeightStorage& storage() const { return storage_; }
 
   // pixels: [N, patch_values()] for `grids` in order; a grid with t > 1 (a video) is run as t separate
   // frame pairs. Returns [N / m², out_hidden_size].
@@ -48,7 +50,7 @@ class VisionModel {
 
   VisionConfig config_;
   VisionWeights w_;
-  WeightStorage storage_;  // widened/re-laid-out tensors (the checkpoint is the caller's)
+  WeightStorage storage_;  // widened tensors, if any (the checkpoint is the caller's)
 };
 
 }  // namespace glmv

@@ -1,8 +1,8 @@
 // The vision tower's weights as a table (spec §3, §6.2), visited by one function shared by binding and
 // tests, like the text decoder's. The two convolutions are stored as the matrices the runtime multiplies:
-// the patch embedding's Conv3d [hidden, C, T, p, p] is already a row-major [hidden, C·T·p·p] matrix; the
-// downsample Conv2d [out, hidden, m, m] is re-laid out at load into [out, m·m·hidden] so that one matmul
-// over the m×m tokens of a merge block (concatenated in block order) computes it.
+// the patch embedding's Conv3d [hidden, C, T, p, p] is already a row-major [hidden, C·T·p·p] matrix, and
+// the downsample Conv2d [out, hidden, m, m] a row-major [out, hidden·m·m] one that multiplies a merge
+// block's m×m tokens laid out channel-major (hidden × m·m). Neither is copied at load.
 #pragma once
 
 #include <vector>
@@ -29,7 +29,7 @@ struct VisionWeights {
   Weight pos_embed;         // embeddings.position_embedding.weight [S·S, hidden], S = image_size / patch_size
   std::vector<VisionBlockWeights> blocks;
   Weight post_norm;         // post_layernorm.weight [hidden]
-  Weight downsample;        // downsample.weight, re-laid out to [out, m·m·hidden]
+  Weight downsample;        // downsample.weight, viewed as [out, hidden·m·m]
   Weight downsample_bias;   // downsample.bias [out]
   Weight merger_proj;       // merger.proj.weight [out, out]
   Weight merger_norm;       // merger.post_projection_norm.weight [out] (LayerNorm)
@@ -71,8 +71,8 @@ void ForEachVisionTensor(const VisionConfig& c, VisionWeights& w, Visitor&& visi
   visit(p + "merger.down_proj.weight", std::vector<int64_t>{O, c.intermediate_size}, w.merger_mlp.down);
 }
 
-// Checks and binds every vision tensor (errors as BindTextWeights's), then views the patch embedding as a
-// matrix and re-lays out the downsample convolution.
+// Checks and binds every vision tensor (errors as BindTextWeights's), then views the two convolutions as
+// matrices. Matrices may be bf16 or packed int4/int8 in place; everything else is f32 (widened if need be).
 Status BindVisionWeights(const VisionConfig& config, const Checkpoint& ckpt, VisionWeights& out, WeightStorage& storage);
 
 }  // namespace glmv

@@ -11,8 +11,10 @@
 
 #include "apps/golden_check.h"
 #include "io/model_file.h"
+#include "io/npy.h"
 #include "lib/linear.h"
 #include "lib/text_model.h"
+#include "lib/vision_model.h"
 #include "tests/test_util.h"
 
 namespace glmv {
@@ -100,6 +102,60 @@ TEST_CASE("quantized recipes load without copying weights and stay close to the 
       }
     }
   }
+}
+
+// case2_image through the vision tower of `model`: the worst absolute error of the merged output against the
+// golden one, and how the tower holds its weights.
+struct VisionRun {
+  double merged_err = -1;
+  WeightStorage storage;
+};
+VisionRun RunVisionCase2(const fs::path& model) {
+  auto ckpt = Checkpoint::Open(model.string());
+  REQUIRE_MESSAGE(ckpt.ok(), ckpt.status().message());
+  auto vision = VisionModel::Create((*ckpt)->config(), **ckpt);
+  REQUIRE_MESSAGE(vision.ok(), vision.status().message());
+  auto pixels = ReadNpy((kTiny / "case2_image__pixel_values.npy").string());
+  auto thw = ReadNpy((kTiny / "case2_image__image_grid_thw.npy").string());
+  auto want = ReadNpy((kTiny / "case2_image__vision_merged.npy").string());
+  REQUIRE((pixels.ok() && thw.ok() && want.ok()));
+  const auto g = thw->ToInt64();
+  REQUIRE(g.size() == 3);
+  const std::vector<VisionGrid> grids = {{g[0], g[1], g[2]}};
+  auto merged = (*vision)->Encode(pixels->ToFloat(), grids);
+  REQUIRE_MESSAGE(merged.ok(), merged.status().message());
+  const WeightStorage& s = (*vision)->storage();
+  VisionRun r;
+  r.merged_err = test::MaxAbsDiff(*merged, want->ToFloat());
+  r.storage.mapped_bytes = s.mapped_bytes, r.storage.widened_bytes = s.widened_bytes;
+  r.storage.packed_bytes = s.packed_bytes, r.storage.bf16_bytes = s.bf16_bytes;
+  return r;
+}
+
+TEST_CASE("the vision tower is stored bf16 by default and used in place; f32 is exact, int8 costs accuracy") {
+  test::TempDir dir;
+  const fs::path bf16 = Convert(dir, "q8"), f32 = Convert(dir, "q8", "--vision f32");
+  const fs::path q8 = dir / "q8-vision-q8.glmv";
+  REQUIRE(Glmv(fmt::format("convert {} -o {} --recipe q8 --vision q8", kTiny.string(), q8.string())).status == 0);
+  auto file = ModelFile::Open(bf16.string());
+  REQUIRE(file.ok());
+  CHECK(Contains(file->metadata().at("glmv.recipe"), "\"vision\":\"bf16\""));
+  const Run inspect = Glmv("inspect " + bf16.string());
+  CHECK(Contains(inspect.out, "model.visual.blocks.0.attn.qkv.weight"));
+  CHECK(Contains(inspect.out, "BF16"));
+
+  const VisionRun exact = RunVisionCase2(f32), half = RunVisionCase2(bf16), int8 = RunVisionCase2(q8);
+  MESSAGE(fmt::format("case2 vision_merged max abs error: f32 {:.3g}, bf16 {:.3g}, q8 {:.3g}", exact.merged_err,
+                      half.merged_err, int8.merged_err));
+  for (const VisionRun* r : {&exact, &half, &int8}) CHECK(r->storage.widened_bytes == 0);  // nothing copied at load
+  CHECK(half.storage.bf16_bytes > 0);
+  CHECK(int8.storage.packed_bytes > 0);
+  CHECK(exact.merged_err <= app::kGoldenTolerance);
+  // Measured 2026-12-02: f32 9.5e-7, bf16 5.1e-3, q8 1.9e-2 (the tiny model's weights are f32, so bf16 rounds
+  // them; GLM-V's own are bf16 already).
+  CHECK(half.merged_err < 2e-2);
+  CHECK(int8.merged_err > 2 * half.merged_err);
+  CHECK(Glmv(fmt::format("convert {} -o {} --vision int4", kTiny.string(), (dir / "v.glmv").string())).status != 0);
 }
 
 TEST_CASE("int8x2 activations bring the q8 recipe closer to the reference") {
