@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
     bench::Emit({{"bench", "vision_encode"}, {"image", r.image}, {"resized", r.resized}, {"patches", r.patches},
                  {"tokens", r.tokens}, {"seconds", r.seconds}, {"gflop", r.gflop}, {"gflop_per_s", r.gflop / r.seconds},
                  {"ratio_to_gemm_peak", r.gflop / r.seconds / gemm}, {"gemm_peak_gflop_per_s", gemm},
-                 {"peak_rss_bytes", r.peak_rss}, {"threads", NumThreads()}, {"weights", "f32 (widened from bf16)"}});
+                 {"peak_rss_bytes", r.peak_rss}, {"threads", NumThreads()}, {"weights", "bf16 in place, widened per layer call to f32"}});
   }
   fs::remove_all(dir);
   return 0;
