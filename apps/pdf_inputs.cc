@@ -116,7 +116,7 @@ Result<std::vector<int>> ParsePageRanges(const std::string& spec, int page_count
     if (first == 0 || last == 0) return Status::Error("--pages: pages are numbered from 1");
     if (last < first) return Status::Error(fmt::format("--pages: the range {}-{} goes backwards", first, last));
     if (last > page_count) {
-      return Status::Error(fmt::format("--pages: page {} is past the end (the PDF has {} pages)", last, page_count));
+      return Status::Error(fmt::format("--pages: page {} is past the end (the PDF has {} page{})", last, page_count, page_count == 1 ? "" : "s"));
     }
     if (static_cast<long long>(pages.size()) + (last - first + 1) > max_pages) {
       return too_many(static_cast<long long>(pages.size()) + (last - first + 1));
