@@ -1,5 +1,7 @@
 // Packed int4 / int8 and bf16 linear layers at GLM-4.5V's real shapes, the way the runtime calls them
-// (lib/linear.cc: activations quantized on the calling thread, then ParallelFor over tiles of 16 rows).
+// (through lib/linear.cc's Linear: activations quantized on the calling thread — twice for up to 4 tokens
+// under the default --act-precision auto — then ParallelFor over tiles of 16 rows; bf16 for 8+ tokens is
+// widened per call and run by oneDNN).
 //
 // Decode (one token) is a matrix-vector product bound by memory bandwidth, so it is reported as GB/s of
 // weight bytes streamed and as a ratio of the read bandwidth measured first in the same run. Each pass
@@ -10,6 +12,7 @@
 //
 //   bench_quant [--threads N (2)] [--passes N (7; batches use half)] [--gib G (1)]
 //               [--shapes expert_up,...] [--formats q4,q4nl,q8,bf16] [--tokens 1,4,16,64]
+//               [--act-precision auto|int8|int8x2 (auto, the runtime's default)]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "benchmarks/bench_util.h"
+#include "lib/linear.h"
 #include "lib/parallel.h"
 #include "quant/quantize.h"
 #include "simd/kernels_bf16.h"
@@ -96,30 +100,19 @@ void Fill(Format f, const Shape& s, size_t copies, uint8_t* w) {
   });
 }
 
-// Scratch sized once for the largest shape and batch: the timed calls do not allocate (as in the runtime).
-struct Scratch {
-  std::vector<float> x, y;
-  std::vector<int8_t> q;
-  std::vector<float> scale;
-  std::vector<int32_t> sum;
-};
-
-// One linear layer call as lib/linear.cc makes it: y [n, rows] = W [rows, cols] · x [n, cols].
-void Call(Format f, const Shape& s, const uint8_t* w, size_t n, Scratch& sc) {
-  const size_t tiles = simd::QuantTiles(s.rows);
+// The runtime's own call (lib/linear.cc): activations quantized (once, or twice under int8x2 — the
+// default for decode), then tiles of 16 rows split across threads. y [n, rows] = W [rows, cols] · x.
+void Call(Format f, const Shape& s, const uint8_t* w, size_t n, const std::vector<float>& x, std::vector<float>& y) {
+  Weight weight;
+  weight.shape = {static_cast<int64_t>(s.rows), static_cast<int64_t>(s.cols)};
   if (f == Format::kBF16) {
-    const auto* wb = reinterpret_cast<const uint16_t*>(w);
-    ParallelFor(tiles, 1, [&](size_t b, size_t e, size_t) {
-      simd::MatMulBF16(wb, s.cols, nullptr, b * simd::kQuantTileRows, std::min(e * simd::kQuantTileRows, s.rows),
-                       sc.x.data(), n, s.cols, sc.y.data(), s.rows);
-    });
-    return;
+    weight.bf16 = reinterpret_cast<const uint16_t*>(w);
+    weight.dtype = DType::kBF16;
+  } else {
+    weight.packed = w;
+    weight.dtype = f == Format::kQ4 ? DType::kQ4G32 : f == Format::kQ4NL ? DType::kQ4NLG32 : DType::kQ8G32;
   }
-  simd::QuantizeActs(sc.x.data(), n, s.cols, s.cols, sc.q.data(), sc.scale.data(), sc.sum.data());
-  const simd::QuantizedActs acts{sc.q.data(), sc.scale.data(), sc.sum.data(), simd::QuantGroups(s.cols)};
-  ParallelFor(tiles, 1, [&](size_t b, size_t e, size_t) {
-    simd::MatMulQuant(KindOf(f), w, s.rows, s.cols, b, e, acts, n, nullptr, sc.y.data(), s.rows);
-  });
+  Linear(weight, nullptr, x.data(), n, y.data());
 }
 
 std::vector<std::string> SplitList(const char* s) {
@@ -161,6 +154,14 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--shapes")) shapes = SplitList(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--formats")) formats = SplitList(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--tokens")) tokens_list = SplitList(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--act-precision")) {
+      auto p = ParseActPrecision(argv[i + 1]);
+      if (!p.ok()) {
+        std::fprintf(stderr, "bench_quant: %s\n", p.status().message().c_str());
+        return 2;
+      }
+      SetActPrecision(*p);
+    }
     else {
       std::fprintf(stderr, "bench_quant: unknown option %s\n", argv[i]);
       return 2;
@@ -169,7 +170,8 @@ int main(int argc, char** argv) {
   SetNumThreads(threads);
   const double bw = bench::MeasureReadBandwidth();
   bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", bw}, {"threads", NumThreads()},
-               {"quant_target", simd::QuantTargetName()}, {"load_1min", LoadAverage1()}});
+               {"quant_target", simd::QuantTargetName()}, {"load_1min", LoadAverage1()},
+               {"act_precision", ActPrecisionName(GetActPrecision())}});
 
   const size_t min_bytes = static_cast<size_t>(gib * double(size_t{1} << 30));
   constexpr size_t kMaxTokens = 64;
@@ -184,14 +186,8 @@ int main(int argc, char** argv) {
   // Page-aligned like a mapped model file; allocated once and refilled per (shape, format).
   std::unique_ptr<uint8_t, decltype(&std::free)> w(static_cast<uint8_t*>(std::aligned_alloc(4096, buffer_bytes)),
                                                    &std::free);
-  Scratch sc;
-  sc.x.resize(kMaxTokens * max_cols);
-  for (size_t i = 0; i < sc.x.size(); ++i) sc.x[i] = static_cast<float>(Hash(i) % 2001) / 1000.0f - 1.0f;
-  sc.y.resize(kMaxTokens * max_rows);
-  const size_t max_groups = simd::QuantGroups(max_cols);
-  sc.q.resize(kMaxTokens * max_groups * simd::kQuantGroup);
-  sc.scale.resize(kMaxTokens * max_groups);
-  sc.sum.resize(kMaxTokens * max_groups);
+  std::vector<float> x(kMaxTokens * max_cols), y(kMaxTokens * max_rows);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(Hash(i) % 2001) / 1000.0f - 1.0f;
 
   for (const auto& s : kShapes) {
     if (!Wanted(shapes, s.name)) continue;
@@ -205,11 +201,11 @@ int main(int argc, char** argv) {
       const double yardstick = std::max(bw, bw_here);
       for (size_t n : {size_t{1}, size_t{4}, size_t{16}, size_t{64}}) {
         if (!Wanted(tokens_list, std::to_string(n))) continue;
-        Call(f, s, w.get(), n, sc);  // warm-up: threads started, code and activations in cache
+        Call(f, s, w.get(), n, x, y);  // warm-up: threads started, scratch grown, code in cache
         double best = 1e30, worst = 0;
         for (int p = 0; p < (n == 1 ? passes : std::max(1, passes / 2)); ++p) {
           const double t0 = bench::Now();
-          for (size_t m = 0; m < copies; ++m) Call(f, s, w.get() + m * per, n, sc);
+          for (size_t m = 0; m < copies; ++m) Call(f, s, w.get() + m * per, n, x, y);
           const double dt = (bench::Now() - t0) / double(copies);
           best = std::min(best, dt), worst = std::max(worst, dt);
         }
@@ -217,6 +213,7 @@ int main(int argc, char** argv) {
         nlohmann::ordered_json line = {{"bench", "matmul_packed"}, {"shape", s.name}, {"rows", s.rows},
                                        {"cols", s.cols}, {"format", FormatName(f)}, {"tokens", n},
                                        {"threads", NumThreads()}, {"weight_bytes", per}, {"matrices", copies},
+                                       {"act_precision", ActPrecisionName(GetActPrecision())},
                                        {"seconds", best}, {"spread", worst / best - 1.0}, {"gb_per_s", gbs},
                                        {"read_bandwidth_bytes_per_s", yardstick},
                                        {"ratio_to_read_bandwidth", gbs * 1e9 / yardstick}};
