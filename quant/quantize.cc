@@ -6,6 +6,8 @@
 #include <limits>
 #include <vector>
 
+#include "simd/kernels_quant_fit.h"
+
 namespace glmv::quant {
 namespace {
 
@@ -17,6 +19,14 @@ constexpr size_t kG = simd::kQuantGroup;
 inline float RoundHalfEven(float x) {
   constexpr float kMagic = 12582912.0f;  // 1.5 · 2^23
   return (x + kMagic) - kMagic;
+}
+
+// std::round's rule (half away from zero) for |x| ≤ 2^23, inline (the library call is not, on baseline
+// x86-64): the truncated value, moved one step out when the dropped fraction is at least a half (exact).
+inline int RoundHalfAway(float x) {
+  const int t = static_cast<int>(x);
+  const float frac = x - static_cast<float>(t);
+  return t + (frac >= 0.5f) - (frac <= -0.5f);
 }
 
 // Codes q (signed, before the zero point) for scale d, and their squared error. Float sums: the error only
@@ -50,7 +60,7 @@ float RoundToNearestCodes(QuantKind kind, const float* w, size_t len, int* q) {
   for (size_t i = 0; i < len; ++i) amax = std::max(amax, std::fabs(w[i]));
   const float d = amax / 127.0f;
   const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  for (size_t i = 0; i < len; ++i) q[i] = static_cast<int>(std::round(w[i] * id));
+  for (size_t i = 0; i < len; ++i) q[i] = RoundHalfAway(w[i] * id);
   return d;
 }
 
@@ -131,11 +141,51 @@ float NlCodesFor(const float* w, size_t len, float d, int* q) {
   return err;
 }
 
+// The value FloatToHalf(x) stores, as a float: inline for normal binary16 values (round the mantissa to 10
+// bits, to nearest even — FloatToHalf's rule), the general conversion otherwise. The search rounds ~30
+// candidate scales per group; two out-of-line conversions each were a sixth of its time.
+inline float RoundToHalf(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  const uint32_t abs = u & 0x7fffffffu;
+  if (abs < 0x38800000u || abs >= 0x477ff000u) return HalfToFloat(FloatToHalf(x));  // subnormal, zero, ≥ 65520, inf, NaN
+  u += 0xfffu + ((u >> 13) & 1u);
+  u &= ~0x1fffu;
+  float r;
+  std::memcpy(&r, &u, 4);
+  return r;
+}
+
+// The search's candidates, evaluated by simd::FitGroupScales: each scale of `first` (already rounded to
+// binary16), then each one's least-squares refit to its codes (rounded too), in that order; the first with
+// the least error wins unless `best_err` (the reference's) is not beaten. Returns whether one won, and its
+// bits in *best.
+bool BestScale(QuantKind kind, const float* w, size_t len, const float* first, size_t n, float best_err,
+               uint16_t* best) {
+  constexpr size_t kMaxCandidates = 64;
+  simd::GroupFit fits[kMaxCandidates], refits[kMaxCandidates];
+  float second[kMaxCandidates];
+  simd::FitGroupScales(kind, w, len, first, n, fits);
+  for (size_t c = 0; c < n; ++c) {
+    const float d = fits[c].vv > 0.0f ? RoundToHalf(fits[c].wv / fits[c].vv) : 0.0f;
+    second[c] = d != 0.0f && std::isfinite(d) ? d : 0.0f;  // 0: no refit (skipped below)
+  }
+  simd::FitGroupScales(kind, w, len, second, n, refits);
+  float best_d = 0.0f;
+  for (size_t c = 0; c < n; ++c) {
+    if (fits[c].err < best_err) best_err = fits[c].err, best_d = first[c];
+    if (second[c] != 0.0f && refits[c].err < best_err) best_err = refits[c].err, best_d = second[c];
+  }
+  if (best_d == 0.0f) return false;
+  *best = FloatToHalf(best_d);
+  return true;
+}
+
 // Q4NL: scales that put the group's extreme at either end of the grid, shrunk by up to 30 % (clipping the
 // extreme a little often fits the rest better), each followed by a least-squares refit. "rtn" is the first
 // candidate only (extreme → −127).
 QuantError QuantizeGroupNl(QuantScheme scheme, const float* w, size_t len, uint8_t* codes, uint16_t* scale) {
-  int q[kG], best_q[kG];
+  int best_q[kG];
   QuantError e;
   float amax = 0.0f, m = 0.0f;
   for (size_t i = 0; i < len; ++i) {
@@ -143,31 +193,23 @@ QuantError QuantizeGroupNl(QuantScheme scheme, const float* w, size_t len, uint8
     if (std::fabs(w[i]) > amax) amax = std::fabs(w[i]), m = w[i];
   }
   uint16_t best_h = FloatToHalf(m / -127.0f);
-  float best_err = NlCodesFor(w, len, HalfToFloat(best_h), best_q);
   if (scheme == QuantScheme::kSearch && amax > 0.0f) {
+    float first[16];
+    size_t n = 0;
     for (const float end : {-127.0f, 106.0f}) {
       for (int s = 0; s <= 6; ++s) {  // 0, 5, …, 30 %: steps of 2.5 % gained < 0.01 dB for twice the time
-        float d = HalfToFloat(FloatToHalf(m / (end * (1.0f - 0.05f * static_cast<float>(s)))));
-        if (d == 0.0f || !std::isfinite(d)) continue;
-        float err = NlCodesFor(w, len, d, q);
-        if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
-        float wv = 0.0f, vv = 0.0f;
-        for (size_t i = 0; i < len; ++i) {
-          const float v = simd::kQ4NlValues[q[i]];
-          wv += w[i] * v, vv += v * v;
-        }
-        if (vv <= 0.0f) continue;
-        d = HalfToFloat(FloatToHalf(wv / vv));
-        if (d == 0.0f || !std::isfinite(d)) continue;
-        err = NlCodesFor(w, len, d, q);
-        if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
+        const float d = RoundToHalf(m / (end * (1.0f - 0.05f * static_cast<float>(s))));
+        if (d != 0.0f && std::isfinite(d)) first[n++] = d;
       }
     }
+    // The reference's scale is first[0]: it keeps the stored bits unless another candidate fits better.
+    BestScale(QuantKind::kQ4NL, w, len, first, n, std::numeric_limits<float>::infinity(), &best_h);
   }
+  // The codes and the exact error (in double like the other kinds) of the stored scale.
+  const float d = HalfToFloat(best_h);
+  NlCodesFor(w, len, d, best_q);
   for (size_t i = 0; i < kG; ++i) codes[i] = static_cast<uint8_t>(i < len ? best_q[i] : simd::QuantPaddingCode(QuantKind::kQ4NL));
   *scale = best_h;
-  // The exact error of the stored scale, in double like the other kinds.
-  const float d = HalfToFloat(best_h);
   for (size_t i = 0; i < len; ++i) {
     const double err = static_cast<double>(w[i]) - static_cast<double>(d) * simd::kQ4NlValues[best_q[i]];
     e.noise += err * err;
@@ -182,7 +224,7 @@ QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, siz
   if (kind == QuantKind::kQ4NL) return QuantizeGroupNl(scheme, w, len, codes, scale);
   const int zero = simd::QuantZeroPoint(kind);
   const int qmin = simd::QuantMinCode(kind) - zero, qmax = simd::QuantMaxCode(kind) - zero;
-  int q[kG], best_q[kG];
+  int best_q[kG];
   QuantError e;
   for (size_t i = 0; i < len; ++i) e.signal += static_cast<double>(w[i]) * w[i];
 
@@ -197,7 +239,9 @@ QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, siz
       if (std::fabs(w[i]) > amax) amax = std::fabs(w[i]), m = w[i];
     }
     // Divisors of the extreme value: a band at and below the largest code (clipping the extreme a little
-    // often lowers the error of the rest), both signs for int4 (whose range [−8, 7] is asymmetric).
+    // often lowers the error of the rest), both signs for int4 (whose range [−8, 7] is asymmetric); each
+    // scale is followed by one refit to its codes (more rounds of alternating least squares gained
+    // < 0.01 dB on Gaussian weights).
     float divs[64];
     size_t ndiv = 0;
     if (kind == QuantKind::kQ4) {
@@ -207,22 +251,16 @@ QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, siz
       for (int s = 0; s <= 12; ++s) divs[ndiv++] = 127.5f - 0.75f * s;  // 127.5 … 118.5
     }
     const float base = kind == QuantKind::kQ4 ? m : amax;
+    float first[64];
+    size_t n = 0;
     for (size_t c = 0; c < ndiv; ++c) {
-      float d = HalfToFloat(FloatToHalf(base / divs[c]));
-      if (d == 0.0f || !std::isfinite(d)) continue;
-      double err = CodesFor(w, len, d, qmin, qmax, q);  // float inside: see CodesFor
-      if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
-      // Refit the scale to these codes, then the codes to that scale (one round of alternating least
-      // squares: more rounds gained < 0.01 dB on Gaussian weights).
-      for (int round = 0; round < 1; ++round) {
-        float wq = 0.0f, qq = 0.0f;
-        for (size_t i = 0; i < len; ++i) wq += w[i] * static_cast<float>(q[i]), qq += static_cast<float>(q[i] * q[i]);
-        if (qq <= 0.0f) break;
-        d = HalfToFloat(FloatToHalf(wq / qq));
-        if (d == 0.0f || !std::isfinite(d)) break;
-        err = CodesFor(w, len, d, qmin, qmax, q);
-        if (err < best_err) best_err = err, best_h = FloatToHalf(d), std::copy_n(q, len, best_q);
-      }
+      const float d = RoundToHalf(base / divs[c]);
+      if (d != 0.0f && std::isfinite(d)) first[n++] = d;
+    }
+    if (BestScale(kind, w, len, first, n, static_cast<float>(best_err), &best_h)) {
+      // A searched scale: nearest codes (the reference keeps its own rounding).
+      CodesFor(w, len, HalfToFloat(best_h), qmin, qmax, best_q);
+      best_err = ErrorOf(w, len, HalfToFloat(best_h), best_q);
     }
   }
   for (size_t i = 0; i < kG; ++i) codes[i] = static_cast<uint8_t>(i < len ? best_q[i] + zero : zero);
