@@ -16,6 +16,8 @@ const std::vector<OptionSpec> kOptions = {
     {"--max-kl", "", true, "X  PASS rule for quantized models: mean KL per case ≤ X (default 1e-3)"},
     {"--routing", "", true, "free|reference  quantized models: judge a case whose expert choices flipped by its own KL"
                             " (free, default) or by its rerun along the reference's choices"},
+    {"--judge", "", true, "exact|kl  how to judge a float model: the exact rule (default) or by KL as a quantized one"
+                          " is (for weights perturbed outside glmv convert)"},
     {"--threads", "-t", true, "N  threads (default: all cores)"},
     ActPrecisionOption(),
     {"--help", "-h", false, "show this help"},
@@ -76,6 +78,12 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   options.reference_routing = routing == "reference";
+  const std::string judge = args->Has("--judge") ? args->Get("--judge") : "exact";
+  if (judge != "exact" && judge != "kl") {
+    fmt::print(stderr, "glmv check-golden: --judge: '{}' is neither exact nor kl\n", judge);
+    return 2;
+  }
+  options.judge_by_kl = judge == "kl";
   auto report = CheckGoldenSet(args->positional()[0], options);
   if (!report.ok()) {
     fmt::print(stderr, "glmv check-golden: {}\n", report.status().message());
@@ -85,7 +93,7 @@ int RunCheckGolden(int argc, char** argv) {
   fmt::print("check-golden: {} passed, {} failed, {} skipped", report->passed, report->failed, report->skipped);
   if (report->positions) {
     fmt::print("; over {} positions: kl_mean={:.3g} kl_max={:.3g} top1={:.4g}{}", report->positions, report->kl_mean,
-               report->kl_max, report->top1, report->quantized ? " (quantized model: judged by KL)" : "");
+               report->kl_max, report->top1, report->quantized ? " (judged by KL)" : "");
   }
   fmt::print("\n");
   return report->failed ? 1 : 0;

@@ -307,6 +307,7 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, const GoldenOptions&
       if (const ModelFile* file = models.text->storage().checkpoint->model_file()) {
         for (const auto& t : file->tensors()) report.quantized |= IsPacked(t.dtype);
       }
+      report.quantized |= options.judge_by_kl;
       auto v = VisionModel::Create(models.text->model_config(), *models.text->storage().checkpoint);
       if (v.ok()) models.vision = std::move(v).value();
       else models.vision_status = v.status();

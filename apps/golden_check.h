@@ -47,6 +47,9 @@ struct GoldenOptions {
   // reference's router flips under any rounding (bf16 included) and moves the KL far more than the
   // quantization's arithmetic does; this rule measures the arithmetic, the default the user-visible result.
   bool reference_routing = false;
+  // Judge the model by KL as if it were quantized, whatever it holds: for models perturbed some other way
+  // (weights rounded or noised outside glmv convert), measured on the same footing.
+  bool judge_by_kl = false;
 };
 
 // Runs every case of the set in `dir`. Errors only when the set itself cannot be read; a model that fails

@@ -44,6 +44,21 @@ TEST_CASE("tiny golden set: every case passes (text, image, two images, video, g
   CHECK(report->passed == 6);
 }
 
+TEST_CASE("judge_by_kl: the set's own float model judged as a quantized one agrees to float rounding") {
+  const fs::path dir = test::DataDir() / "tiny-glm4v-moe";
+  GoldenOptions options;
+  options.judge_by_kl = true;
+  auto report = CheckGoldenSet(dir.string(), options);
+  REQUIRE(report.ok());
+  MESSAGE("kl_mean " << report->kl_mean << ", kl_max " << report->kl_max << ", top1 " << report->top1);
+  CHECK(report->quantized);  // reported as judged by KL
+  CHECK(report->passed == 6);
+  CHECK(report->positions == 103);
+  CHECK(report->kl_max < 1e-9);
+  CHECK(report->top1 == 1.0);
+  for (const auto& c : report->cases) CHECK(c.routing_flips == 0);
+}
+
 TEST_CASE("variant golden sets with other dimensions and router settings") {
   const fs::path root = test::DataDir() / "variants";
   REQUIRE(fs::is_directory(root));
