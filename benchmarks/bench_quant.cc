@@ -60,12 +60,6 @@ size_t MatrixBytes(Format f, const Shape& s) {
   return simd::QuantMatrixBytes(KindOf(f), s.rows, s.cols);
 }
 
-uint32_t Hash(uint64_t x) {  // splitmix64's finaliser: cheap, well mixed, deterministic
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return static_cast<uint32_t>(x ^ (x >> 31));
-}
 
 // `copies` matrices of shape s, back to back in `w`. Quantized: a pool of tiles packed by
 // simd::PackQuantTile from random codes and scales, copied in a scattered order (contents do not change
@@ -76,28 +70,11 @@ void Fill(Format f, const Shape& s, size_t copies, uint8_t* w) {
     auto* p = reinterpret_cast<uint16_t*>(w);
     const size_t n = copies * s.rows * s.cols;
     ParallelFor(n, 1 << 20, [&](size_t b, size_t e, size_t) {
-      for (size_t i = b; i < e; ++i) p[i] = static_cast<uint16_t>(0x3c00 | (Hash(i) & 0x807f));
+      for (size_t i = b; i < e; ++i) p[i] = static_cast<uint16_t>(0x3c00 | (bench::Hash(i) & 0x807f));
     });
     return;
   }
-  const simd::QuantKind k = KindOf(f);
-  const size_t G = simd::QuantGroups(s.cols), tile_bytes = simd::QuantTileBytes(k, s.cols);
-  constexpr size_t kPool = 8;
-  std::vector<uint8_t> pool(kPool * tile_bytes);
-  std::vector<uint8_t> codes(simd::kQuantTileRows * G * simd::kQuantGroup);
-  std::vector<uint16_t> scales(simd::kQuantTileRows * G);
-  const int lo = simd::QuantMinCode(k), span = simd::QuantMaxCode(k) - lo + 1;
-  for (size_t p = 0; p < kPool; ++p) {
-    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(lo + Hash(p * 1000003 + i) % span);
-    for (size_t i = 0; i < scales.size(); ++i) {
-      scales[i] = quant::FloatToHalf(0.01f * (0.5f + static_cast<float>(Hash(~(p * 1000003 + i)) % 1000) / 1000.0f));
-    }
-    simd::PackQuantTile(k, s.cols, codes.data(), scales.data(), pool.data() + p * tile_bytes);
-  }
-  const size_t tiles = simd::QuantTiles(s.rows), total = copies * tiles;
-  ParallelFor(total, 64, [&](size_t b, size_t e, size_t) {
-    for (size_t i = b; i < e; ++i) std::memcpy(w + i * tile_bytes, pool.data() + Hash(i) % kPool * tile_bytes, tile_bytes);
-  });
+  bench::FillPackedTiles(KindOf(f), s.cols, copies * simd::QuantTiles(s.rows), w);
 }
 
 // The runtime's own call (lib/linear.cc): activations quantized (once, or twice under int8x2 — the
@@ -187,7 +164,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<uint8_t, decltype(&std::free)> w(static_cast<uint8_t*>(std::aligned_alloc(4096, buffer_bytes)),
                                                    &std::free);
   std::vector<float> x(kMaxTokens * max_cols), y(kMaxTokens * max_rows);
-  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(Hash(i) % 2001) / 1000.0f - 1.0f;
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(bench::Hash(i) % 2001) / 1000.0f - 1.0f;
 
   for (const auto& s : kShapes) {
     if (!Wanted(shapes, s.name)) continue;

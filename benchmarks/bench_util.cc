@@ -1,11 +1,13 @@
 #include "benchmarks/bench_util.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <vector>
 
 #include "lib/parallel.h"
+#include "quant/quantize.h"
 #include "simd/kernels.h"
 
 namespace glmv::bench {
@@ -88,6 +90,32 @@ double MeasureReadBandwidth(size_t bytes, int passes) {
     }
   }
   return best;
+}
+
+uint32_t Hash(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return static_cast<uint32_t>(x ^ (x >> 31));
+}
+
+void FillPackedTiles(simd::QuantKind kind, size_t cols, size_t tiles, uint8_t* out) {
+  const size_t G = simd::QuantGroups(cols), tile_bytes = simd::QuantTileBytes(kind, cols);
+  constexpr size_t kPool = 8;
+  std::vector<uint8_t> pool(kPool * tile_bytes);
+  std::vector<uint8_t> codes(simd::kQuantTileRows * G * simd::kQuantGroup);
+  std::vector<uint16_t> scales(simd::kQuantTileRows * G);
+  const int lo = simd::QuantMinCode(kind), span = simd::QuantMaxCode(kind) - lo + 1;
+  for (size_t p = 0; p < kPool; ++p) {
+    for (size_t i = 0; i < codes.size(); ++i) codes[i] = static_cast<uint8_t>(lo + Hash(p * 1000003 + i) % span);
+    for (size_t i = 0; i < scales.size(); ++i) {
+      scales[i] = quant::FloatToHalf(0.01f * (0.5f + static_cast<float>(Hash(~(p * 1000003 + i)) % 1000) / 1000.0f));
+    }
+    simd::PackQuantTile(kind, cols, codes.data(), scales.data(), pool.data() + p * tile_bytes);
+  }
+  ParallelFor(tiles, 64, [&](size_t b, size_t e, size_t) {
+    for (size_t i = b; i < e; ++i) std::memcpy(out + i * tile_bytes, pool.data() + Hash(i) % kPool * tile_bytes, tile_bytes);
+  });
 }
 
 }  // namespace glmv::bench

@@ -4,9 +4,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "simd/quant_layout.h"
 
 namespace glmv::bench {
 
@@ -26,5 +29,13 @@ size_t RssBytes();
 // loads, as one or several interleaved streams per thread, with and without software prefetch; the best
 // of `passes` passes of each loop (a naive loop under-reports by ~3×, a single stream by up to ~15%).
 double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5);
+
+// splitmix64's finaliser: cheap, well mixed, deterministic (benchmark inputs).
+uint32_t Hash(uint64_t x);
+
+// `tiles` packed tiles of a matrix `cols` wide (simd/quant_layout.h), back to back from `out`: a pool of a
+// few tiles packed from random codes and scales, copied in a scattered order (contents do not change the
+// bandwidth; distinct addresses do). Written by all threads, so pages are first touched where they are read.
+void FillPackedTiles(simd::QuantKind kind, size_t cols, size_t tiles, uint8_t* out);
 
 }  // namespace glmv::bench

@@ -1,5 +1,6 @@
 #include "lib/linear.h"
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 
@@ -15,36 +16,54 @@ namespace {
 
 std::atomic<ActPrecision> g_act_precision{ActPrecision::kAuto};
 
+// Activations of one packed layer, quantized for the kernels: n tokens of width `in` become `rows` kernel
+// tokens (n, or 2n under int8x2: token 2t is x[t], token 2t + 1 what its quantization lost, quantized
+// again). q/scale/sum are sized by the caller: rows · P, rows · G, rows · G.
+bool UseTwice(size_t n) {
+  const ActPrecision precision = g_act_precision.load(std::memory_order_relaxed);
+  return precision == ActPrecision::kInt8x2 || (precision == ActPrecision::kAuto && n <= kAutoTwiceMaxTokens);
+}
+
+void QuantizeForKernels(const float* x, size_t n, size_t in, bool twice, int8_t* q, float* scale, int32_t* sum) {
+  const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
+  if (!twice) return simd::QuantizeActs(x, n, in, in, q, scale, sum);
+  thread_local std::vector<float> rest;
+  if (rest.size() < in) rest.resize(in);
+  for (size_t t = 0; t < n; ++t) {
+    const float* xt = x + t * in;
+    int8_t* qt = q + 2 * t * P;
+    float* st = scale + 2 * t * G;
+    simd::QuantizeActs(xt, 1, in, in, qt, st, sum + 2 * t * G);
+    for (size_t i = 0; i < in; ++i) rest[i] = xt[i] - st[i / simd::kQuantGroup] * static_cast<float>(qt[i]);
+    simd::QuantizeActs(rest.data(), 1, in, in, qt + P, st + G, sum + (2 * t + 1) * G);
+  }
+}
+
+// Under int8x2 the kernels wrote both halves of each token ([2n, out] in `pairs`): y = main + rest + bias.
+void SumPairs(const float* pairs, size_t n, size_t out, const float* b, float* y) {
+  for (size_t t = 0; t < n; ++t) {
+    const float* main_y = pairs + 2 * t * out;
+    const float* rest_y = main_y + out;
+    for (size_t r = 0; r < out; ++r) y[t * out + r] = main_y[r] + rest_y[r] + (b ? b[r] : 0.0f);
+  }
+}
+
 // Packed int4/int8 weights: activations quantized to int8 per group once (or twice, see ActPrecision), then
 // tiles of 16 rows split across threads (simd/kernels_quant.h).
 void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const auto kind = PackedKind(w.dtype);
   const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
-  const ActPrecision precision = g_act_precision.load(std::memory_order_relaxed);
-  const bool twice = precision == ActPrecision::kInt8x2 || (precision == ActPrecision::kAuto && n <= kAutoTwiceMaxTokens);
+  const bool twice = UseTwice(n);
   const size_t rows = twice ? 2 * n : n;  // tokens the kernels see
   // Grown to the largest batch seen, then reused: the decode loop does not allocate. Thread-local, so the
   // worker threads below are handed pointers, never the names (theirs would be their own, empty copies).
   thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> scale, rest, y2;
+  thread_local std::vector<float> scale, y2;
   thread_local std::vector<int32_t> sum;
   if (q.size() < rows * P) q.resize(rows * P);
   if (scale.size() < rows * G) scale.resize(rows * G), sum.resize(rows * G);
-  if (twice) {
-    // Kernel token 2t is x[t]; token 2t + 1 is what its quantization lost, x[t] − scale · q, quantized again.
-    if (rest.size() < in) rest.resize(in);
-    for (size_t t = 0; t < n; ++t) {
-      const float* xt = x + t * in;
-      int8_t* qt = q.data() + 2 * t * P;
-      float* st = scale.data() + 2 * t * G;
-      simd::QuantizeActs(xt, 1, in, in, qt, st, sum.data() + 2 * t * G);
-      for (size_t i = 0; i < in; ++i) rest[i] = xt[i] - st[i / simd::kQuantGroup] * static_cast<float>(qt[i]);
-      simd::QuantizeActs(rest.data(), 1, in, in, qt + P, st + G, sum.data() + (2 * t + 1) * G);
-    }
-  } else {
-    simd::QuantizeActs(x, n, in, in, q.data(), scale.data(), sum.data());
-  }
+  QuantizeForKernels(x, n, in, twice, q.data(), scale.data(), sum.data());
   const simd::QuantizedActs acts{q.data(), scale.data(), sum.data(), G};
   if (twice && y2.size() < 2 * n * out) y2.resize(2 * n * out);
   float* dst = twice ? y2.data() : y;
@@ -52,13 +71,7 @@ void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, flo
   ParallelFor(simd::QuantTiles(out), 1, [&](size_t begin, size_t end, size_t) {
     simd::MatMulQuant(kind, w.packed, out, in, begin, end, acts, rows, bias, dst, out);
   });
-  if (twice) {
-    for (size_t t = 0; t < n; ++t) {
-      const float* main_y = dst + 2 * t * out;
-      const float* rest_y = main_y + out;
-      for (size_t r = 0; r < out; ++r) y[t * out + r] = main_y[r] + rest_y[r] + (b ? b[r] : 0.0f);
-    }
-  }
+  if (twice) SumPairs(dst, n, out, b, y);
 }
 
 // bf16 weights (the vision tower's, in place in a .glmv file). Few tokens: the Highway bf16 kernels, which
@@ -83,6 +96,75 @@ void LinearBF16(const Weight& w, const float* b, const float* x, size_t n, float
 }
 
 }  // namespace
+
+void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
+  // Per job: its activations' place in the shared buffers (a job with the same input as the one before —
+  // gate and up of one expert — shares its quantization), its output (or pair buffer) and its first tile.
+  struct Plan {
+    size_t acts = 0, groups = 0, rows = 0, pairs = 0, first_tile = 0;
+    bool twice = false;
+  };
+  thread_local std::vector<Plan> plans;
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> scale, pair_out;
+  thread_local std::vector<int32_t> sum;
+  plans.assign(jobs.size(), Plan{});
+  size_t q_size = 0, g_size = 0, pair_size = 0, tiles = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const auto& job = jobs[j];
+    Plan& p = plans[j];
+    const size_t in = static_cast<size_t>(job.w->cols()), out = static_cast<size_t>(job.w->rows());
+    p.groups = simd::QuantGroups(in);
+    p.twice = UseTwice(job.n);
+    p.rows = p.twice ? 2 * job.n : job.n;
+    const bool shares = j > 0 && jobs[j - 1].x == job.x && jobs[j - 1].n == job.n && jobs[j - 1].w->cols() == job.w->cols();
+    if (shares) {
+      p.acts = plans[j - 1].acts;
+    } else {
+      p.acts = g_size;
+      g_size += p.rows * p.groups;
+      q_size = g_size * simd::kQuantGroup;
+    }
+    p.pairs = pair_size;
+    if (p.twice) pair_size += 2 * job.n * out;
+    p.first_tile = tiles;
+    tiles += simd::QuantTiles(out);
+  }
+  if (q.size() < q_size) q.resize(q_size);
+  if (scale.size() < g_size) scale.resize(g_size), sum.resize(g_size);
+  if (pair_out.size() < pair_size) pair_out.resize(pair_size);
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const Plan& p = plans[j];
+    if (j > 0 && p.acts == plans[j - 1].acts) continue;
+    QuantizeForKernels(jobs[j].x, jobs[j].n, static_cast<size_t>(jobs[j].w->cols()), p.twice,
+                       q.data() + p.acts * simd::kQuantGroup, scale.data() + p.acts, sum.data() + p.acts);
+  }
+  const Plan* plan = plans.data();
+  int8_t* qp = q.data();
+  float* sp = scale.data();
+  int32_t* up = sum.data();
+  float* pp = pair_out.data();
+  // One pass over every job's tiles: each thread's range runs on from one matrix into the next.
+  ParallelFor(tiles, 1, [&](size_t begin, size_t end, size_t) {
+    size_t j = 0;
+    while (j + 1 < jobs.size() && plan[j + 1].first_tile <= begin) ++j;
+    for (; j < jobs.size() && plan[j].first_tile < end; ++j) {
+      const auto& job = jobs[j];
+      const Plan& p = plan[j];
+      const size_t out = static_cast<size_t>(job.w->rows()), in = static_cast<size_t>(job.w->cols());
+      const size_t job_tiles = simd::QuantTiles(out);
+      const size_t tb = std::max(begin, p.first_tile) - p.first_tile;
+      const size_t te = std::min(end, p.first_tile + job_tiles) - p.first_tile;
+      if (tb >= te) continue;
+      const simd::QuantizedActs acts{qp + p.acts * simd::kQuantGroup, sp + p.acts, up + p.acts, p.groups};
+      simd::MatMulQuant(PackedKind(job.w->dtype), job.w->packed, out, in, tb, te, acts, p.rows,
+                        p.twice ? nullptr : job.bias, p.twice ? pp + p.pairs : job.y, out);
+    }
+  });
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (plans[j].twice) SumPairs(pair_out.data() + plans[j].pairs, jobs[j].n, static_cast<size_t>(jobs[j].w->rows()), jobs[j].bias, jobs[j].y);
+  }
+}
 
 void SetActPrecision(ActPrecision p) { g_act_precision.store(p, std::memory_order_relaxed); }
 ActPrecision GetActPrecision() { return g_act_precision.load(std::memory_order_relaxed); }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -33,6 +34,22 @@ const char* ActPrecisionName(ActPrecision p);
 
 // y[t, :] = W · x[t, :] (+ bias) for t in [0, n). x: [n, W.cols()], y: [n, W.rows()], both dense.
 void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y);
+
+// One packed (int4/int8) linear layer of a batch run by LinearPackedBatch: y [n, W.rows()] = W · x [n, W.cols()]
+// (+ bias), x and y dense.
+struct PackedLinearJob {
+  const Weight* w = nullptr;
+  const float* x = nullptr;
+  size_t n = 0;
+  float* y = nullptr;
+  const float* bias = nullptr;
+};
+
+// Several packed linear layers in one parallel pass over all their tiles — one fork/join instead of one
+// per layer, and each thread's weight stream runs on from one matrix into the next: the experts of a
+// decode step. Each job's result is exactly Linear()'s. Consecutive jobs with the same x, n and width
+// (gate and up) share one quantization of x. Every job's weight must be packed.
+void LinearPackedBatch(std::span<const PackedLinearJob> jobs);
 
 // out[t, :] = down · (silu(gate · x[t]) ⊙ (up · x[t])). `scratch` grows to 2·n·width floats and is reused.
 void SwiGlu(const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lib/config.h"
+#include "lib/linear.h"
 #include "lib/text_weights.h"
 
 namespace glmv {
@@ -26,6 +27,7 @@ struct MoeScratch {
   std::vector<float> weights;          // [n, k]
   std::vector<float> gathered, expert_out, mlp;  // per-expert batches
   std::vector<std::vector<std::pair<uint32_t, float>>> per_expert;  // token, weight
+  std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
 };
 
 // out[t] = Σ_k w_k · Expert_{id_k}(x[t]) + Shared(x[t]) for n tokens of width H.

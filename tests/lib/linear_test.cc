@@ -111,3 +111,66 @@ TEST_CASE("activation precision names") {
 
 }  // namespace
 }  // namespace glmv
+
+namespace glmv {
+namespace {
+
+struct PackedMatrix {
+  std::vector<uint8_t> bytes;
+  Weight w;
+};
+
+PackedMatrix MakePacked(simd::QuantKind kind, DType dtype, size_t rows, size_t cols, uint32_t seed) {
+  PackedMatrix m;
+  const auto wf = test::RandomFloats(rows * cols, seed);
+  m.bytes.resize(simd::QuantMatrixBytes(kind, rows, cols));
+  quant::QuantizeMatrix(kind, quant::QuantScheme::kSearch, wf.data(), rows, cols, m.bytes.data());
+  m.w.packed = m.bytes.data();
+  m.w.dtype = dtype;
+  m.w.shape = {static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+  return m;
+}
+
+TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
+  PrecisionGuard guard;
+  // Experts-like jobs: gate and up of one input (shared quantization), then others with their own inputs,
+  // widths and token counts (1–6: both sides of the int8x2 threshold under auto), kinds and a bias.
+  std::vector<PackedMatrix> mats;
+  mats.push_back(MakePacked(simd::QuantKind::kQ4NL, DType::kQ4NLG32, 40, 200, 1));  // gate
+  mats.push_back(MakePacked(simd::QuantKind::kQ4NL, DType::kQ4NLG32, 40, 200, 2));  // up (same input)
+  mats.push_back(MakePacked(simd::QuantKind::kQ8, DType::kQ8G32, 33, 40, 3));
+  mats.push_back(MakePacked(simd::QuantKind::kQ4, DType::kQ4G32, 70, 48, 4));
+  mats.push_back(MakePacked(simd::QuantKind::kQ8, DType::kQ8G32, 16, 200, 5));
+  const size_t ns[] = {2, 2, 1, 6, 4};
+  const auto bias = test::RandomFloats(70, 9);
+  std::vector<std::vector<float>> xs;
+  for (size_t j = 0; j < mats.size(); ++j) {
+    xs.push_back(test::RandomFloats(ns[j] * static_cast<size_t>(mats[j].w.cols()), static_cast<uint32_t>(20 + j)));
+  }
+  for (ActPrecision precision : {ActPrecision::kAuto, ActPrecision::kInt8, ActPrecision::kInt8x2}) {
+    CAPTURE(ActPrecisionName(precision));
+    SetActPrecision(precision);
+    std::vector<std::vector<float>> got(mats.size()), want(mats.size());
+    std::vector<PackedLinearJob> jobs;
+    for (size_t j = 0; j < mats.size(); ++j) {
+      const size_t rows = static_cast<size_t>(mats[j].w.rows());
+      got[j].assign(ns[j] * rows, -1.0f);
+      want[j].assign(ns[j] * rows, -2.0f);
+      const float* x = xs[j == 1 ? 0 : j].data();  // job 1 shares job 0's input
+      const float* b = j == 3 ? bias.data() : nullptr;
+      jobs.push_back({&mats[j].w, x, ns[j], got[j].data(), b});
+      Weight bw;
+      bw.data = b;
+      bw.shape = {static_cast<int64_t>(rows)};
+      Linear(mats[j].w, b ? &bw : nullptr, x, ns[j], want[j].data());
+    }
+    LinearPackedBatch(jobs);
+    for (size_t j = 0; j < mats.size(); ++j) {
+      CAPTURE(j);
+      CHECK(got[j] == want[j]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace glmv
