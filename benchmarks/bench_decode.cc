@@ -190,19 +190,17 @@ nlohmann::ordered_json TextFormats(const TextConfig& c, const Checkpoint& ckpt) 
 // is the same computation.
 class DecodeReplay {
  public:
-  enum Part { kEmbed, kNormsResidualRope, kQkv, kAttentionCore, kOProj, kDenseMlp, kRouter, kRouted, kShared,
-              kLmHead, kParts };
+  // Routed and shared experts are one part: decode runs them in the same two passes (lib/moe.cc).
+  enum Part { kEmbed, kNormsResidualRope, kQkv, kAttentionCore, kOProj, kDenseMlp, kRouter, kExperts, kLmHead, kParts };
   static constexpr const char* kPartNames[kParts] = {"embed", "norms_residual_rope", "qkv_proj", "attention_core",
-                                                     "o_proj", "dense_mlp", "router", "routed_experts",
-                                                     "shared_experts", "lm_head"};
+                                                     "o_proj", "dense_mlp", "router", "routed_and_shared_experts",
+                                                     "lm_head"};
 
   DecodeReplay(const TextModel& model, const TextWeights& w, KvCache cache)
       : model_(model), c_(model.config()), w_(w), cache_(std::move(cache)) {
     const size_t H = static_cast<size_t>(c_.hidden_size);
-    x_.resize(H), h_.resize(H), out_.resize(H), expert_out_.resize(H);
+    x_.resize(H), h_.resize(H), out_.resize(H);
     q_.resize(static_cast<size_t>(c_.q_width())), attn_.resize(q_.size());
-    router_logits_.resize(static_cast<size_t>(c_.n_routed_experts));
-    ids_.resize(static_cast<size_t>(c_.num_experts_per_tok)), weights_.resize(ids_.size());
     logits_.resize(static_cast<size_t>(c_.vocab_size));
   }
 
@@ -211,7 +209,7 @@ class DecodeReplay {
   Status Step(int64_t id, double* seconds, uint64_t* kv_bytes) {
     const size_t H = static_cast<size_t>(c_.hidden_size), hd = static_cast<size_t>(c_.head_dim);
     const size_t heads = static_cast<size_t>(c_.num_attention_heads), kv_heads = static_cast<size_t>(c_.num_key_value_heads);
-    const size_t kv_width = static_cast<size_t>(c_.kv_width()), k = ids_.size();
+    const size_t kv_width = static_cast<size_t>(c_.kv_width());
     const float eps = static_cast<float>(c_.rms_norm_eps);
     const size_t start = cache_.length;
     if (start + 1 > cache_.capacity) return Status::Error("replay cache full");
@@ -250,24 +248,10 @@ class DecodeReplay {
         SwiGlu(L.mlp, h_.data(), 1, out_.data(), mlp_);
         lap(kDenseMlp);
       } else {
-        Linear(L.router, nullptr, h_.data(), 1, router_logits_.data());
-        SelectExperts(c_, router_logits_.data(), L.correction_bias.data, ids_.data(), weights_.data());
+        RouteTokens(c_, L, h_.data(), 1, moe_);
         lap(kRouter);
-        // MoeForward visits experts in id order; the order of the sums matters for identical logits.
-        order_.resize(k);
-        for (size_t i = 0; i < k; ++i) order_[i] = i;
-        std::sort(order_.begin(), order_.end(), [&](size_t a, size_t b) { return ids_[a] < ids_[b]; });
-        std::fill(out_.begin(), out_.end(), 0.0f);
-        for (size_t i : order_) {
-          SwiGlu(L.experts[static_cast<size_t>(ids_[i])], h_.data(), 1, expert_out_.data(), mlp_);
-          simd::Axpy(weights_[i], expert_out_.data(), out_.data(), H);
-        }
-        lap(kRouted);
-        if (L.has_shared) {
-          SwiGlu(L.shared, h_.data(), 1, expert_out_.data(), mlp_);
-          for (size_t i = 0; i < H; ++i) out_[i] += expert_out_[i];
-        }
-        lap(kShared);
+        RunExperts(c_, L, h_.data(), 1, out_.data(), moe_);
+        lap(kExperts);
       }
       for (size_t i = 0; i < H; ++i) x_[i] += out_[i];
       lap(kNormsResidualRope);
@@ -288,12 +272,9 @@ class DecodeReplay {
   const TextWeights& w_;
   KvCache cache_;
   // Shapes: H = hidden, E = routed experts, k = experts per token.
-  std::vector<float> x_, h_, out_, expert_out_;  // [H]
+  std::vector<float> x_, h_, out_;  // [H]
   std::vector<float> q_, attn_;                  // [heads · head_dim]
-  std::vector<float> router_logits_;             // [E]
-  std::vector<int64_t> ids_;                     // [k]
-  std::vector<float> weights_;                   // [k]
-  std::vector<size_t> order_;                    // [k]
+  MoeScratch moe_;                               // router choices, expert batches
   std::vector<float> mlp_, scores_, logits_;     // SwiGlu scratch, attention scores, [vocab]
 };
 
@@ -541,11 +522,11 @@ int main(int argc, char** argv) {
       static_cast<double>(bytes.embed_row), static_cast<double>(bytes.norms),
       static_cast<double>(bytes.attention - o_bytes), static_cast<double>(replay_kv) / dD,  // attention_core: KV cache
       static_cast<double>(o_bytes), static_cast<double>(bytes.dense_mlp), static_cast<double>(bytes.router),
-      static_cast<double>(routed_sum) / dD, static_cast<double>(bytes.shared), static_cast<double>(bytes.lm_head)};
+      static_cast<double>(routed_sum) / dD + static_cast<double>(bytes.shared), static_cast<double>(bytes.lm_head)};
   const double part_weights[DecodeReplay::kParts] = {
       0, 0, static_cast<double>(elements.attention - o_elements), 0, static_cast<double>(o_elements),
       static_cast<double>(elements.dense_mlp), static_cast<double>(elements.router),
-      static_cast<double>(routed_elements) / dD, static_cast<double>(elements.shared), static_cast<double>(elements.lm_head)};
+      static_cast<double>(routed_elements) / dD + static_cast<double>(elements.shared), static_cast<double>(elements.lm_head)};
   double median_total = 0, mean_total = 0;
   double median_part[DecodeReplay::kParts], mean_part[DecodeReplay::kParts];
   for (int p = 0; p < DecodeReplay::kParts; ++p) {

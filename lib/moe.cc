@@ -140,9 +140,8 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
 
 }  // namespace
 
-void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& s, const int64_t* forced_ids) {
-  const size_t H = static_cast<size_t>(c.hidden_size);
+void RouteTokens(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, MoeScratch& s,
+                 const int64_t* forced_ids) {
   const size_t E = static_cast<size_t>(c.n_routed_experts);
   const size_t k = static_cast<size_t>(c.num_experts_per_tok);
   s.router_logits.resize(n * E);
@@ -163,10 +162,15 @@ void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float*
       s.per_expert[static_cast<size_t>(s.ids[t * k + i])].emplace_back(static_cast<uint32_t>(t), s.weights[t * k + i]);
     }
   }
+}
+
+void RunExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& s) {
+  const size_t H = static_cast<size_t>(c.hidden_size);
   // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does.
   std::fill(out, out + n * H, 0.0f);
   if (BatchedExperts(c, layer, x, n, out, s)) return;
-  for (size_t e = 0; e < E; ++e) {
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
     const size_t m = list.size();
@@ -181,6 +185,12 @@ void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float*
     SwiGlu(layer.shared, x, n, s.expert_out.data(), s.mlp);
     for (size_t i = 0; i < n * H; ++i) out[i] += s.expert_out[i];
   }
+}
+
+void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& s, const int64_t* forced_ids) {
+  RouteTokens(c, layer, x, n, s, forced_ids);
+  RunExperts(c, layer, x, n, out, s);
 }
 
 }  // namespace glmv

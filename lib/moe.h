@@ -37,4 +37,12 @@ struct MoeScratch {
 void MoeForward(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
                 MoeScratch& scratch, const int64_t* forced_ids = nullptr);
 
+// MoeForward's two halves (bench_decode times them apart). RouteTokens: the router's logits, each token's
+// experts and weights, and each expert's list of tokens, into `scratch`. RunExperts: out[t] from those
+// lists — every routed expert on its tokens and the shared expert on all.
+void RouteTokens(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n,
+                 MoeScratch& scratch, const int64_t* forced_ids = nullptr);
+void RunExperts(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& scratch);
+
 }  // namespace glmv
