@@ -98,15 +98,19 @@ Result<double> NarrowToBF16(const TensorView& t, std::vector<uint8_t>& out) {
   const size_t n = static_cast<size_t>(t.NumElements()), elem = DTypeSize(t.dtype);
   out.resize(n * sizeof(uint16_t));
   std::vector<quant::QuantError> errors(static_cast<size_t>(NumThreads()));
-  ParallelFor(n, size_t{1} << 14, [&](size_t begin, size_t end, size_t thread) {
-    std::vector<float> wide(end - begin);
-    WidenToF32(t.dtype, t.bytes.data() + begin * elem, end - begin, wide.data());
-    for (size_t i = begin; i < end; ++i) {
-      const float v = wide[i - begin];
-      const uint16_t b = F32ToBF16(v);
-      std::memcpy(out.data() + 2 * i, &b, 2);
-      const double e = static_cast<double>(v) - BF16ToF32(b);
-      errors[thread].signal += static_cast<double>(v) * v, errors[thread].noise += e * e;
+  constexpr size_t kBlock = size_t{1} << 14;  // widened a block at a time: RAM stays small
+  ParallelFor(n, kBlock, [&](size_t begin, size_t end, size_t thread) {
+    std::vector<float> wide(kBlock);
+    for (size_t b0 = begin; b0 < end; b0 += kBlock) {
+      const size_t len = std::min(kBlock, end - b0);
+      WidenToF32(t.dtype, t.bytes.data() + b0 * elem, len, wide.data());
+      for (size_t i = 0; i < len; ++i) {
+        const float v = wide[i];
+        const uint16_t b = F32ToBF16(v);
+        std::memcpy(out.data() + 2 * (b0 + i), &b, 2);
+        const double e = static_cast<double>(v) - BF16ToF32(b);
+        errors[thread].signal += static_cast<double>(v) * v, errors[thread].noise += e * e;
+      }
     }
   });
   quant::QuantError total;

@@ -102,7 +102,7 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
   // gate and up of one expert — shares its quantization), its output (or pair buffer) and its first tile.
   struct Plan {
     size_t acts = 0, groups = 0, rows = 0, pairs = 0, first_tile = 0;
-    bool twice = false;
+    bool twice = false, shares = false;
   };
   thread_local std::vector<Plan> plans;
   thread_local std::vector<int8_t> q;
@@ -117,8 +117,8 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
     p.groups = simd::QuantGroups(in);
     p.twice = UseTwice(job.n);
     p.rows = p.twice ? 2 * job.n : job.n;
-    const bool shares = j > 0 && jobs[j - 1].x == job.x && jobs[j - 1].n == job.n && jobs[j - 1].w->cols() == job.w->cols();
-    if (shares) {
+    p.shares = j > 0 && jobs[j - 1].x == job.x && jobs[j - 1].n == job.n && jobs[j - 1].w->cols() == job.w->cols();
+    if (p.shares) {
       p.acts = plans[j - 1].acts;
     } else {
       p.acts = g_size;
@@ -135,7 +135,7 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
   if (pair_out.size() < pair_size) pair_out.resize(pair_size);
   for (size_t j = 0; j < jobs.size(); ++j) {
     const Plan& p = plans[j];
-    if (j > 0 && p.acts == plans[j - 1].acts) continue;
+    if (p.shares) continue;
     QuantizeForKernels(jobs[j].x, jobs[j].n, static_cast<size_t>(jobs[j].w->cols()), p.twice,
                        q.data() + p.acts * simd::kQuantGroup, scale.data() + p.acts, sum.data() + p.acts);
   }

@@ -71,9 +71,9 @@ bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed()
 // expert) runs in two passes, gate and up of all of them, then down of all of them (LinearPackedBatch), in
 // place of three passes per expert — 2 thread fork/joins per layer instead of 3 · (k + 1), and weight
 // streams that run on from one expert into the next. Same arithmetic as SwiGlu per expert, summed in the
-// same order. Returns false (nothing done) when the experts are not all packed or a batch is larger than
-// kAutoTwiceMaxTokens, where each expert's matrices are reused across its tokens and the plain path is as
-// good.
+// same order. Returns false (nothing done) when the experts are not all packed, or when an expert got more
+// than kAutoTwiceMaxTokens tokens (or the shared expert, which gets all n, would), where each matrix is
+// reused across its tokens and one pass per expert costs little.
 bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
                     MoeScratch& s) {
   const size_t H = static_cast<size_t>(c.hidden_size), width = static_cast<size_t>(c.moe_intermediate_size);

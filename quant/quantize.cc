@@ -202,8 +202,12 @@ QuantError QuantizeGroupNl(QuantScheme scheme, const float* w, size_t len, uint8
         if (d != 0.0f && std::isfinite(d)) first[n++] = d;
       }
     }
-    // The reference's scale is first[0]: it keeps the stored bits unless another candidate fits better.
-    BestScale(QuantKind::kQ4NL, w, len, first, n, std::numeric_limits<float>::infinity(), &best_h);
+    // The reference's scale is first[0] when it is usable: it keeps the stored bits unless another
+    // candidate fits better. When it rounded to 0 (a group of tiny weights), it is measured as it is.
+    const float d_rtn = HalfToFloat(best_h);
+    const float rtn_err = d_rtn != 0.0f && std::isfinite(d_rtn) ? std::numeric_limits<float>::infinity()
+                                                                 : NlCodesFor(w, len, d_rtn, best_q);
+    BestScale(QuantKind::kQ4NL, w, len, first, n, rtn_err, &best_h);
   }
   // The codes and the exact error (in double like the other kinds) of the stored scale.
   const float d = HalfToFloat(best_h);

@@ -172,5 +172,18 @@ TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
   }
 }
 
+TEST_CASE("LinearPackedBatch: a job without tokens neither runs nor lends its quantization to the next") {
+  PrecisionGuard guard;
+  const PackedMatrix a = MakePacked(simd::QuantKind::kQ8, DType::kQ8G32, 20, 64, 31);
+  const PackedMatrix b = MakePacked(simd::QuantKind::kQ8, DType::kQ8G32, 24, 64, 32);
+  const auto xa = test::RandomFloats(64, 33), xb = test::RandomFloats(2 * 64, 34);
+  std::vector<float> ya(20, -3.0f), yb(2 * 24, -1.0f), want(2 * 24, -2.0f);
+  const PackedLinearJob jobs[] = {{&a.w, xa.data(), 0, ya.data()}, {&b.w, xb.data(), 2, yb.data()}};
+  LinearPackedBatch(jobs);
+  Linear(b.w, nullptr, xb.data(), 2, want.data());
+  CHECK(yb == want);
+  CHECK(std::all_of(ya.begin(), ya.end(), [](float v) { return v == -3.0f; }));  // untouched
+}
+
 }  // namespace
 }  // namespace glmv
