@@ -41,18 +41,18 @@ Weight Packed(DType dtype, size_t rows, size_t cols, const uint8_t* bytes) {
   return w;
 }
 
-// Three matrices (gate, up: [width, H]; down: [H, width]) of `kind` back to back from `at`; returns the
-// bytes they take.
-size_t MakeMlp(simd::QuantKind kind, DType dtype, size_t width, uint8_t* at, Mlp* m) {
-  const size_t up_bytes = simd::QuantMatrixBytes(kind, width, kHidden), down_bytes = simd::QuantMatrixBytes(kind, kHidden, width);
-  if (at) {
-    bench::FillPackedTiles(kind, kHidden, 2 * simd::QuantTiles(width), at);
-    bench::FillPackedTiles(kind, width, simd::QuantTiles(kHidden), at + 2 * up_bytes);
-    m->gate = Packed(dtype, width, kHidden, at);
-    m->up = Packed(dtype, width, kHidden, at + up_bytes);
-    m->down = Packed(dtype, kHidden, width, at + 2 * up_bytes);
-  }
-  return 2 * up_bytes + down_bytes;
+// Bytes of one SwiGLU MLP's three matrices (gate, up: [width, H]; down: [H, width]) of `kind`.
+size_t MlpBytes(simd::QuantKind kind, size_t width) {
+  return 2 * simd::QuantMatrixBytes(kind, width, kHidden) + simd::QuantMatrixBytes(kind, kHidden, width);
+}
+
+// The three matrices of `kind`, random, back to back from `at`.
+Mlp MakeMlp(simd::QuantKind kind, DType dtype, size_t width, uint8_t* at) {
+  const size_t up_bytes = simd::QuantMatrixBytes(kind, width, kHidden);
+  bench::FillPackedTiles(kind, kHidden, 2 * simd::QuantTiles(width), at);
+  bench::FillPackedTiles(kind, width, simd::QuantTiles(kHidden), at + 2 * up_bytes);
+  return {Packed(dtype, width, kHidden, at), Packed(dtype, width, kHidden, at + up_bytes),
+          Packed(dtype, kHidden, width, at + 2 * up_bytes)};
 }
 
 double Median(std::vector<double> v) {
@@ -83,15 +83,13 @@ int main(int argc, char** argv) {
   const double bw_start = bench::MeasureReadBandwidth();
 
   // Each expert's unit 4 KiB-aligned, as in a .glmv file.
-  const size_t unit = (MakeMlp(simd::QuantKind::kQ4NL, DType::kQ4NLG32, kWidth, nullptr, nullptr) + 4095) / 4096 * 4096;
-  const size_t shared_bytes = MakeMlp(simd::QuantKind::kQ8, DType::kQ8G32, kWidth, nullptr, nullptr);
+  const size_t expert_bytes = MlpBytes(simd::QuantKind::kQ4NL, kWidth), unit = (expert_bytes + 4095) / 4096 * 4096;
+  const size_t shared_bytes = MlpBytes(simd::QuantKind::kQ8, kWidth);
   const size_t total = kExperts * unit + shared_bytes;
   std::unique_ptr<uint8_t, decltype(&std::free)> buf(static_cast<uint8_t*>(std::aligned_alloc(4096, (total + 4095) / 4096 * 4096)), &std::free);
   std::vector<Mlp> experts(kExperts);
-  for (size_t e = 0; e < kExperts; ++e) MakeMlp(simd::QuantKind::kQ4NL, DType::kQ4NLG32, kWidth, buf.get() + e * unit, &experts[e]);
-  Mlp shared;
-  MakeMlp(simd::QuantKind::kQ8, DType::kQ8G32, kWidth, buf.get() + kExperts * unit, &shared);
-  const size_t expert_bytes = MakeMlp(simd::QuantKind::kQ4NL, DType::kQ4NLG32, kWidth, nullptr, nullptr);
+  for (size_t e = 0; e < kExperts; ++e) experts[e] = MakeMlp(simd::QuantKind::kQ4NL, DType::kQ4NLG32, kWidth, buf.get() + e * unit);
+  const Mlp shared = MakeMlp(simd::QuantKind::kQ8, DType::kQ8G32, kWidth, buf.get() + kExperts * unit);
   const size_t step_bytes = kTopK * expert_bytes + shared_bytes;
 
   std::vector<float> x(kHidden), gate((kTopK + 1) * kWidth), up((kTopK + 1) * kWidth), out((kTopK + 1) * kHidden);

@@ -135,7 +135,7 @@ Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, cons
   nlohmann::json recipe = {{"recipe", ConvertRecipeName(options.recipe)},
                            {"scheme", options.scheme == quant::QuantScheme::kSearch ? "search" : "round-to-nearest"},
                            {"int4_grid", options.int4_uniform || options.scheme != quant::QuantScheme::kSearch ? "uniform" : "nl"},
-                           {"vision", ConvertRecipeName(options.recipe) == std::string("float") ? "source" : VisionFormatName(options.vision)},
+                           {"vision", options.recipe == ConvertRecipe::kFloat ? "source" : VisionFormatName(options.vision)},
                            {"group", simd::kQuantGroup},
                            {"tile_rows", simd::kQuantTileRows}};
   meta["glmv.recipe"] = recipe.dump();
@@ -243,7 +243,7 @@ DType ConvertTargetDType(const ConvertOptions& options, const std::string& name,
   if (recipe == ConvertRecipe::kFloat) return source;
   if (component == "vision") {
     // Matrices only (BindVisionWeights reads the rest as f32); the convolutions' weights have 4–5 dims.
-    if (shape.size() < 2 || Contains(name, "position_embedding")) return DType::kF32;
+    if (!IsVisionMatrix(name, shape)) return DType::kF32;
     if (options.vision == VisionFormat::kQ8 && shape.size() == 2) return DType::kQ8G32;
     return options.vision == VisionFormat::kF32 ? DType::kF32 : DType::kBF16;
   }

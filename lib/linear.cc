@@ -48,32 +48,6 @@ void SumPairs(const float* pairs, size_t n, size_t out, const float* b, float* y
   }
 }
 
-// Packed int4/int8 weights: activations quantized to int8 per group once (or twice, see ActPrecision), then
-// tiles of 16 rows split across threads (simd/kernels_quant.h).
-void LinearPacked(const Weight& w, const float* b, const float* x, size_t n, float* y) {
-  const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
-  const auto kind = PackedKind(w.dtype);
-  const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
-  const bool twice = UseTwice(n);
-  const size_t rows = twice ? 2 * n : n;  // tokens the kernels see
-  // Grown to the largest batch seen, then reused: the decode loop does not allocate. Thread-local, so the
-  // worker threads below are handed pointers, never the names (theirs would be their own, empty copies).
-  thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> scale, y2;
-  thread_local std::vector<int32_t> sum;
-  if (q.size() < rows * P) q.resize(rows * P);
-  if (scale.size() < rows * G) scale.resize(rows * G), sum.resize(rows * G);
-  QuantizeForKernels(x, n, in, twice, q.data(), scale.data(), sum.data());
-  const simd::QuantizedActs acts{q.data(), scale.data(), sum.data(), G};
-  if (twice && y2.size() < 2 * n * out) y2.resize(2 * n * out);
-  float* dst = twice ? y2.data() : y;
-  const float* bias = twice ? nullptr : b;
-  ParallelFor(simd::QuantTiles(out), 1, [&](size_t begin, size_t end, size_t) {
-    simd::MatMulQuant(kind, w.packed, out, in, begin, end, acts, rows, bias, dst, out);
-  });
-  if (twice) SumPairs(dst, n, out, b, y);
-}
-
 // bf16 weights (the vision tower's, in place in a .glmv file). Few tokens: the Highway bf16 kernels, which
 // widen as they stream. Many: the matrix is widened once into a scratch buffer and multiplied by oneDNN's
 // f32 GEMM — the same f32 arithmetic as weights widened at load, for one pass over the weights (vision
@@ -98,6 +72,9 @@ void LinearBF16(const Weight& w, const float* b, const float* x, size_t n, float
 }  // namespace
 
 void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
+  // Activations are quantized to int8 per group once (or twice, see ActPrecision) on this thread, then the
+  // tiles of 16 rows are split across threads (simd/kernels_quant.h). Buffers are thread-local, grown to the
+  // largest batch seen and reused (decode does not allocate); the workers get pointers, never the names.
   // Per job: its activations' place in the shared buffers (a job with the same input as the one before —
   // gate and up of one expert — shares its quantization), its output (or pair buffer) and its first tile.
   struct Plan {
@@ -109,7 +86,7 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
   thread_local std::vector<float> scale, pair_out;
   thread_local std::vector<int32_t> sum;
   plans.assign(jobs.size(), Plan{});
-  size_t q_size = 0, g_size = 0, pair_size = 0, tiles = 0;
+  size_t g_size = 0, pair_size = 0, tiles = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
     const auto& job = jobs[j];
     Plan& p = plans[j];
@@ -123,14 +100,13 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
     } else {
       p.acts = g_size;
       g_size += p.rows * p.groups;
-      q_size = g_size * simd::kQuantGroup;
     }
     p.pairs = pair_size;
     if (p.twice) pair_size += 2 * job.n * out;
     p.first_tile = tiles;
     tiles += simd::QuantTiles(out);
   }
-  if (q.size() < q_size) q.resize(q_size);
+  if (q.size() < g_size * simd::kQuantGroup) q.resize(g_size * simd::kQuantGroup);
   if (scale.size() < g_size) scale.resize(g_size), sum.resize(g_size);
   if (pair_out.size() < pair_size) pair_out.resize(pair_size);
   for (size_t j = 0; j < jobs.size(); ++j) {
@@ -183,7 +159,10 @@ const char* ActPrecisionName(ActPrecision p) {
 void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const float* b = (bias && bias->data) ? bias->data : nullptr;
-  if (w.is_packed()) return LinearPacked(w, b, x, n, y);
+  if (w.is_packed()) {
+    const PackedLinearJob job{&w, x, n, y, b};
+    return LinearPackedBatch(std::span<const PackedLinearJob>(&job, 1));
+  }
   if (w.is_bf16()) return LinearBF16(w, b, x, n, y);
   if (n >= kOneDnnMinTokens) {
     // Many tokens: a blocked GEMM reuses each weight tile across tokens; oneDNN's is far faster than

@@ -47,7 +47,7 @@ struct PackedLinearJob {
 
 // Several packed linear layers in one parallel pass over all their tiles — one fork/join instead of one
 // per layer, and each thread's weight stream runs on from one matrix into the next: the experts of a
-// decode step. Each job's result is exactly Linear()'s. Consecutive jobs with the same x, n and width
+// decode step (Linear runs a packed layer as a batch of one). Each job's result is exactly Linear()'s. Consecutive jobs with the same x, n and width
 // (gate and up) share one quantization of x. Every job's weight must be packed, and no job's x may be
 // another job's y (all inputs are quantized before any output is written).
 void LinearPackedBatch(std::span<const PackedLinearJob> jobs);

@@ -5,9 +5,8 @@ namespace glmv {
 Status BindVisionWeights(const VisionConfig& c, const Checkpoint& ckpt, VisionWeights& out, WeightStorage& storage) {
   Status status;
   ForEachVisionTensor(c, out, [&](const std::string& name, const std::vector<int64_t>& shape, Weight& w) {
-    // The matrices the linear layers multiply may stay bf16 (or packed) in the mapped file; the position
-    // table, norms and biases are read as f32 by other code, and are small.
-    const bool matrix = shape.size() >= 2 && name.find("position_embedding") == std::string::npos;
+    // The matrices the linear layers multiply may stay bf16 (or packed) in the mapped file.
+    const bool matrix = IsVisionMatrix(name, shape);
     if (status.ok()) status = BindWeight(ckpt, name, shape, w, storage, {.packed = matrix, .bf16 = matrix});
   });
   GLMV_RETURN_IF_ERROR(status);

@@ -71,6 +71,12 @@ void ForEachVisionTensor(const VisionConfig& c, VisionWeights& w, Visitor&& visi
   visit(p + "merger.down_proj.weight", std::vector<int64_t>{O, c.intermediate_size}, w.merger_mlp.down);
 }
 
+// Whether a vision tensor is one the linear layers multiply (and so may be bf16 or packed in a model file):
+// tensors of 2+ dims but the position table, which is read as f32 like the norms and biases.
+inline bool IsVisionMatrix(const std::string& name, const std::vector<int64_t>& shape) {
+  return shape.size() >= 2 && name.find("position_embedding") == std::string::npos;
+}
+
 // Checks and binds every vision tensor (errors as BindTextWeights's), then views the two convolutions as
 // matrices. Matrices may be bf16 or packed int4/int8 in place; everything else is f32 (widened if need be).
 Status BindVisionWeights(const VisionConfig& config, const Checkpoint& ckpt, VisionWeights& out, WeightStorage& storage);

@@ -29,19 +29,12 @@ inline int RoundHalfAway(float x) {
   return t + (frac >= 0.5f) - (frac <= -0.5f);
 }
 
-// Codes q (signed, before the zero point) for scale d, and their squared error. Float sums: the error only
-// ranks candidates of one group (32 values), and the totals are summed in double by the caller.
-float CodesFor(const float* w, size_t len, float d, int qmin, int qmax, int* q) {
-  float err = 0.0f;
+// The nearest codes q in [qmin, qmax] (signed, before the zero point) for scale d, ties to even — the
+// codes simd::FitGroupScales ranked the scale by.
+void NearestCodes(const float* w, size_t len, float d, int qmin, int qmax, int* q) {
   const float inv = d != 0.0f ? 1.0f / d : 0.0f;
   const float lo = static_cast<float>(qmin), hi = static_cast<float>(qmax);
-  for (size_t i = 0; i < len; ++i) {
-    const float v = std::min(hi, std::max(lo, RoundHalfEven(w[i] * inv)));
-    q[i] = static_cast<int>(v);
-    const float e = w[i] - d * v;
-    err += e * e;
-  }
-  return err;
+  for (size_t i = 0; i < len; ++i) q[i] = static_cast<int>(std::min(hi, std::max(lo, RoundHalfEven(w[i] * inv))));
 }
 
 // llama.cpp's Q4_0 / Q8_0 rules exactly (their rounding: Q4_0 truncates x/d + 8.5, Q8_0 rounds half away).
@@ -263,7 +256,7 @@ QuantError QuantizeGroup(QuantKind kind, QuantScheme scheme, const float* w, siz
     }
     if (BestScale(kind, w, len, first, n, static_cast<float>(best_err), &best_h)) {
       // A searched scale: nearest codes (the reference keeps its own rounding).
-      CodesFor(w, len, HalfToFloat(best_h), qmin, qmax, best_q);
+      NearestCodes(w, len, HalfToFloat(best_h), qmin, qmax, best_q);
       best_err = ErrorOf(w, len, HalfToFloat(best_h), best_q);
     }
   }
