@@ -1,6 +1,6 @@
 #include "apps/act_precision_flag.h"
 
-#include "lib/linear.h"
+#include "lib/model/linear.h"
 
 namespace glmv::app {
 

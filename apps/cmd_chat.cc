@@ -12,7 +12,7 @@
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
 #include "apps/output_sink.h"
-#include "lib/output_parser.h"
+#include "lib/sampling/output_parser.h"
 
 namespace glmv::app {
 namespace {

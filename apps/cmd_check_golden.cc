@@ -6,7 +6,7 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/golden_check.h"
-#include "lib/parallel.h"
+#include "lib/base/parallel.h"
 
 namespace glmv::app {
 namespace {

@@ -13,10 +13,10 @@
 #include "apps/commands.h"
 #include "apps/softmax_agreement.h"
 #include "apps/synth_model.h"  // FormatBytes
-#include "lib/checkpoint.h"
-#include "lib/generate.h"
-#include "lib/parallel.h"
-#include "lib/text_model.h"
+#include "lib/model/checkpoint.h"
+#include "lib/engine/generate.h"
+#include "lib/base/parallel.h"
+#include "lib/text/text_model.h"
 
 namespace glmv::app {
 namespace {

@@ -13,8 +13,8 @@
 #include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/synth_model.h"  // FormatBytes
-#include "lib/convert.h"
-#include "lib/parallel.h"
+#include "lib/tools/convert.h"
+#include "lib/base/parallel.h"
 
 namespace glmv::app {
 namespace {

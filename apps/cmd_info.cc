@@ -2,9 +2,9 @@
 #include <fmt/core.h>
 
 #include "apps/commands.h"
-#include "lib/onednn.h"
-#include "lib/parallel.h"
-#include "simd/kernels.h"
+#include "lib/base/onednn.h"
+#include "lib/base/parallel.h"
+#include "lib/base/simd_info.h"
 
 #ifndef GLMV_VERSION
 #define GLMV_VERSION "unknown"
@@ -19,9 +19,9 @@ int RunInfo(int argc, char** argv) {
     return 0;
   }
   fmt::print("glmv {}\n", GLMV_VERSION);
-  fmt::print("simd target: {}\n", simd::CurrentTargetName());
+  fmt::print("simd target: {}\n", SimdTargetName());
   std::string targets;
-  for (const auto& t : simd::CompiledTargetNames()) targets += (targets.empty() ? "" : " ") + t;
+  for (const auto& t : SimdTargetsUsable()) targets += (targets.empty() ? "" : " ") + t;
   fmt::print("simd targets usable here: {}\n", targets);
   fmt::print("onednn: {} (isa {})\n", OneDnnVersion(), OneDnnIsa());
   fmt::print("threads: {}\n", NumThreads());

@@ -10,9 +10,8 @@
 #include "apps/commands.h"
 #include "apps/synth_model.h"  // FormatBytes
 #include "io/model_file.h"
-#include "lib/convert.h"  // TensorComponent
-#include "lib/text_weights.h"  // PackedKind
-#include "simd/quant_layout.h"
+#include "lib/tools/convert.h"  // TensorComponent
+#include "lib/model/weight.h"  // PackedMatrixBytes
 
 namespace glmv::app {
 namespace {
@@ -40,8 +39,7 @@ std::string Shape(const std::vector<int64_t>& shape) {
 std::string PackedSizeProblem(const TensorView& t) {
   if (!IsPacked(t.dtype)) return "";
   if (t.shape.size() != 2) return "packed tensor is not 2-D";
-  const auto kind = PackedKind(t.dtype);
-  const uint64_t want = simd::QuantMatrixBytes(kind, static_cast<size_t>(t.shape[0]), static_cast<size_t>(t.shape[1]));
+  const uint64_t want = PackedMatrixBytes(t.dtype, static_cast<size_t>(t.shape[0]), static_cast<size_t>(t.shape[1]));
   return want == t.bytes.size() ? "" : fmt::format("holds {} bytes, its shape needs {}", t.bytes.size(), want);
 }
 

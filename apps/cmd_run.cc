@@ -16,8 +16,8 @@
 #include "apps/pdf_inputs.h"
 #include "apps/video_inputs.h"
 #include "apps/visual_inputs.h"
-#include "lib/output_parser.h"
-#include "lib/video_prompt.h"
+#include "lib/sampling/output_parser.h"
+#include "lib/prompt/video_prompt.h"
 
 namespace glmv::app {
 namespace {

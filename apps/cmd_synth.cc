@@ -10,8 +10,8 @@
 #include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/synth_model.h"
-#include "lib/parallel.h"
-#include "lib/tokenizer.h"
+#include "lib/base/parallel.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace glmv::app {
 namespace {

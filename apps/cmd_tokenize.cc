@@ -8,7 +8,7 @@
 
 #include "apps/args.h"
 #include "apps/commands.h"
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace glmv::app {
 namespace {

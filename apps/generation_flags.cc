@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "apps/act_precision_flag.h"
-#include "lib/parallel.h"
+#include "lib/base/parallel.h"
 
 namespace glmv::app {
 namespace {

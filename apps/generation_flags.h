@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "apps/args.h"
-#include "lib/chat_template.h"
-#include "lib/engine.h"
+#include "lib/prompt/chat_template.h"
+#include "lib/engine/engine.h"
 
 namespace glmv::app {
 

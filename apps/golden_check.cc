@@ -13,10 +13,10 @@
 #include <sstream>
 
 #include "io/npy.h"
-#include "lib/generate.h"
-#include "lib/multimodal.h"
-#include "lib/vision_model.h"
-#include "lib/text_model.h"
+#include "lib/engine/generate.h"
+#include "lib/prompt/multimodal.h"
+#include "lib/vision/vision_model.h"
+#include "lib/text/text_model.h"
 
 namespace glmv::app {
 namespace {

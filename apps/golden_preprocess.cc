@@ -8,7 +8,7 @@
 
 #include "io/decode_image.h"
 #include "io/npy.h"
-#include "lib/image_preprocess.h"
+#include "lib/media/image_preprocess.h"
 
 namespace glmv::app {
 namespace {

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "lib/engine.h"
-#include "lib/output_parser.h"
+#include "lib/engine/engine.h"
+#include "lib/sampling/output_parser.h"
 
 namespace glmv::app {
 

@@ -11,8 +11,8 @@
 #include "apps/input_limits.h"
 #include "apps/visual_inputs.h"
 #include "io/image.h"
-#include "lib/chat_template.h"
-#include "lib/image_preprocess.h"
+#include "lib/prompt/chat_template.h"
+#include "lib/media/image_preprocess.h"
 
 namespace glmv::app {
 

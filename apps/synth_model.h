@@ -16,8 +16,8 @@
 
 #include "io/dtype.h"
 #include "io/status.h"
-#include "lib/config.h"
-#include "lib/synth_weights.h"
+#include "lib/model/config.h"
+#include "lib/tools/synth_weights.h"
 
 namespace glmv::app {
 

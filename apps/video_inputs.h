@@ -7,9 +7,9 @@
 
 #include "apps/args.h"
 #include "apps/input_limits.h"
-#include "lib/multimodal.h"
-#include "lib/video_preprocess.h"
-#include "lib/video_prompt.h"
+#include "lib/prompt/multimodal.h"
+#include "lib/media/video_preprocess.h"
+#include "lib/prompt/video_prompt.h"
 
 namespace glmv::app {
 

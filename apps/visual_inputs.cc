@@ -6,7 +6,7 @@
 
 #include "io/decode_image.h"
 #include "io/encode_png.h"
-#include "lib/box_drawing.h"
+#include "lib/tools/box_drawing.h"
 
 namespace glmv::app {
 

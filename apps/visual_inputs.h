@@ -8,9 +8,9 @@
 #include "apps/args.h"
 #include "apps/input_limits.h"
 #include "io/image.h"
-#include "lib/image_preprocess.h"
-#include "lib/multimodal.h"
-#include "lib/output_parser.h"
+#include "lib/media/image_preprocess.h"
+#include "lib/prompt/multimodal.h"
+#include "lib/sampling/output_parser.h"
 
 namespace glmv::app {
 

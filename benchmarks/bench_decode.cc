@@ -27,12 +27,12 @@
 #include <vector>
 
 #include "benchmarks/bench_util.h"
-#include "lib/attention.h"
-#include "lib/generate.h"
-#include "lib/linear.h"
-#include "lib/moe.h"
-#include "lib/parallel.h"
-#include "lib/text_model.h"
+#include "lib/text/attention.h"
+#include "lib/engine/generate.h"
+#include "lib/model/linear.h"
+#include "lib/text/moe.h"
+#include "lib/base/parallel.h"
+#include "lib/text/text_model.h"
 #include "simd/kernels.h"
 #include "simd/quant_layout.h"
 

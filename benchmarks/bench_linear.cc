@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "benchmarks/bench_util.h"
-#include "lib/onednn.h"
-#include "lib/parallel.h"
+#include "lib/base/onednn.h"
+#include "lib/base/parallel.h"
 #include "simd/kernels.h"
 
 using namespace glmv;

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "benchmarks/bench_util.h"
-#include "lib/linear.h"
-#include "lib/parallel.h"
+#include "lib/model/linear.h"
+#include "lib/base/parallel.h"
 #include "simd/kernels.h"
 #include "simd/quant_layout.h"
 

@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "benchmarks/bench_util.h"
-#include "lib/linear.h"
-#include "lib/parallel.h"
+#include "lib/model/linear.h"
+#include "lib/base/parallel.h"
 #include "quant/quantize.h"
 #include "simd/kernels_bf16.h"
 #include "simd/kernels_quant.h"

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <vector>
 
-#include "lib/parallel.h"
+#include "lib/base/parallel.h"
 #include "quant/quantize.h"
 #include "simd/kernels.h"
 

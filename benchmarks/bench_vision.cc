@@ -16,12 +16,12 @@
 #include <sstream>
 
 #include "benchmarks/bench_util.h"
-#include "lib/checkpoint.h"
-#include "lib/image_preprocess.h"
-#include "lib/onednn.h"
-#include "lib/parallel.h"
-#include "lib/synth_weights.h"
-#include "lib/vision_model.h"
+#include "lib/model/checkpoint.h"
+#include "lib/media/image_preprocess.h"
+#include "lib/base/onednn.h"
+#include "lib/base/parallel.h"
+#include "lib/tools/synth_weights.h"
+#include "lib/vision/vision_model.h"
 
 namespace fs = std::filesystem;
 using namespace glmv;

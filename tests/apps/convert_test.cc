@@ -12,9 +12,9 @@
 #include "apps/golden_check.h"
 #include "io/model_file.h"
 #include "io/npy.h"
-#include "lib/linear.h"
-#include "lib/text_model.h"
-#include "lib/vision_model.h"
+#include "lib/model/linear.h"
+#include "lib/text/text_model.h"
+#include "lib/vision/vision_model.h"
 #include "tests/test_util.h"
 
 namespace glmv {

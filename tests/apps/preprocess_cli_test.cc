@@ -12,7 +12,7 @@
 #include "io/decode_pdf.h"
 #include "io/decode_video.h"
 #include "io/npy.h"
-#include "lib/video_sampling.h"
+#include "lib/media/video_sampling.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -18,9 +18,9 @@
 #include <sys/wait.h>
 
 #include "apps/synth_model.h"
-#include "lib/checkpoint.h"
-#include "lib/text_weights.h"
-#include "lib/vision_weights.h"
+#include "lib/model/checkpoint.h"
+#include "lib/text/text_weights.h"
+#include "lib/vision/vision_weights.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -7,8 +7,8 @@
 #include <filesystem>
 
 #include "apps/video_inputs.h"
-#include "lib/chat_template.h"
-#include "lib/engine.h"
+#include "lib/prompt/chat_template.h"
+#include "lib/engine/engine.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "io/safetensors.h"
-#include "lib/checkpoint.h"
+#include "lib/model/checkpoint.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

@@ -4,8 +4,8 @@
 
 #include "io/decode_image.h"
 #include "io/encode_png.h"
-#include "lib/box_drawing.h"
-#include "lib/output_parser.h"
+#include "lib/tools/box_drawing.h"
+#include "lib/sampling/output_parser.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/chat_template.h"
+#include "lib/prompt/chat_template.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -8,8 +8,8 @@
 #include <functional>
 
 #include "io/npy.h"
-#include "lib/checkpoint.h"
-#include "lib/text_model.h"
+#include "lib/model/checkpoint.h"
+#include "lib/text/text_model.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/config.h"
+#include "lib/model/config.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -6,7 +6,7 @@
 #include <atomic>
 
 #include "io/npy.h"
-#include "lib/engine.h"
+#include "lib/engine/engine.h"
 #include "tests/test_util.h"
 
 namespace glmv {

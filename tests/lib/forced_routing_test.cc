@@ -8,7 +8,7 @@
 #include <filesystem>
 
 #include "io/npy.h"
-#include "lib/text_model.h"
+#include "lib/text/text_model.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -9,7 +9,7 @@
 
 #include "io/decode_image.h"
 #include "io/npy.h"
-#include "lib/image_preprocess.h"
+#include "lib/media/image_preprocess.h"
 #include "tests/test_util.h"
 
 namespace glmv {

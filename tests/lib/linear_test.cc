@@ -7,7 +7,7 @@
 #include <cmath>
 #include <vector>
 
-#include "lib/linear.h"
+#include "lib/model/linear.h"
 #include "quant/quantize.h"
 #include "simd/quant_layout.h"
 #include "tests/test_util.h"

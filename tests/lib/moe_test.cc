@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "lib/moe.h"
+#include "lib/text/moe.h"
 
 namespace glmv {
 namespace {

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "lib/output_parser.h"
+#include "lib/sampling/output_parser.h"
 
 namespace glmv {
 namespace {

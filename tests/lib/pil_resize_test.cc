@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/decode_image.h"
-#include "lib/pil_resize.h"
+#include "lib/media/pil_resize.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <map>
 
-#include "lib/sampler.h"
+#include "lib/sampling/sampler.h"
 
 namespace glmv {
 namespace {

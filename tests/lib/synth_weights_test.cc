@@ -7,11 +7,11 @@
 #include <cstring>
 #include <set>
 
-#include "lib/checkpoint.h"
-#include "lib/moe.h"
-#include "lib/parallel.h"
-#include "lib/synth_weights.h"
-#include "lib/vision_weights.h"
+#include "lib/model/checkpoint.h"
+#include "lib/text/moe.h"
+#include "lib/base/parallel.h"
+#include "lib/tools/synth_weights.h"
+#include "lib/vision/vision_weights.h"
 #include "tests/test_util.h"
 
 namespace glmv {

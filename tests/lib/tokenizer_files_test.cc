@@ -5,7 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 #include "tests/lib/tokenizer_test_util.h"
 #include "tests/test_util.h"
 

@@ -10,8 +10,8 @@
 #include <random>
 #include <thread>
 
-#include "lib/tokenizer.h"
-#include "lib/tokenizer_utf8.h"
+#include "lib/tokenizer/tokenizer.h"
+#include "lib/tokenizer/tokenizer_utf8.h"
 #include "tests/lib/tokenizer_test_util.h"
 
 namespace glmv {

@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "lib/tokenizer_json.h"
+#include "lib/tokenizer/tokenizer_json.h"
 #include "tests/test_util.h"
 
 namespace glmv::test {

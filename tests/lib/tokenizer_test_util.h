@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "io/status.h"
-#include "lib/tokenizer.h"
+#include "lib/tokenizer/tokenizer.h"
 
 namespace glmv::test {
 

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "lib/tokenizer.h"
-#include "lib/tokenizer_json.h"
+#include "lib/tokenizer/tokenizer.h"
+#include "lib/tokenizer/tokenizer_json.h"
 #include "tests/lib/tokenizer_test_util.h"
 #include "tests/test_util.h"
 

@@ -9,11 +9,11 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "lib/config.h"
-#include "lib/tokenizer.h"
-#include "lib/video_preprocess.h"
-#include "lib/video_prompt.h"
-#include "lib/video_sampling.h"
+#include "lib/model/config.h"
+#include "lib/tokenizer/tokenizer.h"
+#include "lib/media/video_preprocess.h"
+#include "lib/prompt/video_prompt.h"
+#include "lib/media/video_sampling.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "lib/vision_attention.h"
+#include "lib/vision/vision_attention.h"
 #include "tests/test_util.h"
 
 namespace glmv {

@@ -1,0 +1,86 @@
+#include "lib/base/onednn.h"
+
+#include <map>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <tuple>
+#include <unordered_map>
+
+namespace glmv {
+namespace {
+
+using dnnl::memory;
+
+struct Context {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+  std::mutex mutex;
+  // Key: m, k, n, lda, ldb, ldc, b layout, has bias.
+  std::map<std::tuple<size_t, size_t, size_t, size_t, size_t, size_t, bool, bool>, dnnl::matmul> cache;
+};
+
+Context& Ctx() {
+  static Context ctx;
+  return ctx;
+}
+
+memory::dims Dims(size_t a, size_t b) { return {static_cast<memory::dim>(a), static_cast<memory::dim>(b)}; }
+
+}  // namespace
+
+std::string OneDnnVersion() {
+  const dnnl_version_t* v = dnnl_version();
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
+}
+
+std::string OneDnnIsa() {
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::all: return "all";
+    case dnnl::cpu_isa::sse41: return "SSE4.1";
+    case dnnl::cpu_isa::avx: return "AVX";
+    case dnnl::cpu_isa::avx2: return "AVX2";
+    case dnnl::cpu_isa::avx2_vnni: return "AVX2+VNNI";
+    case dnnl::cpu_isa::avx512_core: return "AVX-512";
+    case dnnl::cpu_isa::avx512_core_vnni: return "AVX-512+VNNI";
+    case dnnl::cpu_isa::avx512_core_bf16: return "AVX-512+VNNI+BF16";
+    case dnnl::cpu_isa::avx512_core_amx: return "AVX-512+AMX";
+    default: return "other";
+  }
+}
+
+Status GemmOneDnn(const GemmArgs& g) {
+  if (g.m == 0 || g.n == 0) return Status::Ok();
+  try {
+    Context& ctx = Ctx();
+    const auto dt = memory::data_type::f32;
+    const memory::desc a_md(Dims(g.m, g.k), dt, Dims(g.lda, 1));
+    // B as [k, n]: a transposed W [n, k] is the same bytes with strides (1, ldb).
+    const memory::desc b_md(Dims(g.k, g.n), dt, g.b_is_nk ? Dims(1, g.ldb) : Dims(g.ldb, 1));
+    const memory::desc c_md(Dims(g.m, g.n), dt, Dims(g.ldc, 1));
+    const memory::desc bias_md(Dims(1, g.n), dt, Dims(g.n, 1));
+    dnnl::matmul prim;
+    {
+      std::lock_guard<std::mutex> lock(ctx.mutex);
+      const auto key = std::make_tuple(g.m, g.k, g.n, g.lda, g.ldb, g.ldc, g.b_is_nk, g.bias != nullptr);
+      auto it = ctx.cache.find(key);
+      if (it == ctx.cache.end()) {
+        const dnnl::matmul::desc desc = g.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
+                                               : dnnl::matmul::desc(a_md, b_md, c_md);
+        it = ctx.cache.emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(desc, ctx.engine))).first;
+      }
+      prim = it->second;
+    }
+    memory a_mem(a_md, ctx.engine, const_cast<float*>(g.a));
+    memory b_mem(b_md, ctx.engine, const_cast<float*>(g.b));
+    memory c_mem(c_md, ctx.engine, g.c);
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}};
+    if (g.bias) args.emplace(DNNL_ARG_BIAS, memory(bias_md, ctx.engine, const_cast<float*>(g.bias)));
+    prim.execute(ctx.stream, args);
+    ctx.stream.wait();
+  } catch (const dnnl::error& e) {
+    return Status::Error(std::string("oneDNN matmul failed: ") + e.what());
+  }
+  return Status::Ok();
+}
+
+}  // namespace glmv

@@ -1,0 +1,189 @@
+#include "lib/model/linear.h"
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+
+#include "lib/base/onednn.h"
+#include "lib/base/parallel.h"
+#include "simd/kernels.h"
+#include "simd/kernels_bf16.h"
+#include "simd/kernels_quant.h"
+
+namespace glmv {
+
+namespace {
+
+std::atomic<ActPrecision> g_act_precision{ActPrecision::kAuto};
+
+// Activations of one packed layer, quantized for the kernels: n tokens of width `in` become `rows` kernel
+// tokens (n, or 2n under int8x2: token 2t is x[t], token 2t + 1 what its quantization lost, quantized
+// again). q/scale/sum are sized by the caller: rows · P, rows · G, rows · G.
+bool UseTwice(size_t n) {
+  const ActPrecision precision = g_act_precision.load(std::memory_order_relaxed);
+  return precision == ActPrecision::kInt8x2 || (precision == ActPrecision::kAuto && n <= kAutoTwiceMaxTokens);
+}
+
+void QuantizeForKernels(const float* x, size_t n, size_t in, bool twice, int8_t* q, float* scale, int32_t* sum) {
+  const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
+  if (!twice) return simd::QuantizeActs(x, n, in, in, q, scale, sum);
+  thread_local std::vector<float> rest;
+  if (rest.size() < in) rest.resize(in);
+  for (size_t t = 0; t < n; ++t) {
+    const float* xt = x + t * in;
+    int8_t* qt = q + 2 * t * P;
+    float* st = scale + 2 * t * G;
+    simd::QuantizeActs(xt, 1, in, in, qt, st, sum + 2 * t * G);
+    for (size_t i = 0; i < in; ++i) rest[i] = xt[i] - st[i / simd::kQuantGroup] * static_cast<float>(qt[i]);
+    simd::QuantizeActs(rest.data(), 1, in, in, qt + P, st + G, sum + (2 * t + 1) * G);
+  }
+}
+
+// Under int8x2 the kernels wrote both halves of each token ([2n, out] in `pairs`): y = main + rest + bias.
+void SumPairs(const float* pairs, size_t n, size_t out, const float* b, float* y) {
+  for (size_t t = 0; t < n; ++t) {
+    const float* main_y = pairs + 2 * t * out;
+    const float* rest_y = main_y + out;
+    for (size_t r = 0; r < out; ++r) y[t * out + r] = main_y[r] + rest_y[r] + (b ? b[r] : 0.0f);
+  }
+}
+
+// bf16 weights (the vision tower's, in place in a .glmv file). Few tokens: the Highway bf16 kernels, which
+// widen as they stream. Many: the matrix is widened once into a scratch buffer and multiplied by oneDNN's
+// f32 GEMM — the same f32 arithmetic as weights widened at load, for one pass over the weights (vision
+// batches are hundreds of tokens or more, so the pass is a few percent of the GEMM's time).
+void LinearBF16(const Weight& w, const float* b, const float* x, size_t n, float* y) {
+  const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
+  if (n >= kOneDnnMinTokens) {
+    thread_local std::vector<float> widened;  // grown to the largest matrix, then reused
+    if (widened.size() < out * in) widened.resize(out * in);
+    float* dst = widened.data();
+    const uint16_t* src = w.bf16;
+    ParallelFor(out, 64, [&](size_t begin, size_t end, size_t) {
+      WidenToF32(DType::kBF16, reinterpret_cast<const uint8_t*>(src + begin * in), (end - begin) * in, dst + begin * in);
+    });
+    if (GemmOneDnn({x, n, in, in, dst, out, in, true, b, y, out}).ok()) return;
+  }
+  ParallelFor(out, 16, [&](size_t begin, size_t end, size_t) {
+    simd::MatMulBF16(w.bf16, in, b, begin, end, x, n, in, y, out);
+  });
+}
+
+}  // namespace
+
+void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
+  // Activations are quantized to int8 per group once (or twice, see ActPrecision) on this thread, then the
+  // tiles of 16 rows are split across threads (simd/kernels_quant.h). Buffers are thread-local, grown to the
+  // largest batch seen and reused (decode does not allocate); the workers get pointers, never the names.
+  // Per job: its activations' place in the shared buffers (a job with the same input as the one before —
+  // gate and up of one expert — shares its quantization), its output (or pair buffer) and its first tile.
+  struct Plan {
+    size_t acts = 0, groups = 0, rows = 0, pairs = 0, first_tile = 0;
+    bool twice = false, shares = false;
+  };
+  thread_local std::vector<Plan> plans;
+  thread_local std::vector<int8_t> q;
+  thread_local std::vector<float> scale, pair_out;
+  thread_local std::vector<int32_t> sum;
+  plans.assign(jobs.size(), Plan{});
+  size_t g_size = 0, pair_size = 0, tiles = 0;
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const auto& job = jobs[j];
+    Plan& p = plans[j];
+    const size_t in = static_cast<size_t>(job.w->cols()), out = static_cast<size_t>(job.w->rows());
+    p.groups = simd::QuantGroups(in);
+    p.twice = UseTwice(job.n);
+    p.rows = p.twice ? 2 * job.n : job.n;
+    p.shares = j > 0 && jobs[j - 1].x == job.x && jobs[j - 1].n == job.n && jobs[j - 1].w->cols() == job.w->cols();
+    if (p.shares) {
+      p.acts = plans[j - 1].acts;
+    } else {
+      p.acts = g_size;
+      g_size += p.rows * p.groups;
+    }
+    p.pairs = pair_size;
+    if (p.twice) pair_size += 2 * job.n * out;
+    p.first_tile = tiles;
+    tiles += simd::QuantTiles(out);
+  }
+  if (q.size() < g_size * simd::kQuantGroup) q.resize(g_size * simd::kQuantGroup);
+  if (scale.size() < g_size) scale.resize(g_size), sum.resize(g_size);
+  if (pair_out.size() < pair_size) pair_out.resize(pair_size);
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    const Plan& p = plans[j];
+    if (p.shares) continue;
+    QuantizeForKernels(jobs[j].x, jobs[j].n, static_cast<size_t>(jobs[j].w->cols()), p.twice,
+                       q.data() + p.acts * simd::kQuantGroup, scale.data() + p.acts, sum.data() + p.acts);
+  }
+  const Plan* plan = plans.data();
+  int8_t* qp = q.data();
+  float* sp = scale.data();
+  int32_t* up = sum.data();
+  float* pp = pair_out.data();
+  // One pass over every job's tiles: each thread's range runs on from one matrix into the next.
+  ParallelFor(tiles, 1, [&](size_t begin, size_t end, size_t) {
+    size_t j = 0;
+    while (j + 1 < jobs.size() && plan[j + 1].first_tile <= begin) ++j;
+    for (; j < jobs.size() && plan[j].first_tile < end; ++j) {
+      const auto& job = jobs[j];
+      const Plan& p = plan[j];
+      const size_t out = static_cast<size_t>(job.w->rows()), in = static_cast<size_t>(job.w->cols());
+      const size_t job_tiles = simd::QuantTiles(out);
+      const size_t tb = std::max(begin, p.first_tile) - p.first_tile;
+      const size_t te = std::min(end, p.first_tile + job_tiles) - p.first_tile;
+      if (tb >= te) continue;
+      const simd::QuantizedActs acts{qp + p.acts * simd::kQuantGroup, sp + p.acts, up + p.acts, p.groups};
+      simd::MatMulQuant(PackedKind(job.w->dtype), job.w->packed, out, in, tb, te, acts, p.rows,
+                        p.twice ? nullptr : job.bias, p.twice ? pp + p.pairs : job.y, out);
+    }
+  });
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    if (plans[j].twice) SumPairs(pair_out.data() + plans[j].pairs, jobs[j].n, static_cast<size_t>(jobs[j].w->rows()), jobs[j].bias, jobs[j].y);
+  }
+}
+
+void SetActPrecision(ActPrecision p) { g_act_precision.store(p, std::memory_order_relaxed); }
+ActPrecision GetActPrecision() { return g_act_precision.load(std::memory_order_relaxed); }
+
+Result<ActPrecision> ParseActPrecision(std::string_view name) {
+  if (name == "int8") return ActPrecision::kInt8;
+  if (name == "int8x2") return ActPrecision::kInt8x2;
+  if (name == "auto") return ActPrecision::kAuto;
+  return Status::Error("unknown activation precision '" + std::string(name) + "' (use int8, int8x2 or auto)");
+}
+
+const char* ActPrecisionName(ActPrecision p) {
+  return p == ActPrecision::kInt8x2 ? "int8x2" : p == ActPrecision::kAuto ? "auto" : "int8";
+}
+
+void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y) {
+  const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
+  const float* b = (bias && bias->data) ? bias->data : nullptr;
+  if (w.is_packed()) {
+    const PackedLinearJob job{&w, x, n, y, b};
+    return LinearPackedBatch(std::span<const PackedLinearJob>(&job, 1));
+  }
+  if (w.is_bf16()) return LinearBF16(w, b, x, n, y);
+  if (n >= kOneDnnMinTokens) {
+    // Many tokens: a blocked GEMM reuses each weight tile across tokens; oneDNN's is far faster than
+    // the row-by-row kernel there (benchmarks/bench_linear). Fall back to it if oneDNN refuses.
+    if (GemmOneDnn({x, n, in, in, w.data, out, in, true, b, y, out}).ok()) return;
+  }
+  // Chunks of ≥ 16 rows keep threads busy without splitting tiny matrices.
+  ParallelFor(out, 16, [&](size_t begin, size_t end, size_t) {
+    simd::MatMulF32(w.data, in, b, begin, end, x, n, in, y, out);
+  });
+}
+
+void SwiGlu(const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch) {
+  const size_t width = static_cast<size_t>(mlp.gate.rows());
+  if (scratch.size() < 2 * n * width) scratch.resize(2 * n * width);
+  float* gate = scratch.data();
+  float* up = gate + n * width;
+  Linear(mlp.gate, nullptr, x, n, gate);
+  Linear(mlp.up, nullptr, x, n, up);
+  simd::SiluMul(gate, up, gate, n * width);
+  Linear(mlp.down, nullptr, gate, n, out);
+}
+
+}  // namespace glmv

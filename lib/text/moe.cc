@@ -1,0 +1,196 @@
+#include "lib/text/moe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "lib/model/linear.h"
+#include "simd/kernels.h"
+
+namespace glmv {
+
+void SelectExperts(const TextConfig& c, const float* logits, const float* correction_bias, int64_t* ids,
+                   float* weights) {
+  const size_t E = static_cast<size_t>(c.n_routed_experts);
+  const size_t k = static_cast<size_t>(c.num_experts_per_tok);
+  // Stack buffers would need a size bound; E is at most a few hundred, so the vectors are small.
+  std::vector<float> score(E), choice(E);
+  for (size_t e = 0; e < E; ++e) {
+    score[e] = 1.0f / (1.0f + std::exp(-logits[e]));
+    choice[e] = score[e] + correction_bias[e];
+  }
+  // Group-limited selection: rank groups by the sum of their two best corrected scores and keep
+  // topk_group of them. With n_group = 1 (GLM-4.5V) this keeps everything.
+  const size_t groups = static_cast<size_t>(c.n_group);
+  if (groups > 1) {
+    const size_t per = E / groups;
+    std::vector<float> group_score(groups);
+    for (size_t g = 0; g < groups; ++g) {
+      std::vector<float> v(choice.begin() + g * per, choice.begin() + (g + 1) * per);
+      std::sort(v.begin(), v.end(), std::greater<float>());
+      group_score[g] = v[0] + (per > 1 ? v[1] : 0.0f);
+    }
+    std::vector<size_t> order(groups);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return group_score[a] > group_score[b]; });
+    for (size_t r = static_cast<size_t>(c.topk_group); r < groups; ++r) {
+      const size_t g = order[r];
+      std::fill(choice.begin() + g * per, choice.begin() + (g + 1) * per, -std::numeric_limits<float>::infinity());
+    }
+  }
+  std::vector<size_t> order(E);
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](size_t a, size_t b) {
+    return choice[a] > choice[b] || (choice[a] == choice[b] && a < b);
+  });
+  for (size_t i = 0; i < k; ++i) ids[i] = static_cast<int64_t>(order[i]);
+  WeighExperts(c, logits, ids, weights);
+}
+
+void WeighExperts(const TextConfig& c, const float* logits, const int64_t* ids, float* weights) {
+  const size_t k = static_cast<size_t>(c.num_experts_per_tok);
+  float sum = 0.0f;
+  for (size_t i = 0; i < k; ++i) {
+    weights[i] = 1.0f / (1.0f + std::exp(-logits[ids[i]]));  // the uncorrected score
+    sum += weights[i];
+  }
+  const float scale = static_cast<float>(c.routed_scaling_factor);
+  for (size_t i = 0; i < k; ++i) {
+    if (c.norm_topk_prob) weights[i] /= (sum + 1e-20f);
+    weights[i] *= scale;
+  }
+}
+
+namespace {
+
+bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed() && m.down.is_packed(); }
+
+// Decode and other small batches with packed experts: every routed expert that got tokens (and the shared
+// expert) runs in two passes, gate and up of all of them, then down of all of them (LinearPackedBatch), in
+// place of three passes per expert — 2 thread fork/joins per layer instead of 3 · (k + 1), and weight
+// streams that run on from one expert into the next. Same arithmetic as SwiGlu per expert, summed in the
+// same order. Returns false (nothing done) when the experts are not all packed, or when an expert got more
+// than kAutoTwiceMaxTokens tokens (or the shared expert, which gets all n, would), where each matrix is
+// reused across its tokens and one pass per expert costs little.
+bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                    MoeScratch& s) {
+  const size_t H = static_cast<size_t>(c.hidden_size), width = static_cast<size_t>(c.moe_intermediate_size);
+  if (layer.has_shared && (!Packed(layer.shared) || n > kAutoTwiceMaxTokens)) return false;
+  size_t total = 0;
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+    const size_t m = s.per_expert[e].size();
+    if (m == 0) continue;
+    if (m > kAutoTwiceMaxTokens || !Packed(layer.experts[e])) return false;
+    total += m;
+  }
+  const size_t shared_width = layer.has_shared ? static_cast<size_t>(layer.shared.gate.rows()) : 0;
+  const size_t shared_n = layer.has_shared ? n : 0;
+  // [gathered: total·H][gate: total·width][up: total·width][expert out: total·H] then the shared expert's
+  // [gate: n·sw][up: n·sw][out: n·H].
+  const size_t need = 2 * total * H + 2 * total * width + shared_n * (2 * shared_width + H);
+  if (s.mlp.size() < need) s.mlp.resize(need);
+  float* gathered = s.mlp.data();
+  float* gate = gathered + total * H;
+  float* up = gate + total * width;
+  float* expert_out = up + total * width;
+  float* shared_gate = expert_out + total * H;
+  float* shared_up = shared_gate + shared_n * shared_width;
+  float* shared_out = shared_up + shared_n * shared_width;
+  std::vector<PackedLinearJob>& jobs = s.jobs;
+  jobs.clear();
+  size_t at = 0;
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+    const auto& list = s.per_expert[e];
+    if (list.empty()) continue;
+    for (size_t i = 0; i < list.size(); ++i) std::copy_n(x + list[i].first * H, H, gathered + (at + i) * H);
+    const auto& w = layer.experts[e];
+    jobs.push_back({&w.gate, gathered + at * H, list.size(), gate + at * width});
+    jobs.push_back({&w.up, gathered + at * H, list.size(), up + at * width});
+    at += list.size();
+  }
+  if (layer.has_shared) {
+    jobs.push_back({&layer.shared.gate, x, n, shared_gate});
+    jobs.push_back({&layer.shared.up, x, n, shared_up});
+  }
+  LinearPackedBatch(jobs);
+  simd::SiluMul(gate, up, gate, total * width);
+  if (layer.has_shared) simd::SiluMul(shared_gate, shared_up, shared_gate, n * shared_width);
+  jobs.clear();
+  at = 0;
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+    const size_t m = s.per_expert[e].size();
+    if (m == 0) continue;
+    jobs.push_back({&layer.experts[e].down, gate + at * width, m, expert_out + at * H});
+    at += m;
+  }
+  if (layer.has_shared) jobs.push_back({&layer.shared.down, shared_gate, n, shared_out});
+  LinearPackedBatch(jobs);
+  at = 0;
+  for (const auto& list : s.per_expert) {
+    for (size_t i = 0; i < list.size(); ++i) simd::Axpy(list[i].second, expert_out + (at + i) * H, out + list[i].first * H, H);
+    at += list.size();
+  }
+  if (layer.has_shared) {
+    for (size_t i = 0; i < n * H; ++i) out[i] += shared_out[i];
+  }
+  return true;
+}
+
+}  // namespace
+
+void RouteTokens(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, MoeScratch& s,
+                 const int64_t* forced_ids) {
+  const size_t E = static_cast<size_t>(c.n_routed_experts);
+  const size_t k = static_cast<size_t>(c.num_experts_per_tok);
+  s.router_logits.resize(n * E);
+  s.ids.resize(n * k);
+  s.weights.resize(n * k);
+  Linear(layer.router, nullptr, x, n, s.router_logits.data());
+  s.per_expert.resize(E);
+  for (auto& list : s.per_expert) list.clear();
+  for (size_t t = 0; t < n; ++t) {
+    if (forced_ids) {
+      std::copy_n(forced_ids + t * k, k, s.ids.data() + t * k);
+      WeighExperts(c, s.router_logits.data() + t * E, s.ids.data() + t * k, s.weights.data() + t * k);
+    } else {
+      SelectExperts(c, s.router_logits.data() + t * E, layer.correction_bias.data, s.ids.data() + t * k,
+                    s.weights.data() + t * k);
+    }
+    for (size_t i = 0; i < k; ++i) {
+      s.per_expert[static_cast<size_t>(s.ids[t * k + i])].emplace_back(static_cast<uint32_t>(t), s.weights[t * k + i]);
+    }
+  }
+}
+
+void RunExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& s) {
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does.
+  std::fill(out, out + n * H, 0.0f);
+  if (BatchedExperts(c, layer, x, n, out, s)) return;
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+    const auto& list = s.per_expert[e];
+    if (list.empty()) continue;
+    const size_t m = list.size();
+    if (s.gathered.size() < m * H) s.gathered.resize(m * H);
+    if (s.expert_out.size() < m * H) s.expert_out.resize(m * H);
+    for (size_t i = 0; i < m; ++i) std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
+    SwiGlu(layer.experts[e], s.gathered.data(), m, s.expert_out.data(), s.mlp);
+    for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
+  }
+  if (layer.has_shared) {
+    if (s.expert_out.size() < n * H) s.expert_out.resize(n * H);
+    SwiGlu(layer.shared, x, n, s.expert_out.data(), s.mlp);
+    for (size_t i = 0; i < n * H; ++i) out[i] += s.expert_out[i];
+  }
+}
+
+void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& s, const int64_t* forced_ids) {
+  RouteTokens(c, layer, x, n, s, forced_ids);
+  RunExperts(c, layer, x, n, out, s);
+}
+
+}  // namespace glmv

@@ -1,0 +1,48 @@
+// Mixture-of-experts routing and forward (spec §2.6): sigmoid scores, the correction bias used only to
+// choose experts, group-limited top-k, normalised weights × routed_scaling_factor, plus shared experts.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "lib/model/config.h"
+#include "lib/model/linear.h"
+#include "lib/text/text_weights.h"
+
+namespace glmv {
+
+// Chooses num_experts_per_tok experts for one token from its router logits [E].
+// ids/weights: [k], in selection order (best corrected score first; ties go to the lower expert id).
+void SelectExperts(const TextConfig& config, const float* router_logits, const float* correction_bias,
+                   int64_t* ids, float* weights);
+
+// Weights of imposed expert choices ids [k] from the router logits [E], as SelectExperts weighs its own:
+// the uncorrected sigmoid scores, normalised when norm_topk_prob, times routed_scaling_factor.
+void WeighExperts(const TextConfig& config, const float* router_logits, const int64_t* ids, float* weights);
+
+// Scratch reused across calls; grows to the largest batch seen.
+struct MoeScratch {
+  std::vector<float> router_logits;    // [n, E]
+  std::vector<int64_t> ids;            // [n, k]
+  std::vector<float> weights;          // [n, k]
+  std::vector<float> gathered, expert_out, mlp;  // per-expert batches
+  std::vector<std::vector<std::pair<uint32_t, float>>> per_expert;  // token, weight
+  std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
+};
+
+// out[t] = Σ_k w_k · Expert_{id_k}(x[t]) + Shared(x[t]) for n tokens of width H.
+// Leaves the router logits and choices in `scratch` for tracing. With `forced_ids` ([n, k], expert ids in
+// [0, E)) those experts are used instead of the router's top-k, weighed by WeighExperts: golden checks
+// compare a quantized model's arithmetic along the reference's routing, apart from near-tie flips.
+void MoeForward(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& scratch, const int64_t* forced_ids = nullptr);
+
+// MoeForward's two halves (bench_decode times them apart). RouteTokens: the router's logits, each token's
+// experts and weights, and each expert's list of tokens, into `scratch`. RunExperts: out[t] from those
+// lists — every routed expert on its tokens and the shared expert on all.
+void RouteTokens(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n,
+                 MoeScratch& scratch, const int64_t* forced_ids = nullptr);
+void RunExperts(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+                MoeScratch& scratch);
+
+}  // namespace glmv

@@ -1,0 +1,42 @@
+#include "lib/text/rope.h"
+
+#include <cmath>
+
+namespace glmv {
+
+MRopePositions MRopePositions::Text(int64_t start, size_t n) {
+  MRopePositions p;
+  for (size_t i = 0; i < n; ++i) p.Append(start + static_cast<int64_t>(i), start + static_cast<int64_t>(i),
+                                          start + static_cast<int64_t>(i));
+  return p;
+}
+
+RopeTable BuildTextRope(const TextConfig& config, const MRopePositions& positions) {
+  const int64_t rd = config.rotary_dim();
+  RopeTable table;
+  table.half = static_cast<size_t>(rd / 2);
+  std::vector<float> inv_freq(table.half);
+  std::vector<int> axis(table.half);  // 0 = t, 1 = h, 2 = w
+  size_t j = 0;
+  for (size_t s = 0; s < config.mrope_section.size(); ++s) {
+    for (int64_t k = 0; k < config.mrope_section[s]; ++k, ++j) axis[j] = static_cast<int>(s);
+  }
+  for (size_t i = 0; i < table.half; ++i) {
+    const float exponent = static_cast<float>(2 * i) / static_cast<float>(rd);
+    inv_freq[i] = 1.0f / std::pow(static_cast<float>(config.rope_theta), exponent);
+  }
+  const size_t n = positions.size();
+  table.cos.resize(n * table.half);
+  table.sin.resize(n * table.half);
+  for (size_t t = 0; t < n; ++t) {
+    const int64_t pos[3] = {positions.t[t], positions.h[t], positions.w[t]};
+    for (size_t i = 0; i < table.half; ++i) {
+      const float angle = static_cast<float>(pos[axis[i]]) * inv_freq[i];
+      table.cos[t * table.half + i] = std::cos(angle);
+      table.sin[t * table.half + i] = std::sin(angle);
+    }
+  }
+  return table;
+}
+
+}  // namespace glmv

@@ -1,0 +1,144 @@
+#include "lib/vision/vision_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lib/model/linear.h"
+#include "lib/vision/vision_attention.h"
+#include "lib/base/parallel.h"
+#include "simd/kernels.h"
+
+namespace glmv {
+namespace {
+
+constexpr double kVisionRopeTheta = 10000.0;  // not a config key; fixed in the reference code
+constexpr float kMergerLayerNormEps = 1e-5f;  // PyTorch LayerNorm default, not the config's rms_norm_eps
+
+}  // namespace
+
+Result<std::unique_ptr<VisionModel>> VisionModel::Create(const ModelConfig& config, const Checkpoint& ckpt) {
+  if (!config.has_vision) return Status::Error(ckpt.dir() + ": config.json has no vision_config");
+  std::unique_ptr<VisionModel> m(new VisionModel());
+  m->config_ = config.vision;
+  const auto& v = m->config_;
+  if (v.out_hidden_size != config.text.hidden_size) {
+    return Status::Error("vision_config.out_hidden_size (" + std::to_string(v.out_hidden_size) +
+                         ") must equal the text hidden_size (" + std::to_string(config.text.hidden_size) + ")");
+  }
+  if ((v.hidden_size / v.num_heads) % 4 != 0) return Status::Error("vision head_dim must be a multiple of 4 (2-D rope)");
+  GLMV_RETURN_IF_ERROR(BindVisionWeights(v, ckpt, m->w_, m->storage_));
+  return m;
+}
+
+int64_t VisionModel::patch_values() const {
+  return config_.in_channels * config_.temporal_patch_size * config_.patch_size * config_.patch_size;
+}
+
+void VisionModel::Block(const VisionBlockWeights& b, float* z, size_t n, std::span<const size_t> segment_starts,
+                        const std::vector<float>& cos, const std::vector<float>& sin, std::vector<float>& scratch) const {
+  const size_t D = static_cast<size_t>(config_.hidden_size);
+  const size_t hd = D / static_cast<size_t>(config_.num_heads), half = hd / 2;
+  const float eps = static_cast<float>(config_.rms_norm_eps);
+  std::vector<float> a(n * D), qkv(n * 3 * D), attn(n * D), delta(n * D);
+  for (size_t i = 0; i < n; ++i) simd::RmsNorm(z + i * D, b.norm1.data, eps, a.data() + i * D, D);
+  Linear(b.qkv, config_.attention_bias ? &b.qkv_bias : nullptr, a.data(), n, qkv.data());
+  for (size_t i = 0; i < n; ++i) {  // 2-D rope on every q and k head, over the whole head
+    for (size_t h = 0; h < D / hd; ++h) {
+      simd::RotateHalf(qkv.data() + i * 3 * D + h * hd, cos.data() + i * half, sin.data() + i * half, half);
+      simd::RotateHalf(qkv.data() + i * 3 * D + D + h * hd, cos.data() + i * half, sin.data() + i * half, half);
+    }
+  }
+  for (size_t s = 0; s + 1 < segment_starts.size(); ++s) {
+    VisionSegmentAttention(qkv.data(), segment_starts[s], segment_starts[s + 1], D, hd, attn.data(), scratch);
+  }
+  Linear(b.proj, nullptr, attn.data(), n, delta.data());
+  for (size_t i = 0; i < n * D; ++i) z[i] += delta[i];
+  for (size_t i = 0; i < n; ++i) simd::RmsNorm(z + i * D, b.norm2.data, eps, a.data() + i * D, D);
+  SwiGlu(b.mlp, a.data(), n, delta.data(), scratch);
+  for (size_t i = 0; i < n * D; ++i) z[i] += delta[i];
+}
+
+Result<std::vector<float>> VisionModel::Encode(std::span<const float> pixels, std::span<const VisionGrid> grids,
+                                               VisionTrace* trace) const {
+  const VisionConfig& c = config_;
+  const size_t D = static_cast<size_t>(c.hidden_size), O = static_cast<size_t>(c.out_hidden_size);
+  const int64_t m = c.spatial_merge_size;
+  const size_t P = static_cast<size_t>(patch_values());
+  // Segments: one per frame pair; patch positions in merge-block order, restarting per segment.
+  std::vector<size_t> starts = {0};
+  std::vector<int64_t> rc;
+  std::vector<std::pair<int64_t, int64_t>> segment_hw;
+  for (const auto& g : grids) {
+    if (g.t < 1 || g.h < m || g.w < m || g.h % m || g.w % m) {
+      return Status::Error("vision grid (" + std::to_string(g.t) + ", " + std::to_string(g.h) + ", " +
+                           std::to_string(g.w) + ") is not a positive multiple of the merge size " + std::to_string(m));
+    }
+    for (int64_t f = 0; f < g.t; ++f) {
+      AppendPatchPositions(g.h, g.w, m, rc);
+      starts.push_back(starts.back() + static_cast<size_t>(g.h * g.w));
+      segment_hw.emplace_back(g.h, g.w);
+    }
+  }
+  const size_t n = starts.back();
+  if (pixels.size() != n * P) {
+    return Status::Error("vision input has " + std::to_string(pixels.size() / std::max<size_t>(P, 1)) +
+                         " patch rows of " + std::to_string(P) + " values; the grids need " + std::to_string(n));
+  }
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  std::vector<float> z(n * D);
+  Linear(w_.patch_embed, &w_.patch_bias, pixels.data(), n, z.data());
+  if (trace) trace->patch_embed = z;
+  for (size_t i = 0; i < n; ++i) simd::RmsNorm(z.data() + i * D, w_.post_conv_norm.data, eps, z.data() + i * D, D);
+  if (trace) trace->post_conv_norm = z;
+
+  const int64_t S = c.image_size / c.patch_size;
+  const size_t hd = D / static_cast<size_t>(c.num_heads), half = hd / 2;
+  std::vector<float> cos(n * half), sin(n * half);
+  for (size_t s = 0; s + 1 < starts.size(); ++s) {
+    const auto [h, w] = segment_hw[s];
+    for (size_t i = starts[s]; i < starts[s + 1]; ++i) {
+      AddInterpolatedPosEmbed(w_.pos_embed.data, S, static_cast<int64_t>(D), h, w, rc[2 * i], rc[2 * i + 1], z.data() + i * D);
+      VisionRopeAngles(static_cast<int64_t>(hd), kVisionRopeTheta, rc[2 * i], rc[2 * i + 1], cos.data() + i * half,
+                       sin.data() + i * half);
+    }
+  }
+  if (trace) {
+    trace->position_ids = rc;
+    trace->with_pos_embed = z;
+    trace->block_out.clear();
+  }
+  std::vector<float> scratch;
+  for (const auto& b : w_.blocks) {
+    Block(b, z.data(), n, starts, cos, sin, scratch);
+    if (trace) trace->block_out.push_back(z);
+  }
+  for (size_t i = 0; i < n; ++i) simd::RmsNorm(z.data() + i * D, w_.post_norm.data, eps, z.data() + i * D, D);
+  if (trace) trace->post_norm = z;
+
+  // Downsample: the m² tokens of a block are consecutive rows; each block is transposed to channel-major
+  // [D, m²], the column order of the convolution's weight viewed as a matrix (see VisionWeights).
+  const size_t mm = static_cast<size_t>(m * m), tokens = n / mm;
+  std::vector<float> down(tokens * O), u(tokens * O), merged(tokens * O);
+  {
+    std::vector<float> blocks(n * D);
+    for (size_t b = 0; b < tokens; ++b) {
+      for (size_t k = 0; k < mm; ++k) {
+        const float* src = z.data() + (b * mm + k) * D;
+        float* dst = blocks.data() + b * mm * D + k;
+        for (size_t ch = 0; ch < D; ++ch) dst[ch * mm] = src[ch];
+      }
+    }
+    Linear(w_.downsample, &w_.downsample_bias, blocks.data(), tokens, down.data());
+  }
+  if (trace) trace->downsample = down;
+  Linear(w_.merger_proj, nullptr, down.data(), tokens, u.data());
+  for (size_t i = 0; i < tokens; ++i) {
+    simd::LayerNorm(u.data() + i * O, w_.merger_norm.data, w_.merger_norm_bias.data, kMergerLayerNormEps, u.data() + i * O, O);
+  }
+  simd::GeluErfInPlace(u.data(), u.size());
+  SwiGlu(w_.merger_mlp, u.data(), tokens, merged.data(), scratch);
+  if (trace) trace->merged = merged;
+  return merged;
+}
+
+}  // namespace glmv
