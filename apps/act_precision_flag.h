@@ -4,11 +4,12 @@
 
 #include "apps/args.h"
 #include "io/status.h"
+#include "lib/model/linear.h"
 
 namespace glmv::app {
 
 OptionSpec ActPrecisionOption();
-// Reads --act-precision (default auto) and sets it process-wide; an unknown value is an error naming it.
-Status ApplyActPrecision(const Args& args);
+// Reads --act-precision (default auto); an unknown value is an error naming it.
+Result<ActPrecision> ReadActPrecision(const Args& args);
 
 }  // namespace glmv::app

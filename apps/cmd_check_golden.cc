@@ -59,11 +59,13 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   SetNumThreads(static_cast<int>(*threads));
-  if (Status st = ApplyActPrecision(*args); !st.ok()) {
-    fmt::print(stderr, "glmv check-golden: {}\n", st.message());
+  auto precision = ReadActPrecision(*args);
+  if (!precision.ok()) {
+    fmt::print(stderr, "glmv check-golden: {}\n", precision.status().message());
     return 2;
   }
   GoldenOptions options;
+  options.act_precision = *precision;
   options.verbose = args->Has("--verbose");
   options.model = args->Get("--model");
   auto max_kl = args->GetDouble("--max-kl", options.max_kl);

@@ -48,7 +48,8 @@ struct ModelRun {
   double load_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
 };
 
-Result<ModelRun> RunModel(const std::string& path, const std::vector<int64_t>& ids, size_t n_predict) {
+Result<ModelRun> RunModel(const std::string& path, const std::vector<int64_t>& ids, size_t n_predict,
+                          ActPrecision precision) {
   ModelRun run;
   const double t0 = NowSeconds();
   GLMV_ASSIGN_OR_RETURN(auto model, TextModel::Load(path));
@@ -59,13 +60,16 @@ Result<ModelRun> RunModel(const std::string& path, const std::vector<int64_t>& i
   GLMV_RETURN_IF_ERROR(model->Embed(ids, x.data()));
   std::vector<float> x_copy = x;
   {
-    KvCache cache = model->NewCache(n);
+    GLMV_ASSIGN_OR_RETURN(KvCache cache, model->NewCache(n));
     const double t1 = NowSeconds();
-    GLMV_RETURN_IF_ERROR(model->Forward(x.data(), n, MRopePositions::Text(0, n), cache, true, run.logits));
+    ForwardOptions fo;
+    fo.precision = precision;
+    GLMV_RETURN_IF_ERROR(model->Forward(x.data(), n, MRopePositions::Text(0, n), cache, true, run.logits, fo));
     run.prefill_seconds = NowSeconds() - t1;
   }
-  KvCache cache = model->NewCache(n + n_predict);
+  GLMV_ASSIGN_OR_RETURN(KvCache cache, model->NewCache(n + n_predict));
   GreedyOptions options;
+  options.precision = precision;
   options.max_new_tokens = n_predict;
   options.stop_at_eos = false;
   GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(*model, std::move(x_copy), MRopePositions::Text(0, n), cache, options));
@@ -104,7 +108,8 @@ int RunCompare(int argc, char** argv) {
     if (**v < 0) return fail(Status::Error("numbers must not be negative"));
   }
   if (*threads > 0) SetNumThreads(static_cast<int>(*threads));
-  if (Status st = ApplyActPrecision(*args); !st.ok()) return fail(st);
+  auto precision = ReadActPrecision(*args);
+  if (!precision.ok()) return fail(precision.status());
   const std::string base = args->positional()[0], model = args->positional()[1];
 
   std::vector<int64_t> ids;
@@ -123,13 +128,13 @@ int RunCompare(int argc, char** argv) {
       const auto vocab = static_cast<uint64_t>(probe->config().text.vocab_size);
       for (long long i = 0; i < *random; ++i) ids.push_back(static_cast<int64_t>(rng() % vocab));
     }
-    return RunModel(base, ids, static_cast<size_t>(*n_predict));
+    return RunModel(base, ids, static_cast<size_t>(*n_predict), *precision);
   };
   auto a = run_base();
   if (!a.ok()) return fail(a.status().Annotate(base));
   fmt::print(stderr, "glmv compare: base: load {:.1f} s, prefill {:.1f} s, decode {:.1f} s\n", a->load_seconds,
              a->prefill_seconds, a->decode_seconds);
-  auto b = RunModel(model, ids, static_cast<size_t>(*n_predict));
+  auto b = RunModel(model, ids, static_cast<size_t>(*n_predict), *precision);
   if (!b.ok()) return fail(b.status().Annotate(model));
   fmt::print(stderr, "glmv compare: model: load {:.1f} s, prefill {:.1f} s, decode {:.1f} s\n", b->load_seconds,
              b->prefill_seconds, b->decode_seconds);

@@ -50,8 +50,9 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
   if (f.model_dir.empty()) return Status::Error("missing -m/--model DIR (see --help)");
   GLMV_ASSIGN_OR_RETURN(long long threads, args.GetInt("--threads", 0));
   if (threads < 0) return Status::Error("--threads must not be negative");
-  SetNumThreads(static_cast<int>(threads));
-  GLMV_RETURN_IF_ERROR(ApplyActPrecision(args));
+  f.engine.threads = static_cast<int>(threads);
+  SetNumThreads(static_cast<int>(threads));  // this thread's too: tokenizing and media before the engine runs
+  GLMV_ASSIGN_OR_RETURN(f.engine.act_precision, ReadActPrecision(args));
   GLMV_ASSIGN_OR_RETURN(long long ctx, args.GetInt("--ctx", 4096));
   if (ctx < 2) return Status::Error("--ctx must be at least 2");
   f.engine.context_tokens = static_cast<size_t>(ctx);

@@ -110,6 +110,7 @@ struct GoldenModels {
   std::unique_ptr<TextModel> text;
   std::unique_ptr<VisionModel> vision;
   Status vision_status;  // why there is no vision tower
+  ActPrecision act_precision = ActPrecision::kAuto;
 };
 
 // The prompt of `ids_case` with the visual inputs of `pixels_case` (the same case, or a generation case's
@@ -177,20 +178,22 @@ Result<std::vector<std::vector<int64_t>>> ReferenceRouting(const TextModel& mode
 // One forward case. With `reference_routing`, the MoE layers use the reference's expert choices.
 Status CheckForward(GoldenModels& models, const GoldenSet& set, const std::string& c, CaseCheck& check,
                     bool reference_routing = false) {
-  TextModel& model = *models.text;
+  const TextModel& model = *models.text;
   GLMV_ASSIGN_OR_RETURN(CasePrompt p, BuildPrompt(models, set, c, c));
   const size_t n = p.ids.size();
-  KvCache cache = model.NewCache(n);
+  GLMV_ASSIGN_OR_RETURN(KvCache cache, model.NewCache(n));
   const MRopePositions& pos = p.prompt.positions.positions;
   std::vector<float> logits;
   TextTrace trace;
+  std::vector<std::vector<int64_t>> routing;
+  ForwardOptions fo;
+  fo.precision = models.act_precision;
+  fo.trace = &trace;
   if (reference_routing) {
-    GLMV_ASSIGN_OR_RETURN(auto routing, ReferenceRouting(model, set, c));
-    model.ForceRouting(std::move(routing));
+    GLMV_ASSIGN_OR_RETURN(routing, ReferenceRouting(model, set, c));
+    fo.forced_routing = &routing;
   }
-  const Status run = model.Forward(p.prompt.embeddings.data(), n, pos, cache, /*all_logits=*/true, logits, &trace);
-  model.ForceRouting({});
-  GLMV_RETURN_IF_ERROR(run);
+  GLMV_RETURN_IF_ERROR(model.Forward(p.prompt.embeddings.data(), n, pos, cache, /*all_logits=*/true, logits, fo));
 
   const size_t layers = trace.layer_out.size();
   std::map<std::string, std::vector<float>> floats = {
@@ -236,13 +239,14 @@ Status CheckForward(GoldenModels& models, const GoldenSet& set, const std::strin
 
 Status CheckGenerate(GoldenModels& models, const GoldenSet& set, const std::string& c, const std::string& prompt_case,
                      CaseCheck& check) {
-  TextModel& model = *models.text;
+  const TextModel& model = *models.text;
   GLMV_ASSIGN_OR_RETURN(NpyArray want_npy, set.Load(c, "generated_ids"));
   const std::vector<int64_t> want = want_npy.ToInt64();
   // The generation case carries its prompt ids; pixels (if any) are the prompt case's.
   GLMV_ASSIGN_OR_RETURN(CasePrompt p, BuildPrompt(models, set, c, prompt_case.empty() ? c : prompt_case));
-  KvCache cache = model.NewCache(p.ids.size() + want.size());
+  GLMV_ASSIGN_OR_RETURN(KvCache cache, model.NewCache(p.ids.size() + want.size()));
   GreedyOptions opt;
+  opt.precision = models.act_precision;
   opt.max_new_tokens = want.size();
   opt.stop_at_eos = false;  // compare every step the reference produced
   opt.keep_step_logits = set.Has(c, "step_logits");
@@ -298,6 +302,7 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, const GoldenOptions&
   if (IsPreprocessSet(set.index)) return CheckPreprocessSet(dir, set.index, verbose);
   const bool has_model = !options.model.empty() || fs::exists(set.dir / "config.json");
   GoldenModels models;
+  models.act_precision = options.act_precision;
   Status load_status;
   GoldenReport report;
   if (has_model) {

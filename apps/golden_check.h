@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "io/status.h"
+#include "lib/model/linear.h"
 
 namespace glmv::app {
 
@@ -50,6 +51,8 @@ struct GoldenOptions {
   // Judge the model by KL as if it were quantized, whatever it holds: for models perturbed some other way
   // (weights rounded or noised outside glmv convert), measured on the same footing.
   bool judge_by_kl = false;
+  // How packed weights see their activations (--act-precision).
+  ActPrecision act_precision = ActPrecision::kAuto;
 };
 
 // Runs every case of the set in `dir`. Errors only when the set itself cannot be read; a model that fails

@@ -1,16 +1,16 @@
 #include "lib/engine/engine.h"
 
-#include "lib/model/model_assets.h"
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 
+#include "lib/base/parallel.h"
+#include "lib/model/model_assets.h"
+
 namespace glmv {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Length of the longest suffix of `text` that is a proper prefix of some stop string: text that must be
 // held back because the next token may complete a stop string.
@@ -36,12 +36,14 @@ const char* FinishReasonName(FinishReason r) {
     case FinishReason::kStop: return "stop";
     case FinishReason::kCancelled: return "cancelled";
     case FinishReason::kContextFull: return "context_full";
+    case FinishReason::kError: return "error";
   }
   return "?";
 }
 
 Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const EngineOptions& options) {
   std::unique_ptr<Engine> e(new Engine());
+  e->options_ = options;
   GLMV_ASSIGN_OR_RETURN(e->model_, TextModel::Load(model_dir));
   if (e->model_->model_config().has_vision) {
     auto vision = VisionModel::Create(e->model_->model_config(), *e->model_->storage().checkpoint);
@@ -59,123 +61,247 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
   if (has_tokenizer) {
     GLMV_ASSIGN_OR_RETURN(e->tokenizer_, Tokenizer::LoadFromDir(model_dir));
   }
+  const TextConfig& c = e->model_->config();
   size_t ctx = options.context_tokens;
-  const int64_t max_pos = e->model_->config().max_position_embeddings;
-  if (max_pos > 0) ctx = std::min(ctx, static_cast<size_t>(max_pos));
-  e->cache_ = e->model_->NewCache(std::max<size_t>(ctx, 1));
+  if (c.max_position_embeddings > 0) ctx = std::min(ctx, static_cast<size_t>(c.max_position_embeddings));
+  e->context_tokens_ = std::max<size_t>(ctx, 1);
+  if (options.kv_page_tokens == 0) return Status::Error("KV pages of 0 tokens (--kv-page-tokens)");
+  if (options.prefill_chunk == 0) return Status::Error("a prefill chunk of 0 tokens (--prefill-chunk)");
+  const size_t page_tokens = options.kv_page_tokens;
+  const size_t per_seq_pages = (e->context_tokens_ + page_tokens - 1) / page_tokens;
+  const size_t page_bytes = 2 * static_cast<size_t>(c.kv_width()) * page_tokens * sizeof(float);
+  const size_t layers = static_cast<size_t>(c.num_hidden_layers);
+  const size_t kv_bytes = options.kv_memory_bytes > 0
+                              ? options.kv_memory_bytes
+                              : per_seq_pages * layers * page_bytes * std::max<size_t>(options.max_sequences, 1);
+  if (kv_bytes < layers * page_bytes) {
+    return Status::Error("--kv-memory of " + std::to_string(kv_bytes) + " bytes is below one page per layer (" +
+                         std::to_string(layers * page_bytes) + " bytes)");
+  }
+  GLMV_ASSIGN_OR_RETURN(KvPool pool, KvPool::Create(static_cast<size_t>(c.num_key_value_heads),
+                                                    static_cast<size_t>(c.head_dim), page_tokens, kv_bytes));
+  e->pool_ = std::make_unique<KvPool>(std::move(pool));
+  e->ctx_.threads = options.threads;
+  e->ctx_.act_precision = options.act_precision;
   return e;
 }
 
-void Engine::ResetCache() {
-  cache_.length = 0;
-  cached_ids_.clear();
-}
-
-Result<GenerateResult> Engine::Generate(const GenerateRequest& req, const std::function<void(const std::string&)>& on_text,
-                                        const std::atomic<bool>* cancel) {
-  const TextConfig& c = model_->config();
-  GenerateResult result;
-  result.prompt_tokens = req.prompt.size();
+Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std::function<void(const std::string&)> on_text,
+                                                const std::atomic<bool>* cancel) {
   if (req.prompt.empty()) return Status::Error("empty prompt");
-  if (req.prompt.size() >= cache_.capacity) {
+  if (req.prompt.size() >= context_tokens_) {
     return Status::Error("prompt of " + std::to_string(req.prompt.size()) + " tokens does not fit the context of " +
-                         std::to_string(cache_.capacity) + " tokens (raise --ctx)");
+                         std::to_string(context_tokens_) + " tokens (raise --ctx)");
   }
   if (!req.visual.empty() && !vision_) return vision_status_;
-  const auto tv = Clock::now();
+  if (ctx_.threads > 0) SetNumThreads(ctx_.threads);  // the vision tower runs on this thread
+  std::unique_ptr<Sequence> s(new Sequence());
+  s->id_ = next_id_++;
+  s->started_ = Now();
+  s->request_.sampling = req.sampling;  // the prompt and pixels are kept below in prepared form
+  s->request_.max_tokens = req.max_tokens;
+  s->request_.stop = req.stop;
+  s->request_.ignore_eos = req.ignore_eos;
+  s->result_.prompt_tokens = req.prompt.size();
   GLMV_ASSIGN_OR_RETURN(PreparedPrompt prepared, PreparePrompt(*model_, vision_.get(), req.prompt, req.visual));
-  result.vision_seconds = req.visual.empty() ? 0.0 : Since(tv);
-  // Reuse the cached prefix, but never past the first visual placeholder (the same placeholder ids stand
-  // for different pictures); at least the last prompt token is run again to get its logits.
-  size_t limit = req.prompt.size() - 1;
-  for (size_t i = 0; i < prepared.modality.size(); ++i) {
-    if (prepared.modality[i] != static_cast<int64_t>(TokenModality::kText)) {
-      limit = std::min(limit, i);
-      break;
-    }
-  }
-  size_t reuse = 0;
-  while (reuse < cached_ids_.size() && reuse < limit && cached_ids_[reuse] == req.prompt[reuse]) ++reuse;
-  cache_.length = reuse;
-  cached_ids_.resize(reuse);
-  result.reused_prompt_tokens = reuse;
+  s->result_.vision_seconds = req.visual.empty() ? 0.0 : Now() - s->started_;
+  s->prompt_ids_ = req.prompt;
+  s->prompt_embeddings_ = std::move(prepared.embeddings);
+  s->prompt_positions_ = std::move(prepared.positions.positions);
+  s->rope_delta_ = prepared.positions.rope_delta;
+  s->kv_ = KvSequence(pool_.get(), static_cast<size_t>(model_->config().num_hidden_layers), context_tokens_);
+  s->kv_ids_.reserve(req.prompt.size() + req.max_tokens + 1);
+  s->kv_ids_ = req.prompt;
+  s->history_.reserve(req.prompt.size() + req.max_tokens + 1);
+  s->history_ = req.prompt;
+  s->result_.ids.reserve(req.max_tokens + 1);
 
-  const size_t H = static_cast<size_t>(c.hidden_size);
-  const size_t n = req.prompt.size() - reuse;
-  const MRopePositions& all = prepared.positions.positions;
-  MRopePositions positions;
-  for (size_t i = reuse; i < req.prompt.size(); ++i) positions.Append(all.t[i], all.h[i], all.w[i]);
-  const int64_t rope_delta = prepared.positions.rope_delta;
-  std::vector<float> logits;
-  const auto t0 = Clock::now();
-  GLMV_RETURN_IF_ERROR(model_->Forward(prepared.embeddings.data() + reuse * H, n, positions, cache_, false, logits));
-  cached_ids_.insert(cached_ids_.end(), req.prompt.begin() + static_cast<std::ptrdiff_t>(reuse), req.prompt.end());
-  result.prefill_seconds = Since(t0);
-
-  const size_t vocab = static_cast<size_t>(c.vocab_size);
-  const size_t allowed = tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab;
-  Sampler sampler(req.sampling, allowed);
-  std::vector<int64_t> history = req.prompt;  // penalties see the prompt too, as in HF
-  std::unique_ptr<Tokenizer::StreamDecoder> stream =
-      tokenizer_ ? std::make_unique<Tokenizer::StreamDecoder>(*tokenizer_) : nullptr;
-  std::string pending;  // decoded text not yet passed on (may be the start of a stop string)
-  const auto t1 = Clock::now();
-  std::vector<float> step_x(H);
-  auto emit = [&](size_t count) {
-    if (count == 0) return;
-    const std::string piece = pending.substr(0, count);
-    result.text += piece;
-    if (on_text) on_text(piece);
-    pending.erase(0, count);
-  };
-  result.finish = FinishReason::kLength;
-  for (size_t step = 0; step < req.max_tokens; ++step) {
-    const int64_t id = sampler.Sample(logits, history);
-    if (step == 0) result.first_token_seconds = Since(t0);
-    result.ids.push_back(id);
-    history.push_back(id);
-    const bool eos = std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) != c.eos_token_ids.end();
-    if (eos && !req.ignore_eos) {
-      result.finish = FinishReason::kEos;
-      break;
-    }
-    if (stream) {
-      pending += stream->Push(id);
-      bool stopped = false;
-      for (const auto& s : req.stop) {
-        if (s.empty()) continue;
-        if (const size_t at = pending.find(s); at != std::string::npos) {
-          emit(at);
-          stopped = true;
-          break;
-        }
-      }
-      if (stopped) {
-        result.finish = FinishReason::kStop;
-        pending.clear();
+  // Share the kept sequence's keys and values for the common prefix, but never past the first visual
+  // placeholder (the same placeholder ids stand for different pictures); at least the last prompt token is
+  // run again to get its logits.
+  if (kept_) {
+    size_t limit = req.prompt.size() - 1;
+    for (size_t i = 0; i < prepared.modality.size(); ++i) {
+      if (prepared.modality[i] != static_cast<int64_t>(TokenModality::kText)) {
+        limit = std::min(limit, i);
         break;
       }
-      emit(pending.size() - HeldBack(pending, req.stop));
     }
-    if (cancel && cancel->load()) {
-      result.finish = FinishReason::kCancelled;
-      break;
+    const auto cached = kept_->kv_ids();
+    size_t reuse = 0;
+    while (reuse < cached.size() && reuse < limit && cached[reuse] == req.prompt[reuse]) ++reuse;
+    if (reuse > 0) {
+      GLMV_RETURN_IF_ERROR(s->kv_.ShareFrom(kept_->kv_, reuse));
+      s->prefilled_ = reuse;
+      s->result_.reused_prompt_tokens = reuse;
     }
-    if (step + 1 == req.max_tokens) break;
-    if (cache_.length + 1 > cache_.capacity) {
-      result.finish = FinishReason::kContextFull;
-      break;
-    }
-    GLMV_RETURN_IF_ERROR(model_->Embed(std::span<const int64_t>(&id, 1), step_x.data()));
-    const int64_t pos = static_cast<int64_t>(cache_.length) + rope_delta;
-    GLMV_RETURN_IF_ERROR(model_->Forward(step_x.data(), 1, MRopePositions::Text(pos, 1), cache_, false, logits));
-    cached_ids_.push_back(id);
   }
-  if (stream && result.finish != FinishReason::kStop) {
-    pending += stream->Flush();
-    emit(pending.size());
+  const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
+  s->sampler_ = std::make_unique<Sampler>(req.sampling, tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab);
+  if (tokenizer_) s->stream_ = std::make_unique<Tokenizer::StreamDecoder>(*tokenizer_);
+  s->on_text_ = std::move(on_text);
+  s->cancel_ = cancel;
+  return s;
+}
+
+void Engine::Fail(Sequence& s, const Status& status) {
+  s.status_ = status;
+  Finish(s, FinishReason::kError);
+}
+
+void Engine::Finish(Sequence& s, FinishReason reason) {
+  if (s.finished()) return;
+  s.result_.finish = reason;
+  if (s.stream_ && reason != FinishReason::kStop && reason != FinishReason::kError) {
+    s.pending_text_ += s.stream_->Flush();
+    s.result_.text += s.pending_text_;
+    if (s.on_text_ && !s.pending_text_.empty()) s.on_text_(s.pending_text_);
   }
-  result.decode_seconds = Since(t1);
+  s.pending_text_.clear();
+  s.result_.decode_seconds = s.decode_start_ < 0 ? 0.0 : Now() - s.decode_start_;
+  s.phase_ = Sequence::Phase::kFinished;
+}
+
+// The sequence's next token from `logits` [vocab]: sampled, streamed, and checked against every way to end.
+void Engine::AcceptToken(Sequence& s, const float* logits) {
+  const TextConfig& c = model_->config();
+  const size_t vocab = static_cast<size_t>(c.vocab_size);
+  std::vector<float>& row = ctx_.sample_row;  // a copy: processors and penalties write into it
+  row.assign(logits, logits + vocab);
+  for (auto& p : s.processors_) p->Process(row, s.result_.ids);
+  const int64_t id = s.sampler_->Sample(row, s.history_);
+  if (s.result_.ids.empty()) {
+    s.result_.first_token_seconds = Now() - s.first_step_;
+    s.decode_start_ = Now();
+  }
+  s.result_.ids.push_back(id);
+  s.history_.push_back(id);
+  const bool eos = std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) != c.eos_token_ids.end();
+  if (eos && !s.request_.ignore_eos) return Finish(s, FinishReason::kEos);
+  if (s.stream_) {
+    std::string& pending = s.pending_text_;
+    pending += s.stream_->Push(id);
+    auto emit = [&](size_t count) {
+      if (count == 0) return;
+      const std::string piece = pending.substr(0, count);
+      s.result_.text += piece;
+      if (s.on_text_) s.on_text_(piece);
+      pending.erase(0, count);
+    };
+    for (const auto& stop : s.request_.stop) {
+      if (stop.empty()) continue;
+      if (const size_t at = pending.find(stop); at != std::string::npos) {
+        emit(at);
+        return Finish(s, FinishReason::kStop);
+      }
+    }
+    emit(pending.size() - HeldBack(pending, s.request_.stop));
+  }
+  if (s.cancel_ && s.cancel_->load()) return Finish(s, FinishReason::kCancelled);
+  if (s.result_.ids.size() >= s.request_.max_tokens) return Finish(s, FinishReason::kLength);
+  s.next_token_ = id;
+  s.phase_ = Sequence::Phase::kDecode;
+}
+
+void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
+  if (ctx_.threads > 0) SetNumThreads(ctx_.threads);  // OpenMP's thread count is per calling thread
+  const TextConfig& c = model_->config();
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  RuntimeContext& x = ctx_;
+  x.groups.clear();
+  x.rows_of.clear();
+  x.positions.t.clear(), x.positions.h.clear(), x.positions.w.clear();
+  size_t rows = 0;
+  const double now = Now();
+  // The prefill chunk first, then one row per decoding sequence; each reserves its KV room or ends alone.
+  if (prefill && prefill->prefilling()) {
+    Sequence& s = *prefill;
+    const size_t n = std::min(options_.prefill_chunk, s.prompt_ids_.size() - s.prefilled_);
+    if (Status st = s.kv_.Reserve(n); !st.ok()) {
+      Fail(s, st);
+    } else {
+      if (s.first_step_ < 0) s.first_step_ = now;
+      x.x.resize((rows + n) * H);
+      std::copy_n(s.prompt_embeddings_.data() + s.prefilled_ * H, n * H, x.x.data() + rows * H);
+      for (size_t i = s.prefilled_; i < s.prefilled_ + n; ++i) {
+        x.positions.Append(s.prompt_positions_.t[i], s.prompt_positions_.h[i], s.prompt_positions_.w[i]);
+      }
+      const bool last = s.prefilled_ + n == s.prompt_ids_.size();
+      x.groups.push_back({&s.kv_, n, false, last ? LogitsWanted::kLast : LogitsWanted::kNone});
+      x.rows_of.push_back(&s);
+      rows += n;
+    }
+  }
+  for (Sequence* sp : decode) {
+    Sequence& s = *sp;
+    if (s.phase_ != Sequence::Phase::kDecode || &s == prefill) continue;
+    if (!s.kv_.Reserve(1).ok()) {
+      Finish(s, FinishReason::kContextFull);
+      continue;
+    }
+    x.x.resize((rows + 1) * H);
+    if (Status st = model_->Embed(std::span<const int64_t>(&s.next_token_, 1), x.x.data() + rows * H); !st.ok()) {
+      Fail(s, st);
+      continue;
+    }
+    const int64_t pos = static_cast<int64_t>(s.kv_.length()) + s.rope_delta_;
+    x.positions.Append(pos, pos, pos);
+    x.groups.push_back({&s.kv_, 1, true, LogitsWanted::kLast});
+    x.rows_of.push_back(&s);
+    rows += 1;
+  }
+  if (rows == 0) return;
+  ForwardOptions fo;
+  fo.precision = x.act_precision;
+  const Status st = model_->Forward(x.scratch, x.x.data(), x.positions, x.groups, fo, x.logits);
+  if (!st.ok()) {  // not any one sequence's fault (e.g. a broken invariant): every sequence of the step ends
+    for (Sequence* s : x.rows_of) Fail(*s, st);
+    return;
+  }
+  const size_t vocab = static_cast<size_t>(c.vocab_size);
+  size_t logit_row = 0;
+  const double after = Now();
+  for (size_t g = 0; g < x.groups.size(); ++g) {
+    Sequence& s = *x.rows_of[g];
+    if (s.prefilling()) {
+      s.prefilled_ += x.groups[g].n;
+      s.result_.prefill_seconds += after - now;
+      if (x.groups[g].logits == LogitsWanted::kNone) continue;
+    } else {
+      s.kv_ids_.push_back(s.next_token_);
+    }
+    AcceptToken(s, x.logits.data() + logit_row * vocab);
+    ++logit_row;
+  }
+}
+
+void Engine::RunToCompletion(std::span<Sequence* const> sequences) {
+  std::vector<Sequence*> running;
+  running.reserve(sequences.size());
+  for (;;) {
+    Sequence* prefill = nullptr;
+    running.clear();
+    for (Sequence* s : sequences) {
+      if (s->finished()) continue;
+      if (s->prefilling()) {
+        if (!prefill) prefill = s;
+      } else {
+        running.push_back(s);
+      }
+    }
+    if (!prefill && running.empty()) return;
+    Step(running, prefill);
+  }
+}
+
+Result<GenerateResult> Engine::Generate(const GenerateRequest& request, const std::function<void(const std::string&)>& on_text,
+                                        const std::atomic<bool>* cancel) {
+  GLMV_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> s, Start(request, on_text, cancel));
+  Sequence* one = s.get();
+  RunToCompletion(std::span<Sequence* const>(&one, 1));
+  if (!s->status().ok()) return s->status();
+  GenerateResult result = s->result();
+  kept_ = std::move(s);
   return result;
 }
 

@@ -1,47 +1,47 @@
-// The inference owner: one model, its tokenizer and KV cache, and the generation loop (prefill, sampling,
-// streaming text, stop conditions, cancellation). The CLI drives it today; the HTTP server will, through a
-// queue, tomorrow. Consecutive requests that share a prompt prefix (chat turns) reuse the cached keys/values.
+// The inference owner: one immutable model (text decoder, vision tower, tokenizer), a runtime context
+// (threads, activation precision, forward scratch) and a pool of KV pages, driving many sequences through a
+// step API. One step runs at most one prefill chunk of one sequence and one decode token of every running
+// sequence in a single forward call, so every weight is read once per step for all of them (continuous
+// batching). The CLI's Generate is a thin loop over the steps; the server's scheduler will drive them itself.
 #pragma once
 
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "io/status.h"
-#include "lib/text/kv_cache.h"
-#include "lib/prompt/multimodal.h"
-#include "lib/sampling/sampler.h"
+#include "lib/engine/sequence.h"
+#include "lib/model/linear.h"
 #include "lib/text/text_model.h"
 #include "lib/tokenizer/tokenizer.h"
+#include "lib/vision/vision_model.h"
 
 namespace glmv {
 
 struct EngineOptions {
-  size_t context_tokens = 4096;  // KV cache capacity (capped by the model's max_position_embeddings)
+  size_t context_tokens = 4096;  // per sequence (capped by the model's max_position_embeddings)
+  size_t max_sequences = 1;      // sizes the default KV memory
+  size_t kv_memory_bytes = 0;    // KV pool cap (--kv-memory); 0: context_tokens × max_sequences
+  size_t kv_page_tokens = 16;    // tokens per KV page
+  size_t prefill_chunk = 512;    // prompt rows per step (--prefill-chunk)
+  int threads = 0;               // 0: OpenMP's default; applied on the thread that runs each step
+  ActPrecision act_precision = ActPrecision::kAuto;
 };
 
-struct GenerateRequest {
-  std::vector<int64_t> prompt;      // token ids, template applied and image placeholders expanded
-  VisualInputs visual;              // preprocessed images/videos for the prompt's placeholders
-  SamplingParams sampling;
-  size_t max_tokens = 512;
-  std::vector<std::string> stop;    // stop strings, matched on the decoded text (not included in it)
-  bool ignore_eos = false;
-};
-
-enum class FinishReason { kEos, kLength, kStop, kCancelled, kContextFull };
-const char* FinishReasonName(FinishReason r);  // "eos", "length", "stop", "cancelled", "context_full"
-
-struct GenerateResult {
-  std::vector<int64_t> ids;       // generated ids (an eos id that ended the run included)
-  std::string text;               // decoded text as streamed (stop string and eos excluded)
-  FinishReason finish = FinishReason::kLength;
-  size_t prompt_tokens = 0;
-  size_t reused_prompt_tokens = 0;  // prompt tokens whose keys/values came from the previous request
-  double vision_seconds = 0;  // encoding images/videos
-  double prefill_seconds = 0, decode_seconds = 0, first_token_seconds = 0;  // first token: from prefill start
+// What the engine owns besides the model and passes down: nothing of it is process-global.
+struct RuntimeContext {
+  int threads = 0;
+  ActPrecision act_precision = ActPrecision::kAuto;
+  ForwardScratch scratch;
+  std::vector<float> x;       // [rows, H] inputs of a step
+  std::vector<float> logits;  // [rows with logits, vocab]
+  std::vector<float> sample_row;  // [vocab]: one sequence's logits as its processors and sampler change them
+  std::vector<ForwardGroup> groups;
+  std::vector<Sequence*> rows_of;  // the sequence of each group
+  MRopePositions positions;
 };
 
 class Engine {
@@ -50,31 +50,57 @@ class Engine {
   // tokenizer_config.json). Without one, only token-id prompts work.
   static Result<std::unique_ptr<Engine>> Load(const std::string& model_dir, const EngineOptions& options = {});
 
-  TextModel& model() { return *model_; }
+  const TextModel& model() const { return *model_; }
   // Null when the model has no vision tower (or its tensors are missing: vision_status() says why).
   const VisionModel* vision() const { return vision_.get(); }
   const Status& vision_status() const { return vision_status_; }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
-  size_t context_tokens() const { return cache_.capacity; }
+  const EngineOptions& options() const { return options_; }
+  size_t context_tokens() const { return context_tokens_; }
+  const KvPool& kv_pool() const { return *pool_; }
 
-  // Runs one request. on_text receives the decoded answer piece by piece (complete UTF-8 only; nothing
-  // when there is no tokenizer); `cancel`, when set to true from another thread or a signal handler, ends
-  // the run after the current token.
+  // A new sequence for `request`: checks it, encodes its images and videos (on this thread), and shares the
+  // longest usable prompt prefix with the sequence Generate kept. on_text receives its decoded answer piece
+  // by piece (complete UTF-8 only); setting *cancel ends it after its current token.
+  Result<std::unique_ptr<Sequence>> Start(const GenerateRequest& request,
+                                          std::function<void(const std::string&)> on_text = {},
+                                          const std::atomic<bool>* cancel = nullptr);
+
+  // One step: the next prefill chunk of `prefill` (may be null) and one token of every sequence in `decode`
+  // (each past its prefill), in one forward call. A sequence that fails (a bad id, no KV room) ends alone,
+  // with its status; the others go on. Finished sequences in the lists are skipped.
+  void Step(std::span<Sequence* const> decode, Sequence* prefill);
+  void Prefill(Sequence& s) { Step({}, &s); }
+  void DecodeBatch(std::span<Sequence* const> sequences) { Step(sequences, nullptr); }
+
+  // The trivial scheduler: runs `sequences` to the end, each step one prefill chunk (of the first sequence
+  // still prefilling) beside one token of every running sequence.
+  void RunToCompletion(std::span<Sequence* const> sequences);
+
+  // Start, run alone to the end, and keep the sequence for the next request's prefix (chat turns).
   Result<GenerateResult> Generate(const GenerateRequest& request,
                                   const std::function<void(const std::string&)>& on_text = {},
                                   const std::atomic<bool>* cancel = nullptr);
 
-  // Forgets the cached prefix (e.g. /reset in chat).
-  void ResetCache();
+  // Forgets the kept prefix (e.g. /reset in chat).
+  void ResetCache() { kept_.reset(); }
 
  private:
   Engine() = default;
+  void AcceptToken(Sequence& s, const float* logits);
+  void Finish(Sequence& s, FinishReason reason);
+  void Fail(Sequence& s, const Status& status);
+
+  EngineOptions options_;
+  size_t context_tokens_ = 0;
   std::unique_ptr<TextModel> model_;
   std::unique_ptr<VisionModel> vision_;  // declared after model_: destroyed first (it views model_'s checkpoint)
   Status vision_status_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  KvCache cache_;
-  std::vector<int64_t> cached_ids_;  // the tokens whose keys/values are in cache_, in order
+  std::unique_ptr<KvPool> pool_;
+  RuntimeContext ctx_;
+  uint64_t next_id_ = 1;
+  std::unique_ptr<Sequence> kept_;  // the last sequence Generate ran: its pages serve the next prompt's prefix
 };
 
 }  // namespace glmv

@@ -1,4 +1,5 @@
-// Greedy generation over the text decoder with a KV cache: one prefill, then single-token steps.
+// Greedy generation of one sequence over the text decoder's one forward (TextModel::Forward, the same call
+// the engine's steps make): one prefill, then single-token decode rows. check-golden and compare use it.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@ struct GreedyOptions {
   // Teacher forcing: step i feeds forced_ids[i] back instead of its own choice (ids still records the
   // choices). Compares another model's step logits along the reference's path (glmv check-golden --model).
   std::vector<int64_t> forced_ids;
+  ActPrecision precision = ActPrecision::kAuto;  // prompt rows are prefill rows, each step's row a decode row
 };
 
 struct GreedyResult {
@@ -33,7 +35,7 @@ int64_t ArgMax(const float* logits, size_t n);
 
 // Prefills `x` (prompt embeddings [n, H] at `positions`, already in `cache` capacity) and decodes greedily.
 // on_token, if set, is called with each new id as soon as it is chosen.
-Result<GreedyResult> GenerateGreedy(TextModel& model, std::vector<float> x, const MRopePositions& positions,
+Result<GreedyResult> GenerateGreedy(const TextModel& model, std::vector<float> x, const MRopePositions& positions,
                                     KvCache& cache, const GreedyOptions& options,
                                     const std::function<void(int64_t)>& on_token = {});
 

@@ -1,7 +1,6 @@
 #include "lib/model/linear.h"
 
 #include <algorithm>
-#include <atomic>
 #include <string>
 
 #include "lib/base/onednn.h"
@@ -14,37 +13,60 @@ namespace glmv {
 
 namespace {
 
-std::atomic<ActPrecision> g_act_precision{ActPrecision::kAuto};
-
-// Activations of one packed layer, quantized for the kernels: n tokens of width `in` become `rows` kernel
-// tokens (n, or 2n under int8x2: token 2t is x[t], token 2t + 1 what its quantization lost, quantized
-// again). q/scale/sum are sized by the caller: rows · P, rows · G, rows · G.
-bool UseTwice(size_t n) {
-  const ActPrecision precision = g_act_precision.load(std::memory_order_relaxed);
-  return precision == ActPrecision::kInt8x2 || (precision == ActPrecision::kAuto && n <= kAutoTwiceMaxTokens);
+bool AnyTwice(const ActRows& acts, size_t n) {
+  if (!acts.per_row) return acts.all == ActQuant::kTwice;
+  for (size_t t = 0; t < n; ++t) {
+    if (acts.per_row[t] == ActQuant::kTwice) return true;
+  }
+  return false;
 }
 
-void QuantizeForKernels(const float* x, size_t n, size_t in, bool twice, int8_t* q, float* scale, int32_t* sum) {
+bool SameActRows(const ActRows& a, const ActRows& b) { return a.all == b.all && a.per_row == b.per_row; }
+
+// Kernel rows of a call: n, plus one more for each kTwice row.
+size_t KernelRows(const ActRows& acts, size_t n) {
+  size_t rows = 0;
+  for (size_t t = 0; t < n; ++t) rows += acts.At(t) == ActQuant::kTwice ? 2 : 1;
+  return rows;
+}
+
+// Activations of one packed layer, quantized for the kernels: n tokens of width `in` become kernel rows in
+// token order, one per kOnce token and two per kTwice token (the value, then what its quantization lost,
+// quantized again). q/scale/sum are sized by the caller for KernelRows(acts, n) rows of P, G and G entries.
+void QuantizeForKernels(const float* x, size_t n, size_t in, const ActRows& acts, int8_t* q, float* scale,
+                        int32_t* sum) {
   const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
-  if (!twice) return simd::QuantizeActs(x, n, in, in, q, scale, sum);
+  if (!AnyTwice(acts, n)) return simd::QuantizeActs(x, n, in, in, q, scale, sum);
   thread_local std::vector<float> rest;
   if (rest.size() < in) rest.resize(in);
+  size_t r = 0;
   for (size_t t = 0; t < n; ++t) {
     const float* xt = x + t * in;
-    int8_t* qt = q + 2 * t * P;
-    float* st = scale + 2 * t * G;
-    simd::QuantizeActs(xt, 1, in, in, qt, st, sum + 2 * t * G);
+    int8_t* qt = q + r * P;
+    float* st = scale + r * G;
+    simd::QuantizeActs(xt, 1, in, in, qt, st, sum + r * G);
+    ++r;
+    if (acts.At(t) != ActQuant::kTwice) continue;
     for (size_t i = 0; i < in; ++i) rest[i] = xt[i] - st[i / simd::kQuantGroup] * static_cast<float>(qt[i]);
-    simd::QuantizeActs(rest.data(), 1, in, in, qt + P, st + G, sum + (2 * t + 1) * G);
+    simd::QuantizeActs(rest.data(), 1, in, in, qt + P, st + G, sum + r * G);
+    ++r;
   }
 }
 
-// Under int8x2 the kernels wrote both halves of each token ([2n, out] in `pairs`): y = main + rest + bias.
-void SumPairs(const float* pairs, size_t n, size_t out, const float* b, float* y) {
+// When some rows ran twice, the kernels wrote every kernel row to `rows_out` ([kernel rows, out]):
+// y = main (+ rest) + bias per token.
+void SumKernelRows(const float* rows_out, size_t n, const ActRows& acts, size_t out, const float* b, float* y) {
+  size_t r = 0;
   for (size_t t = 0; t < n; ++t) {
-    const float* main_y = pairs + 2 * t * out;
-    const float* rest_y = main_y + out;
-    for (size_t r = 0; r < out; ++r) y[t * out + r] = main_y[r] + rest_y[r] + (b ? b[r] : 0.0f);
+    const float* main_y = rows_out + r * out;
+    if (acts.At(t) == ActQuant::kTwice) {
+      const float* rest_y = main_y + out;
+      for (size_t i = 0; i < out; ++i) y[t * out + i] = main_y[i] + rest_y[i] + (b ? b[i] : 0.0f);
+      r += 2;
+    } else {
+      for (size_t i = 0; i < out; ++i) y[t * out + i] = main_y[i] + (b ? b[i] : 0.0f);
+      r += 1;
+    }
   }
 }
 
@@ -72,7 +94,7 @@ void LinearBF16(const Weight& w, const float* b, const float* x, size_t n, float
 }  // namespace
 
 void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
-  // Activations are quantized to int8 per group once (or twice, see ActPrecision) on this thread, then the
+  // Activations are quantized to int8 per group once (or twice, see ActQuant) on this thread, then the
   // tiles of 16 rows are split across threads (simd/kernels_quant.h). Buffers are thread-local, grown to the
   // largest batch seen and reused (decode does not allocate); the workers get pointers, never the names.
   // Per job: its activations' place in the shared buffers (a job with the same input as the one before —
@@ -92,9 +114,10 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
     Plan& p = plans[j];
     const size_t in = static_cast<size_t>(job.w->cols()), out = static_cast<size_t>(job.w->rows());
     p.groups = simd::QuantGroups(in);
-    p.twice = UseTwice(job.n);
-    p.rows = p.twice ? 2 * job.n : job.n;
-    p.shares = j > 0 && jobs[j - 1].x == job.x && jobs[j - 1].n == job.n && jobs[j - 1].w->cols() == job.w->cols();
+    p.twice = AnyTwice(job.acts, job.n);
+    p.rows = p.twice ? KernelRows(job.acts, job.n) : job.n;
+    p.shares = j > 0 && jobs[j - 1].x == job.x && jobs[j - 1].n == job.n && jobs[j - 1].w->cols() == job.w->cols() &&
+               SameActRows(jobs[j - 1].acts, job.acts);
     if (p.shares) {
       p.acts = plans[j - 1].acts;
     } else {
@@ -102,7 +125,7 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
       g_size += p.rows * p.groups;
     }
     p.pairs = pair_size;
-    if (p.twice) pair_size += 2 * job.n * out;
+    if (p.twice) pair_size += p.rows * out;
     p.first_tile = tiles;
     tiles += simd::QuantTiles(out);
   }
@@ -112,7 +135,7 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
   for (size_t j = 0; j < jobs.size(); ++j) {
     const Plan& p = plans[j];
     if (p.shares) continue;
-    QuantizeForKernels(jobs[j].x, jobs[j].n, static_cast<size_t>(jobs[j].w->cols()), p.twice,
+    QuantizeForKernels(jobs[j].x, jobs[j].n, static_cast<size_t>(jobs[j].w->cols()), jobs[j].acts,
                        q.data() + p.acts * simd::kQuantGroup, scale.data() + p.acts, sum.data() + p.acts);
   }
   const Plan* plan = plans.data();
@@ -138,12 +161,12 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
     }
   });
   for (size_t j = 0; j < jobs.size(); ++j) {
-    if (plans[j].twice) SumPairs(pair_out.data() + plans[j].pairs, jobs[j].n, static_cast<size_t>(jobs[j].w->rows()), jobs[j].bias, jobs[j].y);
+    if (plans[j].twice) {
+      SumKernelRows(pair_out.data() + plans[j].pairs, jobs[j].n, jobs[j].acts, static_cast<size_t>(jobs[j].w->rows()),
+                    jobs[j].bias, jobs[j].y);
+    }
   }
 }
-
-void SetActPrecision(ActPrecision p) { g_act_precision.store(p, std::memory_order_relaxed); }
-ActPrecision GetActPrecision() { return g_act_precision.load(std::memory_order_relaxed); }
 
 Result<ActPrecision> ParseActPrecision(std::string_view name) {
   if (name == "int8") return ActPrecision::kInt8;
@@ -156,11 +179,11 @@ const char* ActPrecisionName(ActPrecision p) {
   return p == ActPrecision::kInt8x2 ? "int8x2" : p == ActPrecision::kAuto ? "auto" : "int8";
 }
 
-void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y) {
+void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y, ActRows acts) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const float* b = (bias && bias->data) ? bias->data : nullptr;
   if (w.is_packed()) {
-    const PackedLinearJob job{&w, x, n, y, b};
+    const PackedLinearJob job{&w, x, n, y, b, acts};
     return LinearPackedBatch(std::span<const PackedLinearJob>(&job, 1));
   }
   if (w.is_bf16()) return LinearBF16(w, b, x, n, y);
@@ -175,15 +198,15 @@ void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float
   });
 }
 
-void SwiGlu(const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch) {
+void SwiGlu(const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch, ActRows acts) {
   const size_t width = static_cast<size_t>(mlp.gate.rows());
   if (scratch.size() < 2 * n * width) scratch.resize(2 * n * width);
   float* gate = scratch.data();
   float* up = gate + n * width;
-  Linear(mlp.gate, nullptr, x, n, gate);
-  Linear(mlp.up, nullptr, x, n, up);
+  Linear(mlp.gate, nullptr, x, n, gate, acts);
+  Linear(mlp.up, nullptr, x, n, up, acts);
   simd::SiluMul(gate, up, gate, n * width);
-  Linear(mlp.down, nullptr, gate, n, out);
+  Linear(mlp.down, nullptr, gate, n, out, acts);
 }
 
 }  // namespace glmv

@@ -8,28 +8,45 @@
 
 namespace glmv {
 
-void CausalAttention(const TextConfig& c, const float* q, size_t n, size_t start, const float* k_cache,
-                     const float* v_cache, float* out, std::vector<float>& scratch) {
+void CausalAttention(const TextConfig& c, const float* q, std::span<const AttentionRows> groups, size_t layer,
+                     float* out, std::vector<float>& scratch) {
   const size_t heads = static_cast<size_t>(c.num_attention_heads);
   const size_t group = heads / static_cast<size_t>(c.num_key_value_heads);
   const size_t hd = static_cast<size_t>(c.head_dim);
-  const size_t q_width = heads * hd, kv_width = static_cast<size_t>(c.kv_width());
-  const size_t ctx = start + n;
+  const size_t q_width = heads * hd;
+  size_t rows = 0, ctx = 0;
+  for (const auto& g : groups) {
+    rows += g.n;
+    ctx = std::max(ctx, g.start + g.n);
+  }
   const size_t threads = static_cast<size_t>(NumThreads());
   if (scratch.size() < threads * ctx) scratch.resize(threads * ctx);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  ParallelFor(n * heads, 1, [&](size_t begin, size_t end, size_t thread) {
+  ParallelFor(rows * heads, 1, [&](size_t begin, size_t end, size_t thread) {
     float* scores = scratch.data() + thread * ctx;
+    size_t gi = 0, group_end = groups.empty() ? 0 : groups[0].n;  // items are row-major: find each row's group
     for (size_t item = begin; item < end; ++item) {
-      const size_t i = item / heads, h = item % heads;
-      const size_t kvh = h / group;
-      const float* qh = q + i * q_width + h * hd;
-      const size_t visible = start + i + 1;
-      for (size_t j = 0; j < visible; ++j) scores[j] = simd::Dot(qh, k_cache + j * kv_width + kvh * hd, hd) * scale;
+      const size_t row = item / heads, h = item % heads;
+      while (row >= group_end) group_end += groups[++gi].n;
+      const AttentionRows& g = groups[gi];
+      const KvSequence& kv = *g.kv;
+      const size_t P = kv.pool().page_tokens();
+      const size_t head_offset = (h / group) * P * hd;  // kv-head h/group inside each page
+      const size_t i = row - (group_end - g.n);
+      const float* qh = q + (g.row_begin + i) * q_width + h * hd;
+      const size_t visible = g.start + i + 1;
+      const auto pages = kv.pages(layer);
+      for (size_t j = 0; j < visible; ++j) {
+        const float* k = kv.pool().K(pages[j / P]) + head_offset + (j % P) * hd;
+        scores[j] = simd::Dot(qh, k, hd) * scale;
+      }
       simd::SoftmaxInPlace(scores, visible);
-      float* oh = out + i * q_width + h * hd;
+      float* oh = out + (g.row_begin + i) * q_width + h * hd;
       std::fill(oh, oh + hd, 0.0f);
-      for (size_t j = 0; j < visible; ++j) simd::Axpy(scores[j], v_cache + j * kv_width + kvh * hd, oh, hd);
+      for (size_t j = 0; j < visible; ++j) {
+        const float* v = kv.pool().V(pages[j / P]) + head_offset + (j % P) * hd;
+        simd::Axpy(scores[j], v, oh, hd);
+      }
     }
   });
 }

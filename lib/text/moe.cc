@@ -72,17 +72,17 @@ bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed()
 // place of three passes per expert — 2 thread fork/joins per layer instead of 3 · (k + 1), and weight
 // streams that run on from one expert into the next. Same arithmetic as SwiGlu per expert, summed in the
 // same order. Returns false (nothing done) when the experts are not all packed, or when an expert got more
-// than kAutoTwiceMaxTokens tokens (or the shared expert, which gets all n, would), where each matrix is
+// than kBatchedExpertMaxTokens tokens (or the shared expert, which gets all n, would), where each matrix is
 // reused across its tokens and one pass per expert costs little.
 bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                    MoeScratch& s) {
+                    MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size), width = static_cast<size_t>(c.moe_intermediate_size);
-  if (layer.has_shared && (!Packed(layer.shared) || n > kAutoTwiceMaxTokens)) return false;
+  if (layer.has_shared && (!Packed(layer.shared) || n > kBatchedExpertMaxTokens)) return false;
   size_t total = 0;
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const size_t m = s.per_expert[e].size();
     if (m == 0) continue;
-    if (m > kAutoTwiceMaxTokens || !Packed(layer.experts[e])) return false;
+    if (m > kBatchedExpertMaxTokens || !Packed(layer.experts[e])) return false;
     total += m;
   }
   const size_t shared_width = layer.has_shared ? static_cast<size_t>(layer.shared.gate.rows()) : 0;
@@ -100,19 +100,30 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
   float* shared_out = shared_up + shared_n * shared_width;
   std::vector<PackedLinearJob>& jobs = s.jobs;
   jobs.clear();
+  s.gathered_acts.resize(total);
   size_t at = 0;
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
-    for (size_t i = 0; i < list.size(); ++i) std::copy_n(x + list[i].first * H, H, gathered + (at + i) * H);
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::copy_n(x + list[i].first * H, H, gathered + (at + i) * H);
+      s.gathered_acts[at + i] = acts.At(list[i].first);
+    }
+    at += list.size();
+  }
+  at = 0;
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+    const auto& list = s.per_expert[e];
+    if (list.empty()) continue;
     const auto& w = layer.experts[e];
-    jobs.push_back({&w.gate, gathered + at * H, list.size(), gate + at * width});
-    jobs.push_back({&w.up, gathered + at * H, list.size(), up + at * width});
+    const ActRows expert_acts{.per_row = s.gathered_acts.data() + at};
+    jobs.push_back({&w.gate, gathered + at * H, list.size(), gate + at * width, nullptr, expert_acts});
+    jobs.push_back({&w.up, gathered + at * H, list.size(), up + at * width, nullptr, expert_acts});
     at += list.size();
   }
   if (layer.has_shared) {
-    jobs.push_back({&layer.shared.gate, x, n, shared_gate});
-    jobs.push_back({&layer.shared.up, x, n, shared_up});
+    jobs.push_back({&layer.shared.gate, x, n, shared_gate, nullptr, acts});
+    jobs.push_back({&layer.shared.up, x, n, shared_up, nullptr, acts});
   }
   LinearPackedBatch(jobs);
   simd::SiluMul(gate, up, gate, total * width);
@@ -122,10 +133,11 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const size_t m = s.per_expert[e].size();
     if (m == 0) continue;
-    jobs.push_back({&layer.experts[e].down, gate + at * width, m, expert_out + at * H});
+    jobs.push_back({&layer.experts[e].down, gate + at * width, m, expert_out + at * H, nullptr,
+                    ActRows{.per_row = s.gathered_acts.data() + at}});
     at += m;
   }
-  if (layer.has_shared) jobs.push_back({&layer.shared.down, shared_gate, n, shared_out});
+  if (layer.has_shared) jobs.push_back({&layer.shared.down, shared_gate, n, shared_out, nullptr, acts});
   LinearPackedBatch(jobs);
   at = 0;
   for (const auto& list : s.per_expert) {
@@ -165,32 +177,36 @@ void RouteTokens(const TextConfig& c, const TextLayerWeights& layer, const float
 }
 
 void RunExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& s) {
+                MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size);
   // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does.
   std::fill(out, out + n * H, 0.0f);
-  if (BatchedExperts(c, layer, x, n, out, s)) return;
+  if (BatchedExperts(c, layer, x, n, out, s, acts)) return;
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
     const size_t m = list.size();
     if (s.gathered.size() < m * H) s.gathered.resize(m * H);
     if (s.expert_out.size() < m * H) s.expert_out.resize(m * H);
-    for (size_t i = 0; i < m; ++i) std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
-    SwiGlu(layer.experts[e], s.gathered.data(), m, s.expert_out.data(), s.mlp);
+    if (s.gathered_acts.size() < m) s.gathered_acts.resize(m);
+    for (size_t i = 0; i < m; ++i) {
+      std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
+      s.gathered_acts[i] = acts.At(list[i].first);
+    }
+    SwiGlu(layer.experts[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
     for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
   }
   if (layer.has_shared) {
     if (s.expert_out.size() < n * H) s.expert_out.resize(n * H);
-    SwiGlu(layer.shared, x, n, s.expert_out.data(), s.mlp);
+    SwiGlu(layer.shared, x, n, s.expert_out.data(), s.mlp, acts);
     for (size_t i = 0; i < n * H; ++i) out[i] += s.expert_out[i];
   }
 }
 
 void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& s, const int64_t* forced_ids) {
+                MoeScratch& s, const int64_t* forced_ids, ActRows acts) {
   RouteTokens(c, layer, x, n, s, forced_ids);
-  RunExperts(c, layer, x, n, out, s);
+  RunExperts(c, layer, x, n, out, s, acts);
 }
 
 }  // namespace glmv

@@ -28,14 +28,16 @@ struct MoeScratch {
   std::vector<float> gathered, expert_out, mlp;  // per-expert batches
   std::vector<std::vector<std::pair<uint32_t, float>>> per_expert;  // token, weight
   std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
+  std::vector<ActQuant> gathered_acts;  // ActQuant of each gathered row, expert by expert
 };
 
 // out[t] = Σ_k w_k · Expert_{id_k}(x[t]) + Shared(x[t]) for n tokens of width H.
 // Leaves the router logits and choices in `scratch` for tracing. With `forced_ids` ([n, k], expert ids in
 // [0, E)) those experts are used instead of the router's top-k, weighed by WeighExperts: golden checks
 // compare a quantized model's arithmetic along the reference's routing, apart from near-tie flips.
+// `acts` says how each of the n rows meets packed weights; a gathered row keeps its own.
 void MoeForward(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& scratch, const int64_t* forced_ids = nullptr);
+                MoeScratch& scratch, const int64_t* forced_ids = nullptr, ActRows acts = {});
 
 // MoeForward's two halves (bench_decode times them apart). RouteTokens: the router's logits, each token's
 // experts and weights, and each expert's list of tokens, into `scratch`. RunExperts: out[t] from those
@@ -43,6 +45,6 @@ void MoeForward(const TextConfig& config, const TextLayerWeights& layer, const f
 void RouteTokens(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n,
                  MoeScratch& scratch, const int64_t* forced_ids = nullptr);
 void RunExperts(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& scratch);
+                MoeScratch& scratch, ActRows acts = {});
 
 }  // namespace glmv

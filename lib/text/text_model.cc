@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "lib/text/attention.h"
 #include "lib/model/linear.h"
 #include "lib/base/parallel.h"
 #include "simd/kernels.h"
@@ -33,6 +32,21 @@ void RecordRouting(const TextConfig& c, size_t n, const MoeScratch& moe, TextTra
 
 }  // namespace
 
+const char* ForwardPartName(ForwardPart part) {
+  switch (part) {
+    case ForwardPart::kNormsResidualRope: return "norms_residual_rope";
+    case ForwardPart::kQkv: return "qkv_proj";
+    case ForwardPart::kAttentionCore: return "attention_core";
+    case ForwardPart::kOProj: return "o_proj";
+    case ForwardPart::kDenseMlp: return "dense_mlp";
+    case ForwardPart::kRouter: return "router";
+    case ForwardPart::kExperts: return "routed_and_shared_experts";
+    case ForwardPart::kLmHead: return "lm_head";
+    case ForwardPart::kCount: break;
+  }
+  return "?";
+}
+
 Result<std::unique_ptr<TextModel>> TextModel::Load(const std::string& dir) {
   std::unique_ptr<TextModel> m(new TextModel());
   GLMV_ASSIGN_OR_RETURN(m->storage_.checkpoint, Checkpoint::Open(dir));
@@ -40,9 +54,22 @@ Result<std::unique_ptr<TextModel>> TextModel::Load(const std::string& dir) {
   return m;
 }
 
-KvCache TextModel::NewCache(size_t capacity_tokens) const {
-  return KvCache(static_cast<size_t>(config().num_hidden_layers), capacity_tokens,
-                 static_cast<size_t>(config().kv_width()));
+size_t TextModel::KvBytesPerToken() const {
+  return 2 * static_cast<size_t>(config().num_hidden_layers) * static_cast<size_t>(config().kv_width()) * sizeof(float);
+}
+
+Result<KvCache> TextModel::NewCache(size_t capacity_tokens, size_t page_tokens) const {
+  const TextConfig& c = config();
+  const size_t layers = static_cast<size_t>(c.num_hidden_layers);
+  const size_t pages = (capacity_tokens + page_tokens - 1) / page_tokens;
+  KvCache cache;
+  GLMV_ASSIGN_OR_RETURN(KvPool pool, KvPool::Create(static_cast<size_t>(c.num_key_value_heads), static_cast<size_t>(c.head_dim),
+                                                     page_tokens, std::max<size_t>(pages, 1) * layers *
+                                                         2 * static_cast<size_t>(c.kv_width()) * page_tokens * sizeof(float)));
+  cache.pool = std::make_unique<KvPool>(std::move(pool));
+  cache.seq = KvSequence(cache.pool.get(), layers, capacity_tokens);
+  cache.scratch = std::make_unique<ForwardScratch>();
+  return cache;
 }
 
 Status TextModel::Embed(std::span<const int64_t> ids, float* x) const {
@@ -62,44 +89,74 @@ Status TextModel::Embed(std::span<const int64_t> ids, float* x) const {
   return Status::Ok();
 }
 
-void TextModel::Attention(size_t layer, const float* h, size_t n, const RopeTable& rope, KvCache& cache, float* out) {
+void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<const ForwardGroup> groups, float* out) const {
   const TextConfig& c = config();
   const auto& L = w_.layers[layer];
   const size_t heads = static_cast<size_t>(c.num_attention_heads), kv_heads = static_cast<size_t>(c.num_key_value_heads);
   const size_t hd = static_cast<size_t>(c.head_dim);
   const size_t q_width = heads * hd, kv_width = kv_heads * hd;
-  const size_t start = cache.length;
-  s_.q.resize(n * q_width);
-  float* k_rows = cache.k[layer].data() + start * kv_width;  // new keys and values go straight to the cache
-  float* v_rows = cache.v[layer].data() + start * kv_width;
-  Linear(L.q, c.attention_bias ? &L.q_bias : nullptr, h, n, s_.q.data());
-  Linear(L.k, c.attention_bias ? &L.k_bias : nullptr, h, n, k_rows);
-  Linear(L.v, c.attention_bias ? &L.v_bias : nullptr, h, n, v_rows);
-  // Partial rotary: the first rotary_dim dims of every q and k head rotate; the rest pass through.
-  for (size_t i = 0; i < n; ++i) {
-    const float* cs = rope.cos.data() + i * rope.half;
-    const float* sn = rope.sin.data() + i * rope.half;
-    for (size_t hh = 0; hh < heads; ++hh) simd::RotateHalf(s_.q.data() + i * q_width + hh * hd, cs, sn, rope.half);
-    for (size_t hh = 0; hh < kv_heads; ++hh) simd::RotateHalf(k_rows + i * kv_width + hh * hd, cs, sn, rope.half);
+  const ActRows acts{.per_row = s.acts.data()};
+  s.q.resize(n * q_width);
+  s.k.resize(n * kv_width);
+  s.v.resize(n * kv_width);
+  Linear(L.q, c.attention_bias ? &L.q_bias : nullptr, s.h.data(), n, s.q.data(), acts);
+  Linear(L.k, c.attention_bias ? &L.k_bias : nullptr, s.h.data(), n, s.k.data(), acts);
+  Linear(L.v, c.attention_bias ? &L.v_bias : nullptr, s.h.data(), n, s.v.data(), acts);
+  // Partial rotary: the first rotary_dim dims of every q and k head rotate; the rest pass through. Then each
+  // row's key and value heads go to its sequence's page ([kv_heads][P][hd]).
+  const RopeTable& rope = s.rope;
+  size_t row = 0;
+  for (const ForwardGroup& g : groups) {
+    const size_t P = g.kv->pool().page_tokens();
+    for (size_t i = 0; i < g.n; ++i, ++row) {
+      const float* cs = rope.cos.data() + row * rope.half;
+      const float* sn = rope.sin.data() + row * rope.half;
+      float* k_row = s.k.data() + row * kv_width;
+      for (size_t hh = 0; hh < heads; ++hh) simd::RotateHalf(s.q.data() + row * q_width + hh * hd, cs, sn, rope.half);
+      for (size_t hh = 0; hh < kv_heads; ++hh) simd::RotateHalf(k_row + hh * hd, cs, sn, rope.half);
+      const size_t pos = g.kv->length() + i;
+      float* k_page = g.kv->KeyAt(layer, pos);
+      float* v_page = g.kv->ValueAt(layer, pos);
+      for (size_t hh = 0; hh < kv_heads; ++hh) {
+        std::copy_n(k_row + hh * hd, hd, k_page + hh * P * hd);
+        std::copy_n(s.v.data() + row * kv_width + hh * hd, hd, v_page + hh * P * hd);
+      }
+    }
   }
-  s_.attn.resize(n * q_width);
-  CausalAttention(c, s_.q.data(), n, start, cache.k[layer].data(), cache.v[layer].data(), s_.attn.data(), s_.scores);
-  Linear(L.o, nullptr, s_.attn.data(), n, out);
+  s.attn.resize(n * q_width);
+  CausalAttention(c, s.q.data(), s.attention, layer, s.attn.data(), s.scores);
+  Linear(L.o, nullptr, s.attn.data(), n, out, acts);
 }
 
-Status TextModel::Forward(float* x, size_t n, const MRopePositions& positions, KvCache& cache, bool all_logits,
-                          std::vector<float>& logits, TextTrace* trace) {
+Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& positions, std::span<const ForwardGroup> groups,
+                          const ForwardOptions& options, std::vector<float>& logits) const {
   const TextConfig& c = config();
+  size_t n = 0, logit_rows = 0;
+  for (const ForwardGroup& g : groups) {
+    if (g.kv->layers() != static_cast<size_t>(c.num_hidden_layers)) return Status::Error("forward: KV sequence of another model");
+    const size_t P = g.kv->pool().page_tokens();
+    if (g.kv->pages(0).size() * P < g.kv->length() + g.n) return Status::Error("forward: KV room not reserved");
+    n += g.n;
+    logit_rows += g.logits == LogitsWanted::kAll ? g.n : g.logits == LogitsWanted::kLast && g.n > 0 ? 1 : 0;
+  }
   if (n == 0) return Status::Error("forward called with no tokens");
   if (positions.size() != n) return Status::Error("positions do not match the token count");
-  if (cache.length + n > cache.capacity) {
-    return Status::Error("context full: " + std::to_string(cache.length) + " + " + std::to_string(n) +
-                         " tokens exceed the cache capacity of " + std::to_string(cache.capacity));
-  }
   const size_t H = static_cast<size_t>(c.hidden_size);
   const size_t layers = static_cast<size_t>(c.num_hidden_layers);
   const float eps = static_cast<float>(c.rms_norm_eps);
-  const RopeTable rope = BuildTextRope(c, positions);
+  ForwardObserver* observer = options.observer;
+  auto done = [&](ForwardPart part, size_t layer) {
+    if (observer) observer->PartDone(part, layer);
+  };
+  s.rope = BuildTextRope(c, positions);
+  s.acts.clear();
+  s.attention.clear();
+  for (const ForwardGroup& g : groups) {
+    s.attention.push_back({g.kv, s.acts.size(), g.n, g.kv->length()});
+    s.acts.insert(s.acts.end(), g.n, ActQuantFor(options.precision, g.decode));
+  }
+  const ActRows acts{.per_row = s.acts.data()};
+  TextTrace* trace = options.trace;
   if (trace) {
     *trace = TextTrace();
     trace->layer_input.assign(x, x + n * H);
@@ -107,22 +164,26 @@ Status TextModel::Forward(float* x, size_t n, const MRopePositions& positions, K
     trace->router_logits.resize(layers);
     trace->topk_ids.resize(layers);
     trace->topk_weights.resize(layers);
-    trace->rope = rope;
+    trace->rope = s.rope;
   }
-  s_.h.resize(n * H);
-  s_.mlp_out.resize(n * H);
+  s.h.resize(n * H);
+  s.mlp_out.resize(n * H);
+  done(ForwardPart::kNormsResidualRope, 0);
   for (size_t l = 0; l < layers; ++l) {
     const auto& L = w_.layers[l];
-    for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.input_norm.data, eps, s_.h.data() + i * H, H);
-    Attention(l, s_.h.data(), n, rope, cache, s_.mlp_out.data());
-    for (size_t i = 0; i < n * H; ++i) x[i] += s_.mlp_out[i];
-    for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.post_attn_norm.data, eps, s_.h.data() + i * H, H);
+    for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.input_norm.data, eps, s.h.data() + i * H, H);
+    done(ForwardPart::kNormsResidualRope, l);
+    Attention(s, l, n, groups, s.mlp_out.data());
+    for (size_t i = 0; i < n * H; ++i) x[i] += s.mlp_out[i];
+    for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.post_attn_norm.data, eps, s.h.data() + i * H, H);
+    done(ForwardPart::kNormsResidualRope, l);
     if (L.dense) {
-      SwiGlu(L.mlp, s_.h.data(), n, s_.mlp_out.data(), s_.mlp);
+      SwiGlu(L.mlp, s.h.data(), n, s.mlp_out.data(), s.mlp, acts);
+      done(ForwardPart::kDenseMlp, l);
     } else {
       const int64_t* forced = nullptr;
-      if (l < forced_routing_.size() && !forced_routing_[l].empty()) {
-        const auto& ids = forced_routing_[l];
+      if (options.forced_routing && l < options.forced_routing->size() && !(*options.forced_routing)[l].empty()) {
+        const auto& ids = (*options.forced_routing)[l];
         const size_t k = static_cast<size_t>(c.num_experts_per_tok);
         if (ids.size() != n * k) {
           return Status::Error("forced routing of layer " + std::to_string(l) + " has " + std::to_string(ids.size()) +
@@ -136,24 +197,45 @@ Status TextModel::Forward(float* x, size_t n, const MRopePositions& positions, K
         }
         forced = ids.data();
       }
-      MoeForward(c, L, s_.h.data(), n, s_.mlp_out.data(), s_.moe, forced);
+      RouteTokens(c, L, s.h.data(), n, s.moe, forced);
+      done(ForwardPart::kRouter, l);
+      RunExperts(c, L, s.h.data(), n, s.mlp_out.data(), s.moe, acts);
+      done(ForwardPart::kExperts, l);
     }
-    for (size_t i = 0; i < n * H; ++i) x[i] += s_.mlp_out[i];
+    for (size_t i = 0; i < n * H; ++i) x[i] += s.mlp_out[i];
     if (trace) {
       trace->layer_out[l].assign(x, x + n * H);
-      if (!L.dense) RecordRouting(c, n, s_.moe, *trace, l);
+      if (!L.dense) RecordRouting(c, n, s.moe, *trace, l);
     }
+    done(ForwardPart::kNormsResidualRope, l);
   }
-  cache.length += n;
+  for (const ForwardGroup& g : groups) g.kv->Advance(g.n);
 
-  // Final norm and lm_head, for every token or only the last.
-  const size_t first = all_logits ? 0 : n - 1;
-  const size_t rows = n - first;
-  for (size_t i = first; i < n; ++i) simd::RmsNorm(x + i * H, w_.final_norm.data, eps, s_.h.data() + (i - first) * H, H);
-  if (trace) trace->final_norm.assign(s_.h.begin(), s_.h.begin() + rows * H);
-  logits.resize(rows * static_cast<size_t>(c.vocab_size));
-  Linear(w_.lm_head, nullptr, s_.h.data(), rows, logits.data());
+  // Final norm and lm_head, for the rows whose logits are wanted.
+  s.last.resize(logit_rows * H);
+  s.acts.resize(n);
+  size_t row = 0, out_row = 0;
+  for (const ForwardGroup& g : groups) {
+    const size_t first = g.logits == LogitsWanted::kAll ? 0 : g.logits == LogitsWanted::kLast && g.n > 0 ? g.n - 1 : g.n;
+    for (size_t i = first; i < g.n; ++i, ++out_row) {
+      simd::RmsNorm(x + (row + i) * H, w_.final_norm.data, eps, s.last.data() + out_row * H, H);
+      s.acts[out_row] = s.acts[row + i];  // out_row ≤ row + i: compacts in place
+    }
+    row += g.n;
+  }
+  if (trace) trace->final_norm.assign(s.last.begin(), s.last.end());
+  done(ForwardPart::kNormsResidualRope, layers);
+  logits.resize(logit_rows * static_cast<size_t>(c.vocab_size));
+  if (logit_rows > 0) Linear(w_.lm_head, nullptr, s.last.data(), logit_rows, logits.data(), acts);
+  done(ForwardPart::kLmHead, layers);
   return Status::Ok();
+}
+
+Status TextModel::Forward(float* x, size_t n, const MRopePositions& positions, KvCache& cache, bool all_logits,
+                          std::vector<float>& logits, const ForwardOptions& options, bool decode) const {
+  GLMV_RETURN_IF_ERROR(cache.seq.Reserve(n));
+  const ForwardGroup group{&cache.seq, n, decode, all_logits ? LogitsWanted::kAll : LogitsWanted::kLast};
+  return Forward(*cache.scratch, x, positions, std::span<const ForwardGroup>(&group, 1), options, logits);
 }
 
 }  // namespace glmv

@@ -108,8 +108,9 @@ std::vector<float> Case1Logits(const fs::path& dir) {
   const auto id = ids->ToInt64();
   std::vector<float> x(id.size() * static_cast<size_t>((*m)->config().hidden_size)), logits;
   REQUIRE((*m)->Embed(id, x.data()).ok());
-  KvCache cache = (*m)->NewCache(id.size());
-  REQUIRE((*m)->Forward(x.data(), id.size(), MRopePositions::Text(0, id.size()), cache, true, logits).ok());
+  auto cache = (*m)->NewCache(id.size());
+  REQUIRE(cache.ok());
+  REQUIRE((*m)->Forward(x.data(), id.size(), MRopePositions::Text(0, id.size()), *cache, true, logits).ok());
   return logits;
 }
 

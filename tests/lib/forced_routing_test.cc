@@ -30,11 +30,16 @@ struct Case1 {
     ids = npy->ToInt64();
   }
 
+  std::vector<std::vector<int64_t>> routing;  // forced expert choices per layer; empty: the router's own
+
   Status Run(std::vector<float>& logits, TextTrace* trace = nullptr) {
     std::vector<float> x(ids.size() * static_cast<size_t>(model->config().hidden_size));
     GLMV_RETURN_IF_ERROR(model->Embed(ids, x.data()));
-    KvCache cache = model->NewCache(ids.size());
-    return model->Forward(x.data(), ids.size(), MRopePositions::Text(0, ids.size()), cache, true, logits, trace);
+    GLMV_ASSIGN_OR_RETURN(KvCache cache, model->NewCache(ids.size()));
+    ForwardOptions fo;
+    fo.trace = trace;
+    fo.forced_routing = &routing;
+    return model->Forward(x.data(), ids.size(), MRopePositions::Text(0, ids.size()), cache, true, logits, fo);
   }
 };
 
@@ -46,7 +51,7 @@ TEST_CASE("forcing the router's own choices reproduces the logits") {
   size_t moe_layers = 0;
   for (const auto& ids : trace.topk_ids) moe_layers += !ids.empty();
   REQUIRE(moe_layers > 0);
-  c.model->ForceRouting(trace.topk_ids);  // sorted by expert id: another order than the router's own
+  c.routing = trace.topk_ids;  // sorted by expert id: another order than the router's own
   REQUIRE(c.Run(forced_logits).ok());
   const double diff = test::MaxAbsDiff(free_logits, forced_logits);
   MESSAGE("own choices forced: logits differ by " << diff);
@@ -73,12 +78,12 @@ TEST_CASE("forcing other experts changes the result, and clearing restores it") 
       }
     }
   }
-  c.model->ForceRouting(routing);
+  c.routing = routing;
   REQUIRE(c.Run(forced_logits).ok());
   const double diff = test::MaxAbsDiff(free_logits, forced_logits);
   MESSAGE("other experts forced: logits differ by " << diff);
   CHECK(diff > 1e-3);
-  c.model->ForceRouting({});
+  c.routing.clear();
   REQUIRE(c.Run(restored).ok());
   CHECK(test::MaxAbsDiff(free_logits, restored) == 0.0);
 }
@@ -95,7 +100,7 @@ TEST_CASE("malformed forced choices are errors naming the layer") {
   SUBCASE("wrong count") { routing[layer].pop_back(); }
   SUBCASE("expert id out of range") { routing[layer][0] = c.model->config().n_routed_experts; }
   SUBCASE("negative expert id") { routing[layer][0] = -1; }
-  c.model->ForceRouting(routing);
+  c.routing = routing;
   const Status st = c.Run(logits);
   REQUIRE(!st.ok());
   MESSAGE(st.message());

@@ -15,22 +15,15 @@
 namespace glmv {
 namespace {
 
-// Restores the process-wide setting whatever a test case does.
-struct PrecisionGuard {
-  ActPrecision saved = GetActPrecision();
-  ~PrecisionGuard() { SetActPrecision(saved); }
-};
-
 // Worst |y − exact| over all outputs, relative to the largest |exact|.
 double RelativeError(const Weight& w, const std::vector<float>& bias, const std::vector<float>& x, size_t n,
-                     ActPrecision precision) {
+                     ActQuant quant) {
   const size_t rows = static_cast<size_t>(w.rows()), cols = static_cast<size_t>(w.cols());
-  SetActPrecision(precision);
   Weight b;
   b.data = bias.data();
   b.shape = {static_cast<int64_t>(rows)};
   std::vector<float> y(n * rows, -1.0f);
-  Linear(w, bias.empty() ? nullptr : &b, x.data(), n, y.data());
+  Linear(w, bias.empty() ? nullptr : &b, x.data(), n, y.data(), ActRows{.all = quant});
   std::vector<float> row(cols);
   double worst = 0, scale = 0;
   for (size_t r = 0; r < rows; ++r) {
@@ -46,7 +39,6 @@ double RelativeError(const Weight& w, const std::vector<float>& bias, const std:
 }
 
 TEST_CASE("int8x2 activations: an order of magnitude closer to exact than int8, same results otherwise") {
-  PrecisionGuard guard;
   const std::pair<simd::QuantKind, DType> kinds[] = {{simd::QuantKind::kQ8, DType::kQ8G32},
                                                      {simd::QuantKind::kQ4NL, DType::kQ4NLG32},
                                                      {simd::QuantKind::kQ4, DType::kQ4G32}};
@@ -68,8 +60,8 @@ TEST_CASE("int8x2 activations: an order of magnitude closer to exact than int8, 
           CAPTURE(with_bias);
           const auto x = test::RandomFloats(n * cols, static_cast<uint32_t>(100 + n));
           const auto bias = with_bias ? test::RandomFloats(rows, 7) : std::vector<float>();
-          const double once = RelativeError(w, bias, x, n, ActPrecision::kInt8);
-          const double twice = RelativeError(w, bias, x, n, ActPrecision::kInt8x2);
+          const double once = RelativeError(w, bias, x, n, ActQuant::kOnce);
+          const double twice = RelativeError(w, bias, x, n, ActQuant::kTwice);
           MESSAGE("relative error: int8 " << once << ", int8x2 " << twice);
           CHECK(once > 1e-4);          // int8 activations: ~1e-3
           CHECK(twice < once / 20.0);  // the residual's 8 more bits
@@ -80,8 +72,7 @@ TEST_CASE("int8x2 activations: an order of magnitude closer to exact than int8, 
   }
 }
 
-TEST_CASE("auto activations: twice for decode-sized calls, once for larger batches") {
-  PrecisionGuard guard;
+TEST_CASE("rows of one call quantized once or twice each get what they get alone; auto is twice for decode rows") {
   const size_t rows = 21, cols = 64;
   const auto wf = test::RandomFloats(rows * cols, 3);
   std::vector<uint8_t> packed(simd::QuantMatrixBytes(simd::QuantKind::kQ8, rows, cols));
@@ -90,13 +81,25 @@ TEST_CASE("auto activations: twice for decode-sized calls, once for larger batch
   w.packed = packed.data();
   w.dtype = DType::kQ8G32;
   w.shape = {static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
-  for (size_t n : {size_t{1}, kAutoTwiceMaxTokens, kAutoTwiceMaxTokens + 1, size_t{16}}) {
-    CAPTURE(n);
-    const auto x = test::RandomFloats(n * cols, 9);
-    const double automatic = RelativeError(w, {}, x, n, ActPrecision::kAuto);
-    const double expected = RelativeError(w, {}, x, n, n <= kAutoTwiceMaxTokens ? ActPrecision::kInt8x2 : ActPrecision::kInt8);
-    CHECK(automatic == expected);
+  // Rows of one call, some once and some twice: each row's result is exactly what it gets alone, so a
+  // sequence's numbers do not depend on who shares its step.
+  const size_t n = 6;
+  const auto x = test::RandomFloats(n * cols, 9);
+  const ActQuant kinds[n] = {ActQuant::kTwice, ActQuant::kOnce, ActQuant::kOnce,
+                             ActQuant::kTwice, ActQuant::kTwice, ActQuant::kOnce};
+  std::vector<float> mixed(n * rows, -1.0f);
+  Linear(w, nullptr, x.data(), n, mixed.data(), ActRows{.per_row = kinds});
+  for (size_t t = 0; t < n; ++t) {
+    CAPTURE(t);
+    std::vector<float> alone(rows, -2.0f);
+    Linear(w, nullptr, x.data() + t * cols, 1, alone.data(), ActRows{.all = kinds[t]});
+    CHECK(std::equal(alone.begin(), alone.end(), mixed.begin() + static_cast<std::ptrdiff_t>(t * rows)));
   }
+  // And by kind of row under each user setting: auto is twice for decode rows only.
+  CHECK(ActQuantFor(ActPrecision::kAuto, true) == ActQuant::kTwice);
+  CHECK(ActQuantFor(ActPrecision::kAuto, false) == ActQuant::kOnce);
+  CHECK(ActQuantFor(ActPrecision::kInt8, true) == ActQuant::kOnce);
+  CHECK(ActQuantFor(ActPrecision::kInt8x2, false) == ActQuant::kTwice);
 }
 
 TEST_CASE("activation precision names") {
@@ -132,7 +135,6 @@ PackedMatrix MakePacked(simd::QuantKind kind, DType dtype, size_t rows, size_t c
 }
 
 TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
-  PrecisionGuard guard;
   // Experts-like jobs: gate and up of one input (shared quantization), then others with their own inputs,
   // widths and token counts (1–6: both sides of the int8x2 threshold under auto), kinds and a bias.
   std::vector<PackedMatrix> mats;
@@ -147,9 +149,9 @@ TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
   for (size_t j = 0; j < mats.size(); ++j) {
     xs.push_back(test::RandomFloats(ns[j] * static_cast<size_t>(mats[j].w.cols()), static_cast<uint32_t>(20 + j)));
   }
-  for (ActPrecision precision : {ActPrecision::kAuto, ActPrecision::kInt8, ActPrecision::kInt8x2}) {
-    CAPTURE(ActPrecisionName(precision));
-    SetActPrecision(precision);
+  for (ActQuant quant : {ActQuant::kOnce, ActQuant::kTwice}) {
+    CAPTURE(static_cast<int>(quant));
+    const ActRows acts{.all = quant};
     std::vector<std::vector<float>> got(mats.size()), want(mats.size());
     std::vector<PackedLinearJob> jobs;
     for (size_t j = 0; j < mats.size(); ++j) {
@@ -158,11 +160,11 @@ TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
       want[j].assign(ns[j] * rows, -2.0f);
       const float* x = xs[j == 1 ? 0 : j].data();  // job 1 shares job 0's input
       const float* b = j == 3 ? bias.data() : nullptr;
-      jobs.push_back({&mats[j].w, x, ns[j], got[j].data(), b});
+      jobs.push_back({&mats[j].w, x, ns[j], got[j].data(), b, acts});
       Weight bw;
       bw.data = b;
       bw.shape = {static_cast<int64_t>(rows)};
-      Linear(mats[j].w, b ? &bw : nullptr, x, ns[j], want[j].data());
+      Linear(mats[j].w, b ? &bw : nullptr, x, ns[j], want[j].data(), acts);
     }
     LinearPackedBatch(jobs);
     for (size_t j = 0; j < mats.size(); ++j) {
@@ -173,7 +175,6 @@ TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
 }
 
 TEST_CASE("LinearPackedBatch: a job without tokens neither runs nor lends its quantization to the next") {
-  PrecisionGuard guard;
   const PackedMatrix a = MakePacked(simd::QuantKind::kQ8, DType::kQ8G32, 20, 64, 31);
   const PackedMatrix b = MakePacked(simd::QuantKind::kQ8, DType::kQ8G32, 24, 64, 32);
   const auto xa = test::RandomFloats(64, 33), xb = test::RandomFloats(2 * 64, 34);

@@ -1,0 +1,101 @@
+// One conversation's whole state: its keys and values (pages of the engine's pool), its prompt still to
+// prefill, the tokens it generated, its sampler and RNG, its logits processors, and its stop-string and UTF-8
+// streaming state. Only the engine creates and advances sequences (engine.h); the caller reads them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/status.h"
+#include "lib/prompt/multimodal.h"
+#include "lib/sampling/sampler.h"
+#include "lib/text/kv_cache.h"
+#include "lib/text/rope.h"
+#include "lib/tokenizer/tokenizer.h"
+
+namespace glmv {
+
+struct GenerateRequest {
+  std::vector<int64_t> prompt;      // token ids, template applied and image placeholders expanded
+  VisualInputs visual;              // preprocessed images/videos for the prompt's placeholders
+  SamplingParams sampling;
+  size_t max_tokens = 512;
+  std::vector<std::string> stop;    // stop strings, matched on the decoded text (not included in it)
+  bool ignore_eos = false;
+};
+
+enum class FinishReason { kEos, kLength, kStop, kCancelled, kContextFull, kError };
+// "eos", "length", "stop", "cancelled", "context_full", "error"
+const char* FinishReasonName(FinishReason r);
+
+struct GenerateResult {
+  std::vector<int64_t> ids;       // generated ids (an eos id that ended the run included)
+  std::string text;               // decoded text as streamed (stop string and eos excluded)
+  FinishReason finish = FinishReason::kLength;
+  size_t prompt_tokens = 0;
+  size_t reused_prompt_tokens = 0;  // prompt tokens whose keys/values came from another sequence
+  double vision_seconds = 0;  // encoding images/videos
+  double prefill_seconds = 0, decode_seconds = 0, first_token_seconds = 0;  // first token: from prefill start
+};
+
+// A hook on a sequence's logits before its sampler sees them: masks (a grammar), biases, penalties.
+class LogitsProcessor {
+ public:
+  virtual ~LogitsProcessor() = default;
+  // logits: [vocab] of the next token; generated: the sequence's ids so far.
+  virtual void Process(std::span<float> logits, std::span<const int64_t> generated) = 0;
+};
+
+class Sequence {
+ public:
+  uint64_t id() const { return id_; }
+  bool finished() const { return phase_ == Phase::kFinished; }
+  bool prefilling() const { return phase_ == Phase::kPrefill; }
+  // An error that ended the sequence (FinishReason::kError), else ok.
+  const Status& status() const { return status_; }
+  const GenerateResult& result() const { return result_; }
+  size_t prompt_tokens() const { return prompt_ids_.size(); }
+  size_t prefilled_tokens() const { return prefilled_; }
+  const KvSequence& kv() const { return kv_; }
+  // The tokens whose keys and values are in kv(), in order (prompt, then each generated token fed back).
+  std::span<const int64_t> kv_ids() const { return std::span<const int64_t>(kv_ids_).first(kv_.length()); }
+
+  void AddLogitsProcessor(std::unique_ptr<LogitsProcessor> p) { processors_.push_back(std::move(p)); }
+
+ private:
+  friend class Engine;
+  enum class Phase { kPrefill, kDecode, kFinished };
+
+  uint64_t id_ = 0;
+  Phase phase_ = Phase::kPrefill;
+  Status status_;
+  GenerateResult result_;
+  GenerateRequest request_;
+
+  // The prompt: ids, input embeddings [n, H] (visual rows already in place) and 3-D positions.
+  std::vector<int64_t> prompt_ids_;
+  std::vector<float> prompt_embeddings_;
+  MRopePositions prompt_positions_;
+  int64_t rope_delta_ = 0;  // decode position = KV length + rope_delta
+  size_t prefilled_ = 0;    // prompt rows whose keys/values are in kv_
+
+  KvSequence kv_;
+  std::vector<int64_t> kv_ids_;   // reserved to prompt + max_tokens
+  std::vector<int64_t> history_;  // prompt + generated: what penalties see, as in HF
+  int64_t next_token_ = -1;       // sampled, not yet fed back
+
+  std::unique_ptr<Sampler> sampler_;
+  std::vector<std::unique_ptr<LogitsProcessor>> processors_;
+  std::unique_ptr<Tokenizer::StreamDecoder> stream_;
+  std::string pending_text_;  // decoded, held back (may be the start of a stop string)
+  std::function<void(const std::string&)> on_text_;
+  const std::atomic<bool>* cancel_ = nullptr;
+  double started_ = 0, first_step_ = -1, decode_start_ = -1;  // steady-clock seconds
+};
+
+}  // namespace glmv

@@ -1,0 +1,182 @@
+#include "lib/text/kv_cache.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace glmv {
+
+template <typename T>
+Result<KvPoolT<T>> KvPoolT<T>::Create(size_t kv_heads, size_t head_dim, size_t page_tokens, size_t max_bytes) {
+  if (kv_heads == 0 || head_dim == 0 || page_tokens == 0) return Status::Error("KV pool: zero-sized pages");
+  KvPoolT pool;
+  pool.kv_heads_ = kv_heads;
+  pool.head_dim_ = head_dim;
+  pool.page_tokens_ = page_tokens;
+  pool.page_elems_ = kv_heads * page_tokens * head_dim;
+  pool.capacity_pages_ = std::max<size_t>(max_bytes / pool.page_bytes(), 1);
+  pool.mapped_bytes_ = pool.capacity_pages_ * pool.page_bytes();
+  // Address space only: MAP_NORESERVE and no MAP_POPULATE, so memory is committed page by page as the
+  // sequences first write it, and a large --kv-memory costs nothing until it is used.
+  void* p = mmap(nullptr, pool.mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    return Status::Error("KV pool: cannot reserve " + std::to_string(pool.mapped_bytes_ >> 20) +
+                         " MiB of address space (lower --kv-memory): " + std::strerror(errno));
+  }
+  pool.base_ = static_cast<T*>(p);
+  pool.refs_.reserve(pool.capacity_pages_);
+  pool.free_list_.reserve(pool.capacity_pages_);
+  return pool;
+}
+
+template <typename T>
+KvPoolT<T>& KvPoolT<T>::operator=(KvPoolT&& o) noexcept {
+  if (this != &o) {
+    if (base_) munmap(base_, mapped_bytes_);
+    base_ = std::exchange(o.base_, nullptr);
+    mapped_bytes_ = std::exchange(o.mapped_bytes_, 0);
+    kv_heads_ = o.kv_heads_;
+    head_dim_ = o.head_dim_;
+    page_tokens_ = o.page_tokens_;
+    page_elems_ = o.page_elems_;
+    capacity_pages_ = o.capacity_pages_;
+    next_fresh_ = o.next_fresh_;
+    in_use_ = o.in_use_;
+    refs_ = std::move(o.refs_);
+    free_list_ = std::move(o.free_list_);
+  }
+  return *this;
+}
+
+template <typename T>
+KvPoolT<T>::~KvPoolT() {
+  if (base_) munmap(base_, mapped_bytes_);
+}
+
+template <typename T>
+int32_t KvPoolT<T>::Acquire() {
+  int32_t page;
+  if (!free_list_.empty()) {
+    page = free_list_.back();
+    free_list_.pop_back();
+  } else if (next_fresh_ < capacity_pages_) {
+    page = static_cast<int32_t>(next_fresh_++);
+    refs_.push_back(0);  // within the reserved capacity: no allocation
+  } else {
+    return -1;
+  }
+  refs_[static_cast<size_t>(page)] = 1;
+  ++in_use_;
+  return page;
+}
+
+template <typename T>
+void KvPoolT<T>::Release(int32_t page) {
+  uint32_t& r = refs_[static_cast<size_t>(page)];
+  if (--r == 0) {
+    free_list_.push_back(page);
+    --in_use_;
+  }
+}
+
+template <typename T>
+KvSequenceT<T>::KvSequenceT(KvPoolT<T>* pool, size_t layers, size_t max_tokens)
+    : pool_(pool), max_tokens_(max_tokens), pages_(layers) {
+  const size_t most = (max_tokens + pool->page_tokens() - 1) / pool->page_tokens();
+  for (auto& list : pages_) list.reserve(most);  // Reserve never reallocates these in decode
+}
+
+template <typename T>
+KvSequenceT<T>& KvSequenceT<T>::operator=(KvSequenceT&& o) noexcept {
+  if (this != &o) {
+    Clear();
+    pool_ = o.pool_;
+    max_tokens_ = o.max_tokens_;
+    length_ = std::exchange(o.length_, 0);
+    pages_ = std::move(o.pages_);
+    o.pages_.clear();
+  }
+  return *this;
+}
+
+template <typename T>
+Status KvSequenceT<T>::Reserve(size_t n) {
+  const size_t P = pool_->page_tokens();
+  const size_t need_tokens = length_ + n;
+  if (need_tokens > max_tokens_) {
+    return Status::Error("context full: " + std::to_string(length_) + " + " + std::to_string(n) +
+                         " tokens exceed the context of " + std::to_string(max_tokens_) + " tokens");
+  }
+  const size_t have = pages_.empty() ? 0 : pages_[0].size();
+  const size_t want = (need_tokens + P - 1) / P;
+  // A shared partial last page must be copied before this sequence writes into it.
+  const bool copy_last = length_ % P != 0 && n > 0 && !pages_.empty() && pool_->holders(pages_[0][length_ / P]) > 1;
+  const size_t new_pages = (want - std::min(want, have) + (copy_last ? 1 : 0)) * pages_.size();
+  if (new_pages > pool_->capacity_pages() - pool_->pages_in_use()) {
+    return Status::Error("context full: the KV pool (" + std::to_string(pool_->capacity_pages() * pool_->page_bytes() >> 20) +
+                         " MiB, --kv-memory) has no room for " + std::to_string(n) + " more tokens");
+  }
+  for (auto& list : pages_) {
+    if (copy_last) {
+      const int32_t old = list[length_ / P];
+      const int32_t copy = pool_->Acquire();
+      std::memcpy(pool_->K(copy), pool_->K(old), pool_->page_bytes());  // K then V: one block
+      pool_->Release(old);
+      list[length_ / P] = copy;
+    }
+    while (list.size() < want) list.push_back(pool_->Acquire());
+  }
+  return Status::Ok();
+}
+
+template <typename T>
+void KvSequenceT<T>::Truncate(size_t tokens) {
+  if (!pool_) return;
+  tokens = std::min(tokens, length_);
+  const size_t P = pool_->page_tokens();
+  const size_t keep = (tokens + P - 1) / P;
+  for (auto& list : pages_) {
+    while (list.size() > keep) {
+      pool_->Release(list.back());
+      list.pop_back();
+    }
+  }
+  length_ = tokens;
+}
+
+template <typename T>
+Status KvSequenceT<T>::ShareFrom(const KvSequenceT& other, size_t tokens) {
+  if (length_ != 0 || (!pages_.empty() && !pages_[0].empty())) return Status::Error("ShareFrom needs an empty sequence");
+  if (other.pool_ != pool_ || other.pages_.size() != pages_.size()) return Status::Error("ShareFrom across pools");
+  if (tokens > other.length_ || tokens > max_tokens_) return Status::Error("ShareFrom past the other sequence's length");
+  const size_t P = pool_->page_tokens();
+  const size_t count = (tokens + P - 1) / P;
+  for (size_t l = 0; l < pages_.size(); ++l) {
+    for (size_t i = 0; i < count; ++i) {
+      pool_->Retain(other.pages_[l][i]);
+      pages_[l].push_back(other.pages_[l][i]);
+    }
+  }
+  length_ = tokens;
+  return Status::Ok();
+}
+
+template <typename T>
+T* KvSequenceT<T>::KeyAt(size_t layer, size_t pos) const {
+  const size_t P = pool_->page_tokens();
+  return pool_->K(pages_[layer][pos / P]) + (pos % P) * pool_->head_dim();
+}
+
+template <typename T>
+T* KvSequenceT<T>::ValueAt(size_t layer, size_t pos) const {
+  const size_t P = pool_->page_tokens();
+  return pool_->V(pages_[layer][pos / P]) + (pos % P) * pool_->head_dim();
+}
+
+template class KvPoolT<float>;
+template class KvSequenceT<float>;
+
+}  // namespace glmv
