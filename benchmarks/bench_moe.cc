@@ -64,6 +64,7 @@ double Median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int threads = 2, steps = 200;
+  ActPrecision precision = ActPrecision::kAuto;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--steps")) steps = std::max(1, std::atoi(argv[i + 1]));
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_moe: %s\n", p.status().message().c_str());
         return 2;
       }
-      SetActPrecision(*p);
+      precision = *p;
     } else {
       std::fprintf(stderr, "bench_moe: unknown option %s\n", argv[i]);
       return 2;
@@ -106,24 +107,25 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < kTopK; ++i) chosen[i] = &experts[ids[i]];
     chosen[kTopK] = &shared;
   };
+  const ActRows acts{.all = ActQuantFor(precision, /*decode_row=*/true)};  // a decode step's one row
   auto per_expert = [&]() {
     for (size_t i = 0; i <= kTopK; ++i) {
-      Linear(chosen[i]->gate, nullptr, x.data(), 1, gate.data() + i * kWidth);
-      Linear(chosen[i]->up, nullptr, x.data(), 1, up.data() + i * kWidth);
+      Linear(chosen[i]->gate, nullptr, x.data(), 1, gate.data() + i * kWidth, acts);
+      Linear(chosen[i]->up, nullptr, x.data(), 1, up.data() + i * kWidth, acts);
       simd::SiluMul(gate.data() + i * kWidth, up.data() + i * kWidth, gate.data() + i * kWidth, kWidth);
-      Linear(chosen[i]->down, nullptr, gate.data() + i * kWidth, 1, out.data() + i * kHidden);
+      Linear(chosen[i]->down, nullptr, gate.data() + i * kWidth, 1, out.data() + i * kHidden, acts);
     }
   };
   auto batched = [&]() {
     jobs.clear();
     for (size_t i = 0; i <= kTopK; ++i) {
-      jobs.push_back({&chosen[i]->gate, x.data(), 1, gate.data() + i * kWidth});
-      jobs.push_back({&chosen[i]->up, x.data(), 1, up.data() + i * kWidth});
+      jobs.push_back({&chosen[i]->gate, x.data(), 1, gate.data() + i * kWidth, nullptr, acts});
+      jobs.push_back({&chosen[i]->up, x.data(), 1, up.data() + i * kWidth, nullptr, acts});
     }
     LinearPackedBatch(jobs);
     simd::SiluMul(gate.data(), up.data(), gate.data(), (kTopK + 1) * kWidth);
     jobs.clear();
-    for (size_t i = 0; i <= kTopK; ++i) jobs.push_back({&chosen[i]->down, gate.data() + i * kWidth, 1, out.data() + i * kHidden});
+    for (size_t i = 0; i <= kTopK; ++i) jobs.push_back({&chosen[i]->down, gate.data() + i * kWidth, 1, out.data() + i * kHidden, nullptr, acts});
     LinearPackedBatch(jobs);
   };
 
@@ -144,7 +146,7 @@ int main(int argc, char** argv) {
     bench::Emit({{"bench", "moe_decode_step"}, {"way", name}, {"experts", kTopK}, {"shared", 1}, {"steps", t->size()},
                  {"weight_bytes", step_bytes}, {"median_seconds", med}, {"best_seconds", best},
                  {"gb_per_s", double(step_bytes) / med / 1e9}, {"ratio_to_read_bandwidth", double(step_bytes) / med / bw},
-                 {"act_precision", ActPrecisionName(GetActPrecision())}, {"threads", NumThreads()}});
+                 {"act_precision", ActPrecisionName(precision)}, {"threads", NumThreads()}});
   }
   bench::Emit({{"bench", "moe_decode_speedup"}, {"batched_over_per_expert", Median(t_per) / Median(t_batch)}});
   return 0;

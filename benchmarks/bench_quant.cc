@@ -34,6 +34,9 @@ using namespace glmv;
 
 namespace {
 
+ActPrecision g_precision = ActPrecision::kAuto;  // --act-precision (this program's own setting)
+constexpr size_t kDecodeRows = 8;  // calls of at most this many tokens are measured as decode rows
+
 struct Shape {
   const char* name;
   size_t rows, cols;  // out × in
@@ -89,7 +92,8 @@ void Call(Format f, const Shape& s, const uint8_t* w, size_t n, const std::vecto
     weight.packed = w;
     weight.dtype = f == Format::kQ4 ? DType::kQ4G32 : f == Format::kQ4NL ? DType::kQ4NLG32 : DType::kQ8G32;
   }
-  Linear(weight, nullptr, x.data(), n, y.data());
+  // Calls of up to kDecodeRows tokens stand for decode steps (one row per sequence), larger ones for prefill.
+  Linear(weight, nullptr, x.data(), n, y.data(), ActRows{.all = ActQuantFor(g_precision, n <= kDecodeRows)});
 }
 
 std::vector<std::string> SplitList(const char* s) {
@@ -137,7 +141,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "bench_quant: %s\n", p.status().message().c_str());
         return 2;
       }
-      SetActPrecision(*p);
+      g_precision = *p;
     }
     else {
       std::fprintf(stderr, "bench_quant: unknown option %s\n", argv[i]);
@@ -148,7 +152,7 @@ int main(int argc, char** argv) {
   const double bw = bench::MeasureReadBandwidth();
   bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", bw}, {"threads", NumThreads()},
                {"quant_target", simd::QuantTargetName()}, {"load_1min", LoadAverage1()},
-               {"act_precision", ActPrecisionName(GetActPrecision())}});
+               {"act_precision", ActPrecisionName(g_precision)}});
 
   const size_t min_bytes = static_cast<size_t>(gib * double(size_t{1} << 30));
   constexpr size_t kMaxTokens = 64;
@@ -190,7 +194,7 @@ int main(int argc, char** argv) {
         nlohmann::ordered_json line = {{"bench", "matmul_packed"}, {"shape", s.name}, {"rows", s.rows},
                                        {"cols", s.cols}, {"format", FormatName(f)}, {"tokens", n},
                                        {"threads", NumThreads()}, {"weight_bytes", per}, {"matrices", copies},
-                                       {"act_precision", ActPrecisionName(GetActPrecision())},
+                                       {"act_precision", ActPrecisionName(g_precision)},
                                        {"seconds", best}, {"spread", worst / best - 1.0}, {"gb_per_s", gbs},
                                        {"read_bandwidth_bytes_per_s", yardstick},
                                        {"ratio_to_read_bandwidth", gbs * 1e9 / yardstick}};
