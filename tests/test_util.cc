@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -14,7 +15,11 @@
 namespace glmv::test {
 
 std::filesystem::path DataDir() { return GLMV_TEST_DATA; }
-std::filesystem::path SharedDir() { return GLMV_SHARED_DIR; }
+std::filesystem::path SharedDir() {
+  const char* override_dir = std::getenv("GLMV_SHARED_DIR");
+  if (override_dir != nullptr && *override_dir != '\0') return override_dir;
+  return GLMV_SHARED_DIR;
+}
 
 TempDir::TempDir() {
   std::random_device rd;

@@ -10,7 +10,10 @@ namespace glmv::test {
 
 // tests/data in the source tree.
 std::filesystem::path DataDir();
-// ../shared beside the repository (media, golden sets, reference files); may be absent.
+// ../shared beside the repository (media, golden sets, reference files); may be absent. The environment
+// variable GLMV_SHARED_DIR, when set and not empty, overrides the path compiled in (the GLMV_SHARED_DIR define):
+// `GLMV_SHARED_DIR=/nonexistent meson test` runs the suite as a machine without ../shared would. Cases that
+// need it live in executables linked with test_main_shared.cc, which exit 77 (a skip to meson) without it.
 std::filesystem::path SharedDir();
 
 // A fresh empty directory under the system temp dir, removed when the object dies.

@@ -1,34 +1,19 @@
-// The runtime against the reference's golden vectors: the tiny set copied into tests/data, the variant sets
-// with other dimensions (tests/data/variants, made by tests/tools/make_variant_golden.py), and
-// ../shared/golden when present. Tolerance: 1e-4 absolute on logits and every intermediate.
+// The runtime against the reference's golden vectors: the tiny set copied into tests/data and the variant sets
+// with other dimensions (tests/data/variants, made by tests/tools/make_variant_golden.py); ../shared/golden is
+// golden_check_shared_test.cc. Tolerance: 1e-4 absolute on logits and every intermediate.
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
 #include "apps/golden_check.h"
+#include "tests/apps/golden_check_test_util.h"
 #include "tests/test_util.h"
 
 namespace glmv::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Checks one set: no FAIL, and `min_pass` cases at least passed; prints every line.
-void ExpectSetPasses(const fs::path& dir, int min_pass) {
-  auto report = CheckGoldenSet(dir.string(), false);
-  REQUIRE_MESSAGE(report.ok(), report.status().message());
-  double worst = 0;
-  for (const auto& c : report->cases) {
-    MESSAGE(FormatCaseLine(c));
-    CHECK_MESSAGE(c.verdict != "FAIL", FormatCaseLine(c));
-    worst = std::max({worst, c.logits_err, c.hidden_err});
-  }
-  MESSAGE(dir.filename().string() << ": worst absolute error " << worst << " (tolerance " << kGoldenTolerance << ")");
-  CHECK(report->failed == 0);
-  CHECK(report->passed >= min_pass);
-}
 
 TEST_CASE("tiny golden set: every case passes (text, image, two images, video, generation after text and image)") {
   const fs::path dir = test::DataDir() / "tiny-glm4v-moe";
@@ -66,7 +51,7 @@ TEST_CASE("variant golden sets with other dimensions and router settings") {
   for (const auto& entry : fs::directory_iterator(root)) {
     if (!fs::exists(entry.path() / "cases.json")) continue;
     ++sets;
-    ExpectSetPasses(entry.path(), 2);
+    ExpectGoldenSetPasses(entry.path(), 2);
   }
   CHECK(sets >= 3);
 }
@@ -87,15 +72,6 @@ TEST_CASE("a golden set that disagrees is reported as FAIL, with the offending t
   CHECK(report->failed == 1);
   CHECK(report->cases[0].verdict == "FAIL");
   CHECK(report->cases[0].reason.find("logits off by") != std::string::npos);
-}
-
-TEST_CASE("../shared golden set, when present") {
-  const fs::path dir = test::SharedDir() / "golden" / "tiny-glm4v-moe";
-  if (!fs::exists(dir / "cases.json")) {
-    MESSAGE("skipped: " << dir << " is absent");
-    return;
-  }
-  ExpectSetPasses(dir, 6);
 }
 
 }  // namespace

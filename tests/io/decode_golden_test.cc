@@ -1,7 +1,8 @@
 // Decoded pixels against the reference loader: for every case in shared/golden/preprocess/cases.json, our
 // DecodeImageFile of the case's input must equal the RGB image the reference processor started from
 // (transformers load_image on Pillow 9.4: open, exif_transpose, convert("RGB")), stored losslessly as
-// <case>__rgb.png (or the input itself for RGB PNG inputs).
+// <case>__rgb.png (or the input itself for RGB PNG inputs). Linked with test_main_shared: skips (exit 77)
+// without ../shared.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -36,10 +37,7 @@ Difference Compare(const RgbImage& a, const RgbImage& b) {
 
 TEST_CASE("decode: every golden preprocess case equals the reference loader's RGB exactly") {
   const fs::path dir = test::SharedDir() / "golden" / "preprocess";
-  if (!fs::exists(dir / "cases.json")) {
-    MESSAGE("skipped: " << (dir / "cases.json").string() << " is absent");
-    return;
-  }
+  REQUIRE_MESSAGE(fs::exists(dir / "cases.json"), (dir / "cases.json").string() << " is missing from ../shared");
   std::ifstream in(dir / "cases.json");
   const nlohmann::json cases = nlohmann::json::parse(in);
   const fs::path root = dir / cases.at("input_file_root").get<std::string>();

@@ -1,6 +1,7 @@
 // Real files from shared/media (Debian packages' test images): every valid JPEG/PNG decodes at the size the
 // reference loader reports; every file under malformed/ is refused with a message naming it; the edge/ files
-// behave as shared/media/MANIFEST.md allows. These also run under ASan/UBSan (build-asan).
+// behave as shared/media/MANIFEST.md allows. These also run under ASan/UBSan (build-asan). Linked with
+// test_main_shared: skips (exit 77) without ../shared.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -49,14 +50,14 @@ int MaxAbsDiff(const RgbImage& a, const RgbImage& b) {
   return m;
 }
 
-bool HaveMedia() {
-  if (fs::exists(test::SharedDir() / "media" / "MANIFEST.md")) return true;
-  MESSAGE("skipped: " << (test::SharedDir() / "media").string() << " is absent");
-  return false;
+// ../shared is there (else the executable skipped); its media part must be too.
+void RequireMedia() {
+  const fs::path manifest = test::SharedDir() / "media" / "MANIFEST.md";
+  REQUIRE_MESSAGE(fs::exists(manifest), manifest.string() << " is missing from ../shared");
 }
 
 TEST_CASE("decode: every JPEG and PNG in shared/media decodes at the reference loader's size") {
-  if (!HaveMedia()) return;
+  RequireMedia();
   const fs::path media = test::SharedDir() / "media";
   // sizing.json gives the size after EXIF transpose for each media file, as the reference loader saw it.
   nlohmann::json sizing;
@@ -88,7 +89,7 @@ TEST_CASE("decode: every JPEG and PNG in shared/media decodes at the reference l
 }
 
 TEST_CASE("decode: media pairs that must agree") {
-  if (!HaveMedia()) return;
+  RequireMedia();
   const fs::path media = test::SharedDir() / "media";
   auto decode = [&](const std::string& rel) {
     auto r = DecodeImageFile((media / rel).string());
@@ -127,7 +128,7 @@ TEST_CASE("decode: media pairs that must agree") {
 }
 
 TEST_CASE("decode: every file in shared/media/malformed/{jpeg,png} is refused with a clear message") {
-  if (!HaveMedia()) return;
+  RequireMedia();
   const fs::path malformed = test::SharedDir() / "media" / "malformed";
   int refused = 0;
   for (const char* kind : {"jpeg", "png"}) {
@@ -150,7 +151,7 @@ TEST_CASE("decode: every file in shared/media/malformed/{jpeg,png} is refused wi
 }
 
 TEST_CASE("decode: shared/media/edge files") {
-  if (!HaveMedia()) return;
+  RequireMedia();
   const fs::path edge = test::SharedDir() / "media" / "edge";
   // Progressive JPEG cut after 4 of 10 scans but closed with EOI: valid syntax, libjpeg decodes it without a
   // warning and so does Pillow. Accepted; Go's partial decode is shown for comparison only.

@@ -1,4 +1,5 @@
-// The GLM tokenizer on its real vocabulary (tiktoken ranks from ../shared/ref; tests skip when absent):
+// The GLM tokenizer on its real vocabulary (tiktoken ranks from ../shared/ref; linked with test_main_shared,
+// so the executable skips, exit 77, without ../shared):
 // the published GLM-4.5 test vector, round trips over a multilingual corpus, and the cross-check of the
 // two independent BPE paths (rank-driven from tokenizer.model, merge-driven from a tokenizer.json
 // built from the same ranks).
