@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench_model_bytes.h"
 #include "benchmarks/bench_util.h"
 #include "lib/text/attention.h"
 #include "lib/engine/generate.h"
@@ -37,6 +38,10 @@
 #include "simd/quant_layout.h"
 
 using namespace glmv;
+using bench::CountStep;
+using bench::Elements;
+using bench::KernelBytes;
+using bench::StepBytes;
 
 namespace {
 
@@ -101,72 +106,6 @@ uint64_t ModelBytesOnDisk(const std::string& path) {
     if (entry.is_regular_file() && entry.path().extension() == ".safetensors") total += entry.file_size();
   }
   return total;
-}
-
-// Bytes the kernels read for a whole tensor: the packed matrix as stored, or f32 (BF16/F16 sources are
-// widened at load, so their kernels read 4 bytes per element). 0 for an absent optional tensor (no shape).
-uint64_t KernelBytes(const Weight& w) {
-  if (w.is_packed()) return simd::QuantMatrixBytes(PackedKind(w.dtype), static_cast<size_t>(w.rows()), static_cast<size_t>(w.cols()));
-  if (w.shape.empty()) return 0;
-  uint64_t elements = 1;
-  for (int64_t d : w.shape) elements *= static_cast<uint64_t>(d);
-  return elements * sizeof(float);
-}
-
-// Elements of a tensor: with bytes per part it tells a kernel limited by memory (same bytes/s whatever the
-// format) from one limited by arithmetic (same weights/s whatever the format).
-uint64_t Elements(const Weight& w) {
-  if (w.shape.empty()) return 0;
-  uint64_t elements = 1;
-  for (int64_t d : w.shape) elements *= static_cast<uint64_t>(d);
-  return elements;
-}
-
-using Measure = uint64_t (*)(const Weight&);
-
-// Weight bytes (or elements) of one decode step by part; `routed` is per layer and expert (empty for
-// dense layers).
-struct StepBytes {
-  uint64_t attention = 0;  // q, k, v, o with biases, all layers
-  uint64_t dense_mlp = 0;
-  uint64_t router = 0;     // router matrices and correction biases
-  uint64_t shared = 0;     // shared experts
-  uint64_t norms = 0;      // per-layer norms and the final norm
-  uint64_t embed_row = 0;  // one embedding row; packed rows are interleaved by 16, so a whole 16-row tile
-  uint64_t lm_head = 0;
-  std::vector<std::vector<uint64_t>> routed;
-  uint64_t all_routed = 0;  // every routed expert (the MoE weights a step does not read whole)
-
-  uint64_t EveryStep() const { return attention + dense_mlp + router + shared + norms + embed_row + lm_head; }
-};
-
-StepBytes CountStep(const TextConfig& c, const TextWeights& w, Measure m) {
-  auto mlp = [&](const MlpWeights& x) { return m(x.gate) + m(x.up) + m(x.down); };
-  StepBytes b;
-  for (const auto& L : w.layers) {
-    b.attention += m(L.q) + m(L.q_bias) + m(L.k) + m(L.k_bias) + m(L.v) + m(L.v_bias) + m(L.o);
-    b.norms += m(L.input_norm) + m(L.post_attn_norm);
-    b.routed.emplace_back();
-    if (L.dense) {
-      b.dense_mlp += mlp(L.mlp);
-      continue;
-    }
-    b.router += m(L.router) + m(L.correction_bias);
-    if (L.has_shared) b.shared += mlp(L.shared);
-    for (const auto& e : L.experts) {
-      b.routed.back().push_back(mlp(e));
-      b.all_routed += b.routed.back().back();
-    }
-  }
-  b.norms += m(w.final_norm);
-  const size_t H = static_cast<size_t>(c.hidden_size);
-  if (m == &Elements) {
-    b.embed_row = H;
-  } else {
-    b.embed_row = w.embed.is_packed() ? simd::QuantTileBytes(PackedKind(w.embed.dtype), H) : H * sizeof(float);
-  }
-  b.lm_head = m(w.lm_head);
-  return b;
 }
 
 // Count and stored bytes per dtype name, of the text decoder's tensors (checkpoint order).

@@ -42,6 +42,8 @@ struct RuntimeContext {
   std::vector<ForwardGroup> groups;
   std::vector<Sequence*> rows_of;  // the sequence of each group
   MRopePositions positions;
+  ForwardObserver* observer = nullptr;  // SetStepHooks
+  TextTrace* trace = nullptr;
 };
 
 class Engine {
@@ -81,6 +83,13 @@ class Engine {
   Result<GenerateResult> Generate(const GenerateRequest& request,
                                   const std::function<void(const std::string&)>& on_text = {},
                                   const std::atomic<bool>* cancel = nullptr);
+
+  // Benchmarks and debugging: every step's forward reports its parts to `observer` and records its
+  // intermediates into `trace` (either may be null).
+  void SetStepHooks(ForwardObserver* observer, TextTrace* trace) {
+    ctx_.observer = observer;
+    ctx_.trace = trace;
+  }
 
   // Forgets the kept prefix (e.g. /reset in chat).
   void ResetCache() { kept_.reset(); }

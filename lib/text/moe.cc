@@ -82,7 +82,7 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const size_t m = s.per_expert[e].size();
     if (m == 0) continue;
-    if (m > kBatchedExpertMaxTokens || !Packed(layer.experts[e])) return false;
+    if (m > kBatchedExpertMaxTokens || !Packed(*s.acquired[e])) return false;
     total += m;
   }
   const size_t shared_width = layer.has_shared ? static_cast<size_t>(layer.shared.gate.rows()) : 0;
@@ -115,7 +115,7 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
-    const auto& w = layer.experts[e];
+    const auto& w = *s.acquired[e];
     const ActRows expert_acts{.per_row = s.gathered_acts.data() + at};
     jobs.push_back({&w.gate, gathered + at * H, list.size(), gate + at * width, nullptr, expert_acts});
     jobs.push_back({&w.up, gathered + at * H, list.size(), up + at * width, nullptr, expert_acts});
@@ -133,7 +133,7 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const size_t m = s.per_expert[e].size();
     if (m == 0) continue;
-    jobs.push_back({&layer.experts[e].down, gate + at * width, m, expert_out + at * H, nullptr,
+    jobs.push_back({&s.acquired[e]->down, gate + at * width, m, expert_out + at * H, nullptr,
                     ActRows{.per_row = s.gathered_acts.data() + at}});
     at += m;
   }
@@ -176,12 +176,29 @@ void RouteTokens(const TextConfig& c, const TextLayerWeights& layer, const float
   }
 }
 
-void RunExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& s, ActRows acts) {
+Status RunExperts(const TextConfig& c, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
+                  const float* x, size_t n, float* out, MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size);
+  // Every expert that got tokens, acquired for the layer's run (each is read once for all its tokens) and
+  // released at the end, whatever happens in between.
+  s.acquired.assign(s.per_expert.size(), nullptr);
+  struct ReleaseAll {
+    ExpertSource& source;
+    size_t layer;
+    const std::vector<const MlpWeights*>& held;
+    ~ReleaseAll() {
+      for (size_t e = 0; e < held.size(); ++e) {
+        if (held[e]) source.Release(layer, e);
+      }
+    }
+  } release{experts, layer_index, s.acquired};
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+    if (s.per_expert[e].empty()) continue;
+    GLMV_ASSIGN_OR_RETURN(s.acquired[e], experts.Acquire(layer_index, e));
+  }
   // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does.
   std::fill(out, out + n * H, 0.0f);
-  if (BatchedExperts(c, layer, x, n, out, s, acts)) return;
+  if (BatchedExperts(c, layer, x, n, out, s, acts)) return Status::Ok();
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
@@ -193,7 +210,7 @@ void RunExperts(const TextConfig& c, const TextLayerWeights& layer, const float*
       std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
       s.gathered_acts[i] = acts.At(list[i].first);
     }
-    SwiGlu(layer.experts[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
+    SwiGlu(*s.acquired[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
     for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
   }
   if (layer.has_shared) {
@@ -201,12 +218,13 @@ void RunExperts(const TextConfig& c, const TextLayerWeights& layer, const float*
     SwiGlu(layer.shared, x, n, s.expert_out.data(), s.mlp, acts);
     for (size_t i = 0; i < n * H; ++i) out[i] += s.expert_out[i];
   }
+  return Status::Ok();
 }
 
-void MoeForward(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& s, const int64_t* forced_ids, ActRows acts) {
+Status MoeForward(const TextConfig& c, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
+                  const float* x, size_t n, float* out, MoeScratch& s, const int64_t* forced_ids, ActRows acts) {
   RouteTokens(c, layer, x, n, s, forced_ids);
-  RunExperts(c, layer, x, n, out, s, acts);
+  return RunExperts(c, layer, layer_index, experts, x, n, out, s, acts);
 }
 
 }  // namespace glmv

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "lib/experts/expert_source.h"
 #include "lib/model/config.h"
 #include "lib/model/linear.h"
 #include "lib/text/text_weights.h"
@@ -29,22 +30,25 @@ struct MoeScratch {
   std::vector<std::vector<std::pair<uint32_t, float>>> per_expert;  // token, weight
   std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
   std::vector<ActQuant> gathered_acts;  // ActQuant of each gathered row, expert by expert
+  std::vector<const MlpWeights*> acquired;  // [E]: the experts with tokens, acquired for this layer
 };
 
 // out[t] = Σ_k w_k · Expert_{id_k}(x[t]) + Shared(x[t]) for n tokens of width H.
 // Leaves the router logits and choices in `scratch` for tracing. With `forced_ids` ([n, k], expert ids in
 // [0, E)) those experts are used instead of the router's top-k, weighed by WeighExperts: golden checks
 // compare a quantized model's arithmetic along the reference's routing, apart from near-tie flips.
-// `acts` says how each of the n rows meets packed weights; a gathered row keeps its own.
-void MoeForward(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& scratch, const int64_t* forced_ids = nullptr, ActRows acts = {});
+// `acts` says how each of the n rows meets packed weights; a gathered row keeps its own. Routed experts come
+// from `experts` (layer `layer_index`), acquired for the layer's run and released after it.
+Status MoeForward(const TextConfig& config, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
+                  const float* x, size_t n, float* out, MoeScratch& scratch, const int64_t* forced_ids = nullptr,
+                  ActRows acts = {});
 
 // MoeForward's two halves (bench_decode times them apart). RouteTokens: the router's logits, each token's
 // experts and weights, and each expert's list of tokens, into `scratch`. RunExperts: out[t] from those
 // lists — every routed expert on its tokens and the shared expert on all.
 void RouteTokens(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n,
                  MoeScratch& scratch, const int64_t* forced_ids = nullptr);
-void RunExperts(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                MoeScratch& scratch, ActRows acts = {});
+Status RunExperts(const TextConfig& config, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
+                  const float* x, size_t n, float* out, MoeScratch& scratch, ActRows acts = {});
 
 }  // namespace glmv

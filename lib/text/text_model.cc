@@ -51,6 +51,9 @@ Result<std::unique_ptr<TextModel>> TextModel::Load(const std::string& dir) {
   std::unique_ptr<TextModel> m(new TextModel());
   GLMV_ASSIGN_OR_RETURN(m->storage_.checkpoint, Checkpoint::Open(dir));
   GLMV_RETURN_IF_ERROR(BindTextWeights(m->config(), *m->storage_.checkpoint, m->w_, m->storage_));
+  std::vector<std::span<const MlpWeights>> per_layer;
+  for (const auto& L : m->w_.layers) per_layer.emplace_back(L.experts);
+  m->mapped_experts_ = MappedExperts(std::move(per_layer));
   return m;
 }
 
@@ -199,7 +202,8 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
       }
       RouteTokens(c, L, s.h.data(), n, s.moe, forced);
       done(ForwardPart::kRouter, l);
-      RunExperts(c, L, s.h.data(), n, s.mlp_out.data(), s.moe, acts);
+      ExpertSource& experts = options.experts ? *options.experts : mapped_experts_;
+      GLMV_RETURN_IF_ERROR(RunExperts(c, L, l, experts, s.h.data(), n, s.mlp_out.data(), s.moe, acts));
       done(ForwardPart::kExperts, l);
     }
     for (size_t i = 0; i < n * H; ++i) x[i] += s.mlp_out[i];

@@ -76,6 +76,7 @@ struct ForwardOptions {
   const std::vector<std::vector<int64_t>>* forced_routing = nullptr;
   TextTrace* trace = nullptr;
   ForwardObserver* observer = nullptr;
+  ExpertSource* experts = nullptr;  // routed experts; null: the model's mapped ones
 };
 
 // One sequence alone, with its own pool and scratch: golden checks, tools and tests that run one prompt.
@@ -120,6 +121,9 @@ class TextModel {
 
   WeightStorage storage_;
   TextWeights w_;
+  // Views of the mapped experts. Stateless (Acquire only looks up a view), hence usable from const methods
+  // on any thread.
+  mutable MappedExperts mapped_experts_;
 };
 
 }  // namespace glmv

@@ -1,0 +1,253 @@
+// Continuous batching at a model's real dimensions (issue 12): aggregate decode tokens/s of 1, 2, 4 and 8
+// sequences decoding in the same engine steps, and what bounds it. JSON lines, in order: the read bandwidth
+// (measured again at the end; the better one is every ratio's denominator); per activation precision and
+// sequence count, tokens/s, the distinct experts each layer read per step, the weight bytes a step streamed
+// (every shared weight once, each chosen expert once), the tokens/s those bytes allow at the read bandwidth
+// (the ceiling), the fraction of it reached, the step's own bandwidth ratio, and the speed-up over one
+// sequence; then the longest gap between two tokens of a running sequence while a long prompt is prefilled
+// beside it in chunks.
+//
+//   bench_batch MODEL [--sequences 1,2,4,8] [--decode-tokens 16] [--prompt-tokens 64] [--threads N]
+//                     [--act-precision auto,int8] [--prefill-chunk 512] [--gap-prompt-tokens 4096 (0: skip)]
+//
+// MODEL: a .glmv file or a Hugging Face directory. Prompts are pseudo-random ids, decoding greedy, so the
+// router's choices (and the distinct experts) are those of random weights: close to uniform.
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "benchmarks/bench_model_bytes.h"
+#include "benchmarks/bench_util.h"
+#include "lib/base/parallel.h"
+#include "lib/engine/engine.h"
+
+using namespace glmv;
+
+namespace {
+
+struct Options {
+  std::string model;
+  std::vector<size_t> sequences = {1, 2, 4, 8};
+  std::vector<ActPrecision> precisions = {ActPrecision::kAuto, ActPrecision::kInt8};
+  size_t decode_tokens = 16, prompt_tokens = 64, prefill_chunk = 512, gap_prompt_tokens = 4096;
+  int threads = 2;
+};
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at <= s.size()) {
+    const size_t comma = s.find(',', at);
+    out.push_back(s.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return out;
+}
+
+Result<Options> Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg[0] != '-') {
+      o.model = arg;
+      continue;
+    }
+    if (i + 1 >= argc) return Status::Error(arg + " needs a value");
+    const std::string v = argv[++i];
+    if (arg == "--sequences") {
+      o.sequences.clear();
+      for (const auto& x : Split(v)) o.sequences.push_back(std::stoul(x));
+    } else if (arg == "--act-precision") {
+      o.precisions.clear();
+      for (const auto& x : Split(v)) {
+        GLMV_ASSIGN_OR_RETURN(ActPrecision p, ParseActPrecision(x));
+        o.precisions.push_back(p);
+      }
+    } else if (arg == "--decode-tokens") {
+      o.decode_tokens = std::stoul(v);
+    } else if (arg == "--prompt-tokens") {
+      o.prompt_tokens = std::stoul(v);
+    } else if (arg == "--prefill-chunk") {
+      o.prefill_chunk = std::stoul(v);
+    } else if (arg == "--gap-prompt-tokens") {
+      o.gap_prompt_tokens = std::stoul(v);
+    } else if (arg == "--threads") {
+      o.threads = std::stoi(v);
+    } else {
+      return Status::Error("unknown option " + arg);
+    }
+  }
+  if (o.model.empty()) return Status::Error("no MODEL given");
+  if (o.decode_tokens == 0 || o.prompt_tokens == 0) return Status::Error("token counts must be positive");
+  return o;
+}
+
+// Ids below the lowest special token (image and video markers, which a text prompt must not hold).
+std::vector<int64_t> RandomPrompt(size_t n, const ModelConfig& m, uint64_t seed) {
+  int64_t limit = m.text.vocab_size;
+  for (int64_t id : {m.image_token_id, m.video_token_id, m.image_start_token_id, m.image_end_token_id,
+                     m.video_start_token_id, m.video_end_token_id}) {
+    if (id >= 0) limit = std::min(limit, id);
+  }
+  std::vector<int64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int64_t>(bench::Hash(seed * 1000003 + i) % static_cast<uint64_t>(limit));
+  return ids;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "bench_batch: %s: %s\n", what.c_str(), s.message().c_str());
+  return 1;
+}
+
+GenerateRequest Request(std::vector<int64_t> prompt, size_t max_tokens) {
+  GenerateRequest r;
+  r.prompt = std::move(prompt);
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = 0;
+  r.ignore_eos = true;
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = Parse(argc, argv);
+  if (!parsed.ok()) return Fail("arguments", parsed.status());
+  const Options o = *parsed;
+  SetNumThreads(o.threads);
+  const double bw_start = bench::MeasureReadBandwidth();
+  bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", bw_start}, {"threads", o.threads}});
+  const size_t most = *std::max_element(o.sequences.begin(), o.sequences.end());
+
+  struct Row {
+    nlohmann::ordered_json line;
+    double step_bytes = 0, median_step = 0;
+  };
+  std::vector<Row> rows;
+  for (ActPrecision precision : o.precisions) {
+    EngineOptions eo;
+    eo.max_sequences = most + 1;
+    eo.context_tokens = std::max(o.prompt_tokens + o.decode_tokens + 2, o.gap_prompt_tokens + 2);
+    eo.prefill_chunk = o.prefill_chunk;
+    eo.threads = o.threads;
+    eo.act_precision = precision;
+    auto loaded = Engine::Load(o.model, eo);
+    if (!loaded.ok()) return Fail("loading " + o.model, loaded.status());
+    Engine& engine = **loaded;
+    const TextConfig& c = engine.model().config();
+    const bench::StepBytes bytes = bench::CountStep(c, engine.model().weights(), &bench::KernelBytes);
+    TextTrace trace;
+    double one_sequence_tps = 0;
+    for (size_t pass = 0; pass <= o.sequences.size(); ++pass) {
+      // Pass 0 warms the page cache with one sequence (not reported).
+      const size_t B = pass == 0 ? 1 : o.sequences[pass - 1];
+      std::vector<std::unique_ptr<Sequence>> seqs;
+      std::vector<Sequence*> ptrs;
+      for (size_t i = 0; i < B; ++i) {
+        auto s = engine.Start(Request(RandomPrompt(o.prompt_tokens, engine.model().model_config(), 17 * pass + i), o.decode_tokens + 1));
+        if (!s.ok()) return Fail("starting a sequence", s.status());
+        ptrs.push_back(s->get());
+        seqs.push_back(std::move(s).value());
+      }
+      for (Sequence* s : ptrs) {
+        while (s->prefilling()) engine.Prefill(*s);
+      }
+      std::vector<double> step_seconds;
+      double bytes_sum = 0, distinct_sum = 0;
+      size_t moe_layers = 0;
+      engine.SetStepHooks(nullptr, &trace);
+      for (size_t step = 0; step < o.decode_tokens; ++step) {
+        const double t0 = bench::Now();
+        engine.DecodeBatch(ptrs);
+        step_seconds.push_back(bench::Now() - t0);
+        double step_bytes = static_cast<double>(bytes.EveryStep() + (B - 1) * bytes.embed_row);
+        for (size_t l = 0; l < trace.topk_ids.size(); ++l) {
+          if (trace.topk_ids[l].empty()) continue;
+          const std::set<int64_t> distinct(trace.topk_ids[l].begin(), trace.topk_ids[l].end());
+          for (int64_t e : distinct) step_bytes += static_cast<double>(bytes.routed[l][static_cast<size_t>(e)]);
+          distinct_sum += static_cast<double>(distinct.size());
+          ++moe_layers;
+        }
+        bytes_sum += step_bytes;
+      }
+      engine.SetStepHooks(nullptr, nullptr);
+      for (Sequence* s : ptrs) {
+        if (!s->status().ok()) return Fail("decoding", s->status());
+      }
+      if (pass == 0) continue;
+      double total = 0;
+      for (double t : step_seconds) total += t;
+      const double tps = static_cast<double>(B * o.decode_tokens) / total;
+      if (B == 1) one_sequence_tps = static_cast<double>(B) / Median(step_seconds);
+      Row row;
+      row.step_bytes = bytes_sum / static_cast<double>(o.decode_tokens);
+      row.median_step = Median(step_seconds);
+      row.line = {{"bench", "batch_decode"}, {"act_precision", ActPrecisionName(precision)}, {"sequences", B},
+                  {"decode_steps", o.decode_tokens}, {"context_start", o.prompt_tokens},
+                  {"tokens_per_s", tps}, {"median_step_tokens_per_s", static_cast<double>(B) / row.median_step},
+                  {"median_step_seconds", row.median_step},
+                  {"distinct_experts_per_layer", moe_layers ? distinct_sum / static_cast<double>(moe_layers) : 0.0},
+                  {"weight_bytes_per_step", row.step_bytes},
+                  {"median_speedup_over_one_sequence",
+                   one_sequence_tps > 0 ? static_cast<double>(B) / Median(step_seconds) / one_sequence_tps : 0.0}};
+      rows.push_back(std::move(row));
+    }
+
+    // The longest gap between two tokens of a running sequence while a long prompt is prefilled beside it.
+    if (o.gap_prompt_tokens > 0 && precision == o.precisions.front()) {
+      auto runner = engine.Start(Request(RandomPrompt(o.prompt_tokens, engine.model().model_config(), 991), 1u << 20));
+      auto longer = engine.Start(Request(RandomPrompt(o.gap_prompt_tokens, engine.model().model_config(), 992), 1));
+      if (!runner.ok() || !longer.ok()) return Fail("starting the gap sequences", runner.ok() ? longer.status() : runner.status());
+      while ((*runner)->prefilling()) engine.Prefill(**runner);
+      Sequence* running[] = {runner->get()};
+      std::vector<double> alone, beside;
+      for (int i = 0; i < 4; ++i) {
+        const double t0 = bench::Now();
+        engine.DecodeBatch(running);
+        alone.push_back(bench::Now() - t0);
+      }
+      const double t_prefill = bench::Now();
+      while ((*longer)->prefilling()) {
+        const size_t before = (*runner)->result().ids.size();
+        const double t0 = bench::Now();
+        engine.Step(running, longer->get());
+        beside.push_back(bench::Now() - t0);
+        if ((*runner)->result().ids.size() != before + 1) return Fail("gap", Status::Error("the running sequence missed a step"));
+      }
+      const double prefill_seconds = bench::Now() - t_prefill;
+      bench::Emit({{"bench", "batch_token_gap"}, {"beside", "prefill of a long prompt, in chunks"},
+                   {"prompt_tokens", o.gap_prompt_tokens}, {"prefill_chunk", o.prefill_chunk},
+                   {"act_precision", ActPrecisionName(precision)},
+                   {"longest_gap_seconds", *std::max_element(beside.begin(), beside.end())},
+                   {"median_gap_seconds", Median(beside)}, {"decode_alone_median_seconds", Median(alone)},
+                   {"chunks", beside.size()}, {"prefill_seconds", prefill_seconds},
+                   {"prefill_tokens_per_s", static_cast<double>(o.gap_prompt_tokens) / prefill_seconds}});
+      bench::Emit({{"bench", "batch_token_gap"}, {"beside", "a 1024x1024 image encoded"}, {"measured", false},
+                   {"why", "vision encoding is not a step yet: Engine::Start encodes a sequence's images whole on "
+                           "the caller's thread, so a scheduler that starts it between steps stalls every running "
+                           "sequence for the whole encode (about 68 s at 1024x1024 on this kind of machine)"}});
+    }
+  }
+  const double bw_end = bench::MeasureReadBandwidth();
+  const double bw = std::max(bw_start, bw_end);
+  bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", bw_end}, {"threads", o.threads}, {"used", bw}});
+  for (Row& row : rows) {
+    const double B = row.line["sequences"].get<double>();
+    const double ceiling = B * bw / row.step_bytes;
+    row.line["ceiling_tokens_per_s"] = ceiling;
+    row.line["fraction_of_ceiling"] = row.line["tokens_per_s"].get<double>() / ceiling;
+    row.line["median_step_ratio_to_read_bandwidth"] = row.step_bytes / row.median_step / bw;
+    row.line["read_bandwidth"] = bw;
+    bench::Emit(row.line);
+  }
+  return 0;
+}

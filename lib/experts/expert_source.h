@@ -1,0 +1,43 @@
+// The only way MoE code reaches a routed expert's weights: acquire, release, prefetch. The mapped source
+// (here) hands out views into the mapped model file; the cached source of the streaming issue will read
+// experts from disk into slots under a memory budget, so an acquired expert must stay valid until released
+// and is never evicted while a step uses it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "io/status.h"
+#include "lib/model/weight.h"
+
+namespace glmv {
+
+class ExpertSource {
+ public:
+  virtual ~ExpertSource() = default;
+  // Expert `expert` of MoE layer `layer` (the decoder's layer index): gate, up and down. Valid until the
+  // matching Release. May block on I/O; an error names the file, the unit and the offset.
+  virtual Result<const MlpWeights*> Acquire(size_t layer, size_t expert) = 0;
+  virtual void Release(size_t layer, size_t expert) = 0;
+  // A hint that these experts of `layer` will likely be acquired soon (ids in [0, experts)).
+  virtual void Prefetch(size_t layer, std::span<const int64_t> experts) = 0;
+};
+
+// Every expert resident in the mapping: Acquire returns the bound views, Release and Prefetch do nothing.
+// Stateless, so one instance serves every thread.
+class MappedExperts final : public ExpertSource {
+ public:
+  MappedExperts() = default;
+  // per_layer[l]: layer l's experts (empty for dense layers); the views must outlive this object.
+  explicit MappedExperts(std::vector<std::span<const MlpWeights>> per_layer) : per_layer_(std::move(per_layer)) {}
+  Result<const MlpWeights*> Acquire(size_t layer, size_t expert) override;
+  void Release(size_t, size_t) override {}
+  void Prefetch(size_t, std::span<const int64_t>) override {}
+
+ private:
+  std::vector<std::span<const MlpWeights>> per_layer_;
+};
+
+}  // namespace glmv
