@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
   for (ActPrecision precision : o.precisions) {
     EngineOptions eo;
     eo.max_sequences = most + 1;
-    eo.context_tokens = std::max(o.prompt_tokens + o.decode_tokens + 2, o.gap_prompt_tokens + 2);
+    eo.context_tokens = std::max({o.prompt_tokens, o.gap_prompt_tokens, size_t{512}}) + o.decode_tokens + 2;
     eo.prefill_chunk = o.prefill_chunk;
     eo.threads = o.threads;
     eo.act_precision = precision;
@@ -148,12 +148,14 @@ int main(int argc, char** argv) {
     TextTrace trace;
     double one_sequence_tps = 0;
     for (size_t pass = 0; pass <= o.sequences.size(); ++pass) {
-      // Pass 0 warms the page cache with one sequence (not reported).
+      // Pass 0 (not reported) maps every weight page: a 512-token prompt routes to every expert, so no step
+      // measured below takes first-touch page faults (~0.1 s a step at 8 sequences otherwise).
       const size_t B = pass == 0 ? 1 : o.sequences[pass - 1];
+      const size_t prompt_tokens = pass == 0 ? 512 : o.prompt_tokens;
       std::vector<std::unique_ptr<Sequence>> seqs;
       std::vector<Sequence*> ptrs;
       for (size_t i = 0; i < B; ++i) {
-        auto s = engine.Start(Request(RandomPrompt(o.prompt_tokens, engine.model().model_config(), 17 * pass + i), o.decode_tokens + 1));
+        auto s = engine.Start(Request(RandomPrompt(prompt_tokens, engine.model().model_config(), 17 * pass + i), o.decode_tokens + 1));
         if (!s.ok()) return Fail("starting a sequence", s.status());
         ptrs.push_back(s->get());
         seqs.push_back(std::move(s).value());
@@ -162,13 +164,18 @@ int main(int argc, char** argv) {
         while (s->prefilling()) engine.Prefill(*s);
       }
       std::vector<double> step_seconds;
+      std::vector<std::array<double, bench::PartTimer::kParts>> part_seconds;
+      bench::PartTimer timer;
       double bytes_sum = 0, distinct_sum = 0;
       size_t moe_layers = 0;
-      engine.SetStepHooks(nullptr, &trace);
+      engine.SetStepHooks(&timer, &trace);
       for (size_t step = 0; step < o.decode_tokens; ++step) {
+        timer.seconds.fill(0.0);
         const double t0 = bench::Now();
+        timer.Start();
         engine.DecodeBatch(ptrs);
         step_seconds.push_back(bench::Now() - t0);
+        part_seconds.push_back(timer.seconds);
         double step_bytes = static_cast<double>(bytes.EveryStep() + (B - 1) * bytes.embed_row);
         for (size_t l = 0; l < trace.topk_ids.size(); ++l) {
           if (trace.topk_ids[l].empty()) continue;
@@ -199,6 +206,13 @@ int main(int argc, char** argv) {
                   {"weight_bytes_per_step", row.step_bytes},
                   {"median_speedup_over_one_sequence",
                    one_sequence_tps > 0 ? static_cast<double>(B) / Median(step_seconds) / one_sequence_tps : 0.0}};
+      nlohmann::ordered_json parts = nlohmann::ordered_json::object();
+      for (size_t p = 0; p < bench::PartTimer::kParts; ++p) {
+        std::vector<double> v;
+        for (const auto& step : part_seconds) v.push_back(step[p]);
+        parts[ForwardPartName(static_cast<ForwardPart>(p))] = Median(v);
+      }
+      row.line["median_part_seconds"] = parts;
       rows.push_back(std::move(row));
     }
 

@@ -39,6 +39,7 @@
 
 using namespace glmv;
 using bench::CountStep;
+using bench::PartTimer;
 using bench::Elements;
 using bench::KernelBytes;
 using bench::StepBytes;
@@ -123,23 +124,6 @@ nlohmann::ordered_json TextFormats(const TextConfig& c, const Checkpoint& ckpt) 
   for (const auto& [dtype, cb] : by_dtype) out[dtype] = {{"tensors", cb.first}, {"bytes", cb.second}};
   return out;
 }
-
-// Per-part timing of the forward through its observer hook: the time since the previous part ended is
-// added to the part that just ended. The embedding is timed by the caller (it is not part of the forward).
-class PartTimer : public ForwardObserver {
- public:
-  static constexpr size_t kParts = static_cast<size_t>(ForwardPart::kCount);
-  void Start() { last_ = bench::Now(); }
-  void PartDone(ForwardPart part, size_t) override {
-    const double now = bench::Now();
-    seconds[static_cast<size_t>(part)] += now - last_;
-    last_ = now;
-  }
-  std::array<double, kParts> seconds{};
-
- private:
-  double last_ = 0;
-};
 
 // Deterministic pseudo-random token ids in [0, vocab) (splitmix64).
 std::vector<int64_t> PromptIds(size_t n, int64_t vocab) {

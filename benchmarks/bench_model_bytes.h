@@ -1,11 +1,15 @@
 // What a decode step of the text decoder reads, counted from the bound weights: bytes as the kernels read
-// them (or elements), by part, and per routed expert — shared by bench_decode and bench_batch.
+// them (or elements), by part, and per routed expert; and where its time goes, part by part — shared by
+// bench_decode and bench_batch.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "lib/text/text_weights.h"
+#include <array>
+
+#include "benchmarks/bench_util.h"
+#include "lib/text/text_model.h"
 
 namespace glmv::bench {
 
@@ -36,5 +40,23 @@ struct StepBytes {
 };
 
 StepBytes CountStep(const TextConfig& c, const TextWeights& w, Measure m);
+
+// Per-part timing of the forward through its observer hook: the time since the previous part ended is
+// added to the part that just ended. The embedding is timed by the caller (it is not part of the forward).
+class PartTimer : public ForwardObserver {
+ public:
+  static constexpr size_t kParts = static_cast<size_t>(ForwardPart::kCount);
+  void Start() { last_ = bench::Now(); }
+  void PartDone(ForwardPart part, size_t) override {
+    const double now = bench::Now();
+    seconds[static_cast<size_t>(part)] += now - last_;
+    last_ = now;
+  }
+  std::array<double, kParts> seconds{};
+
+ private:
+  double last_ = 0;
+};
+
 
 }  // namespace glmv::bench

@@ -94,7 +94,6 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
                          std::to_string(context_tokens_) + " tokens (raise --ctx)");
   }
   if (!req.visual.empty() && !vision_) return vision_status_;
-  if (ctx_.threads > 0) SetNumThreads(ctx_.threads);  // the vision tower runs on this thread
   std::unique_ptr<Sequence> s(new Sequence());
   s->id_ = next_id_++;
   s->started_ = Now();
@@ -103,11 +102,18 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
   s->request_.stop = req.stop;
   s->request_.ignore_eos = req.ignore_eos;
   s->result_.prompt_tokens = req.prompt.size();
-  GLMV_ASSIGN_OR_RETURN(PreparedPrompt prepared, PreparePrompt(*model_, vision_.get(), req.prompt, req.visual));
-  s->result_.vision_seconds = req.visual.empty() ? 0.0 : Now() - s->started_;
+  // The text side now; the images and videos are encoded by the steps, one stage per turn.
+  GLMV_ASSIGN_OR_RETURN(s->prompt_, PrepareTextPrompt(*model_, vision_.get(), req.prompt, req.visual));
+  const PreparedPrompt& prepared = s->prompt_;
+  if (!req.visual.image_grids.empty()) {
+    GLMV_ASSIGN_OR_RETURN(VisionEncoding e, vision_->BeginEncode(req.visual.image_pixels, req.visual.image_grids));
+    s->encodings_.emplace_back(TokenModality::kImage, std::move(e));
+  }
+  if (!req.visual.video_grids.empty()) {
+    GLMV_ASSIGN_OR_RETURN(VisionEncoding e, vision_->BeginEncode(req.visual.video_pixels, req.visual.video_grids));
+    s->encodings_.emplace_back(TokenModality::kVideo, std::move(e));
+  }
   s->prompt_ids_ = req.prompt;
-  s->prompt_embeddings_ = std::move(prepared.embeddings);
-  s->prompt_positions_ = std::move(prepared.positions.positions);
   s->rope_delta_ = prepared.positions.rope_delta;
   s->kv_ = KvSequence(pool_.get(), static_cast<size_t>(model_->config().num_hidden_layers), context_tokens_);
   s->kv_ids_.reserve(req.prompt.size() + req.max_tokens + 1);
@@ -213,8 +219,20 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
   x.positions.t.clear(), x.positions.h.clear(), x.positions.w.clear();
   size_t rows = 0;
   const double now = Now();
-  // The prefill chunk first, then one row per decoding sequence; each reserves its KV room or ends alone.
-  if (prefill && prefill->prefilling()) {
+  // One stage of the prefilling sequence's vision encode, or else its next prefill chunk; then one row per
+  // decoding sequence. Each reserves its KV room or ends alone.
+  if (prefill && prefill->prefilling() && prefill->encoding()) {
+    Sequence& s = *prefill;
+    if (s.first_step_ < 0) s.first_step_ = now;
+    auto& [kind, encoding] = s.encodings_.front();
+    vision_->EncodeStage(encoding);
+    if (encoding.done()) {
+      const Status st = ScatterVisualFeatures(s.prompt_, kind, encoding.features, H);
+      s.encodings_.erase(s.encodings_.begin());
+      if (!st.ok()) Fail(s, st);
+    }
+    s.result_.vision_seconds += Now() - now;
+  } else if (prefill && prefill->prefilling()) {
     Sequence& s = *prefill;
     const size_t n = std::min(options_.prefill_chunk, s.prompt_ids_.size() - s.prefilled_);
     if (Status st = s.kv_.Reserve(n); !st.ok()) {
@@ -222,10 +240,9 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
     } else {
       if (s.first_step_ < 0) s.first_step_ = now;
       x.x.resize((rows + n) * H);
-      std::copy_n(s.prompt_embeddings_.data() + s.prefilled_ * H, n * H, x.x.data() + rows * H);
-      for (size_t i = s.prefilled_; i < s.prefilled_ + n; ++i) {
-        x.positions.Append(s.prompt_positions_.t[i], s.prompt_positions_.h[i], s.prompt_positions_.w[i]);
-      }
+      std::copy_n(s.prompt_.embeddings.data() + s.prefilled_ * H, n * H, x.x.data() + rows * H);
+      const MRopePositions& p = s.prompt_.positions.positions;
+      for (size_t i = s.prefilled_; i < s.prefilled_ + n; ++i) x.positions.Append(p.t[i], p.h[i], p.w[i]);
       const bool last = s.prefilled_ + n == s.prompt_ids_.size();
       x.groups.push_back({&s.kv_, n, false, last ? LogitsWanted::kLast : LogitsWanted::kNone});
       x.rows_of.push_back(&s);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "io/status.h"
+#include "lib/prompt/mrope_index.h"
 #include "lib/prompt/multimodal.h"
 #include "lib/sampling/sampler.h"
 #include "lib/text/kv_cache.h"
@@ -55,7 +56,9 @@ class Sequence {
  public:
   uint64_t id() const { return id_; }
   bool finished() const { return phase_ == Phase::kFinished; }
+  // Still to prefill (its images and videos still encoding count too).
   bool prefilling() const { return phase_ == Phase::kPrefill; }
+  bool encoding() const { return !encodings_.empty(); }
   // An error that ended the sequence (FinishReason::kError), else ok.
   const Status& status() const { return status_; }
   const GenerateResult& result() const { return result_; }
@@ -77,10 +80,11 @@ class Sequence {
   GenerateResult result_;
   GenerateRequest request_;
 
-  // The prompt: ids, input embeddings [n, H] (visual rows already in place) and 3-D positions.
+  // The prompt: ids, input embeddings [n, H] (visual rows in place once encoded) and 3-D positions.
   std::vector<int64_t> prompt_ids_;
-  std::vector<float> prompt_embeddings_;
-  MRopePositions prompt_positions_;
+  PreparedPrompt prompt_;
+  // Images, then videos, still encoding, one stage per step; their features go to the placeholder rows.
+  std::vector<std::pair<TokenModality, VisionEncoding>> encodings_;
   int64_t rope_delta_ = 0;  // decode position = KV length + rope_delta
   size_t prefilled_ = 0;    // prompt rows whose keys/values are in kv_
 

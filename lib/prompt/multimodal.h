@@ -33,8 +33,18 @@ struct PreparedPrompt {
 Result<std::vector<int64_t>> ExpandImagePlaceholders(const ModelConfig& config, std::span<const int64_t> ids,
                                                      std::span<const int64_t> tokens_per_image);
 
-// `vision` may be null when `visual` is empty. Traces, when given, receive the vision intermediates of the
-// images and of the videos.
+// The text side of a prompt: the embeddings of `ids` (placeholder rows hold the placeholder's own embedding
+// until ScatterVisualFeatures replaces them), each token's modality and the 3-D positions, which need only
+// the grids of `visual`. `vision` may be null when `visual` is empty.
+Result<PreparedPrompt> PrepareTextPrompt(const TextModel& text, const VisionModel* vision, std::span<const int64_t> ids,
+                                         const VisualInputs& visual);
+
+// Writes `features` ([tokens, H], the encoder's output for every image, or every video, of the prompt) into
+// the placeholder rows of `kind`, in order. Errors when the counts differ.
+Status ScatterVisualFeatures(PreparedPrompt& prompt, TokenModality kind, std::span<const float> features, size_t H);
+
+// Both, with the images and videos encoded whole: `vision` may be null when `visual` is empty. Traces, when
+// given, receive the vision intermediates of the images and of the videos.
 Result<PreparedPrompt> PreparePrompt(const TextModel& text, const VisionModel* vision, std::span<const int64_t> ids,
                                      const VisualInputs& visual, VisionTrace* image_trace = nullptr,
                                      VisionTrace* video_trace = nullptr);

@@ -92,7 +92,8 @@ Status TextModel::Embed(std::span<const int64_t> ids, float* x) const {
   return Status::Ok();
 }
 
-void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<const ForwardGroup> groups, float* out) const {
+void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<const ForwardGroup> groups, float* out,
+                          ForwardObserver* observer) const {
   const TextConfig& c = config();
   const auto& L = w_.layers[layer];
   const size_t heads = static_cast<size_t>(c.num_attention_heads), kv_heads = static_cast<size_t>(c.num_key_value_heads);
@@ -105,6 +106,7 @@ void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<c
   Linear(L.q, c.attention_bias ? &L.q_bias : nullptr, s.h.data(), n, s.q.data(), acts);
   Linear(L.k, c.attention_bias ? &L.k_bias : nullptr, s.h.data(), n, s.k.data(), acts);
   Linear(L.v, c.attention_bias ? &L.v_bias : nullptr, s.h.data(), n, s.v.data(), acts);
+  if (observer) observer->PartDone(ForwardPart::kQkv, layer);
   // Partial rotary: the first rotary_dim dims of every q and k head rotate; the rest pass through. Then each
   // row's key and value heads go to its sequence's page ([kv_heads][P][hd]).
   const RopeTable& rope = s.rope;
@@ -128,7 +130,9 @@ void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<c
   }
   s.attn.resize(n * q_width);
   CausalAttention(c, s.q.data(), s.attention, layer, s.attn.data(), s.scores);
+  if (observer) observer->PartDone(ForwardPart::kAttentionCore, layer);
   Linear(L.o, nullptr, s.attn.data(), n, out, acts);
+  if (observer) observer->PartDone(ForwardPart::kOProj, layer);
 }
 
 Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& positions, std::span<const ForwardGroup> groups,
@@ -176,7 +180,7 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
     const auto& L = w_.layers[l];
     for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.input_norm.data, eps, s.h.data() + i * H, H);
     done(ForwardPart::kNormsResidualRope, l);
-    Attention(s, l, n, groups, s.mlp_out.data());
+    Attention(s, l, n, groups, s.mlp_out.data(), observer);
     for (size_t i = 0; i < n * H; ++i) x[i] += s.mlp_out[i];
     for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.post_attn_norm.data, eps, s.h.data() + i * H, H);
     done(ForwardPart::kNormsResidualRope, l);

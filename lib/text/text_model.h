@@ -117,7 +117,8 @@ class TextModel {
 
  private:
   TextModel() = default;
-  void Attention(ForwardScratch& s, size_t layer, size_t n, std::span<const ForwardGroup> groups, float* out) const;
+  void Attention(ForwardScratch& s, size_t layer, size_t n, std::span<const ForwardGroup> groups, float* out,
+                 ForwardObserver* observer) const;
 
   WeightStorage storage_;
   TextWeights w_;

@@ -60,57 +60,80 @@ void VisionModel::Block(const VisionBlockWeights& b, float* z, size_t n, std::sp
 
 Result<std::vector<float>> VisionModel::Encode(std::span<const float> pixels, std::span<const VisionGrid> grids,
                                                VisionTrace* trace) const {
+  GLMV_ASSIGN_OR_RETURN(VisionEncoding e, BeginEncode(std::vector<float>(pixels.begin(), pixels.end()),
+                                                      std::vector<VisionGrid>(grids.begin(), grids.end())));
+  while (!e.done()) EncodeStage(e, trace);
+  return std::move(e.features);
+}
+
+Result<VisionEncoding> VisionModel::BeginEncode(std::vector<float> pixels, std::vector<VisionGrid> grids) const {
   const VisionConfig& c = config_;
-  const size_t D = static_cast<size_t>(c.hidden_size), O = static_cast<size_t>(c.out_hidden_size);
   const int64_t m = c.spatial_merge_size;
   const size_t P = static_cast<size_t>(patch_values());
+  VisionEncoding e;
   // Segments: one per frame pair; patch positions in merge-block order, restarting per segment.
-  std::vector<size_t> starts = {0};
-  std::vector<int64_t> rc;
-  std::vector<std::pair<int64_t, int64_t>> segment_hw;
+  e.starts = {0};
   for (const auto& g : grids) {
     if (g.t < 1 || g.h < m || g.w < m || g.h % m || g.w % m) {
       return Status::Error("vision grid (" + std::to_string(g.t) + ", " + std::to_string(g.h) + ", " +
                            std::to_string(g.w) + ") is not a positive multiple of the merge size " + std::to_string(m));
     }
     for (int64_t f = 0; f < g.t; ++f) {
-      AppendPatchPositions(g.h, g.w, m, rc);
-      starts.push_back(starts.back() + static_cast<size_t>(g.h * g.w));
-      segment_hw.emplace_back(g.h, g.w);
+      AppendPatchPositions(g.h, g.w, m, e.rc);
+      e.starts.push_back(e.starts.back() + static_cast<size_t>(g.h * g.w));
+      e.segment_hw.emplace_back(g.h, g.w);
     }
   }
-  const size_t n = starts.back();
+  const size_t n = e.starts.back();
   if (pixels.size() != n * P) {
     return Status::Error("vision input has " + std::to_string(pixels.size() / std::max<size_t>(P, 1)) +
                          " patch rows of " + std::to_string(P) + " values; the grids need " + std::to_string(n));
   }
-  const float eps = static_cast<float>(c.rms_norm_eps);
-  std::vector<float> z(n * D);
-  Linear(w_.patch_embed, &w_.patch_bias, pixels.data(), n, z.data());
-  if (trace) trace->patch_embed = z;
-  for (size_t i = 0; i < n; ++i) simd::RmsNorm(z.data() + i * D, w_.post_conv_norm.data, eps, z.data() + i * D, D);
-  if (trace) trace->post_conv_norm = z;
+  e.pixels = std::move(pixels);
+  e.grids = std::move(grids);
+  e.stages = stage_count();
+  return e;
+}
 
-  const int64_t S = c.image_size / c.patch_size;
-  const size_t hd = D / static_cast<size_t>(c.num_heads), half = hd / 2;
-  std::vector<float> cos(n * half), sin(n * half);
-  for (size_t s = 0; s + 1 < starts.size(); ++s) {
-    const auto [h, w] = segment_hw[s];
-    for (size_t i = starts[s]; i < starts[s + 1]; ++i) {
-      AddInterpolatedPosEmbed(w_.pos_embed.data, S, static_cast<int64_t>(D), h, w, rc[2 * i], rc[2 * i + 1], z.data() + i * D);
-      VisionRopeAngles(static_cast<int64_t>(hd), kVisionRopeTheta, rc[2 * i], rc[2 * i + 1], cos.data() + i * half,
-                       sin.data() + i * half);
+void VisionModel::EncodeStage(VisionEncoding& e, VisionTrace* trace) const {
+  const VisionConfig& c = config_;
+  const size_t D = static_cast<size_t>(c.hidden_size), O = static_cast<size_t>(c.out_hidden_size);
+  const int64_t m = c.spatial_merge_size;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const size_t n = e.starts.back();
+  const size_t stage = e.next_stage++;
+  std::vector<float>& z = e.z;
+  if (stage == 0) {  // patch embedding, its norm, the interpolated positions and the rope tables
+    z.assign(n * D, 0.0f);
+    Linear(w_.patch_embed, &w_.patch_bias, e.pixels.data(), n, z.data());
+    e.pixels = {};
+    if (trace) trace->patch_embed = z;
+    for (size_t i = 0; i < n; ++i) simd::RmsNorm(z.data() + i * D, w_.post_conv_norm.data, eps, z.data() + i * D, D);
+    if (trace) trace->post_conv_norm = z;
+    const int64_t S = c.image_size / c.patch_size;
+    const size_t hd = D / static_cast<size_t>(c.num_heads), half = hd / 2;
+    e.cos.resize(n * half);
+    e.sin.resize(n * half);
+    for (size_t s = 0; s + 1 < e.starts.size(); ++s) {
+      const auto [h, w] = e.segment_hw[s];
+      for (size_t i = e.starts[s]; i < e.starts[s + 1]; ++i) {
+        AddInterpolatedPosEmbed(w_.pos_embed.data, S, static_cast<int64_t>(D), h, w, e.rc[2 * i], e.rc[2 * i + 1],
+                                z.data() + i * D);
+        VisionRopeAngles(static_cast<int64_t>(hd), kVisionRopeTheta, e.rc[2 * i], e.rc[2 * i + 1],
+                         e.cos.data() + i * half, e.sin.data() + i * half);
+      }
     }
+    if (trace) {
+      trace->position_ids = e.rc;
+      trace->with_pos_embed = z;
+      trace->block_out.clear();
+    }
+    return;
   }
-  if (trace) {
-    trace->position_ids = rc;
-    trace->with_pos_embed = z;
-    trace->block_out.clear();
-  }
-  std::vector<float> scratch;
-  for (const auto& b : w_.blocks) {
-    Block(b, z.data(), n, starts, cos, sin, scratch);
+  if (stage <= w_.blocks.size()) {
+    Block(w_.blocks[stage - 1], z.data(), n, e.starts, e.cos, e.sin, e.scratch);
     if (trace) trace->block_out.push_back(z);
+    return;
   }
   for (size_t i = 0; i < n; ++i) simd::RmsNorm(z.data() + i * D, w_.post_norm.data, eps, z.data() + i * D, D);
   if (trace) trace->post_norm = z;
@@ -136,9 +159,10 @@ Result<std::vector<float>> VisionModel::Encode(std::span<const float> pixels, st
     simd::LayerNorm(u.data() + i * O, w_.merger_norm.data, w_.merger_norm_bias.data, kMergerLayerNormEps, u.data() + i * O, O);
   }
   simd::GeluErfInPlace(u.data(), u.size());
-  SwiGlu(w_.merger_mlp, u.data(), tokens, merged.data(), scratch);
+  SwiGlu(w_.merger_mlp, u.data(), tokens, merged.data(), e.scratch);
   if (trace) trace->merged = merged;
-  return merged;
+  e.features = std::move(merged);
+  e = VisionEncoding{.features = std::move(e.features), .next_stage = e.next_stage, .stages = e.stages};  // free the rest
 }
 
 }  // namespace glmv

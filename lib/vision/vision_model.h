@@ -27,6 +27,21 @@ struct VisionTrace {
   std::vector<float> merged;                  // [M, out_hidden]
 };
 
+// An encode in progress, advanced one stage at a time by VisionModel::EncodeStage: the patch embedding with
+// positions, then each ViT block, then the post-norm, downsample and merger. The engine runs one stage per
+// scheduler turn, so a large image never stalls other sequences for its whole encode.
+struct VisionEncoding {
+  std::vector<float> pixels;  // [N, patch_values] (freed after the first stage)
+  std::vector<VisionGrid> grids;
+  std::vector<size_t> starts;  // segment starts (one segment per frame pair), N at the end
+  std::vector<int64_t> rc;     // [N, 2] patch (row, col) in merge-block order, per segment
+  std::vector<std::pair<int64_t, int64_t>> segment_hw;
+  std::vector<float> z, cos, sin, scratch;  // hidden states [N, hidden]; 2-D rope tables [N, head_dim/2]
+  std::vector<float> features;               // the result [N / m², out_hidden], once done()
+  size_t next_stage = 0, stages = 0;
+  bool done() const { return next_stage == stages; }
+};
+
 class VisionModel {
  public:
   // Binds the vision tensors of `ckpt` (which must outlive the model).
@@ -42,6 +57,12 @@ class VisionModel {
   // frame pairs. Returns [N / m², out_hidden_size].
   Result<std::vector<float>> Encode(std::span<const float> pixels, std::span<const VisionGrid> grids,
                                     VisionTrace* trace = nullptr) const;
+
+  // Encode in stages (the same arithmetic): BeginEncode checks the input; each EncodeStage runs the next
+  // stage (stage_count() in all: embedding, one per block, merger); e.features holds the result when done.
+  Result<VisionEncoding> BeginEncode(std::vector<float> pixels, std::vector<VisionGrid> grids) const;
+  void EncodeStage(VisionEncoding& e, VisionTrace* trace = nullptr) const;
+  size_t stage_count() const { return w_.blocks.size() + 2; }
 
  private:
   VisionModel() = default;
