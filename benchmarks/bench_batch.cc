@@ -5,10 +5,11 @@
 // (every shared weight once, each chosen expert once), the tokens/s those bytes allow at the read bandwidth
 // (the ceiling), the fraction of it reached, the step's own bandwidth ratio, and the speed-up over one
 // sequence; then the longest gap between two tokens of a running sequence while a long prompt is prefilled
-// beside it in chunks.
+// beside it in chunks, and while an image is encoded beside it stage by stage.
 //
 //   bench_batch MODEL [--sequences 1,2,4,8] [--decode-tokens 16] [--prompt-tokens 64] [--threads N]
 //                     [--act-precision auto,int8] [--prefill-chunk 512] [--gap-prompt-tokens 4096 (0: skip)]
+//                     [--gap-image-patches 74 (0: skip)]
 //
 // MODEL: a .glmv file or a Hugging Face directory. Prompts are pseudo-random ids, decoding greedy, so the
 // router's choices (and the distinct experts) are those of random weights: close to uniform.
@@ -33,6 +34,7 @@ struct Options {
   std::vector<size_t> sequences = {1, 2, 4, 8};
   std::vector<ActPrecision> precisions = {ActPrecision::kAuto, ActPrecision::kInt8};
   size_t decode_tokens = 16, prompt_tokens = 64, prefill_chunk = 512, gap_prompt_tokens = 4096;
+  size_t gap_image_patches = 74;  // a 1036×1036 image (GLM-4.5V's 1024² after its resize); 0: skip
   int threads = 2;
 };
 
@@ -73,6 +75,8 @@ Result<Options> Parse(int argc, char** argv) {
       o.prompt_tokens = std::stoul(v);
     } else if (arg == "--prefill-chunk") {
       o.prefill_chunk = std::stoul(v);
+    } else if (arg == "--gap-image-patches") {
+      o.gap_image_patches = std::stoul(v);
     } else if (arg == "--gap-prompt-tokens") {
       o.gap_prompt_tokens = std::stoul(v);
     } else if (arg == "--threads") {
@@ -245,10 +249,40 @@ int main(int argc, char** argv) {
                    {"median_gap_seconds", Median(beside)}, {"decode_alone_median_seconds", Median(alone)},
                    {"chunks", beside.size()}, {"prefill_seconds", prefill_seconds},
                    {"prefill_tokens_per_s", static_cast<double>(o.gap_prompt_tokens) / prefill_seconds}});
-      bench::Emit({{"bench", "batch_token_gap"}, {"beside", "a 1024x1024 image encoded"}, {"measured", false},
-                   {"why", "vision encoding is not a step yet: Engine::Start encodes a sequence's images whole on "
-                           "the caller's thread, so a scheduler that starts it between steps stalls every running "
-                           "sequence for the whole encode (about 68 s at 1024x1024 on this kind of machine)"}});
+      // The same beside an image encoded stage by stage: a grid of `gap_image_patches`² patches (1036² pixels
+      // at 74: GLM-4.5V's 1024² image), random pixels.
+      if (o.gap_image_patches > 0 && engine.vision()) {
+        const int64_t side = static_cast<int64_t>(o.gap_image_patches);
+        const int64_t merge = engine.vision()->config().spatial_merge_size;
+        GenerateRequest r = Request({}, 1);
+        const ModelConfig& mc = engine.model().model_config();
+        r.prompt = RandomPrompt(8, mc, 993);
+        r.prompt.push_back(mc.image_start_token_id);
+        r.prompt.insert(r.prompt.end(), static_cast<size_t>(side * side / (merge * merge)), mc.image_token_id);
+        r.prompt.push_back(mc.image_end_token_id);
+        r.visual.image_grids = {{1, side, side}};
+        r.visual.image_pixels.resize(static_cast<size_t>(side * side * engine.vision()->patch_values()));
+        for (size_t i = 0; i < r.visual.image_pixels.size(); ++i) {
+          r.visual.image_pixels[i] = static_cast<float>(bench::Hash(i) % 2001) / 1000.0f - 1.0f;
+        }
+        auto image = engine.Start(r);
+        if (!image.ok()) return Fail("starting the image sequence", image.status());
+        std::vector<double> stages;
+        const double t_image = bench::Now();
+        while ((*image)->encoding()) {
+          const size_t before = (*runner)->result().ids.size();
+          const double t0 = bench::Now();
+          engine.Step(running, image->get());
+          stages.push_back(bench::Now() - t0);
+          if ((*runner)->result().ids.size() != before + 1) return Fail("gap", Status::Error("the running sequence missed a step"));
+        }
+        bench::Emit({{"bench", "batch_token_gap"}, {"beside", "an image encoded stage by stage"},
+                     {"grid_patches", {side, side}}, {"visual_tokens", side * side / (merge * merge)},
+                     {"act_precision", ActPrecisionName(precision)},
+                     {"longest_gap_seconds", *std::max_element(stages.begin(), stages.end())},
+                     {"median_gap_seconds", Median(stages)}, {"stages", stages.size()},
+                     {"encode_seconds", bench::Now() - t_image}});
+      }
     }
   }
   const double bw_end = bench::MeasureReadBandwidth();
