@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "apps/act_precision_flag.h"
+#include "apps/byte_size.h"
 #include "lib/base/parallel.h"
 
 namespace glmv::app {
@@ -39,6 +40,8 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--ignore-eos", "", false, "keep generating past end-of-turn tokens"},
       {"--template", "", true, "NAME  chat template: glm45v (default) or glm45 (GLM-4.5 text model)"},
       {"--ctx", "", true, "N  context size in tokens (default 4096)"},
+      {"--kv-memory", "", true, "SIZE  cap on the keys and values held (e.g. 2GiB; default: --ctx tokens' worth)"},
+      {"--prefill-chunk", "", true, "N  prompt tokens per step; long prompts are prefilled in chunks (default 512)"},
       {"--threads", "-t", true, "N  threads (default: all cores)"},
       ActPrecisionOption(),
   };
@@ -56,6 +59,13 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
   GLMV_ASSIGN_OR_RETURN(long long ctx, args.GetInt("--ctx", 4096));
   if (ctx < 2) return Status::Error("--ctx must be at least 2");
   f.engine.context_tokens = static_cast<size_t>(ctx);
+  if (args.Has("--kv-memory")) {
+    GLMV_ASSIGN_OR_RETURN(const uint64_t bytes, ParseByteSize(args.Get("--kv-memory"), "--kv-memory"));
+    f.engine.kv_memory_bytes = static_cast<size_t>(bytes);
+  }
+  GLMV_ASSIGN_OR_RETURN(long long chunk, args.GetInt("--prefill-chunk", 512));
+  if (chunk < 1) return Status::Error("--prefill-chunk must be at least 1");
+  f.engine.prefill_chunk = static_cast<size_t>(chunk);
   GLMV_ASSIGN_OR_RETURN(long long max_tokens, args.GetInt("--max-tokens", 1024));
   if (max_tokens < 0) return Status::Error("--max-tokens must not be negative");
   f.request.max_tokens = static_cast<size_t>(max_tokens);

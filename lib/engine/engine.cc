@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "lib/base/parallel.h"
+#include "lib/engine/prompt_keys.h"
 #include "lib/model/model_assets.h"
 
 namespace glmv {
@@ -95,6 +96,8 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
   }
   if (!req.visual.empty() && !vision_) return vision_status_;
   std::unique_ptr<Sequence> s(new Sequence());
+  s->owner_ = this;
+  live_.push_back(s.get());
   s->id_ = next_id_++;
   s->started_ = Now();
   s->request_.sampling = req.sampling;  // the prompt and pixels are kept below in prepared form
@@ -102,44 +105,32 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
   s->request_.stop = req.stop;
   s->request_.ignore_eos = req.ignore_eos;
   s->result_.prompt_tokens = req.prompt.size();
-  // The text side now; the images and videos are encoded by the steps, one stage per turn.
+  // The text side now; the images and videos are encoded later by the steps, one stage per turn, unless a
+  // shared prefix already covers them.
   GLMV_ASSIGN_OR_RETURN(s->prompt_, PrepareTextPrompt(*model_, vision_.get(), req.prompt, req.visual));
   const PreparedPrompt& prepared = s->prompt_;
-  if (!req.visual.image_grids.empty()) {
-    GLMV_ASSIGN_OR_RETURN(VisionEncoding e, vision_->BeginEncode(req.visual.image_pixels, req.visual.image_grids));
-    s->encodings_.emplace_back(TokenModality::kImage, std::move(e));
-  }
-  if (!req.visual.video_grids.empty()) {
-    GLMV_ASSIGN_OR_RETURN(VisionEncoding e, vision_->BeginEncode(req.visual.video_pixels, req.visual.video_grids));
-    s->encodings_.emplace_back(TokenModality::kVideo, std::move(e));
+  const size_t patch_values = vision_ ? static_cast<size_t>(vision_->patch_values()) : 0;
+  const int64_t merge = vision_ ? vision_->config().spatial_merge_size : 1;
+  GLMV_ASSIGN_OR_RETURN(s->kv_keys_, PromptContentKeys(req.prompt, prepared.modality, req.visual, patch_values, merge));
+  s->kv_keys_.reserve(req.prompt.size() + req.max_tokens + 1);
+  for (size_t i = 0; i < prepared.modality.size(); ++i) {
+    if (prepared.modality[i] != static_cast<int64_t>(TokenModality::kText)) s->visual_end_ = i + 1;
   }
   s->prompt_ids_ = req.prompt;
   s->rope_delta_ = prepared.positions.rope_delta;
   s->kv_ = KvSequence(pool_.get(), static_cast<size_t>(model_->config().num_hidden_layers), context_tokens_);
-  s->kv_ids_.reserve(req.prompt.size() + req.max_tokens + 1);
-  s->kv_ids_ = req.prompt;
   s->history_.reserve(req.prompt.size() + req.max_tokens + 1);
   s->history_ = req.prompt;
   s->result_.ids.reserve(req.max_tokens + 1);
-
-  // Share the kept sequence's keys and values for the common prefix, but never past the first visual
-  // placeholder (the same placeholder ids stand for different pictures); at least the last prompt token is
-  // run again to get its logits.
-  if (kept_) {
-    size_t limit = req.prompt.size() - 1;
-    for (size_t i = 0; i < prepared.modality.size(); ++i) {
-      if (prepared.modality[i] != static_cast<int64_t>(TokenModality::kText)) {
-        limit = std::min(limit, i);
-        break;
-      }
+  GLMV_RETURN_IF_ERROR(SharePrefix(*s));
+  if (s->prefilled_ < s->visual_end_) {  // some visual rows still to prefill: their features are needed
+    if (!req.visual.image_grids.empty()) {
+      GLMV_ASSIGN_OR_RETURN(VisionEncoding e, vision_->BeginEncode(req.visual.image_pixels, req.visual.image_grids));
+      s->encodings_.emplace_back(TokenModality::kImage, std::move(e));
     }
-    const auto cached = kept_->kv_ids();
-    size_t reuse = 0;
-    while (reuse < cached.size() && reuse < limit && cached[reuse] == req.prompt[reuse]) ++reuse;
-    if (reuse > 0) {
-      GLMV_RETURN_IF_ERROR(s->kv_.ShareFrom(kept_->kv_, reuse));
-      s->prefilled_ = reuse;
-      s->result_.reused_prompt_tokens = reuse;
+    if (!req.visual.video_grids.empty()) {
+      GLMV_ASSIGN_OR_RETURN(VisionEncoding e, vision_->BeginEncode(req.visual.video_pixels, req.visual.video_grids));
+      s->encodings_.emplace_back(TokenModality::kVideo, std::move(e));
     }
   }
   const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
@@ -148,6 +139,98 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
   s->on_text_ = std::move(on_text);
   s->cancel_ = cancel;
   return s;
+}
+
+Status Engine::SharePrefix(Sequence& s) {
+  // At least the last prompt token is run again: its logits choose the first token.
+  const size_t limit = s.prompt_ids_.size() - 1;
+  const Sequence* best = nullptr;
+  size_t best_len = 0;
+  auto consider = [&](const Sequence* other) {
+    if (other == &s) return;
+    const auto keys = other->kv_keys();
+    size_t n = 0;
+    while (n < keys.size() && n < limit && keys[n] == s.kv_keys_[n]) ++n;
+    if (n > best_len) best = other, best_len = n;
+  };
+  for (const Sequence* other : live_) consider(other);
+  for (const auto& other : cached_) consider(other.get());
+  if (!best) return Status::Ok();
+  GLMV_RETURN_IF_ERROR(s.kv_.ShareFrom(best->kv_, best_len));
+  s.prefilled_ = best_len;
+  s.result_.reused_prompt_tokens = best_len;
+  for (auto it = cached_.begin(); it != cached_.end(); ++it) {  // a cache hit is recently used
+    if (it->get() == best) {
+      cached_.splice(cached_.begin(), cached_, it);
+      break;
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Sequence>> Engine::Fork(const Sequence& from, const SamplingParams& sampling,
+                                               std::function<void(const std::string&)> on_text,
+                                               const std::atomic<bool>* cancel) {
+  if (from.encoding()) return Status::Error("fork: the sequence is still encoding its images");
+  std::unique_ptr<Sequence> s(new Sequence());
+  s->owner_ = this;
+  live_.push_back(s.get());
+  s->id_ = next_id_++;
+  s->started_ = Now();
+  s->request_ = from.request_;
+  s->request_.sampling = sampling;
+  s->result_.prompt_tokens = from.prompt_ids_.size();
+  s->prompt_ids_ = from.prompt_ids_;
+  s->prompt_ = from.prompt_;
+  s->rope_delta_ = from.rope_delta_;
+  s->visual_end_ = from.visual_end_;
+  s->kv_keys_ = std::vector<uint64_t>(from.kv_keys_.begin(), from.kv_keys_.begin() + static_cast<std::ptrdiff_t>(from.prompt_ids_.size()));
+  s->kv_keys_.reserve(s->prompt_ids_.size() + s->request_.max_tokens + 1);
+  s->kv_ = KvSequence(pool_.get(), static_cast<size_t>(model_->config().num_hidden_layers), context_tokens_);
+  s->history_ = from.prompt_ids_;
+  s->result_.ids.reserve(s->request_.max_tokens + 1);
+  const size_t share = std::min(from.kv_.length(), from.prompt_ids_.size() - 1);
+  if (share > 0) GLMV_RETURN_IF_ERROR(s->kv_.ShareFrom(from.kv_, share));
+  s->prefilled_ = share;
+  s->result_.reused_prompt_tokens = share;
+  const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
+  s->sampler_ = std::make_unique<Sampler>(sampling, tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab);
+  if (tokenizer_) s->stream_ = std::make_unique<Tokenizer::StreamDecoder>(*tokenizer_);
+  s->on_text_ = std::move(on_text);
+  s->cancel_ = cancel;
+  return s;
+}
+
+Sequence::~Sequence() {
+  if (!owner_) return;
+  auto& live = owner_->live_;
+  live.erase(std::remove(live.begin(), live.end(), this), live.end());
+}
+
+void Engine::Retire(std::unique_ptr<Sequence> s) {
+  if (!s) return;
+  cached_.push_front(std::move(s));
+  TrimCache();
+}
+
+void Engine::TrimCache() {
+  if (options_.prefix_cache_bytes == 0) return;
+  auto bytes = [&] {
+    size_t pages = 0;
+    for (const auto& c : cached_) {
+      for (size_t l = 0; l < c->kv_.layers(); ++l) pages += c->kv_.pages(l).size();
+    }
+    return pages * pool_->page_bytes();
+  };
+  while (!cached_.empty() && bytes() > options_.prefix_cache_bytes) cached_.pop_back();
+}
+
+Status Engine::Reserve(Sequence& s, size_t n) {
+  for (;;) {
+    const Status st = s.kv_.Reserve(n);
+    if (st.ok() || cached_.empty() || s.kv_.length() + n > s.kv_.max_tokens()) return st;
+    cached_.pop_back();  // the least recently used kept prefix gives its pages back
+  }
 }
 
 void Engine::Fail(Sequence& s, const Status& status) {
@@ -235,7 +318,7 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
   } else if (prefill && prefill->prefilling()) {
     Sequence& s = *prefill;
     const size_t n = std::min(options_.prefill_chunk, s.prompt_ids_.size() - s.prefilled_);
-    if (Status st = s.kv_.Reserve(n); !st.ok()) {
+    if (Status st = Reserve(s, n); !st.ok()) {
       Fail(s, st);
     } else {
       if (s.first_step_ < 0) s.first_step_ = now;
@@ -252,7 +335,7 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
   for (Sequence* sp : decode) {
     Sequence& s = *sp;
     if (s.phase_ != Sequence::Phase::kDecode || &s == prefill) continue;
-    if (!s.kv_.Reserve(1).ok()) {
+    if (!Reserve(s, 1).ok()) {
       Finish(s, FinishReason::kContextFull);
       continue;
     }
@@ -287,7 +370,7 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
       s.result_.prefill_seconds += after - now;
       if (x.groups[g].logits == LogitsWanted::kNone) continue;
     } else {
-      s.kv_ids_.push_back(s.next_token_);
+      s.kv_keys_.push_back(TextKey(s.next_token_));
     }
     AcceptToken(s, x.logits.data() + logit_row * vocab);
     ++logit_row;
@@ -320,7 +403,7 @@ Result<GenerateResult> Engine::Generate(const GenerateRequest& request, const st
   RunToCompletion(std::span<Sequence* const>(&one, 1));
   if (!s->status().ok()) return s->status();
   GenerateResult result = s->result();
-  kept_ = std::move(s);
+  Retire(std::move(s));
   return result;
 }
 

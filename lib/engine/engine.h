@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <functional>
+#include <list>
 #include <memory>
 #include <span>
 #include <string>
@@ -27,6 +28,10 @@ struct EngineOptions {
   size_t kv_memory_bytes = 0;    // KV pool cap (--kv-memory); 0: context_tokens × max_sequences
   size_t kv_page_tokens = 16;    // tokens per KV page
   size_t prefill_chunk = 512;    // prompt rows per step (--prefill-chunk)
+  // Finished sequences kept for their prompt prefixes (Retire, Generate), least recently used evicted past
+  // this many bytes of KV pages (--cache-bytes); 0: bounded only by the pool, which evicts them when a
+  // running sequence needs the room.
+  size_t prefix_cache_bytes = 0;
   int threads = 0;               // 0: OpenMP's default; applied on the thread that runs each step
   ActPrecision act_precision = ActPrecision::kAuto;
 };
@@ -61,12 +66,24 @@ class Engine {
   size_t context_tokens() const { return context_tokens_; }
   const KvPool& kv_pool() const { return *pool_; }
 
-  // A new sequence for `request`: checks it, encodes its images and videos (on this thread), and shares the
-  // longest usable prompt prefix with the sequence Generate kept. on_text receives its decoded answer piece
-  // by piece (complete UTF-8 only); setting *cancel ends it after its current token.
+  // A new sequence for `request`: checks it, prepares its prompt (images and videos are encoded later, by the
+  // steps), and shares the longest prompt prefix that a live or cached sequence holds: text by token id,
+  // images and videos by a hash of their pixels, so a repeated picture is neither encoded nor prefilled
+  // again (result().reused_prompt_tokens says how much was shared). on_text receives its decoded answer
+  // piece by piece (complete UTF-8 only); setting *cancel ends it after its current token.
   Result<std::unique_ptr<Sequence>> Start(const GenerateRequest& request,
                                           std::function<void(const std::string&)> on_text = {},
                                           const std::atomic<bool>* cancel = nullptr);
+
+  // A sequence that shares all of `s`'s prompt (its pages, copy-on-write for a partial last page) and then
+  // samples on its own with `sampling` (a server's `n`). `s` must have finished encoding its images.
+  Result<std::unique_ptr<Sequence>> Fork(const Sequence& s, const SamplingParams& sampling,
+                                         std::function<void(const std::string&)> on_text = {},
+                                         const std::atomic<bool>* cancel = nullptr);
+
+  // Hands a finished sequence to the prefix cache (least recently used first out; see prefix_cache_bytes).
+  void Retire(std::unique_ptr<Sequence> s);
+  size_t cached_sequences() const { return cached_.size(); }
 
   // One step: the next prefill chunk of `prefill` (may be null) and one token of every sequence in `decode`
   // (each past its prefill), in one forward call. A sequence that fails (a bad id, no KV room) ends alone,
@@ -79,7 +96,7 @@ class Engine {
   // still prefilling) beside one token of every running sequence.
   void RunToCompletion(std::span<Sequence* const> sequences);
 
-  // Start, run alone to the end, and keep the sequence for the next request's prefix (chat turns).
+  // Start, run alone to the end, and retire the sequence into the prefix cache (chat turns).
   Result<GenerateResult> Generate(const GenerateRequest& request,
                                   const std::function<void(const std::string&)>& on_text = {},
                                   const std::atomic<bool>* cancel = nullptr);
@@ -91,12 +108,18 @@ class Engine {
     ctx_.trace = trace;
   }
 
-  // Forgets the kept prefix (e.g. /reset in chat).
-  void ResetCache() { kept_.reset(); }
+  // Empties the prefix cache (e.g. /reset in chat).
+  void ResetCache() { cached_.clear(); }
 
  private:
   Engine() = default;
+  friend class Sequence;
   void AcceptToken(Sequence& s, const float* logits);
+  // Reserves n more tokens for s, evicting cached sequences (oldest first) while the pool lacks the room.
+  Status Reserve(Sequence& s, size_t n);
+  void TrimCache();
+  // Shares with s the longest usable prefix of its prompt held by a live or cached sequence.
+  Status SharePrefix(Sequence& s);
   void Finish(Sequence& s, FinishReason reason);
   void Fail(Sequence& s, const Status& status);
 
@@ -109,7 +132,8 @@ class Engine {
   std::unique_ptr<KvPool> pool_;
   RuntimeContext ctx_;
   uint64_t next_id_ = 1;
-  std::unique_ptr<Sequence> kept_;  // the last sequence Generate ran: its pages serve the next prompt's prefix
+  std::vector<Sequence*> live_;                  // every sequence not yet destroyed (for prefix sharing)
+  std::list<std::unique_ptr<Sequence>> cached_;  // retired sequences, most recently used first
 };
 
 }  // namespace glmv

@@ -65,15 +65,22 @@ class Sequence {
   size_t prompt_tokens() const { return prompt_ids_.size(); }
   size_t prefilled_tokens() const { return prefilled_; }
   const KvSequence& kv() const { return kv_; }
-  // The tokens whose keys and values are in kv(), in order (prompt, then each generated token fed back).
-  std::span<const int64_t> kv_ids() const { return std::span<const int64_t>(kv_ids_).first(kv_.length()); }
+  // What the keys and values in kv() were computed from, token by token (prompt_keys.h): the prompt's
+  // content keys, then each generated token fed back.
+  std::span<const uint64_t> kv_keys() const { return std::span<const uint64_t>(kv_keys_).first(kv_.length()); }
+
+  Sequence(const Sequence&) = delete;
+  Sequence& operator=(const Sequence&) = delete;
+  ~Sequence();  // leaves the engine's registry of live sequences (the engine must outlive its sequences)
 
   void AddLogitsProcessor(std::unique_ptr<LogitsProcessor> p) { processors_.push_back(std::move(p)); }
 
  private:
   friend class Engine;
   enum class Phase { kPrefill, kDecode, kFinished };
+  Sequence() = default;
 
+  class Engine* owner_ = nullptr;
   uint64_t id_ = 0;
   Phase phase_ = Phase::kPrefill;
   Status status_;
@@ -89,7 +96,8 @@ class Sequence {
   size_t prefilled_ = 0;    // prompt rows whose keys/values are in kv_
 
   KvSequence kv_;
-  std::vector<int64_t> kv_ids_;   // reserved to prompt + max_tokens
+  std::vector<uint64_t> kv_keys_;  // prompt keys, then fed tokens; reserved to prompt + max_tokens
+  size_t visual_end_ = 0;          // one past the prompt's last visual token (0: none)
   std::vector<int64_t> history_;  // prompt + generated: what penalties see, as in HF
   int64_t next_token_ = -1;       // sampled, not yet fed back
 

@@ -238,8 +238,11 @@ TEST_CASE("KV memory grows with the tokens held, not with the context") {
   std::vector<std::unique_ptr<Sequence>> seqs;
   std::vector<Sequence*> ptrs;
   for (int i = 0; i < 8; ++i) {
-    auto s = engine->Start(r);
+    GenerateRequest distinct = r;
+    distinct.prompt[0] = i;  // no shared prefix: each sequence holds its own pages
+    auto s = engine->Start(distinct);
     REQUIRE(s.ok());
+    CHECK((*s)->result().reused_prompt_tokens == 0);
     ptrs.push_back(s->get());
     seqs.push_back(std::move(s).value());
   }
