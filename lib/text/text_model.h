@@ -82,9 +82,20 @@ struct ForwardOptions {
 // One sequence alone, with its own pool and scratch: golden checks, tools and tests that run one prompt.
 struct KvCache {
   std::unique_ptr<KvPool> pool;
-  KvSequence seq;
+  KvSequence seq;  // declared after pool: destroyed before it
   std::unique_ptr<ForwardScratch> scratch;
   size_t length() const { return seq.length(); }
+
+  KvCache() = default;
+  KvCache(KvCache&&) noexcept = default;
+  // The old sequence gives its pages back to the old pool before that pool goes.
+  KvCache& operator=(KvCache&& other) noexcept {
+    seq = KvSequence();
+    pool = std::move(other.pool);
+    seq = std::move(other.seq);
+    scratch = std::move(other.scratch);
+    return *this;
+  }
 };
 
 class TextModel {

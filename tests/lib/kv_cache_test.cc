@@ -1,0 +1,74 @@
+// KV pages: the pool hands out, recycles and caps pages; a sequence reserves whole pages per layer, takes
+// nothing when the pool cannot hold the request, shares pages with another and copies a shared partial
+// page before writing into it; a single-sequence cache can be replaced by another.
+#include <doctest/doctest.h>
+
+#include "lib/text/text_model.h"
+#include "tests/test_util.h"
+
+namespace glmv {
+namespace {
+
+TEST_CASE("pages: reserve per layer, recycle, refuse past the cap without taking anything") {
+  auto pool = KvPool::Create(/*kv_heads=*/2, /*head_dim=*/4, /*page_tokens=*/4, /*max_bytes=*/6 * 2 * 2 * 4 * 4 * sizeof(float));
+  REQUIRE(pool.ok());
+  CHECK(pool->capacity_pages() == 6);
+  KvSequence a(&*pool, /*layers=*/2, /*max_tokens=*/100);
+  REQUIRE(a.Reserve(5).ok());  // 2 pages per layer
+  CHECK(pool->pages_in_use() == 4);
+  a.Advance(5);
+  KvSequence b(&*pool, 2, 100);
+  const Status full = b.Reserve(5);  // needs 4 more pages, 2 left
+  REQUIRE(!full.ok());
+  CHECK(full.message().find("context full") != std::string::npos);
+  CHECK(pool->pages_in_use() == 4);  // nothing taken
+  KvSequence capped(&*pool, 2, 3);
+  CHECK(!capped.Reserve(4).ok());  // past its own max_tokens
+  a.Truncate(4);                   // the second page of each layer goes back
+  CHECK(pool->pages_in_use() == 2);
+  CHECK(b.Reserve(5).ok());
+  CHECK(pool->pages_in_use() == 6);
+}
+
+TEST_CASE("shared pages: held by both, a partial last page copied by whoever writes first") {
+  auto pool = KvPool::Create(1, 2, 4, 64 * 1 * 4 * 2 * 2 * sizeof(float));
+  REQUIRE(pool.ok());
+  KvSequence a(&*pool, 1, 100);
+  REQUIRE(a.Reserve(6).ok());
+  for (size_t pos = 0; pos < 6; ++pos) {
+    a.KeyAt(0, pos)[0] = static_cast<float>(pos);
+    a.ValueAt(0, pos)[1] = static_cast<float>(10 + pos);
+  }
+  a.Advance(6);
+  KvSequence b(&*pool, 1, 100);
+  REQUIRE(b.ShareFrom(a, 6).ok());
+  CHECK(pool->pages_in_use() == 2);
+  CHECK(b.KeyAt(0, 5) == a.KeyAt(0, 5));  // the same memory
+  REQUIRE(b.Reserve(1).ok());              // writes into the shared partial page: b copies it first
+  CHECK(pool->pages_in_use() == 3);
+  CHECK(b.KeyAt(0, 5) != a.KeyAt(0, 5));
+  CHECK(b.KeyAt(0, 5)[0] == 5.0f);          // the copy holds what was there
+  CHECK(b.ValueAt(0, 4)[1] == 14.0f);
+  CHECK(b.page(0, 0) == a.page(0, 0));      // the full page stays shared
+  b.KeyAt(0, 6)[0] = 99.0f;
+  CHECK(a.Reserve(1).ok());                 // a holds its partial page alone again: no copy
+  CHECK(pool->pages_in_use() == 3);
+}
+
+TEST_CASE("a single-sequence cache replaced by another returns its pages to its own pool first") {
+  auto m = TextModel::Load((test::DataDir() / "tiny-glm4v-moe").string());
+  REQUIRE(m.ok());
+  auto first = (*m)->NewCache(32);
+  REQUIRE(first.ok());
+  KvCache cache = std::move(first).value();
+  REQUIRE(cache.seq.Reserve(20).ok());
+  cache.seq.Advance(20);
+  auto second = (*m)->NewCache(32);
+  REQUIRE(second.ok());
+  cache = std::move(second).value();  // under ASan, a release into the freed old pool would fail here
+  CHECK(cache.length() == 0);
+  CHECK(cache.pool->pages_in_use() == 0);
+}
+
+}  // namespace
+}  // namespace glmv
