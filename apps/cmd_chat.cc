@@ -12,6 +12,7 @@
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
 #include "apps/output_sink.h"
+#include "lib/prompt/request_builder.h"
 #include "lib/sampling/output_parser.h"
 
 namespace glmv::app {
@@ -91,7 +92,13 @@ int RunChat(int argc, char** argv) {
     }
     history.push_back(ChatMessage::Text("user", line));
     GenerateRequest req = f.request;
-    req.prompt = e.tokenizer()->Encode(RenderChatPrompt(history, f.chat));
+    auto built = BuildRequestPrompt(e.model().model_config(), *e.tokenizer(), history, f.chat, {});
+    if (!built.ok()) {
+      fmt::print(stderr, "error: {}\n", built.status().message());
+      history.pop_back();
+      continue;
+    }
+    req.prompt = std::move(built->ids);
     TerminalSink sink;
     g_interrupted.store(false);
     auto result = e.Generate(req, [&](const std::string& piece) { sink.Push(piece); }, &g_interrupted);

@@ -17,6 +17,7 @@
 #include "apps/video_inputs.h"
 #include "apps/visual_inputs.h"
 #include "lib/sampling/output_parser.h"
+#include "lib/prompt/request_builder.h"
 #include "lib/prompt/video_prompt.h"
 
 namespace glmv::app {
@@ -206,14 +207,12 @@ int RunGenerate(int argc, char** argv) {
       user.parts = job.parts;
     }
     messages.push_back(std::move(user));
-    const ModelConfig& mc = e.model().model_config();
-    auto ids = ExpandImagePlaceholders(mc, e.tokenizer()->Encode(RenderChatPrompt(messages, f.chat)),
-                                       job.images.tokens_per_image);
-    if (ids.ok() && !job.videos.empty()) ids = ExpandVideoPlaceholders(mc, *e.tokenizer(), *ids, job.videos);
-    if (!ids.ok()) return Fail(ids.status());
+    auto built = BuildRequestPrompt(e.model().model_config(), *e.tokenizer(), messages, f.chat,
+                                    RequestMedia{job.visual, job.images.tokens_per_image, job.videos});
+    if (!built.ok()) return Fail(built.status());
     GenerateRequest req = f.request;
-    req.prompt = std::move(ids).value();
-    req.visual = job.visual;
+    req.prompt = std::move(built->ids);
+    req.visual = std::move(built->visual);
     if (!job.pages.empty() && jobs->size() > 1 && !json_out) {
       fmt::print("== page {} ==\n", job.pages[0]);
       std::fflush(stdout);

@@ -5,17 +5,19 @@
 // (every shared weight once, each chosen expert once), the tokens/s those bytes allow at the read bandwidth
 // (the ceiling), the fraction of it reached, the step's own bandwidth ratio, and the speed-up over one
 // sequence; then the longest gap between two tokens of a running sequence while a long prompt is prefilled
-// beside it in chunks, and while an image is encoded beside it stage by stage.
+// beside it in chunks, and while an image is encoded beside it stage by stage; last, the KV bytes and the
+// anonymous memory 8 sequences of 100 tokens hold at a 32768-token context.
 //
 //   bench_batch MODEL [--sequences 1,2,4,8] [--decode-tokens 16] [--prompt-tokens 64] [--threads N]
 //                     [--act-precision auto,int8] [--prefill-chunk 512] [--gap-prompt-tokens 4096 (0: skip)]
-//                     [--gap-image-patches 74 (0: skip)]
+//                     [--gap-image-patches 74 (0: skip)] [--memory-check 1|0]
 //
 // MODEL: a .glmv file or a Hugging Face directory. Prompts are pseudo-random ids, decoding greedy, so the
 // router's choices (and the distinct experts) are those of random weights: close to uniform.
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,7 +36,8 @@ struct Options {
   std::vector<size_t> sequences = {1, 2, 4, 8};
   std::vector<ActPrecision> precisions = {ActPrecision::kAuto, ActPrecision::kInt8};
   size_t decode_tokens = 16, prompt_tokens = 64, prefill_chunk = 512, gap_prompt_tokens = 4096;
-  size_t gap_image_patches = 74;  // a 1036×1036 image (GLM-4.5V's 1024² after its resize); 0: skip
+  size_t gap_image_patches = 74;
+  bool memory_check = true;  // a 1036×1036 image (GLM-4.5V's 1024² after its resize); 0: skip
   int threads = 2;
 };
 
@@ -75,6 +78,8 @@ Result<Options> Parse(int argc, char** argv) {
       o.prompt_tokens = std::stoul(v);
     } else if (arg == "--prefill-chunk") {
       o.prefill_chunk = std::stoul(v);
+    } else if (arg == "--memory-check") {
+      o.memory_check = v != "0";
     } else if (arg == "--gap-image-patches") {
       o.gap_image_patches = std::stoul(v);
     } else if (arg == "--gap-prompt-tokens") {
@@ -105,6 +110,21 @@ std::vector<int64_t> RandomPrompt(size_t n, const ModelConfig& m, uint64_t seed)
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Anonymous resident memory of this process (RssAnon), bytes: heap and anonymous mappings, not the model file.
+size_t AnonRssBytes() {
+  std::ifstream f("/proc/self/status");
+  std::string key;
+  size_t kib = 0;
+  while (f >> key) {
+    if (key == "RssAnon:") {
+      f >> kib;
+      return kib * 1024;
+    }
+    f.ignore(1 << 20, '\n');
+  }
+  return 0;
 }
 
 int Fail(const std::string& what, const Status& s) {
@@ -284,6 +304,37 @@ int main(int argc, char** argv) {
                      {"encode_seconds", bench::Now() - t_image}});
       }
     }
+  }
+  // Memory: 8 sequences of 100 tokens at a 32768-token context hold what 100 tokens need, not the context.
+  if (o.memory_check) {
+    EngineOptions eo;
+    eo.context_tokens = 32768;
+    eo.max_sequences = 8;
+    eo.threads = o.threads;
+    auto loaded = Engine::Load(o.model, eo);
+    if (!loaded.ok()) return Fail("loading " + o.model, loaded.status());
+    Engine& engine = **loaded;
+    const size_t P = engine.kv_pool().page_tokens(), per_token = engine.model().KvBytesPerToken();
+    const size_t anon_before = AnonRssBytes();
+    std::vector<std::unique_ptr<Sequence>> seqs;
+    std::vector<Sequence*> ptrs;
+    for (size_t i = 0; i < 8; ++i) {  // 100 prompt tokens each (distinct: nothing shared), one token generated
+      auto s = engine.Start(Request(RandomPrompt(100, engine.model().model_config(), 5000 + i), 1));
+      if (!s.ok()) return Fail("starting a sequence", s.status());
+      ptrs.push_back(s->get());
+      seqs.push_back(std::move(s).value());
+    }
+    engine.RunToCompletion(ptrs);
+    const size_t anon_after = AnonRssBytes();
+    const size_t bound = 8 * ((100 + P - 1) / P) * P * per_token;
+    bench::Emit({{"bench", "batch_kv_memory"}, {"sequences", 8}, {"tokens_each", 100}, {"context_tokens", 32768},
+                 {"page_tokens", P}, {"kv_bytes_per_token", per_token},
+                 {"kv_pool_reserved_address_space", engine.kv_pool().capacity_pages() * engine.kv_pool().page_bytes()},
+                 {"kv_bytes_in_use", engine.kv_pool().bytes_in_use()}, {"kv_bound", bound},
+                 {"kv_within_bound", engine.kv_pool().bytes_in_use() <= bound},
+                 {"anon_rss_growth", static_cast<double>(anon_after) - static_cast<double>(anon_before)},
+                 {"anon_rss_bound", bound + (size_t{64} << 20)},
+                 {"anon_within_bound", anon_after <= anon_before + bound + (size_t{64} << 20)}});
   }
   const double bw_end = bench::MeasureReadBandwidth();
   const double bw = std::max(bw_start, bw_end);

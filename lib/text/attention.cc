@@ -36,16 +36,19 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
       const float* qh = q + (g.row_begin + i) * q_width + h * hd;
       const size_t visible = g.start + i + 1;
       const auto pages = kv.pages(layer);
-      for (size_t j = 0; j < visible; ++j) {
-        const float* k = kv.pool().K(pages[j / P]) + head_offset + (j % P) * hd;
-        scores[j] = simd::Dot(qh, k, hd) * scale;
+      // Page by page: positions [p·P, p·P + P) are one contiguous run of this kv-head's keys (and values).
+      for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
+        const float* k = kv.pool().K(pages[p]) + head_offset;
+        const size_t count = std::min(P, visible - first);
+        for (size_t o = 0; o < count; ++o) scores[first + o] = simd::Dot(qh, k + o * hd, hd) * scale;
       }
       simd::SoftmaxInPlace(scores, visible);
       float* oh = out + (g.row_begin + i) * q_width + h * hd;
       std::fill(oh, oh + hd, 0.0f);
-      for (size_t j = 0; j < visible; ++j) {
-        const float* v = kv.pool().V(pages[j / P]) + head_offset + (j % P) * hd;
-        simd::Axpy(scores[j], v, oh, hd);
+      for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
+        const float* v = kv.pool().V(pages[p]) + head_offset;
+        const size_t count = std::min(P, visible - first);
+        for (size_t o = 0; o < count; ++o) simd::Axpy(scores[first + o], v + o * hd, oh, hd);
       }
     }
   });
