@@ -9,7 +9,7 @@
 // Prints, per way: the median and best step time, the weight bytes a step streams, GB/s, and the ratio of
 // the median to the read bandwidth measured at the start (best of that and a measurement at the end).
 //
-//   bench_moe [--threads N (2)] [--steps N (200 per way)] [--act-precision auto|int8|int8x2]
+//   bench_moe [--threads N (2)] [--steps N (200 per way)] [--act-precision auto|int8|int8x2] [--experts 8]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -27,7 +27,7 @@ using namespace glmv;
 
 namespace {
 
-constexpr size_t kHidden = 4096, kWidth = 1408, kExperts = 128, kTopK = 8;
+constexpr size_t kHidden = 4096, kWidth = 1408, kExperts = 128;
 
 struct Mlp {
   Weight gate, up, down;
@@ -65,9 +65,11 @@ double Median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int threads = 2, steps = 200;
   ActPrecision precision = ActPrecision::kAuto;
+  size_t top_k = 8;  // distinct experts a step reads: 8 for one sequence, ~29 for four decoding together
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--steps")) steps = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--experts")) top_k = std::clamp<size_t>(std::strtoul(argv[i + 1], nullptr, 10), 1, kExperts);
     else if (!std::strcmp(argv[i], "--act-precision")) {
       auto p = ParseActPrecision(argv[i + 1]);
       if (!p.ok()) {
@@ -91,25 +93,25 @@ int main(int argc, char** argv) {
   std::vector<Mlp> experts(kExperts);
   for (size_t e = 0; e < kExperts; ++e) experts[e] = MakeMlp(simd::QuantKind::kQ4NL, DType::kQ4NLG32, kWidth, buf.get() + e * unit);
   const Mlp shared = MakeMlp(simd::QuantKind::kQ8, DType::kQ8G32, kWidth, buf.get() + kExperts * unit);
-  const size_t step_bytes = kTopK * expert_bytes + shared_bytes;
+  const size_t step_bytes = top_k * expert_bytes + shared_bytes;
 
-  std::vector<float> x(kHidden), gate((kTopK + 1) * kWidth), up((kTopK + 1) * kWidth), out((kTopK + 1) * kHidden);
+  std::vector<float> x(kHidden), gate((top_k + 1) * kWidth), up((top_k + 1) * kWidth), out((top_k + 1) * kHidden);
   for (size_t i = 0; i < kHidden; ++i) x[i] = static_cast<float>(bench::Hash(i) % 2001) / 1000.0f - 1.0f;
-  std::vector<const Mlp*> chosen(kTopK + 1);
+  std::vector<const Mlp*> chosen(top_k + 1);
   std::vector<PackedLinearJob> jobs;
   auto pick = [&](uint64_t step) {
     std::vector<size_t> ids;
-    for (uint64_t r = 0; ids.size() < kTopK; ++r) {
+    for (uint64_t r = 0; ids.size() < top_k; ++r) {
       const size_t e = bench::Hash(step * 7919 + r) % kExperts;
       if (std::find(ids.begin(), ids.end(), e) == ids.end()) ids.push_back(e);
     }
     std::sort(ids.begin(), ids.end());
-    for (size_t i = 0; i < kTopK; ++i) chosen[i] = &experts[ids[i]];
-    chosen[kTopK] = &shared;
+    for (size_t i = 0; i < top_k; ++i) chosen[i] = &experts[ids[i]];
+    chosen[top_k] = &shared;
   };
   const ActRows acts{.all = ActQuantFor(precision, /*decode_row=*/true)};  // a decode step's one row
   auto per_expert = [&]() {
-    for (size_t i = 0; i <= kTopK; ++i) {
+    for (size_t i = 0; i <= top_k; ++i) {
       Linear(chosen[i]->gate, nullptr, x.data(), 1, gate.data() + i * kWidth, acts);
       Linear(chosen[i]->up, nullptr, x.data(), 1, up.data() + i * kWidth, acts);
       simd::SiluMul(gate.data() + i * kWidth, up.data() + i * kWidth, gate.data() + i * kWidth, kWidth);
@@ -118,14 +120,14 @@ int main(int argc, char** argv) {
   };
   auto batched = [&]() {
     jobs.clear();
-    for (size_t i = 0; i <= kTopK; ++i) {
+    for (size_t i = 0; i <= top_k; ++i) {
       jobs.push_back({&chosen[i]->gate, x.data(), 1, gate.data() + i * kWidth, nullptr, acts});
       jobs.push_back({&chosen[i]->up, x.data(), 1, up.data() + i * kWidth, nullptr, acts});
     }
     LinearPackedBatch(jobs);
-    simd::SiluMul(gate.data(), up.data(), gate.data(), (kTopK + 1) * kWidth);
+    simd::SiluMul(gate.data(), up.data(), gate.data(), (top_k + 1) * kWidth);
     jobs.clear();
-    for (size_t i = 0; i <= kTopK; ++i) jobs.push_back({&chosen[i]->down, gate.data() + i * kWidth, 1, out.data() + i * kHidden, nullptr, acts});
+    for (size_t i = 0; i <= top_k; ++i) jobs.push_back({&chosen[i]->down, gate.data() + i * kWidth, 1, out.data() + i * kHidden, nullptr, acts});
     LinearPackedBatch(jobs);
   };
 
@@ -143,7 +145,7 @@ int main(int argc, char** argv) {
   bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", bw}, {"threads", NumThreads()}});
   for (const auto& [name, t] : {std::pair{"per_expert", &t_per}, std::pair{"batched", &t_batch}}) {
     const double med = Median(*t), best = *std::min_element(t->begin(), t->end());
-    bench::Emit({{"bench", "moe_decode_step"}, {"way", name}, {"experts", kTopK}, {"shared", 1}, {"steps", t->size()},
+    bench::Emit({{"bench", "moe_decode_step"}, {"way", name}, {"experts", top_k}, {"shared", 1}, {"steps", t->size()},
                  {"weight_bytes", step_bytes}, {"median_seconds", med}, {"best_seconds", best},
                  {"gb_per_s", double(step_bytes) / med / 1e9}, {"ratio_to_read_bandwidth", double(step_bytes) / med / bw},
                  {"act_precision", ActPrecisionName(precision)}, {"threads", NumThreads()}});

@@ -355,6 +355,7 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
   fo.precision = x.act_precision;
   fo.observer = x.observer;
   fo.trace = x.trace;
+  fo.experts = x.experts;
   const Status st = model_->Forward(x.scratch, x.x.data(), x.positions, x.groups, fo, x.logits);
   if (!st.ok()) {  // not any one sequence's fault (e.g. a broken invariant): every sequence of the step ends
     for (Sequence* s : x.rows_of) Fail(*s, st);

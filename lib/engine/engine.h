@@ -49,6 +49,7 @@ struct RuntimeContext {
   MRopePositions positions;
   ForwardObserver* observer = nullptr;  // SetStepHooks
   TextTrace* trace = nullptr;
+  ExpertSource* experts = nullptr;  // SetExpertSource
 };
 
 class Engine {
@@ -107,6 +108,8 @@ class Engine {
     ctx_.observer = observer;
     ctx_.trace = trace;
   }
+  // Where the steps' MoE layers get routed experts (null: the model's mapped ones). Must outlive the steps.
+  void SetExpertSource(ExpertSource* experts) { ctx_.experts = experts; }
 
   // Empties the prefix cache (e.g. /reset in chat).
   void ResetCache() { cached_.clear(); }
