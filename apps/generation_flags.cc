@@ -41,6 +41,7 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--template", "", true, "NAME  chat template: glm45v (default) or glm45 (GLM-4.5 text model)"},
       {"--ctx", "", true, "N  context size in tokens (default 4096)"},
       {"--kv-memory", "", true, "SIZE  cap on the keys and values held (e.g. 2GiB; default: --ctx tokens' worth)"},
+      {"--experts-in-ram", "", false, "copy the routed experts into memory at load: faster decode, RAM the size of the experts"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step; long prompts are prefilled in chunks (default 512)"},
       {"--threads", "-t", true, "N  threads (default: all cores)"},
       ActPrecisionOption(),
@@ -63,6 +64,7 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
     GLMV_ASSIGN_OR_RETURN(const uint64_t bytes, ParseByteSize(args.Get("--kv-memory"), "--kv-memory"));
     f.engine.kv_memory_bytes = static_cast<size_t>(bytes);
   }
+  f.engine.experts_in_ram = args.Has("--experts-in-ram");
   GLMV_ASSIGN_OR_RETURN(long long chunk, args.GetInt("--prefill-chunk", 512));
   if (chunk < 1) return Status::Error("--prefill-chunk must be at least 1");
   f.engine.prefill_chunk = static_cast<size_t>(chunk);

@@ -10,7 +10,7 @@
 //
 //   bench_batch MODEL [--sequences 1,2,4,8] [--decode-tokens 16] [--prompt-tokens 64] [--threads N]
 //                     [--act-precision auto,int8] [--prefill-chunk 512] [--gap-prompt-tokens 4096 (0: skip)]
-//                     [--gap-image-patches 74 (0: skip)] [--memory-check 1|0] [--experts-copied 0|1]
+//                     [--gap-image-patches 74 (0: skip)] [--memory-check 1|0] [--experts-in-ram 0|1]
 //
 // MODEL: a .glmv file or a Hugging Face directory. Prompts are pseudo-random ids, decoding greedy, so the
 // router's choices (and the distinct experts) are those of random weights: close to uniform.
@@ -80,7 +80,7 @@ Result<Options> Parse(int argc, char** argv) {
       o.prompt_tokens = std::stoul(v);
     } else if (arg == "--prefill-chunk") {
       o.prefill_chunk = std::stoul(v);
-    } else if (arg == "--experts-copied") {
+    } else if (arg == "--experts-in-ram") {
       o.experts_copied = v != "0";
     } else if (arg == "--memory-check") {
       o.memory_check = v != "0";
@@ -131,45 +131,6 @@ size_t AnonRssBytes() {
   return 0;
 }
 
-// Every routed expert copied into anonymous memory (2 MiB-aligned, with MADV_HUGEPAGE): the experiment that
-// tells what the file mapping's 4 KiB pages cost the expert stream (--experts-copied).
-class CopiedExperts final : public ExpertSource {
- public:
-  explicit CopiedExperts(const TextWeights& w) {
-    size_t total = 0;
-    auto bytes = [](const Weight& m) { return PackedMatrixBytes(m.dtype, static_cast<size_t>(m.rows()), static_cast<size_t>(m.cols())); };
-    for (const auto& L : w.layers) {
-      for (const auto& e : L.experts) total += bytes(e.gate) + bytes(e.up) + bytes(e.down);
-    }
-    size_ = (total + (size_t{2} << 20) - 1) / (size_t{2} << 20) * (size_t{2} << 20);
-    base_ = static_cast<uint8_t*>(std::aligned_alloc(size_t{2} << 20, size_));
-    madvise(base_, size_, MADV_HUGEPAGE);
-    size_t at = 0;
-    for (const auto& L : w.layers) {
-      per_layer_.emplace_back();
-      for (const auto& e : L.experts) {
-        MlpWeights copy = e;
-        for (Weight* m : {&copy.gate, &copy.up, &copy.down}) {
-          const size_t n = bytes(*m);
-          std::memcpy(base_ + at, m->packed, n);
-          m->packed = base_ + at;
-          at += n;
-        }
-        per_layer_.back().push_back(copy);
-      }
-    }
-  }
-  ~CopiedExperts() override { std::free(base_); }
-  Result<const MlpWeights*> Acquire(size_t layer, size_t expert) override { return &per_layer_[layer][expert]; }
-  void Release(size_t, size_t) override {}
-  void Prefetch(size_t, std::span<const int64_t>) override {}
-
- private:
-  uint8_t* base_ = nullptr;
-  size_t size_ = 0;
-  std::vector<std::vector<MlpWeights>> per_layer_;
-};
-
 int Fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "bench_batch: %s: %s\n", what.c_str(), s.message().c_str());
   return 1;
@@ -207,16 +168,12 @@ int main(int argc, char** argv) {
     eo.prefill_chunk = o.prefill_chunk;
     eo.threads = o.threads;
     eo.act_precision = precision;
+    eo.experts_in_ram = o.experts_copied;
     auto loaded = Engine::Load(o.model, eo);
     if (!loaded.ok()) return Fail("loading " + o.model, loaded.status());
     Engine& engine = **loaded;
     const TextConfig& c = engine.model().config();
     const bench::StepBytes bytes = bench::CountStep(c, engine.model().weights(), &bench::KernelBytes);
-    std::unique_ptr<CopiedExperts> copied;
-    if (o.experts_copied) {
-      copied = std::make_unique<CopiedExperts>(engine.model().weights());
-      engine.SetExpertSource(copied.get());
-    }
     TextTrace trace;
     double one_sequence_tps = 0;
     for (size_t pass = 0; pass <= o.sequences.size(); ++pass) {
@@ -271,7 +228,7 @@ int main(int argc, char** argv) {
       row.step_bytes = bytes_sum / static_cast<double>(o.decode_tokens);
       row.median_step = Median(step_seconds);
       row.line = {{"bench", "batch_decode"}, {"act_precision", ActPrecisionName(precision)}, {"sequences", B},
-                  {"experts_from", o.experts_copied ? "anonymous huge-page copy" : "the model file's mapping"},
+                  {"experts_from", o.experts_copied ? "a 2 MiB-page copy in RAM (--experts-in-ram)" : "the model file's mapping"},
                   {"decode_steps", o.decode_tokens}, {"context_start", o.prompt_tokens},
                   {"tokens_per_s", tps}, {"median_step_tokens_per_s", static_cast<double>(B) / row.median_step},
                   {"median_step_seconds", row.median_step},

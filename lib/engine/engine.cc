@@ -82,6 +82,12 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
   GLMV_ASSIGN_OR_RETURN(KvPool pool, KvPool::Create(static_cast<size_t>(c.num_key_value_heads),
                                                     static_cast<size_t>(c.head_dim), page_tokens, kv_bytes));
   e->pool_ = std::make_unique<KvPool>(std::move(pool));
+  if (options.experts_in_ram) {
+    std::vector<std::span<const MlpWeights>> per_layer;
+    for (const auto& L : e->model_->weights().layers) per_layer.emplace_back(L.experts);
+    GLMV_ASSIGN_OR_RETURN(e->resident_experts_, ResidentExperts::Copy(per_layer));
+    e->ctx_.experts = e->resident_experts_.get();
+  }
   e->ctx_.threads = options.threads;
   e->ctx_.act_precision = options.act_precision;
   return e;

@@ -15,6 +15,7 @@
 
 #include "io/status.h"
 #include "lib/engine/sequence.h"
+#include "lib/experts/resident_experts.h"
 #include "lib/model/linear.h"
 #include "lib/text/text_model.h"
 #include "lib/tokenizer/tokenizer.h"
@@ -32,6 +33,9 @@ struct EngineOptions {
   // this many bytes of KV pages (--cache-bytes); 0: bounded only by the pool, which evicts them when a
   // running sequence needs the room.
   size_t prefix_cache_bytes = 0;
+  // Routed experts copied into 2 MiB-page memory at load (lib/experts/resident_experts.h): about twice the
+  // expert streaming speed of the file mapping, for RAM the size of the experts (--experts-in-ram).
+  bool experts_in_ram = false;
   int threads = 0;               // 0: OpenMP's default; applied on the thread that runs each step
   ActPrecision act_precision = ActPrecision::kAuto;
 };
@@ -133,6 +137,7 @@ class Engine {
   Status vision_status_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<KvPool> pool_;
+  std::unique_ptr<ResidentExperts> resident_experts_;  // with experts_in_ram
   RuntimeContext ctx_;
   uint64_t next_id_ = 1;
   std::vector<Sequence*> live_;                  // every sequence not yet destroyed (for prefix sharing)

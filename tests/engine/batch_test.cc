@@ -314,7 +314,7 @@ TEST_CASE("a shared prompt prefix changes no logits") {
   CHECK(worst <= 1e-5);
 }
 
-TEST_CASE("on the mixed-recipe tiny model, a seed gives the same ids alone and beside seven other sequences") {
+TEST_CASE("on the mixed-recipe tiny model, a seed gives the same ids alone, beside seven other sequences, and with the experts in RAM") {
   test::TempDir dir;
   const std::string model = (dir / "tiny-mixed.glmv").string();
   auto converted = ConvertModel(kTiny.string(), model, ConvertOptions{}, [](const ConvertProgress&) { return Status::Ok(); });
@@ -335,6 +335,16 @@ TEST_CASE("on the mixed-recipe tiny model, a seed gives the same ids alone and b
   engine->RunToCompletion(std::span<Sequence* const>(&one, 1));
   const std::vector<int64_t> want = (*alone)->result().ids;
   REQUIRE(want.size() == r.max_tokens);
+  {  // the same with the experts copied into RAM (--experts-in-ram): the same bytes, the same ids
+    EngineOptions in_ram = options;
+    in_ram.experts_in_ram = true;
+    auto copied = NewEngine(model, in_ram);
+    auto s = copied->Start(r);
+    REQUIRE(s.ok());
+    Sequence* seq = s->get();
+    copied->RunToCompletion(std::span<Sequence* const>(&seq, 1));
+    CHECK((*s)->result().ids == want);
+  }
 
   std::vector<std::unique_ptr<Sequence>> seqs;
   std::vector<Sequence*> ptrs;

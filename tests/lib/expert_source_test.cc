@@ -7,6 +7,7 @@
 #include <set>
 
 #include "io/npy.h"
+#include "lib/experts/resident_experts.h"
 #include "lib/text/text_model.h"
 #include "tests/test_util.h"
 
@@ -84,6 +85,16 @@ TEST_CASE("routed experts come only through the ExpertSource, each acquired once
   REQUIRE(!st.ok());
   CHECK(st.message().find("read failed") != std::string::npos);
   CHECK(counting.acquires == counting.releases);  // what was acquired before the failure is released
+}
+
+TEST_CASE("experts copied into RAM give the mapped experts' logits, and a float model's experts are refused") {
+  auto m = TextModel::Load(kTiny.string());
+  REQUIRE(m.ok());
+  std::vector<std::span<const MlpWeights>> per_layer;
+  for (const auto& L : (*m)->weights().layers) per_layer.emplace_back(L.experts);
+  auto refused = ResidentExperts::Copy(per_layer);  // the tiny model is f32
+  REQUIRE(!refused.ok());
+  CHECK(refused.status().message().find("int4/int8") != std::string::npos);
 }
 
 }  // namespace
