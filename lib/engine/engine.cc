@@ -93,6 +93,24 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
   return e;
 }
 
+std::unique_ptr<Sequence> Engine::NewSequence() {
+  std::unique_ptr<Sequence> s(new Sequence());
+  s->owner_ = this;
+  live_.push_back(s.get());
+  s->id_ = next_id_++;
+  s->started_ = Now();
+  return s;
+}
+
+void Engine::ReadyToSample(Sequence& s, const SamplingParams& sampling, std::function<void(const std::string&)> on_text,
+                           const std::atomic<bool>* cancel) {
+  const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
+  s.sampler_ = std::make_unique<Sampler>(sampling, tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab);
+  if (tokenizer_) s.stream_ = std::make_unique<Tokenizer::StreamDecoder>(*tokenizer_);
+  s.on_text_ = std::move(on_text);
+  s.cancel_ = cancel;
+}
+
 Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std::function<void(const std::string&)> on_text,
                                                 const std::atomic<bool>* cancel) {
   if (req.prompt.empty()) return Status::Error("empty prompt");
@@ -101,11 +119,7 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
                          std::to_string(context_tokens_) + " tokens (raise --ctx)");
   }
   if (!req.visual.empty() && !vision_) return vision_status_;
-  std::unique_ptr<Sequence> s(new Sequence());
-  s->owner_ = this;
-  live_.push_back(s.get());
-  s->id_ = next_id_++;
-  s->started_ = Now();
+  std::unique_ptr<Sequence> s = NewSequence();
   s->request_.sampling = req.sampling;  // the prompt and pixels are kept below in prepared form
   s->request_.max_tokens = req.max_tokens;
   s->request_.stop = req.stop;
@@ -139,11 +153,7 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
       s->encodings_.emplace_back(TokenModality::kVideo, std::move(e));
     }
   }
-  const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
-  s->sampler_ = std::make_unique<Sampler>(req.sampling, tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab);
-  if (tokenizer_) s->stream_ = std::make_unique<Tokenizer::StreamDecoder>(*tokenizer_);
-  s->on_text_ = std::move(on_text);
-  s->cancel_ = cancel;
+  ReadyToSample(*s, req.sampling, std::move(on_text), cancel);
   return s;
 }
 
@@ -178,11 +188,7 @@ Result<std::unique_ptr<Sequence>> Engine::Fork(const Sequence& from, const Sampl
                                                std::function<void(const std::string&)> on_text,
                                                const std::atomic<bool>* cancel) {
   if (from.encoding()) return Status::Error("fork: the sequence is still encoding its images");
-  std::unique_ptr<Sequence> s(new Sequence());
-  s->owner_ = this;
-  live_.push_back(s.get());
-  s->id_ = next_id_++;
-  s->started_ = Now();
+  std::unique_ptr<Sequence> s = NewSequence();
   s->request_ = from.request_;
   s->request_.sampling = sampling;
   s->result_.prompt_tokens = from.prompt_ids_.size();
@@ -199,11 +205,7 @@ Result<std::unique_ptr<Sequence>> Engine::Fork(const Sequence& from, const Sampl
   if (share > 0) GLMV_RETURN_IF_ERROR(s->kv_.ShareFrom(from.kv_, share));
   s->prefilled_ = share;
   s->result_.reused_prompt_tokens = share;
-  const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
-  s->sampler_ = std::make_unique<Sampler>(sampling, tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab);
-  if (tokenizer_) s->stream_ = std::make_unique<Tokenizer::StreamDecoder>(*tokenizer_);
-  s->on_text_ = std::move(on_text);
-  s->cancel_ = cancel;
+  ReadyToSample(*s, sampling, std::move(on_text), cancel);
   return s;
 }
 

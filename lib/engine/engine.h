@@ -121,6 +121,11 @@ class Engine {
  private:
   Engine() = default;
   friend class Sequence;
+  // A sequence registered as live, with its id and start time; then, once its prompt is set up, its sampler,
+  // stream decoder and callbacks.
+  std::unique_ptr<Sequence> NewSequence();
+  void ReadyToSample(Sequence& s, const SamplingParams& sampling, std::function<void(const std::string&)> on_text,
+                     const std::atomic<bool>* cancel);
   void AcceptToken(Sequence& s, const float* logits);
   // Reserves n more tokens for s, evicting cached sequences (oldest first) while the pool lacks the room.
   Status Reserve(Sequence& s, size_t n);
