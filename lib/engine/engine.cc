@@ -280,9 +280,9 @@ void Engine::AcceptToken(Sequence& s, const float* logits) {
     pending += s.stream_->Push(id);
     auto emit = [&](size_t count) {
       if (count == 0) return;
-      const std::string piece = pending.substr(0, count);
-      s.result_.text += piece;
-      if (s.on_text_) s.on_text_(piece);
+      s.piece_.assign(pending, 0, count);  // reuses the sequence's buffer
+      s.result_.text += s.piece_;
+      if (s.on_text_) s.on_text_(s.piece_);
       pending.erase(0, count);
     };
     for (const auto& stop : s.request_.stop) {

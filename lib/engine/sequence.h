@@ -105,6 +105,7 @@ class Sequence {
   std::vector<std::unique_ptr<LogitsProcessor>> processors_;
   std::unique_ptr<Tokenizer::StreamDecoder> stream_;
   std::string pending_text_;  // decoded, held back (may be the start of a stop string)
+  std::string piece_;         // the piece being passed on (a buffer reused across tokens)
   std::function<void(const std::string&)> on_text_;
   const std::atomic<bool>* cancel_ = nullptr;
   double started_ = 0, first_step_ = -1, decode_start_ = -1;  // steady-clock seconds

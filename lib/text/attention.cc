@@ -14,10 +14,11 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
   const size_t group = heads / static_cast<size_t>(c.num_key_value_heads);
   const size_t hd = static_cast<size_t>(c.head_dim);
   const size_t q_width = heads * hd;
+  // Score rows sized to the sequences' whole context at once, so decode does not grow them token by token.
   size_t rows = 0, ctx = 0;
   for (const auto& g : groups) {
     rows += g.n;
-    ctx = std::max(ctx, g.start + g.n);
+    ctx = std::max({ctx, g.start + g.n, g.kv->max_tokens()});
   }
   const size_t threads = static_cast<size_t>(NumThreads());
   if (scratch.size() < threads * ctx) scratch.resize(threads * ctx);

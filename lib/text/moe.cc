@@ -12,10 +12,18 @@ namespace glmv {
 
 void SelectExperts(const TextConfig& c, const float* logits, const float* correction_bias, int64_t* ids,
                    float* weights) {
+  SelectScratch scratch;
+  SelectExperts(c, logits, correction_bias, ids, weights, scratch);
+}
+
+void SelectExperts(const TextConfig& c, const float* logits, const float* correction_bias, int64_t* ids,
+                   float* weights, SelectScratch& s) {
   const size_t E = static_cast<size_t>(c.n_routed_experts);
   const size_t k = static_cast<size_t>(c.num_experts_per_tok);
-  // Stack buffers would need a size bound; E is at most a few hundred, so the vectors are small.
-  std::vector<float> score(E), choice(E);
+  std::vector<float>& score = s.score;
+  std::vector<float>& choice = s.choice;
+  score.resize(E);
+  choice.resize(E);
   for (size_t e = 0; e < E; ++e) {
     score[e] = 1.0f / (1.0f + std::exp(-logits[e]));
     choice[e] = score[e] + correction_bias[e];
@@ -25,22 +33,25 @@ void SelectExperts(const TextConfig& c, const float* logits, const float* correc
   const size_t groups = static_cast<size_t>(c.n_group);
   if (groups > 1) {
     const size_t per = E / groups;
-    std::vector<float> group_score(groups);
+    s.group_score.resize(groups);
     for (size_t g = 0; g < groups; ++g) {
-      std::vector<float> v(choice.begin() + g * per, choice.begin() + (g + 1) * per);
-      std::sort(v.begin(), v.end(), std::greater<float>());
-      group_score[g] = v[0] + (per > 1 ? v[1] : 0.0f);
+      s.group_values.assign(choice.begin() + g * per, choice.begin() + (g + 1) * per);
+      std::sort(s.group_values.begin(), s.group_values.end(), std::greater<float>());
+      s.group_score[g] = s.group_values[0] + (per > 1 ? s.group_values[1] : 0.0f);
     }
-    std::vector<size_t> order(groups);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return group_score[a] > group_score[b]; });
+    s.group_order.resize(groups);
+    std::iota(s.group_order.begin(), s.group_order.end(), 0);
+    // Ties keep group order (what a stable sort gives), without a stable sort's temporary buffer.
+    std::sort(s.group_order.begin(), s.group_order.end(), [&](size_t a, size_t b) {
+      return s.group_score[a] > s.group_score[b] || (s.group_score[a] == s.group_score[b] && a < b);
+    });
     for (size_t r = static_cast<size_t>(c.topk_group); r < groups; ++r) {
-      const size_t g = order[r];
+      const size_t g = s.group_order[r];
       std::fill(choice.begin() + g * per, choice.begin() + (g + 1) * per, -std::numeric_limits<float>::infinity());
     }
   }
-  std::vector<size_t> order(E);
+  std::vector<size_t>& order = s.order;
+  order.resize(E);
   std::iota(order.begin(), order.end(), 0);
   std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](size_t a, size_t b) {
     return choice[a] > choice[b] || (choice[a] == choice[b] && a < b);
@@ -168,7 +179,7 @@ void RouteTokens(const TextConfig& c, const TextLayerWeights& layer, const float
       WeighExperts(c, s.router_logits.data() + t * E, s.ids.data() + t * k, s.weights.data() + t * k);
     } else {
       SelectExperts(c, s.router_logits.data() + t * E, layer.correction_bias.data, s.ids.data() + t * k,
-                    s.weights.data() + t * k);
+                    s.weights.data() + t * k, s.select);
     }
     for (size_t i = 0; i < k; ++i) {
       s.per_expert[static_cast<size_t>(s.ids[t * k + i])].emplace_back(static_cast<uint32_t>(t), s.weights[t * k + i]);

@@ -14,6 +14,14 @@ namespace glmv {
 
 // Chooses num_experts_per_tok experts for one token from its router logits [E].
 // ids/weights: [k], in selection order (best corrected score first; ties go to the lower expert id).
+// Working memory of SelectExperts, reused across tokens so routing does not allocate.
+struct SelectScratch {
+  std::vector<float> score, choice, group_score, group_values;  // [E], [E], [groups], [E / groups]
+  std::vector<size_t> order, group_order;                       // [E], [groups]
+};
+void SelectExperts(const TextConfig& config, const float* router_logits, const float* correction_bias,
+                   int64_t* ids, float* weights, SelectScratch& scratch);
+// The same with scratch of its own (tests, one-off calls).
 void SelectExperts(const TextConfig& config, const float* router_logits, const float* correction_bias,
                    int64_t* ids, float* weights);
 
@@ -31,6 +39,7 @@ struct MoeScratch {
   std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
   std::vector<ActQuant> gathered_acts;  // ActQuant of each gathered row, expert by expert
   std::vector<const MlpWeights*> acquired;  // [E]: the experts with tokens, acquired for this layer
+  SelectScratch select;
 };
 
 // out[t] = Σ_k w_k · Expert_{id_k}(x[t]) + Shared(x[t]) for n tokens of width H.

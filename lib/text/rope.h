@@ -27,9 +27,13 @@ struct MRopePositions {
 struct RopeTable {
   size_t half = 0;
   std::vector<float> cos, sin;
+  std::vector<float> inv_freq;  // [half], kept so a table rebuilt in place does not allocate
+  std::vector<int> axis;        // [half]: 0 = t, 1 = h, 2 = w
 };
 
 // Computed in f32 the way the reference does (inv_freq = 1 / θ^(2j/rd), angle = pos · inv_freq).
 RopeTable BuildTextRope(const TextConfig& config, const MRopePositions& positions);
+// The same into `table`, reusing its memory (the decode loop's way).
+void BuildTextRope(const TextConfig& config, const MRopePositions& positions, RopeTable& table);
 
 }  // namespace glmv

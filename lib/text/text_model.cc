@@ -155,7 +155,7 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
   auto done = [&](ForwardPart part, size_t layer) {
     if (observer) observer->PartDone(part, layer);
   };
-  s.rope = BuildTextRope(c, positions);
+  BuildTextRope(c, positions, s.rope);
   s.acts.clear();
   s.attention.clear();
   for (const ForwardGroup& g : groups) {
