@@ -90,10 +90,19 @@ KvSequenceT<T>::KvSequenceT(KvPoolT<T>* pool, size_t layers, size_t max_tokens)
 }
 
 template <typename T>
+KvSequenceT<T>::KvSequenceT(KvSequenceT&& o) noexcept
+    : pool_(std::exchange(o.pool_, nullptr)),
+      max_tokens_(o.max_tokens_),
+      length_(std::exchange(o.length_, 0)),
+      pages_(std::move(o.pages_)) {
+  o.pages_.clear();
+}
+
+template <typename T>
 KvSequenceT<T>& KvSequenceT<T>::operator=(KvSequenceT&& o) noexcept {
   if (this != &o) {
     Clear();
-    pool_ = o.pool_;
+    pool_ = std::exchange(o.pool_, nullptr);
     max_tokens_ = o.max_tokens_;
     length_ = std::exchange(o.length_, 0);
     pages_ = std::move(o.pages_);
@@ -134,7 +143,7 @@ Status KvSequenceT<T>::Reserve(size_t n) {
 
 template <typename T>
 void KvSequenceT<T>::Truncate(size_t tokens) {
-  if (!pool_) return;
+  if (!pool_ || pages_.empty()) return;
   tokens = std::min(tokens, length_);
   const size_t P = pool_->page_tokens();
   const size_t keep = (tokens + P - 1) / P;

@@ -64,7 +64,8 @@ class KvSequenceT {
   KvSequenceT() = default;
   // `max_tokens` caps the sequence (the context length); pages come from `pool`, which must outlive it.
   KvSequenceT(KvPoolT<T>* pool, size_t layers, size_t max_tokens);
-  KvSequenceT(KvSequenceT&&) noexcept = default;
+  // A moved-from sequence holds nothing and no pool (its destructor must not touch a pool that may be gone).
+  KvSequenceT(KvSequenceT&& other) noexcept;
   KvSequenceT& operator=(KvSequenceT&& other) noexcept;
   KvSequenceT(const KvSequenceT&) = delete;
   KvSequenceT& operator=(const KvSequenceT&) = delete;
