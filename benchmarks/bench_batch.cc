@@ -259,13 +259,21 @@ int main(int argc, char** argv) {
         engine.DecodeBatch(running);
         alone.push_back(bench::Now() - t0);
       }
+      // Steps `other` beside the running sequence while `busy` holds; each step's seconds into `gaps`. False
+      // when the running sequence missed a token (the scheduler's promise broken).
+      auto step_beside = [&](Sequence& other, auto busy, std::vector<double>& gaps) {
+        while (busy(other)) {
+          const size_t before = (*runner)->result().ids.size();
+          const double t0 = bench::Now();
+          engine.Step(running, &other);
+          gaps.push_back(bench::Now() - t0);
+          if ((*runner)->result().ids.size() != before + 1) return false;
+        }
+        return true;
+      };
       const double t_prefill = bench::Now();
-      while ((*longer)->prefilling()) {
-        const size_t before = (*runner)->result().ids.size();
-        const double t0 = bench::Now();
-        engine.Step(running, longer->get());
-        beside.push_back(bench::Now() - t0);
-        if ((*runner)->result().ids.size() != before + 1) return Fail("gap", Status::Error("the running sequence missed a step"));
+      if (!step_beside(**longer, [](const Sequence& s) { return s.prefilling(); }, beside)) {
+        return Fail("gap", Status::Error("the running sequence missed a step"));
       }
       const double prefill_seconds = bench::Now() - t_prefill;
       bench::Emit({{"bench", "batch_token_gap"}, {"beside", "prefill of a long prompt, in chunks"},
@@ -295,12 +303,8 @@ int main(int argc, char** argv) {
         if (!image.ok()) return Fail("starting the image sequence", image.status());
         std::vector<double> stages;
         const double t_image = bench::Now();
-        while ((*image)->encoding()) {
-          const size_t before = (*runner)->result().ids.size();
-          const double t0 = bench::Now();
-          engine.Step(running, image->get());
-          stages.push_back(bench::Now() - t0);
-          if ((*runner)->result().ids.size() != before + 1) return Fail("gap", Status::Error("the running sequence missed a step"));
+        if (!step_beside(**image, [](const Sequence& s) { return s.encoding(); }, stages)) {
+          return Fail("gap", Status::Error("the running sequence missed a step"));
         }
         bench::Emit({{"bench", "batch_token_gap"}, {"beside", "an image encoded stage by stage"},
                      {"grid_patches", {side, side}}, {"visual_tokens", side * side / (merge * merge)},

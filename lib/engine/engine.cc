@@ -260,11 +260,11 @@ void Engine::Finish(Sequence& s, FinishReason reason) {
 }
 
 // The sequence's next token from `logits` [vocab]: sampled, streamed, and checked against every way to end.
-void Engine::AcceptToken(Sequence& s, const float* logits) {
+void Engine::AcceptToken(Sequence& s, float* logits) {
   const TextConfig& c = model_->config();
   const size_t vocab = static_cast<size_t>(c.vocab_size);
-  std::vector<float>& row = ctx_.sample_row;  // a copy: processors and penalties write into it
-  row.assign(logits, logits + vocab);
+  // The step's own logits row: processors and penalties change it in place (no copy of the vocabulary).
+  const std::span<float> row(logits, vocab);
   for (auto& p : s.processors_) p->Process(row, s.result_.ids);
   const int64_t id = s.sampler_->Sample(row, s.history_);
   if (s.result_.ids.empty()) {

@@ -47,7 +47,6 @@ struct RuntimeContext {
   ForwardScratch scratch;
   std::vector<float> x;       // [rows, H] inputs of a step
   std::vector<float> logits;  // [rows with logits, vocab]
-  std::vector<float> sample_row;  // [vocab]: one sequence's logits as its processors and sampler change them
   std::vector<ForwardGroup> groups;
   std::vector<Sequence*> rows_of;  // the sequence of each group
   MRopePositions positions;
@@ -126,7 +125,7 @@ class Engine {
   std::unique_ptr<Sequence> NewSequence();
   void ReadyToSample(Sequence& s, const SamplingParams& sampling, std::function<void(const std::string&)> on_text,
                      const std::atomic<bool>* cancel);
-  void AcceptToken(Sequence& s, const float* logits);
+  void AcceptToken(Sequence& s, float* logits);  // logits: the step's row of this sequence, changed in place
   // Reserves n more tokens for s, evicting cached sequences (oldest first) while the pool lacks the room.
   Status Reserve(Sequence& s, size_t n);
   void TrimCache();
