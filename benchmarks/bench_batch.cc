@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <sys/mman.h>
 #include <fstream>
 #include <set>
@@ -117,12 +118,13 @@ double Median(std::vector<double> v) {
 }
 
 // Anonymous resident memory of this process (RssAnon), bytes: heap and anonymous mappings, not the model file.
-size_t AnonRssBytes() {
-  std::ifstream f("/proc/self/status");
+// A "Key:  N kB" field of a /proc file, in bytes (0 when absent).
+size_t ProcBytes(const char* file, const std::string& field) {
+  std::ifstream f(file);
   std::string key;
   size_t kib = 0;
   while (f >> key) {
-    if (key == "RssAnon:") {
+    if (key == field) {
       f >> kib;
       return kib * 1024;
     }
@@ -130,6 +132,8 @@ size_t AnonRssBytes() {
   }
   return 0;
 }
+
+size_t AnonRssBytes() { return ProcBytes("/proc/self/status", "RssAnon:"); }
 
 int Fail(const std::string& what, const Status& s) {
   std::fprintf(stderr, "bench_batch: %s: %s\n", what.c_str(), s.message().c_str());
@@ -244,6 +248,16 @@ int main(int argc, char** argv) {
       }
       row.line["median_part_seconds"] = parts;
       rows.push_back(std::move(row));
+    }
+    // How much of the model file is mapped by 2 MiB pages (MappedFile asks for them): weights behind 4 KiB
+    // pages stream slower, so the figures above depend on it. Pages cached before the first mapping (e.g. a
+    // file copied with cp) stay small until the page cache lets them go.
+    if (precision == o.precisions.front()) {
+      std::error_code ec;
+      const auto file_bytes = std::filesystem::is_regular_file(o.model, ec) ? std::filesystem::file_size(o.model, ec) : 0;
+      const size_t huge = ProcBytes("/proc/self/smaps_rollup", "FilePmdMapped:");
+      bench::Emit({{"bench", "model_mapping"}, {"file_bytes", file_bytes}, {"mapped_by_2mib_pages", huge},
+                   {"fraction", file_bytes ? static_cast<double>(huge) / static_cast<double>(file_bytes) : 0.0}});
     }
 
     // The longest gap between two tokens of a running sequence while a long prompt is prefilled beside it.

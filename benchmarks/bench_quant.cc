@@ -11,7 +11,7 @@
 // Activation quantization is inside the timed call: it is part of the real cost.
 //
 //   bench_quant [--threads N (2)] [--passes N (7; batches use half)] [--gib G (1)]
-//               [--shapes expert_up,...] [--formats q4,q4nl,q8,bf16] [--tokens 1,4,16,64]
+//               [--shapes expert_up,...] [--formats q4,q4nl,q8,bf16] [--tokens 1,4,16,64 (any of 1..64)]
 //               [--act-precision auto|int8|int8x2 (auto, the runtime's default)]
 #include <algorithm>
 #include <cstdio>
@@ -156,6 +156,19 @@ int main(int argc, char** argv) {
 
   const size_t min_bytes = static_cast<size_t>(gib * double(size_t{1} << 30));
   constexpr size_t kMaxTokens = 64;
+  // --tokens: any counts from 1 to kMaxTokens (default 1, 4, 16, 64).
+  std::vector<size_t> token_counts = {1, 4, 16, 64};
+  if (!tokens_list.empty()) {
+    token_counts.clear();
+    for (const auto& t : tokens_list) {
+      const long n = std::atol(t.c_str());
+      if (n < 1 || n > static_cast<long>(kMaxTokens)) {
+        std::fprintf(stderr, "bench_quant: --tokens takes counts from 1 to %zu, not '%s'\n", kMaxTokens, t.c_str());
+        return 2;
+      }
+      token_counts.push_back(static_cast<size_t>(n));
+    }
+  }
   size_t buffer_bytes = 0, max_cols = 0, max_rows = 0;
   for (const auto& s : kShapes) {
     max_cols = std::max(max_cols, s.cols), max_rows = std::max(max_rows, s.rows);
@@ -180,8 +193,7 @@ int main(int argc, char** argv) {
       // and divide by the better of this and the first measurement, so no ratio is flattered.
       const double bw_here = bench::MeasureReadBandwidth(size_t{1} << 30, 2);
       const double yardstick = std::max(bw, bw_here);
-      for (size_t n : {size_t{1}, size_t{4}, size_t{16}, size_t{64}}) {
-        if (!Wanted(tokens_list, std::to_string(n))) continue;
+      for (size_t n : token_counts) {
         Call(f, s, w.get(), n, x, y);  // warm-up: threads started, scratch grown, code in cache
         double best = 1e30, worst = 0;
         for (int p = 0; p < (n == 1 ? passes : std::max(1, passes / 2)); ++p) {

@@ -35,6 +35,11 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
       return Status::Error(path + ": cannot map: " + std::strerror(err));
     }
     file.data_ = static_cast<const uint8_t*>(p);
+    // A hint: on kernels whose filesystem caches files in large folios (ext4 since Linux 6.16), pages read
+    // through this mapping come in 2 MiB folios mapped by one TLB entry each, and a model's weights stream
+    // about twice as fast as through 4 KiB pages. Pages already cached keep their size; elsewhere the hint
+    // does nothing.
+    ::madvise(p, file.size_, MADV_HUGEPAGE);
   }
   ::close(fd);  // the mapping keeps the file alive
   return file;

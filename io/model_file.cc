@@ -581,6 +581,10 @@ Status ModelFileWriter::Finish() {
   if (st.ok() && std::fflush(file_) != 0) st = Status::Error(tmp_ + ": write failed: " + std::strerror(errno));
   // fsync before the rename: otherwise a crash could leave the final name on a file with missing data.
   if (st.ok() && ::fsync(::fileno(file_)) != 0) st = Status::Error(tmp_ + ": fsync failed: " + std::strerror(errno));
+  // The written pages are clean now; drop them from the page cache. Cached from writes they sit in small
+  // folios, and a model mapped over small folios streams its weights about 1.5x slower than over the 2 MiB
+  // folios the first read through MappedFile's MADV_HUGEPAGE mapping gets (Linux >= 6.16 on ext4).
+  if (st.ok()) (void)::posix_fadvise(::fileno(file_), 0, 0, POSIX_FADV_DONTNEED);
   if (st.ok() && std::fclose(std::exchange(file_, nullptr)) != 0) {
     st = Status::Error(tmp_ + ": close failed: " + std::strerror(errno));
   }
