@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   struct Shape { const char* name; size_t out, in; };
   const Shape shapes[] = {{"vision_qkv", 4608, 1536}, {"vision_mlp_up", 4096, 1536}, {"vision_mlp_down", 1536, 4096},
                           {"text_q", 12288, 4096}, {"expert_up", 1408, 4096}};
+  OneDnnCache onednn;
   for (const auto& s : shapes) {
     // Enough distinct copies of the weights that one pass streams ≥ 1 GiB (no cache flattery at 1 token).
     const size_t per = s.out * s.in;
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
           for (int r = 0; r < reps; ++r) {
             const float* wr = w.data() + (static_cast<size_t>(r) % copies) * per;
             if (dnn) {
-              (void)GemmOneDnn({x.data(), tokens, s.in, s.in, wr, s.out, s.in, true, nullptr, y.data(), s.out});
+              (void)GemmOneDnn(onednn, {x.data(), tokens, s.in, s.in, wr, s.out, s.in, true, nullptr, y.data(), s.out});
             } else {
               ParallelFor(s.out, 16, [&](size_t b, size_t e, size_t) {
                 simd::MatMulF32(wr, s.in, nullptr, b, e, x.data(), tokens, s.in, y.data(), s.out);

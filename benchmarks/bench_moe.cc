@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < kHidden; ++i) x[i] = static_cast<float>(bench::Hash(i) % 2001) / 1000.0f - 1.0f;
   std::vector<const Mlp*> chosen(top_k + 1);
   std::vector<PackedLinearJob> jobs;
+  LinearContext cx;  // both ways share one context, as a step's layers do
   auto pick = [&](uint64_t step) {
     std::vector<size_t> ids;
     for (uint64_t r = 0; ids.size() < top_k; ++r) {
@@ -112,10 +113,10 @@ int main(int argc, char** argv) {
   const ActRows acts{.all = ActQuantFor(precision, /*decode_row=*/true)};  // a decode step's one row
   auto per_expert = [&]() {
     for (size_t i = 0; i <= top_k; ++i) {
-      Linear(chosen[i]->gate, nullptr, x.data(), 1, gate.data() + i * kWidth, acts);
-      Linear(chosen[i]->up, nullptr, x.data(), 1, up.data() + i * kWidth, acts);
+      Linear(cx, chosen[i]->gate, nullptr, x.data(), 1, gate.data() + i * kWidth, acts);
+      Linear(cx, chosen[i]->up, nullptr, x.data(), 1, up.data() + i * kWidth, acts);
       simd::SiluMul(gate.data() + i * kWidth, up.data() + i * kWidth, gate.data() + i * kWidth, kWidth);
-      Linear(chosen[i]->down, nullptr, gate.data() + i * kWidth, 1, out.data() + i * kHidden, acts);
+      Linear(cx, chosen[i]->down, nullptr, gate.data() + i * kWidth, 1, out.data() + i * kHidden, acts);
     }
   };
   auto batched = [&]() {
@@ -124,11 +125,11 @@ int main(int argc, char** argv) {
       jobs.push_back({&chosen[i]->gate, x.data(), 1, gate.data() + i * kWidth, nullptr, acts});
       jobs.push_back({&chosen[i]->up, x.data(), 1, up.data() + i * kWidth, nullptr, acts});
     }
-    LinearPackedBatch(jobs);
+    LinearPackedBatch(cx, jobs);
     simd::SiluMul(gate.data(), up.data(), gate.data(), (top_k + 1) * kWidth);
     jobs.clear();
     for (size_t i = 0; i <= top_k; ++i) jobs.push_back({&chosen[i]->down, gate.data() + i * kWidth, 1, out.data() + i * kHidden, nullptr, acts});
-    LinearPackedBatch(jobs);
+    LinearPackedBatch(cx, jobs);
   };
 
   std::vector<double> t_per, t_batch;

@@ -82,7 +82,8 @@ void Fill(Format f, const Shape& s, size_t copies, uint8_t* w) {
 
 // The runtime's own call (lib/linear.cc): activations quantized (once, or twice under int8x2 — the
 // default for decode), then tiles of 16 rows split across threads. y [n, rows] = W [rows, cols] · x.
-void Call(Format f, const Shape& s, const uint8_t* w, size_t n, const std::vector<float>& x, std::vector<float>& y) {
+void Call(LinearContext& cx, Format f, const Shape& s, const uint8_t* w, size_t n, const std::vector<float>& x,
+          std::vector<float>& y) {
   Weight weight;
   weight.shape = {static_cast<int64_t>(s.rows), static_cast<int64_t>(s.cols)};
   if (f == Format::kBF16) {
@@ -93,7 +94,7 @@ void Call(Format f, const Shape& s, const uint8_t* w, size_t n, const std::vecto
     weight.dtype = f == Format::kQ4 ? DType::kQ4G32 : f == Format::kQ4NL ? DType::kQ4NLG32 : DType::kQ8G32;
   }
   // Calls of up to kDecodeRows tokens stand for decode steps (one row per sequence), larger ones for prefill.
-  Linear(weight, nullptr, x.data(), n, y.data(), ActRows{.all = ActQuantFor(g_precision, n <= kDecodeRows)});
+  Linear(cx, weight, nullptr, x.data(), n, y.data(), ActRows{.all = ActQuantFor(g_precision, n <= kDecodeRows)});
 }
 
 std::vector<std::string> SplitList(const char* s) {
@@ -181,6 +182,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<uint8_t, decltype(&std::free)> w(static_cast<uint8_t*>(std::aligned_alloc(4096, buffer_bytes)),
                                                    &std::free);
   std::vector<float> x(kMaxTokens * max_cols), y(kMaxTokens * max_rows);
+  LinearContext cx;
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(bench::Hash(i) % 2001) / 1000.0f - 1.0f;
 
   for (const auto& s : kShapes) {
@@ -194,11 +196,11 @@ int main(int argc, char** argv) {
       const double bw_here = bench::MeasureReadBandwidth(size_t{1} << 30, 2);
       const double yardstick = std::max(bw, bw_here);
       for (size_t n : token_counts) {
-        Call(f, s, w.get(), n, x, y);  // warm-up: threads started, scratch grown, code in cache
+        Call(cx, f, s, w.get(), n, x, y);  // warm-up: threads started, scratch grown, code in cache
         double best = 1e30, worst = 0;
         for (int p = 0; p < (n == 1 ? passes : std::max(1, passes / 2)); ++p) {
           const double t0 = bench::Now();
-          for (size_t m = 0; m < copies; ++m) Call(f, s, w.get() + m * per, n, x, y);
+          for (size_t m = 0; m < copies; ++m) Call(cx, f, s, w.get() + m * per, n, x, y);
           const double dt = (bench::Now() - t0) / double(copies);
           best = std::min(best, dt), worst = std::max(worst, dt);
         }

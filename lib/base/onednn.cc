@@ -1,28 +1,35 @@
 #include "lib/base/onednn.h"
 
 #include <map>
-#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
 #include <unordered_map>
 
 namespace glmv {
-namespace {
 
-using dnnl::memory;
-
-struct Context {
+struct OneDnnCache::State {
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  std::mutex mutex;
   // Key: m, k, n, lda, ldb, ldc, b layout, has bias.
   std::map<std::tuple<size_t, size_t, size_t, size_t, size_t, size_t, bool, bool>, dnnl::matmul> cache;
 };
 
-Context& Ctx() {
-  static Context ctx;
-  return ctx;
+// The engine and stream are made on first use: a context that never runs a large GEMM costs nothing.
+OneDnnCache::OneDnnCache() = default;
+OneDnnCache::~OneDnnCache() = default;
+OneDnnCache::OneDnnCache(OneDnnCache&&) noexcept = default;
+OneDnnCache& OneDnnCache::operator=(OneDnnCache&&) noexcept = default;
+
+size_t OneDnnCache::primitives() const {
+  if (!state_) return 0;
+  return state_->cache.size();
 }
+
+namespace {
+
+using dnnl::memory;
+
+constexpr size_t kMaxPrimitives = 256;
 
 memory::dims Dims(size_t a, size_t b) { return {static_cast<memory::dim>(a), static_cast<memory::dim>(b)}; }
 
@@ -48,10 +55,11 @@ std::string OneDnnIsa() {
   }
 }
 
-Status GemmOneDnn(const GemmArgs& g) {
+Status GemmOneDnn(OneDnnCache& cache, const GemmArgs& g) {
   if (g.m == 0 || g.n == 0) return Status::Ok();
   try {
-    Context& ctx = Ctx();
+    if (!cache.state_) cache.state_ = std::make_unique<OneDnnCache::State>();
+    OneDnnCache::State& ctx = *cache.state_;
     const auto dt = memory::data_type::f32;
     const memory::desc a_md(Dims(g.m, g.k), dt, Dims(g.lda, 1));
     // B as [k, n]: a transposed W [n, k] is the same bytes with strides (1, ldb).
@@ -60,10 +68,12 @@ Status GemmOneDnn(const GemmArgs& g) {
     const memory::desc bias_md(Dims(1, g.n), dt, Dims(g.n, 1));
     dnnl::matmul prim;
     {
-      std::lock_guard<std::mutex> lock(ctx.mutex);
       const auto key = std::make_tuple(g.m, g.k, g.n, g.lda, g.ldb, g.ldc, g.b_is_nk, g.bias != nullptr);
       auto it = ctx.cache.find(key);
       if (it == ctx.cache.end()) {
+        // A server sees prompt chunks and image segments of every length, each a shape with its JIT code:
+        // past kMaxPrimitives the cache starts over rather than grow without bound.
+        if (ctx.cache.size() >= kMaxPrimitives) ctx.cache.clear();
         const dnnl::matmul::desc desc = g.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md)
                                                : dnnl::matmul::desc(a_md, b_md, c_md);
         it = ctx.cache.emplace(key, dnnl::matmul(dnnl::matmul::primitive_desc(desc, ctx.engine))).first;

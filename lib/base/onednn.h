@@ -1,9 +1,11 @@
 // oneDNN lives behind this file alone (its exceptions never leave it): what `glmv info` reports, and the
 // large f32 GEMMs (prefill and vision linears, vision attention tiles). Primitives are created once per
-// shape and cached; they run on the same OpenMP threads as everything else.
+// shape and kept in a cache that belongs to whoever runs the GEMMs (an engine's runtime context), never to
+// the process; they run on the same OpenMP threads as everything else.
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "io/status.h"
@@ -27,6 +29,24 @@ struct GemmArgs {
   float* c = nullptr;
   size_t ldc = 0;
 };
-Status GemmOneDnn(const GemmArgs& args);
+
+// oneDNN's engine and stream (made on first use), and the matmul primitives made so far, one per shape. Used
+// by one thread at a time: an engine's runtime context has its own, used by the thread that runs its steps.
+class OneDnnCache {
+ public:
+  OneDnnCache();
+  ~OneDnnCache();
+  OneDnnCache(OneDnnCache&&) noexcept;
+  OneDnnCache& operator=(OneDnnCache&&) noexcept;
+  size_t primitives() const;  // shapes cached so far
+
+ private:
+  friend Status GemmOneDnn(OneDnnCache& cache, const GemmArgs& args);
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// An error (and nothing written) when oneDNN refuses; callers fall back to their own kernels.
+Status GemmOneDnn(OneDnnCache& cache, const GemmArgs& args);
 
 }  // namespace glmv

@@ -316,7 +316,7 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
     Sequence& s = *prefill;
     if (s.first_step_ < 0) s.first_step_ = now;
     auto& [kind, encoding] = s.encodings_.front();
-    vision_->EncodeStage(encoding);
+    vision_->EncodeStage(encoding, ctx_.scratch.linear);
     if (encoding.done()) {
       const Status st = ScatterVisualFeatures(s.prompt_, kind, encoding.features, H);
       s.encodings_.erase(s.encodings_.begin());

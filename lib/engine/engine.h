@@ -40,7 +40,9 @@ struct EngineOptions {
   ActPrecision act_precision = ActPrecision::kAuto;
 };
 
-// What the engine owns besides the model and passes down: nothing of it is process-global.
+// What the engine owns besides the model and passes down: nothing of it is process-global. The thread
+// count is applied on the thread that runs each step; every linear layer's buffers and oneDNN primitives
+// (text and vision alike) are scratch.linear.
 struct RuntimeContext {
   int threads = 0;
   ActPrecision act_precision = ActPrecision::kAuto;

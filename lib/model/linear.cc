@@ -34,10 +34,9 @@ size_t KernelRows(const ActRows& acts, size_t n) {
 // token order, one per kOnce token and two per kTwice token (the value, then what its quantization lost,
 // quantized again). q/scale/sum are sized by the caller for KernelRows(acts, n) rows of P, G and G entries.
 void QuantizeForKernels(const float* x, size_t n, size_t in, const ActRows& acts, int8_t* q, float* scale,
-                        int32_t* sum) {
+                        int32_t* sum, std::vector<float>& rest) {
   const size_t G = simd::QuantGroups(in), P = G * simd::kQuantGroup;
   if (!AnyTwice(acts, n)) return simd::QuantizeActs(x, n, in, in, q, scale, sum);
-  thread_local std::vector<float> rest;
   if (rest.size() < in) rest.resize(in);
   size_t r = 0;
   for (size_t t = 0; t < n; ++t) {
@@ -74,17 +73,17 @@ void SumKernelRows(const float* rows_out, size_t n, const ActRows& acts, size_t 
 // widen as they stream. Many: the matrix is widened once into a scratch buffer and multiplied by oneDNN's
 // f32 GEMM — the same f32 arithmetic as weights widened at load, for one pass over the weights (vision
 // batches are hundreds of tokens or more, so the pass is a few percent of the GEMM's time).
-void LinearBF16(const Weight& w, const float* b, const float* x, size_t n, float* y) {
+void LinearBF16(LinearContext& cx, const Weight& w, const float* b, const float* x, size_t n, float* y) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   if (n >= kOneDnnMinTokens) {
-    thread_local std::vector<float> widened;  // grown to the largest matrix, then reused
+    std::vector<float>& widened = cx.widened;  // grown to the largest matrix, then reused
     if (widened.size() < out * in) widened.resize(out * in);
     float* dst = widened.data();
     const uint16_t* src = w.bf16;
     ParallelFor(out, 64, [&](size_t begin, size_t end, size_t) {
       WidenToF32(DType::kBF16, reinterpret_cast<const uint8_t*>(src + begin * in), (end - begin) * in, dst + begin * in);
     });
-    if (GemmOneDnn({x, n, in, in, dst, out, in, true, b, y, out}).ok()) return;
+    if (GemmOneDnn(cx.onednn, {x, n, in, in, dst, out, in, true, b, y, out}).ok()) return;
   }
   ParallelFor(out, 16, [&](size_t begin, size_t end, size_t) {
     simd::MatMulBF16(w.bf16, in, b, begin, end, x, n, in, y, out);
@@ -93,20 +92,18 @@ void LinearBF16(const Weight& w, const float* b, const float* x, size_t n, float
 
 }  // namespace
 
-void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
+void LinearPackedBatch(LinearContext& cx, std::span<const PackedLinearJob> jobs) {
   // Activations are quantized to int8 per group once (or twice, see ActQuant) on this thread, then the
-  // tiles of 16 rows are split across threads (simd/kernels_quant.h). Buffers are thread-local, grown to the
-  // largest batch seen and reused (decode does not allocate); the workers get pointers, never the names.
+  // tiles of 16 rows are split across threads (simd/kernels_quant.h). Buffers are the context's, grown to
+  // the largest batch seen and reused (decode does not allocate); the workers get pointers, never the names.
   // Per job: its activations' place in the shared buffers (a job with the same input as the one before —
   // gate and up of one expert — shares its quantization), its output (or pair buffer) and its first tile.
-  struct Plan {
-    size_t acts = 0, groups = 0, rows = 0, pairs = 0, first_tile = 0;
-    bool twice = false, shares = false;
-  };
-  thread_local std::vector<Plan> plans;
-  thread_local std::vector<int8_t> q;
-  thread_local std::vector<float> scale, pair_out;
-  thread_local std::vector<int32_t> sum;
+  using Plan = LinearContext::PackedPlan;
+  std::vector<Plan>& plans = cx.plans;
+  std::vector<int8_t>& q = cx.q;
+  std::vector<float>& scale = cx.scale;
+  std::vector<float>& pair_out = cx.pair_out;
+  std::vector<int32_t>& sum = cx.sum;
   plans.assign(jobs.size(), Plan{});
   size_t g_size = 0, pair_size = 0, tiles = 0;
   for (size_t j = 0; j < jobs.size(); ++j) {
@@ -136,7 +133,7 @@ void LinearPackedBatch(std::span<const PackedLinearJob> jobs) {
     const Plan& p = plans[j];
     if (p.shares) continue;
     QuantizeForKernels(jobs[j].x, jobs[j].n, static_cast<size_t>(jobs[j].w->cols()), jobs[j].acts,
-                       q.data() + p.acts * simd::kQuantGroup, scale.data() + p.acts, sum.data() + p.acts);
+                       q.data() + p.acts * simd::kQuantGroup, scale.data() + p.acts, sum.data() + p.acts, cx.rest);
   }
   const Plan* plan = plans.data();
   int8_t* qp = q.data();
@@ -179,18 +176,18 @@ const char* ActPrecisionName(ActPrecision p) {
   return p == ActPrecision::kInt8x2 ? "int8x2" : p == ActPrecision::kAuto ? "auto" : "int8";
 }
 
-void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y, ActRows acts) {
+void Linear(LinearContext& cx, const Weight& w, const Weight* bias, const float* x, size_t n, float* y, ActRows acts) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const float* b = (bias && bias->data) ? bias->data : nullptr;
   if (w.is_packed()) {
     const PackedLinearJob job{&w, x, n, y, b, acts};
-    return LinearPackedBatch(std::span<const PackedLinearJob>(&job, 1));
+    return LinearPackedBatch(cx, std::span<const PackedLinearJob>(&job, 1));
   }
-  if (w.is_bf16()) return LinearBF16(w, b, x, n, y);
+  if (w.is_bf16()) return LinearBF16(cx, w, b, x, n, y);
   if (n >= kOneDnnMinTokens) {
     // Many tokens: a blocked GEMM reuses each weight tile across tokens; oneDNN's is far faster than
     // the row-by-row kernel there (benchmarks/bench_linear). Fall back to it if oneDNN refuses.
-    if (GemmOneDnn({x, n, in, in, w.data, out, in, true, b, y, out}).ok()) return;
+    if (GemmOneDnn(cx.onednn, {x, n, in, in, w.data, out, in, true, b, y, out}).ok()) return;
   }
   // Chunks of ≥ 16 rows keep threads busy without splitting tiny matrices.
   ParallelFor(out, 16, [&](size_t begin, size_t end, size_t) {
@@ -198,15 +195,16 @@ void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float
   });
 }
 
-void SwiGlu(const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch, ActRows acts) {
+void SwiGlu(LinearContext& cx, const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch,
+            ActRows acts) {
   const size_t width = static_cast<size_t>(mlp.gate.rows());
   if (scratch.size() < 2 * n * width) scratch.resize(2 * n * width);
   float* gate = scratch.data();
   float* up = gate + n * width;
-  Linear(mlp.gate, nullptr, x, n, gate, acts);
-  Linear(mlp.up, nullptr, x, n, up, acts);
+  Linear(cx, mlp.gate, nullptr, x, n, gate, acts);
+  Linear(cx, mlp.up, nullptr, x, n, up, acts);
   simd::SiluMul(gate, up, gate, n * width);
-  Linear(mlp.down, nullptr, gate, n, out, acts);
+  Linear(cx, mlp.down, nullptr, gate, n, out, acts);
 }
 
 }  // namespace glmv

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "io/status.h"
+#include "lib/base/onednn.h"
 #include "lib/model/weight.h"
 
 namespace glmv {
@@ -46,8 +47,25 @@ constexpr size_t kBatchedExpertMaxTokens = 16;
 Result<ActPrecision> ParseActPrecision(std::string_view name);
 const char* ActPrecisionName(ActPrecision p);
 
+// Where linear layers keep what outlives one call: buffers grown to the largest call seen and reused (so
+// decode does not allocate), and oneDNN's primitives. One per engine (its runtime context), used by the
+// thread that runs its steps; never process-global.
+struct LinearContext {
+  struct PackedPlan {  // one job of LinearPackedBatch: where its activations, outputs and tiles are
+    size_t acts = 0, groups = 0, rows = 0, pairs = 0, first_tile = 0;
+    bool twice = false, shares = false;
+  };
+  std::vector<PackedPlan> plans;
+  std::vector<int8_t> q;           // quantized activations of every job
+  std::vector<float> scale, pair_out, rest;
+  std::vector<int32_t> sum;
+  std::vector<float> widened;      // a bf16 matrix widened for oneDNN
+  OneDnnCache onednn;
+};
+
 // y[t, :] = W · x[t, :] (+ bias) for t in [0, n). x: [n, W.cols()], y: [n, W.rows()], both dense.
-void Linear(const Weight& w, const Weight* bias, const float* x, size_t n, float* y, ActRows acts = {});
+void Linear(LinearContext& cx, const Weight& w, const Weight* bias, const float* x, size_t n, float* y,
+            ActRows acts = {});
 
 // One packed (int4/int8) linear layer of a batch run by LinearPackedBatch: y [n, W.rows()] = W · x [n, W.cols()]
 // (+ bias), x and y dense.
@@ -65,9 +83,10 @@ struct PackedLinearJob {
 // decode step (Linear runs a packed layer as a batch of one). Each job's result is exactly Linear()'s. Consecutive jobs with the same x, n and width
 // (gate and up) share one quantization of x when their ActRows are the same. Every job's weight must be packed, and no job's x may be
 // another job's y (all inputs are quantized before any output is written).
-void LinearPackedBatch(std::span<const PackedLinearJob> jobs);
+void LinearPackedBatch(LinearContext& cx, std::span<const PackedLinearJob> jobs);
 
 // out[t, :] = down · (silu(gate · x[t]) ⊙ (up · x[t])). `scratch` grows to 2·n·width floats and is reused.
-void SwiGlu(const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch, ActRows acts = {});
+void SwiGlu(LinearContext& cx, const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch,
+            ActRows acts = {});
 
 }  // namespace glmv

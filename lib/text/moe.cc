@@ -85,7 +85,7 @@ bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed()
 // same order. Returns false (nothing done) when the experts are not all packed, or when an expert got more
 // than kBatchedExpertMaxTokens tokens (or the shared expert, which gets all n, would), where each matrix is
 // reused across its tokens and one pass per expert costs little.
-bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
+bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
                     MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size), width = static_cast<size_t>(c.moe_intermediate_size);
   if (layer.has_shared && (!Packed(layer.shared) || n > kBatchedExpertMaxTokens)) return false;
@@ -136,7 +136,7 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
     jobs.push_back({&layer.shared.gate, x, n, shared_gate, nullptr, acts});
     jobs.push_back({&layer.shared.up, x, n, shared_up, nullptr, acts});
   }
-  LinearPackedBatch(jobs);
+  LinearPackedBatch(cx, jobs);
   simd::SiluMul(gate, up, gate, total * width);
   if (layer.has_shared) simd::SiluMul(shared_gate, shared_up, shared_gate, n * shared_width);
   jobs.clear();
@@ -149,7 +149,7 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
     at += m;
   }
   if (layer.has_shared) jobs.push_back({&layer.shared.down, shared_gate, n, shared_out, nullptr, acts});
-  LinearPackedBatch(jobs);
+  LinearPackedBatch(cx, jobs);
   at = 0;
   for (const auto& list : s.per_expert) {
     for (size_t i = 0; i < list.size(); ++i) simd::Axpy(list[i].second, expert_out + (at + i) * H, out + list[i].first * H, H);
@@ -163,14 +163,14 @@ bool BatchedExperts(const TextConfig& c, const TextLayerWeights& layer, const fl
 
 }  // namespace
 
-void RouteTokens(const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, MoeScratch& s,
+void RouteTokens(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, MoeScratch& s,
                  const int64_t* forced_ids) {
   const size_t E = static_cast<size_t>(c.n_routed_experts);
   const size_t k = static_cast<size_t>(c.num_experts_per_tok);
   s.router_logits.resize(n * E);
   s.ids.resize(n * k);
   s.weights.resize(n * k);
-  Linear(layer.router, nullptr, x, n, s.router_logits.data());
+  Linear(cx, layer.router, nullptr, x, n, s.router_logits.data());
   s.per_expert.resize(E);
   for (auto& list : s.per_expert) list.clear();
   for (size_t t = 0; t < n; ++t) {
@@ -187,8 +187,8 @@ void RouteTokens(const TextConfig& c, const TextLayerWeights& layer, const float
   }
 }
 
-Status RunExperts(const TextConfig& c, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
-                  const float* x, size_t n, float* out, MoeScratch& s, ActRows acts) {
+Status RunExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, size_t layer_index,
+                  ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size);
   // Every expert that got tokens, acquired for the layer's run (each is read once for all its tokens) and
   // released at the end, whatever happens in between.
@@ -209,7 +209,7 @@ Status RunExperts(const TextConfig& c, const TextLayerWeights& layer, size_t lay
   }
   // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does.
   std::fill(out, out + n * H, 0.0f);
-  if (BatchedExperts(c, layer, x, n, out, s, acts)) return Status::Ok();
+  if (BatchedExperts(cx, c, layer, x, n, out, s, acts)) return Status::Ok();
   for (size_t e = 0; e < s.per_expert.size(); ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
@@ -221,21 +221,22 @@ Status RunExperts(const TextConfig& c, const TextLayerWeights& layer, size_t lay
       std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
       s.gathered_acts[i] = acts.At(list[i].first);
     }
-    SwiGlu(*s.acquired[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
+    SwiGlu(cx, *s.acquired[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
     for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
   }
   if (layer.has_shared) {
     if (s.expert_out.size() < n * H) s.expert_out.resize(n * H);
-    SwiGlu(layer.shared, x, n, s.expert_out.data(), s.mlp, acts);
+    SwiGlu(cx, layer.shared, x, n, s.expert_out.data(), s.mlp, acts);
     for (size_t i = 0; i < n * H; ++i) out[i] += s.expert_out[i];
   }
   return Status::Ok();
 }
 
-Status MoeForward(const TextConfig& c, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
-                  const float* x, size_t n, float* out, MoeScratch& s, const int64_t* forced_ids, ActRows acts) {
-  RouteTokens(c, layer, x, n, s, forced_ids);
-  return RunExperts(c, layer, layer_index, experts, x, n, out, s, acts);
+Status MoeForward(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, size_t layer_index,
+                  ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& s, const int64_t* forced_ids,
+                  ActRows acts) {
+  RouteTokens(cx, c, layer, x, n, s, forced_ids);
+  return RunExperts(cx, c, layer, layer_index, experts, x, n, out, s, acts);
 }
 
 }  // namespace glmv

@@ -48,16 +48,17 @@ struct MoeScratch {
 // compare a quantized model's arithmetic along the reference's routing, apart from near-tie flips.
 // `acts` says how each of the n rows meets packed weights; a gathered row keeps its own. Routed experts come
 // from `experts` (layer `layer_index`), acquired for the layer's run and released after it.
-Status MoeForward(const TextConfig& config, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
-                  const float* x, size_t n, float* out, MoeScratch& scratch, const int64_t* forced_ids = nullptr,
-                  ActRows acts = {});
+// Linear layers run in `cx` (lib/model/linear.h).
+Status MoeForward(LinearContext& cx, const TextConfig& config, const TextLayerWeights& layer, size_t layer_index,
+                  ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& scratch,
+                  const int64_t* forced_ids = nullptr, ActRows acts = {});
 
 // MoeForward's two halves (bench_decode times them apart). RouteTokens: the router's logits, each token's
 // experts and weights, and each expert's list of tokens, into `scratch`. RunExperts: out[t] from those
 // lists — every routed expert on its tokens and the shared expert on all.
-void RouteTokens(const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n,
+void RouteTokens(LinearContext& cx, const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n,
                  MoeScratch& scratch, const int64_t* forced_ids = nullptr);
-Status RunExperts(const TextConfig& config, const TextLayerWeights& layer, size_t layer_index, ExpertSource& experts,
-                  const float* x, size_t n, float* out, MoeScratch& scratch, ActRows acts = {});
+Status RunExperts(LinearContext& cx, const TextConfig& config, const TextLayerWeights& layer, size_t layer_index,
+                  ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& scratch, ActRows acts = {});
 
 }  // namespace glmv

@@ -103,9 +103,9 @@ void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<c
   s.q.resize(n * q_width);
   s.k.resize(n * kv_width);
   s.v.resize(n * kv_width);
-  Linear(L.q, c.attention_bias ? &L.q_bias : nullptr, s.h.data(), n, s.q.data(), acts);
-  Linear(L.k, c.attention_bias ? &L.k_bias : nullptr, s.h.data(), n, s.k.data(), acts);
-  Linear(L.v, c.attention_bias ? &L.v_bias : nullptr, s.h.data(), n, s.v.data(), acts);
+  Linear(s.linear, L.q, c.attention_bias ? &L.q_bias : nullptr, s.h.data(), n, s.q.data(), acts);
+  Linear(s.linear, L.k, c.attention_bias ? &L.k_bias : nullptr, s.h.data(), n, s.k.data(), acts);
+  Linear(s.linear, L.v, c.attention_bias ? &L.v_bias : nullptr, s.h.data(), n, s.v.data(), acts);
   if (observer) observer->PartDone(ForwardPart::kQkv, layer);
   // Partial rotary: the first rotary_dim dims of every q and k head rotate; the rest pass through. Then each
   // row's key and value heads go to its sequence's page ([kv_heads][P][hd]).
@@ -131,7 +131,7 @@ void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<c
   s.attn.resize(n * q_width);
   CausalAttention(c, s.q.data(), s.attention, layer, s.attn.data(), s.scores);
   if (observer) observer->PartDone(ForwardPart::kAttentionCore, layer);
-  Linear(L.o, nullptr, s.attn.data(), n, out, acts);
+  Linear(s.linear, L.o, nullptr, s.attn.data(), n, out, acts);
   if (observer) observer->PartDone(ForwardPart::kOProj, layer);
 }
 
@@ -185,7 +185,7 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
     for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.post_attn_norm.data, eps, s.h.data() + i * H, H);
     done(ForwardPart::kNormsResidualRope, l);
     if (L.dense) {
-      SwiGlu(L.mlp, s.h.data(), n, s.mlp_out.data(), s.mlp, acts);
+      SwiGlu(s.linear, L.mlp, s.h.data(), n, s.mlp_out.data(), s.mlp, acts);
       done(ForwardPart::kDenseMlp, l);
     } else {
       const int64_t* forced = nullptr;
@@ -204,10 +204,10 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
         }
         forced = ids.data();
       }
-      RouteTokens(c, L, s.h.data(), n, s.moe, forced);
+      RouteTokens(s.linear, c, L, s.h.data(), n, s.moe, forced);
       done(ForwardPart::kRouter, l);
       ExpertSource& experts = options.experts ? *options.experts : mapped_experts_;
-      GLMV_RETURN_IF_ERROR(RunExperts(c, L, l, experts, s.h.data(), n, s.mlp_out.data(), s.moe, acts));
+      GLMV_RETURN_IF_ERROR(RunExperts(s.linear, c, L, l, experts, s.h.data(), n, s.mlp_out.data(), s.moe, acts));
       done(ForwardPart::kExperts, l);
     }
     for (size_t i = 0; i < n * H; ++i) x[i] += s.mlp_out[i];
@@ -234,7 +234,7 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
   if (trace) trace->final_norm.assign(s.last.begin(), s.last.end());
   done(ForwardPart::kNormsResidualRope, layers);
   logits.resize(logit_rows * static_cast<size_t>(c.vocab_size));
-  if (logit_rows > 0) Linear(w_.lm_head, nullptr, s.last.data(), logit_rows, logits.data(), acts);
+  if (logit_rows > 0) Linear(s.linear, w_.lm_head, nullptr, s.last.data(), logit_rows, logits.data(), acts);
   done(ForwardPart::kLmHead, layers);
   return Status::Ok();
 }

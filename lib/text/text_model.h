@@ -50,6 +50,7 @@ class ForwardObserver {
 // Scratch of forward calls, owned by the caller (an engine's runtime context, a tool): grows to the largest
 // call, then is reused, so steady decoding does not allocate.
 struct ForwardScratch {
+  LinearContext linear;                   // every linear layer's buffers and oneDNN primitives
   std::vector<float> h, q, k, v, attn, mlp_out, mlp, scores, last;
   std::vector<ActQuant> acts;             // [n] per row
   std::vector<AttentionRows> attention;   // per group

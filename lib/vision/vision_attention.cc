@@ -37,7 +37,7 @@ void VisionSegmentAttentionRows(const float* qkv, size_t begin, size_t end, size
   });
 }
 
-void VisionSegmentAttention(const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,
+void VisionSegmentAttention(OneDnnCache& onednn, const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,
                             std::vector<float>& scratch) {
   const size_t len = end - begin, stride = 3 * D, heads = D / hd;
   if (len < kMinGemmTokens) return VisionSegmentAttentionRows(qkv, begin, end, D, hd, out, scratch);
@@ -50,14 +50,14 @@ void VisionSegmentAttention(const float* qkv, size_t begin, size_t end, size_t D
       const size_t rows = std::min(block, len - q0);
       float* s = scratch.data();
       // S = Q_block · K_hᵀ: K's rows are W-style [len, hd] rows of the qkv matrix.
-      Status st = GemmOneDnn({base + q0 * stride + h * hd, rows, hd, stride, base + D + h * hd, len, stride, true,
+      Status st = GemmOneDnn(onednn, {base + q0 * stride + h * hd, rows, hd, stride, base + D + h * hd, len, stride, true,
                               nullptr, s, len});
       if (st.ok()) {
         ParallelFor(rows, 4, [&](size_t b, size_t e, size_t) {
           for (size_t r = b; r < e; ++r) simd::SoftmaxInPlace(s + r * len, len, scale);
         });
         // O_block = P · V_h, written straight into this head's columns of `out`.
-        st = GemmOneDnn({s, rows, len, len, base + 2 * D + h * hd, hd, stride, false, nullptr,
+        st = GemmOneDnn(onednn, {s, rows, len, len, base + 2 * D + h * hd, hd, stride, false, nullptr,
                          out + (begin + q0) * D + h * hd, D});
       }
       if (!st.ok()) return VisionSegmentAttentionRows(qkv, begin, end, D, hd, out, scratch);  // oneDNN refused

@@ -5,12 +5,15 @@
 #include <cstddef>
 #include <vector>
 
+#include "lib/base/onednn.h"
+
 namespace glmv {
 
 // Tokens [begin, end) attend to each other. qkv: [*, 3·D] (q, k, v side by side; heads of `hd` inside
 // each), out: [*, D]; rows outside [begin, end) are not touched. `scratch` grows as needed and is reused.
-// Long segments run as query-block GEMMs through oneDNN (QKᵀ, softmax, PV); short ones row by row.
-void VisionSegmentAttention(const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,
+// Long segments run as query-block GEMMs through oneDNN (QKᵀ, softmax, PV) with `onednn`'s primitives;
+// short ones row by row.
+void VisionSegmentAttention(OneDnnCache& onednn, const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,
                             std::vector<float>& scratch);
 
 // The row-by-row path, for tests to compare the blocked path against.

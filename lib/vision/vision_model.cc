@@ -34,14 +34,14 @@ int64_t VisionModel::patch_values() const {
   return config_.in_channels * config_.temporal_patch_size * config_.patch_size * config_.patch_size;
 }
 
-void VisionModel::Block(const VisionBlockWeights& b, float* z, size_t n, std::span<const size_t> segment_starts,
+void VisionModel::Block(LinearContext& cx, const VisionBlockWeights& b, float* z, size_t n, std::span<const size_t> segment_starts,
                         const std::vector<float>& cos, const std::vector<float>& sin, std::vector<float>& scratch) const {
   const size_t D = static_cast<size_t>(config_.hidden_size);
   const size_t hd = D / static_cast<size_t>(config_.num_heads), half = hd / 2;
   const float eps = static_cast<float>(config_.rms_norm_eps);
   std::vector<float> a(n * D), qkv(n * 3 * D), attn(n * D), delta(n * D);
   for (size_t i = 0; i < n; ++i) simd::RmsNorm(z + i * D, b.norm1.data, eps, a.data() + i * D, D);
-  Linear(b.qkv, config_.attention_bias ? &b.qkv_bias : nullptr, a.data(), n, qkv.data());
+  Linear(cx, b.qkv, config_.attention_bias ? &b.qkv_bias : nullptr, a.data(), n, qkv.data());
   for (size_t i = 0; i < n; ++i) {  // 2-D rope on every q and k head, over the whole head
     for (size_t h = 0; h < D / hd; ++h) {
       simd::RotateHalf(qkv.data() + i * 3 * D + h * hd, cos.data() + i * half, sin.data() + i * half, half);
@@ -49,12 +49,12 @@ void VisionModel::Block(const VisionBlockWeights& b, float* z, size_t n, std::sp
     }
   }
   for (size_t s = 0; s + 1 < segment_starts.size(); ++s) {
-    VisionSegmentAttention(qkv.data(), segment_starts[s], segment_starts[s + 1], D, hd, attn.data(), scratch);
+    VisionSegmentAttention(cx.onednn, qkv.data(), segment_starts[s], segment_starts[s + 1], D, hd, attn.data(), scratch);
   }
-  Linear(b.proj, nullptr, attn.data(), n, delta.data());
+  Linear(cx, b.proj, nullptr, attn.data(), n, delta.data());
   for (size_t i = 0; i < n * D; ++i) z[i] += delta[i];
   for (size_t i = 0; i < n; ++i) simd::RmsNorm(z + i * D, b.norm2.data, eps, a.data() + i * D, D);
-  SwiGlu(b.mlp, a.data(), n, delta.data(), scratch);
+  SwiGlu(cx, b.mlp, a.data(), n, delta.data(), scratch);
   for (size_t i = 0; i < n * D; ++i) z[i] += delta[i];
 }
 
@@ -62,7 +62,8 @@ Result<std::vector<float>> VisionModel::Encode(std::span<const float> pixels, st
                                                VisionTrace* trace) const {
   GLMV_ASSIGN_OR_RETURN(VisionEncoding e, BeginEncode(std::vector<float>(pixels.begin(), pixels.end()),
                                                       std::vector<VisionGrid>(grids.begin(), grids.end())));
-  while (!e.done()) EncodeStage(e, trace);
+  LinearContext cx;  // one encode alone; an engine passes its own context to EncodeStage
+  while (!e.done()) EncodeStage(e, cx, trace);
   return std::move(e.features);
 }
 
@@ -95,7 +96,7 @@ Result<VisionEncoding> VisionModel::BeginEncode(std::vector<float> pixels, std::
   return e;
 }
 
-void VisionModel::EncodeStage(VisionEncoding& e, VisionTrace* trace) const {
+void VisionModel::EncodeStage(VisionEncoding& e, LinearContext& cx, VisionTrace* trace) const {
   const VisionConfig& c = config_;
   const size_t D = static_cast<size_t>(c.hidden_size), O = static_cast<size_t>(c.out_hidden_size);
   const int64_t m = c.spatial_merge_size;
@@ -105,7 +106,7 @@ void VisionModel::EncodeStage(VisionEncoding& e, VisionTrace* trace) const {
   std::vector<float>& z = e.z;
   if (stage == 0) {  // patch embedding, its norm, the interpolated positions and the rope tables
     z.assign(n * D, 0.0f);
-    Linear(w_.patch_embed, &w_.patch_bias, e.pixels.data(), n, z.data());
+    Linear(cx, w_.patch_embed, &w_.patch_bias, e.pixels.data(), n, z.data());
     e.pixels = {};
     if (trace) trace->patch_embed = z;
     for (size_t i = 0; i < n; ++i) simd::RmsNorm(z.data() + i * D, w_.post_conv_norm.data, eps, z.data() + i * D, D);
@@ -131,7 +132,7 @@ void VisionModel::EncodeStage(VisionEncoding& e, VisionTrace* trace) const {
     return;
   }
   if (stage <= w_.blocks.size()) {
-    Block(w_.blocks[stage - 1], z.data(), n, e.starts, e.cos, e.sin, e.scratch);
+    Block(cx, w_.blocks[stage - 1], z.data(), n, e.starts, e.cos, e.sin, e.scratch);
     if (trace) trace->block_out.push_back(z);
     return;
   }
@@ -151,15 +152,15 @@ void VisionModel::EncodeStage(VisionEncoding& e, VisionTrace* trace) const {
         for (size_t ch = 0; ch < D; ++ch) dst[ch * mm] = src[ch];
       }
     }
-    Linear(w_.downsample, &w_.downsample_bias, blocks.data(), tokens, down.data());
+    Linear(cx, w_.downsample, &w_.downsample_bias, blocks.data(), tokens, down.data());
   }
   if (trace) trace->downsample = down;
-  Linear(w_.merger_proj, nullptr, down.data(), tokens, u.data());
+  Linear(cx, w_.merger_proj, nullptr, down.data(), tokens, u.data());
   for (size_t i = 0; i < tokens; ++i) {
     simd::LayerNorm(u.data() + i * O, w_.merger_norm.data, w_.merger_norm_bias.data, kMergerLayerNormEps, u.data() + i * O, O);
   }
   simd::GeluErfInPlace(u.data(), u.size());
-  SwiGlu(w_.merger_mlp, u.data(), tokens, merged.data(), e.scratch);
+  SwiGlu(cx, w_.merger_mlp, u.data(), tokens, merged.data(), e.scratch);
   if (trace) trace->merged = merged;
   e.features = std::move(merged);
   // Free what a finished encode no longer needs (a 1024² image's hidden states are ~35 MB).

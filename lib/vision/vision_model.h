@@ -10,6 +10,7 @@
 #include "io/status.h"
 #include "lib/model/checkpoint.h"
 #include "lib/model/config.h"
+#include "lib/model/linear.h"
 #include "lib/vision/vision_embed.h"
 #include "lib/vision/vision_weights.h"
 
@@ -61,12 +62,12 @@ class VisionModel {
   // Encode in stages (the same arithmetic): BeginEncode checks the input; each EncodeStage runs the next
   // stage (stage_count() in all: embedding, one per block, merger); e.features holds the result when done.
   Result<VisionEncoding> BeginEncode(std::vector<float> pixels, std::vector<VisionGrid> grids) const;
-  void EncodeStage(VisionEncoding& e, VisionTrace* trace = nullptr) const;
+  void EncodeStage(VisionEncoding& e, LinearContext& cx, VisionTrace* trace = nullptr) const;
   size_t stage_count() const { return w_.blocks.size() + 2; }
 
  private:
   VisionModel() = default;
-  void Block(const VisionBlockWeights& b, float* z, size_t n, std::span<const size_t> segment_starts,
+  void Block(LinearContext& cx, const VisionBlockWeights& b, float* z, size_t n, std::span<const size_t> segment_starts,
              const std::vector<float>& cos, const std::vector<float>& sin, std::vector<float>& scratch) const;
 
   VisionConfig config_;

@@ -23,7 +23,8 @@ double RelativeError(const Weight& w, const std::vector<float>& bias, const std:
   b.data = bias.data();
   b.shape = {static_cast<int64_t>(rows)};
   std::vector<float> y(n * rows, -1.0f);
-  Linear(w, bias.empty() ? nullptr : &b, x.data(), n, y.data(), ActRows{.all = quant});
+  LinearContext cx;
+  Linear(cx, w, bias.empty() ? nullptr : &b, x.data(), n, y.data(), ActRows{.all = quant});
   std::vector<float> row(cols);
   double worst = 0, scale = 0;
   for (size_t r = 0; r < rows; ++r) {
@@ -88,11 +89,12 @@ TEST_CASE("rows of one call quantized once or twice each get what they get alone
   const ActQuant kinds[n] = {ActQuant::kTwice, ActQuant::kOnce, ActQuant::kOnce,
                              ActQuant::kTwice, ActQuant::kTwice, ActQuant::kOnce};
   std::vector<float> mixed(n * rows, -1.0f);
-  Linear(w, nullptr, x.data(), n, mixed.data(), ActRows{.per_row = kinds});
+  LinearContext cx;
+  Linear(cx, w, nullptr, x.data(), n, mixed.data(), ActRows{.per_row = kinds});
   for (size_t t = 0; t < n; ++t) {
     CAPTURE(t);
     std::vector<float> alone(rows, -2.0f);
-    Linear(w, nullptr, x.data() + t * cols, 1, alone.data(), ActRows{.all = kinds[t]});
+    Linear(cx, w, nullptr, x.data() + t * cols, 1, alone.data(), ActRows{.all = kinds[t]});
     CHECK(std::equal(alone.begin(), alone.end(), mixed.begin() + static_cast<std::ptrdiff_t>(t * rows)));
   }
   // And by kind of row under each user setting: auto is twice for decode rows only.
@@ -110,6 +112,34 @@ TEST_CASE("activation precision names") {
   const auto bad = ParseActPrecision("int16");
   REQUIRE(!bad.ok());
   CHECK(bad.status().message().find("int16") != std::string::npos);
+}
+
+TEST_CASE("a many-token f32 linear layer runs oneDNN with its caller's context, and each context keeps its own") {
+  const size_t rows = 24, cols = 40, n = kOneDnnMinTokens + 3;
+  const auto wv = test::RandomFloats(rows * cols, 41), x = test::RandomFloats(n * cols, 42);
+  Weight w;
+  w.data = wv.data();
+  w.shape = {static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+  LinearContext a, b;
+  std::vector<float> ya(n * rows), yb(n * rows);
+  Linear(a, w, nullptr, x.data(), n, ya.data());
+  CHECK(a.onednn.primitives() == 1);
+  CHECK(b.onednn.primitives() == 0);  // nothing process-wide: b has seen no call
+  Linear(a, w, nullptr, x.data(), n, ya.data());
+  CHECK(a.onednn.primitives() == 1);  // the same shape again: reused
+  Linear(b, w, nullptr, x.data(), n, yb.data());
+  CHECK(b.onednn.primitives() == 1);
+  CHECK(ya == yb);
+  double worst = 0;  // and it is the product
+  for (size_t t = 0; t < n; ++t) {
+    for (size_t r = 0; r < rows; ++r) {
+      double e = 0;
+      for (size_t i = 0; i < cols; ++i) e += static_cast<double>(wv[r * cols + i]) * x[t * cols + i];
+      worst = std::max(worst, std::abs(e - ya[t * rows + r]));
+    }
+  }
+  MESSAGE("worst |y - exact|: " << worst);
+  CHECK(worst < 1e-4);
 }
 
 }  // namespace
@@ -149,6 +179,7 @@ TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
   for (size_t j = 0; j < mats.size(); ++j) {
     xs.push_back(test::RandomFloats(ns[j] * static_cast<size_t>(mats[j].w.cols()), static_cast<uint32_t>(20 + j)));
   }
+  LinearContext cx;  // one context for every call: reused buffers must not leak from one call into the next
   for (ActQuant quant : {ActQuant::kOnce, ActQuant::kTwice}) {
     CAPTURE(static_cast<int>(quant));
     const ActRows acts{.all = quant};
@@ -164,9 +195,9 @@ TEST_CASE("LinearPackedBatch: every job exactly as Linear computes it alone") {
       Weight bw;
       bw.data = b;
       bw.shape = {static_cast<int64_t>(rows)};
-      Linear(mats[j].w, b ? &bw : nullptr, x, ns[j], want[j].data(), acts);
+      Linear(cx, mats[j].w, b ? &bw : nullptr, x, ns[j], want[j].data(), acts);
     }
-    LinearPackedBatch(jobs);
+    LinearPackedBatch(cx, jobs);
     for (size_t j = 0; j < mats.size(); ++j) {
       CAPTURE(j);
       CHECK(got[j] == want[j]);
@@ -180,8 +211,9 @@ TEST_CASE("LinearPackedBatch: a job without tokens neither runs nor lends its qu
   const auto xa = test::RandomFloats(64, 33), xb = test::RandomFloats(2 * 64, 34);
   std::vector<float> ya(20, -3.0f), yb(2 * 24, -1.0f), want(2 * 24, -2.0f);
   const PackedLinearJob jobs[] = {{&a.w, xa.data(), 0, ya.data()}, {&b.w, xb.data(), 2, yb.data()}};
-  LinearPackedBatch(jobs);
-  Linear(b.w, nullptr, xb.data(), 2, want.data());
+  LinearContext cx;
+  LinearPackedBatch(cx, jobs);
+  Linear(cx, b.w, nullptr, xb.data(), 2, want.data());
   CHECK(yb == want);
   CHECK(std::all_of(ya.begin(), ya.end(), [](float v) { return v == -3.0f; }));  // untouched
 }

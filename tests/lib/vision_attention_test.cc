@@ -15,7 +15,9 @@ TEST_CASE("blocked attention matches rows and a float64 reference, touching only
   for (auto& v : qkv) v *= 2.0f;
   std::vector<float> blocked(n * D, -9.0f), rows(n * D, -9.0f), scratch;
   const size_t begin = 10, end = 290;  // a segment in the middle
-  VisionSegmentAttention(qkv.data(), begin, end, D, hd, blocked.data(), scratch);
+  OneDnnCache onednn;
+  VisionSegmentAttention(onednn, qkv.data(), begin, end, D, hd, blocked.data(), scratch);
+  CHECK(onednn.primitives() > 0);  // the blocked path ran, through the caller's cache
   VisionSegmentAttentionRows(qkv.data(), begin, end, D, hd, rows.data(), scratch);
   double worst_rows = 0, worst_ref = 0;
   for (size_t i = 0; i < n; ++i) {
