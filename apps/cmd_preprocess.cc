@@ -64,12 +64,14 @@ Result<std::string> Preprocess(const Args& args, const MediaFiles& media, const 
   }
   GLMV_ASSIGN_OR_RETURN(const ImagePreprocessConfig cfg, ImageConfigFromArgs(args, model));
   if (!media.pdf.empty()) {
-    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(media.pdf, args, cfg, limits));
+    GLMV_ASSIGN_OR_RETURN(const PdfOptions options, PdfOptionsFromArgs(args));
+    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(media.pdf, options, cfg, limits));
     GLMV_ASSIGN_OR_RETURN(const PdfRequest pages, MakePdfRequest(pdf, 0, pdf.page_numbers.size(), ""));
+    PrintPdfRequest(pdf, pages);
     return WritePdfOutputs(out, pdf, pages);
   }
-  GLMV_ASSIGN_OR_RETURN(const LoadedImages images, LoadImages(media.images, cfg, limits));
-  return WriteImageOutputs(out, images);
+  GLMV_ASSIGN_OR_RETURN(const std::vector<LoadedImage> images, LoadImages(media.images, cfg, limits));
+  return WriteImageOutputs(out, images.at(0));
 }
 
 }  // namespace
@@ -90,7 +92,7 @@ int RunPreprocess(int argc, char** argv) {
   if (inputs != 1) return Fail(Status::Error("give exactly one input: --input, --image, --video or --pdf"));
   if (!args->Has("--out")) return Fail(Status::Error("missing --out DIR"));
   auto line = Preprocess(*args, *media, *limits, args->Get("--out"));
-  if (!line.ok()) return Fail(limits->Explain(line.status()));
+  if (!line.ok()) return Fail(Explain(*limits, line.status()));
   fmt::print("{}\n", *line);
   return 0;
 }

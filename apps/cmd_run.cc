@@ -18,7 +18,6 @@
 #include "apps/visual_inputs.h"
 #include "lib/sampling/output_parser.h"
 #include "lib/prompt/request_builder.h"
-#include "lib/prompt/video_prompt.h"
 
 namespace glmv::app {
 namespace {
@@ -46,9 +45,8 @@ int Fail(const Status& s) {
 // One request to the model: the user turn's content and what its placeholders stand for.
 struct Job {
   std::vector<ChatContentPart> parts;  // images/pages, video, then the question
-  LoadedImages images;                 // pictures (images or PDF pages) in prompt order
-  std::vector<VideoPromptLayout> videos;
-  VisualInputs visual;
+  RequestMedia media;                  // their pixels, grids, visual tokens and video layouts, in prompt order
+  std::vector<RgbImage> pictures;      // the images and PDF pages as decoded, in prompt order (boxes refer to them)
   std::vector<int> pages;              // PDF page numbers of this request (for --per-page headings)
 };
 
@@ -65,9 +63,9 @@ nlohmann::ordered_json ResultJson(const GenerateResult& r, const GenerationFlags
     for (const auto& b : p.boxes) {
       json box = {{"normalized", b.normalized}};
       json pixels = json::array();
-      for (const auto& img : job.images.images) pixels.push_back(BoxToPixels(b, img.width, img.height));
-      if (job.images.images.size() == 1) box["pixels"] = pixels[0];
-      else if (!job.images.images.empty()) box["pixels_by_image"] = pixels;
+      for (const auto& img : job.pictures) pixels.push_back(BoxToPixels(b, img.width, img.height));
+      if (job.pictures.size() == 1) box["pixels"] = pixels[0];
+      else if (!job.pictures.empty()) box["pixels_by_image"] = pixels;
       j["boxes"].push_back(box);
     }
     j["tool_calls"] = json::array();
@@ -95,34 +93,35 @@ Result<std::vector<Job>> MakeJobs(const Args& args, const MediaFiles& media, con
   GLMV_ASSIGN_OR_RETURN(ImagePreprocessConfig image_cfg, ImageConfigFromArgs(args, f.model_dir));
   Job base;
   if (!media.images.empty()) {
-    GLMV_ASSIGN_OR_RETURN(base.images, LoadImages(media.images, image_cfg, limits));
-    base.visual = base.images.visual;
-    for (size_t i = 0; i < base.images.images.size(); ++i) base.parts.push_back({ChatContentPart::Type::kImage, ""});
+    GLMV_ASSIGN_OR_RETURN(std::vector<LoadedImage> images, LoadImages(media.images, image_cfg, limits));
+    for (LoadedImage& image : images) {
+      base.media.AddImage(image.preprocessed);
+      base.pictures.push_back(std::move(image.image));
+      base.parts.push_back({ChatContentPart::Type::kImage, ""});
+    }
   }
   if (!media.video.empty()) {
     GLMV_ASSIGN_OR_RETURN(VideoPreprocessConfig video_cfg, VideoConfigFromArgs(args, f.model_dir));
     GLMV_ASSIGN_OR_RETURN(VideoLoadOptions options, VideoLoadOptionsFromArgs(args, limits));
     GLMV_ASSIGN_OR_RETURN(LoadedVideo video, LoadVideo(media.video, options, video_cfg));
-    base.videos.push_back(video.layout);
-    AppendVideoInputs(video, base.visual);
+    base.media.AddVideo(std::move(video.video));
     base.parts.push_back({ChatContentPart::Type::kVideo, ""});
   }
   std::vector<Job> jobs;
   if (!media.pdf.empty()) {
-    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(media.pdf, args, image_cfg, limits));
+    GLMV_ASSIGN_OR_RETURN(const PdfOptions pdf_options, PdfOptionsFromArgs(args));
+    GLMV_ASSIGN_OR_RETURN(LoadedPdf pdf, LoadPdf(media.pdf, pdf_options, image_cfg, limits));
     for (const auto& [first, last] : PdfRequestRanges(pdf)) {
-      GLMV_ASSIGN_OR_RETURN(PdfRequest page, MakePdfRequest(pdf, first, last, question));
+      GLMV_ASSIGN_OR_RETURN(PdfRequest request, MakePdfRequest(pdf, first, last, question));
+      PrintPdfRequest(pdf, request);
       Job job = base;
-      job.pages = page.page_numbers;
+      job.pages = request.page_numbers;
       // Pages come after any --image pictures, in both the pixels and the boxes' reference images.
-      for (auto& img : page.images.images) job.images.images.push_back(std::move(img));
-      job.images.tokens_per_image.insert(job.images.tokens_per_image.end(), page.images.tokens_per_image.begin(),
-                                         page.images.tokens_per_image.end());
-      job.visual.image_pixels.insert(job.visual.image_pixels.end(), page.images.visual.image_pixels.begin(),
-                                     page.images.visual.image_pixels.end());
-      job.visual.image_grids.insert(job.visual.image_grids.end(), page.images.visual.image_grids.begin(),
-                                    page.images.visual.image_grids.end());
-      job.parts.insert(job.parts.end(), page.parts.begin(), page.parts.end());  // pages, texts, question
+      for (LoadedImage& page : request.pages) {
+        job.media.AddImage(page.preprocessed);
+        job.pictures.push_back(std::move(page.image));
+      }
+      job.parts.insert(job.parts.end(), request.parts.begin(), request.parts.end());  // pages, texts, question
       jobs.push_back(std::move(job));
     }
     return jobs;
@@ -197,7 +196,7 @@ int RunGenerate(int argc, char** argv) {
                               "tokenizer_config.json); pass the prompt as --prompt-ids"));
   }
   auto jobs = MakeJobs(*args, *media, *limits, f, e, args->Get("--prompt"));
-  if (!jobs.ok()) return Fail(limits->Explain(jobs.status()));
+  if (!jobs.ok()) return Fail(Explain(*limits, jobs.status()));
   for (const Job& job : *jobs) {
     std::vector<ChatMessage> messages;
     if (!f.system.empty()) messages.push_back(ChatMessage::Text("system", f.system));
@@ -208,7 +207,7 @@ int RunGenerate(int argc, char** argv) {
     }
     messages.push_back(std::move(user));
     auto built = BuildRequestPrompt(e.model().model_config(), *e.tokenizer(), messages, f.chat,
-                                    RequestMedia{job.visual, job.images.tokens_per_image, job.videos});
+                                    job.media);
     if (!built.ok()) return Fail(built.status());
     GenerateRequest req = f.request;
     req.prompt = std::move(built->ids);
@@ -232,7 +231,7 @@ int RunGenerate(int argc, char** argv) {
         const auto dot = out.rfind('.');
         out = out.substr(0, dot) + "-page" + std::to_string(job.pages[0]) + (dot == std::string::npos ? "" : out.substr(dot));
       }
-      auto written = DrawBoxesToFiles(job.images, ParseModelOutput(result->text).boxes, out);
+      auto written = DrawBoxesToFiles(job.pictures, ParseModelOutput(result->text).boxes, out);
       if (!written.ok()) return Fail(written.status());
       for (const auto& w : *written) fmt::print(stderr, "boxes drawn: {}\n", w);
     }

@@ -2,7 +2,7 @@
 
 #include <fmt/core.h>
 
-#include <algorithm>
+#include <string>
 #include <utility>
 
 namespace glmv::app {
@@ -11,13 +11,16 @@ namespace {
 constexpr uint64_t kDefaultImagePixels = DecodeLimits{}.max_pixels;     // 100 M
 constexpr uint64_t kDefaultFramePixels = VideoLimits{}.max_frame_pixels;  // 36 M
 
-// Pixels allowed for one picture: the --max-image-pixels value (or `fallback`), lowered to what
-// --max-decoded-bytes admits at 3 bytes a pixel. `binding` says which flag that was.
-uint64_t PicturePixels(const InputLimits& l, uint64_t fallback, std::string* binding) {
-  const uint64_t pixels = l.max_image_pixels > 0 ? l.max_image_pixels : fallback;
-  const uint64_t by_bytes = l.max_decoded_bytes / 3;
-  if (binding != nullptr) *binding = by_bytes < pixels ? "--max-decoded-bytes" : "--max-image-pixels";
-  return std::min(pixels, by_bytes);
+// Which flag sets the pixel limit of a picture whose decoder default is `fallback`.
+std::string PixelFlag(const InputLimits& l, uint64_t fallback) {
+  return l.PicturePixelsBoundByBytes(fallback) ? "--max-decoded-bytes" : "--max-image-pixels";
+}
+
+// Every occurrence of `field` in `message` replaced by `text`.
+void ReplaceAll(std::string& message, const std::string& field, const std::string& text) {
+  for (size_t at = message.find(field); at != std::string::npos; at = message.find(field, at + text.size())) {
+    message.replace(at, field.size(), text);
+  }
 }
 
 }  // namespace
@@ -68,40 +71,12 @@ Result<InputLimits> InputLimitsFromArgs(const Args& args) {
   return l;
 }
 
-DecodeLimits InputLimits::ForImage() const {
-  DecodeLimits d;
-  d.max_pixels = PicturePixels(*this, kDefaultImagePixels, nullptr);
-  d.max_bytes = max_file_bytes;
-  d.max_seconds = decode_seconds;
-  return d;
-}
-
-VideoLimits InputLimits::ForVideo() const {
-  VideoLimits v;
-  v.max_frame_pixels = PicturePixels(*this, kDefaultFramePixels, nullptr);
-  v.max_frames = max_decoded_frames;
-  v.max_seconds = decode_seconds;
-  return v;
-}
-
-PdfLimits InputLimits::ForPdf(int max_pages) const {
-  PdfLimits p;
-  p.max_bytes = max_file_bytes;
-  p.max_pages = max_pages;
-  p.max_pixels_per_page = PicturePixels(*this, kDefaultImagePixels, nullptr);
-  p.max_library_bytes = std::max<uint64_t>(max_decoded_bytes / 2, uint64_t{64} << 20);  // MuPDF needs some room
-  // One limit per file, as for the other formats: a page may use what the document has left.
-  p.max_total_seconds = decode_seconds;
-  p.max_page_seconds = decode_seconds;
-  return p;
-}
-
-Status InputLimits::Explain(const Status& status) const {
+Status Explain(const InputLimits& limits, const Status& status) {
   if (status.ok()) return status;
-  std::string image_flag, frame_flag;
-  PicturePixels(*this, kDefaultImagePixels, &image_flag);
-  PicturePixels(*this, kDefaultFramePixels, &frame_flag);
-  const std::pair<const char*, std::string> names[] = {
+  const std::string image_flag = PixelFlag(limits, kDefaultImagePixels);
+  const std::string frame_flag = PixelFlag(limits, kDefaultFramePixels);
+  // The decoders' limits: "(DecodeLimits::max_pixels)" → "(raise it with --max-image-pixels)".
+  const std::pair<const char*, std::string> limit_flags[] = {
       {"DecodeLimits::max_pixels", image_flag},
       {"DecodeLimits::max_bytes", "--max-file-bytes"},
       {"DecodeLimits::max_seconds", "--decode-time-limit"},
@@ -115,11 +90,19 @@ Status InputLimits::Explain(const Status& status) const {
       {"PdfLimits::max_total_seconds", "--decode-time-limit"},
       {"PdfLimits::max_page_seconds", "--decode-time-limit"},
   };
+  // lib/media's settings, named where the message already says what to do with them.
+  const std::pair<const char*, const char*> setting_flags[] = {
+      {"InputLimits::max_decoded_bytes", "--max-decoded-bytes"},
+      {"PdfOptions::pages", "--pages"},
+      {"PdfOptions::dpi", "--dpi"},
+      {"PdfOptions::password", "--password"},
+      {"PdfOptions::per_page", "--per-page"},
+      {"PdfOptions::max_pages", "--max-pages"},
+      {"PdfOptions::max_tokens", "--pdf-max-tokens"},
+  };
   std::string message = status.message();
-  for (const auto& [field, flag] : names) {
-    const size_t at = message.find(field);
-    if (at != std::string::npos) message.replace(at, std::string(field).size(), "raise it with " + flag);
-  }
+  for (const auto& [field, flag] : limit_flags) ReplaceAll(message, field, "raise it with " + flag);
+  for (const auto& [field, flag] : setting_flags) ReplaceAll(message, field, flag);
   return Status::Error(message);
 }
 

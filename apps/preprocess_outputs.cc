@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "io/npy.h"
+#include "lib/prompt/request_builder.h"
 
 namespace glmv::app {
 namespace {
@@ -50,37 +51,37 @@ Status WriteSummary(const fs::path& dir, const json& summary) {
 
 }  // namespace
 
-Result<std::string> WriteImageOutputs(const fs::path& dir, const LoadedImages& images) {
-  if (images.images.size() != 1 || images.visual.image_grids.size() != 1) {
-    return Status::Error("preprocess writes one image at a time");
-  }
+Result<std::string> WriteImageOutputs(const fs::path& dir, const LoadedImage& loaded) {
   GLMV_RETURN_IF_ERROR(PrepareDir(dir));
-  const VisionGrid& g = images.visual.image_grids[0];
-  GLMV_RETURN_IF_ERROR(WritePixels(dir, images.visual.image_pixels, images.visual.image_grids));
-  GLMV_RETURN_IF_ERROR(WriteGrids(dir / "image_grid_thw.npy", images.visual.image_grids));
-  const RgbImage& image = images.images[0];
-  const int64_t tokens = images.tokens_per_image[0];
+  const PreprocessedImage& pre = loaded.preprocessed;
+  const std::vector<VisionGrid> grids = {{pre.grid_t, pre.grid_h, pre.grid_w}};
+  const VisionGrid& g = grids[0];
+  GLMV_RETURN_IF_ERROR(WritePixels(dir, pre.pixel_values, grids));
+  GLMV_RETURN_IF_ERROR(WriteGrids(dir / "image_grid_thw.npy", grids));
+  const RgbImage& image = loaded.image;
+  const int64_t tokens = pre.num_tokens;
   GLMV_RETURN_IF_ERROR(WriteSummary(dir, json{{"kind", "image"},
-                                              {"file", images.paths[0]},
+                                              {"file", loaded.name},
                                               {"width", image.width},
                                               {"height", image.height},
                                               {"image_grid_thw", GridJson(g)},
                                               {"visual_tokens", tokens}}));
-  return fmt::format("image {}: {}x{}, grid {}x{}x{}, {} visual tokens -> {}", images.paths[0], image.width,
+  return fmt::format("image {}: {}x{}, grid {}x{}x{}, {} visual tokens -> {}", loaded.name, image.width,
                      image.height, g.t, g.h, g.w, tokens, dir.string());
 }
 
 Result<std::string> WriteVideoOutputs(const fs::path& dir, const LoadedVideo& loaded) {
   const PreprocessedVideo& v = loaded.video;
-  if (loaded.visual.video_grids.size() != 1 || v.frame_indices.size() != v.frame_seconds.size()) {
+  if (v.frame_indices.size() != v.frame_seconds.size()) {
     return Status::Error("preprocess writes one video at a time");
   }
   GLMV_RETURN_IF_ERROR(PrepareDir(dir));
-  const VisionGrid& g = loaded.visual.video_grids[0];
+  const std::vector<VisionGrid> grids = {{v.grid_t, v.grid_h, v.grid_w}};
+  const VisionGrid& g = grids[0];
   const auto frames = static_cast<int64_t>(v.frame_indices.size());
   const auto pairs = static_cast<int64_t>(v.timestamps.size());
-  GLMV_RETURN_IF_ERROR(WritePixels(dir, loaded.visual.video_pixels, loaded.visual.video_grids));
-  GLMV_RETURN_IF_ERROR(WriteGrids(dir / "video_grid_thw.npy", loaded.visual.video_grids));
+  GLMV_RETURN_IF_ERROR(WritePixels(dir, v.pixel_values, grids));
+  GLMV_RETURN_IF_ERROR(WriteGrids(dir / "video_grid_thw.npy", grids));
   GLMV_RETURN_IF_ERROR(WriteNpyI64((dir / "frame_indices.npy").string(), {frames}, v.frame_indices.data()));
   GLMV_RETURN_IF_ERROR(WriteNpyF64((dir / "timestamps.npy").string(), {frames}, v.frame_seconds.data()));
   GLMV_RETURN_IF_ERROR(WriteNpyI64((dir / "prompt_timestamps.npy").string(), {pairs}, v.timestamps.data()));
@@ -110,10 +111,12 @@ Result<std::string> WriteVideoOutputs(const fs::path& dir, const LoadedVideo& lo
 }
 
 Result<std::string> WritePdfOutputs(const fs::path& dir, const LoadedPdf& pdf, const PdfRequest& request) {
-  const auto& grids = request.images.visual.image_grids;
+  RequestMedia media;
+  for (const LoadedImage& page : request.pages) media.AddImage(page.preprocessed);
+  const auto& grids = media.visual.image_grids;
   if (grids.empty() || grids.size() != request.page_numbers.size()) return Status::Error("no PDF pages to write");
   GLMV_RETURN_IF_ERROR(PrepareDir(dir));
-  GLMV_RETURN_IF_ERROR(WritePixels(dir, request.images.visual.image_pixels, grids));
+  GLMV_RETURN_IF_ERROR(WritePixels(dir, media.visual.image_pixels, grids));
   GLMV_RETURN_IF_ERROR(WriteGrids(dir / "image_grid_thw.npy", grids));
   const std::vector<int64_t> numbers(request.page_numbers.begin(), request.page_numbers.end());
   GLMV_RETURN_IF_ERROR(
@@ -121,22 +124,22 @@ Result<std::string> WritePdfOutputs(const fs::path& dir, const LoadedPdf& pdf, c
   json pages = json::array();
   int64_t tokens = 0;
   for (size_t i = 0; i < grids.size(); ++i) {
-    const RgbImage& image = request.images.images[i];
+    const RgbImage& image = request.pages[i].image;
     pages.push_back({{"number", request.page_numbers[i]},
-                     {"dpi", i < pdf.dpis.size() ? pdf.dpis[i] : 0.0},
+                     {"dpi", i < pdf.pages.size() ? pdf.pages[i].dpi : 0.0},
                      {"width", image.width},
                      {"height", image.height},
                      {"image_grid_thw", GridJson(grids[i])},
-                     {"visual_tokens", request.images.tokens_per_image[i]}});
-    tokens += request.images.tokens_per_image[i];
+                     {"visual_tokens", media.image_tokens[i]}});
+    tokens += media.image_tokens[i];
   }
   GLMV_RETURN_IF_ERROR(WriteSummary(dir, json{{"kind", "pdf"},
-                                              {"file", pdf.path},
+                                              {"file", pdf.name},
                                               {"page_count", pdf.page_count},
                                               {"max_pixels_per_page", pdf.page_config.max_pixels},
                                               {"pages", pages},
                                               {"visual_tokens", tokens}}));
-  return fmt::format("pdf {}: {} page{} of {}, {} visual tokens -> {}", pdf.path, grids.size(),
+  return fmt::format("pdf {}: {} page{} of {}, {} visual tokens -> {}", pdf.name, grids.size(),
                      grids.size() == 1 ? "" : "s", pdf.page_count, tokens, dir.string());
 }
 

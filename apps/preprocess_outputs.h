@@ -14,14 +14,15 @@
 #include <filesystem>
 #include <string>
 
-#include "apps/pdf_inputs.h"
-#include "apps/video_inputs.h"
-#include "apps/visual_inputs.h"
 #include "io/status.h"
+#include "lib/media/image_inputs.h"
+#include "lib/media/pdf_inputs.h"
+#include "lib/media/video_inputs.h"
+#include "lib/prompt/pdf_request.h"
 
 namespace glmv::app {
 
-Result<std::string> WriteImageOutputs(const std::filesystem::path& dir, const LoadedImages& images);
+Result<std::string> WriteImageOutputs(const std::filesystem::path& dir, const LoadedImage& image);
 Result<std::string> WriteVideoOutputs(const std::filesystem::path& dir, const LoadedVideo& video);
 // `request` holds the pages of `pdf` preprocessed (MakePdfRequest over every page).
 Result<std::string> WritePdfOutputs(const std::filesystem::path& dir, const LoadedPdf& pdf, const PdfRequest& request);

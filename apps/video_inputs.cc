@@ -2,10 +2,6 @@
 
 #include <fmt/core.h>
 
-#include <chrono>
-#include <cmath>
-#include <cstdlib>
-
 namespace glmv::app {
 std::vector<OptionSpec> VideoOptionSpecs() {
   return {
@@ -56,16 +52,8 @@ Result<VideoLoadOptions> VideoLoadOptionsFromArgs(const Args& args, const InputL
 
 Result<LoadedVideo> LoadVideo(const std::string& path, const VideoLoadOptions& options,
                               const VideoPreprocessConfig& config) {
-  const auto t0 = std::chrono::steady_clock::now();
-  LoadedVideo out;
-  out.path = path;
-  GLMV_ASSIGN_OR_RETURN(out.video, PreprocessVideoFile(path, options, config));
-  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  GLMV_ASSIGN_OR_RETURN(LoadedVideo out, LoadVideoFile(path, options, config));
   const PreprocessedVideo& v = out.video;
-  out.layout.tokens_per_pair = v.tokens_per_pair;
-  out.layout.timestamps = v.timestamps;
-  out.visual.video_pixels = std::move(out.video.pixel_values);  // up to ~0.6 GB at the default budget: no copy
-  out.visual.video_grids.push_back({v.grid_t, v.grid_h, v.grid_w});
   const VideoInfo& in = v.info;
   fmt::print(stderr, "video {}: {} {} {}x{}{}, {:.3f} fps, {} frames ({}), {:.2f} s\n", path, in.container, in.codec,
              in.width, in.height, in.rotation ? fmt::format(" (rotated {}°)", in.rotation) : "", in.fps, v.frames_used,
@@ -74,17 +62,6 @@ Result<LoadedVideo> LoadVideo(const std::string& path, const VideoLoadOptions& o
              path, v.frame_indices.size(), v.frame_indices.front(), v.frame_indices.back(), v.resized_width,
              v.resized_height, v.grid_t, v.grid_h, v.grid_w, v.num_tokens, out.seconds);
   return out;
-}
-
-void AppendVideoInputs(LoadedVideo& video, VisualInputs& visual) {
-  if (visual.video_pixels.empty()) {
-    visual.video_pixels = std::move(video.visual.video_pixels);
-  } else {
-    visual.video_pixels.insert(visual.video_pixels.end(), video.visual.video_pixels.begin(),
-                               video.visual.video_pixels.end());
-    video.visual.video_pixels.clear();
-  }
-  visual.video_grids.insert(visual.video_grids.end(), video.visual.video_grids.begin(), video.visual.video_grids.end());
 }
 
 }  // namespace glmv::app

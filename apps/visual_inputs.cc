@@ -3,8 +3,8 @@
 #include <fmt/core.h>
 
 #include <filesystem>
+#include <utility>
 
-#include "io/decode_image.h"
 #include "io/encode_png.h"
 #include "lib/tools/box_drawing.h"
 
@@ -31,39 +31,33 @@ Result<ImagePreprocessConfig> ImageConfigFromArgs(const Args& args, const std::s
   return cfg;
 }
 
-Result<LoadedImages> LoadImages(const std::vector<std::string>& paths, const ImagePreprocessConfig& config,
-                                const InputLimits& limits) {
-  LoadedImages out;
-  const DecodeLimits decode_limits = limits.ForImage();
+Result<std::vector<LoadedImage>> LoadImages(const std::vector<std::string>& paths, const ImagePreprocessConfig& config,
+                                            const InputLimits& limits) {
+  std::vector<LoadedImage> out;
   for (const auto& path : paths) {
-    GLMV_ASSIGN_OR_RETURN(RgbImage image, DecodeImageFile(path, decode_limits));
-    auto pre = PreprocessImage(image, config);
-    if (!pre.ok()) return pre.status().Annotate(path);
-    fmt::print(stderr, "image {}: {}x{} -> {}x{}, {} visual tokens\n", path, image.width, image.height,
-               pre->resized_width, pre->resized_height, pre->num_tokens);
-    out.visual.image_pixels.insert(out.visual.image_pixels.end(), pre->pixel_values.begin(), pre->pixel_values.end());
-    out.visual.image_grids.push_back({pre->grid_t, pre->grid_h, pre->grid_w});
-    out.tokens_per_image.push_back(pre->num_tokens);
-    out.paths.push_back(path);
-    out.images.push_back(std::move(image));
+    GLMV_ASSIGN_OR_RETURN(LoadedImage image, LoadImageFile(path, config, limits));
+    const PreprocessedImage& pre = image.preprocessed;
+    fmt::print(stderr, "image {}: {}x{} -> {}x{}, {} visual tokens\n", path, image.image.width, image.image.height,
+               pre.resized_width, pre.resized_height, pre.num_tokens);
+    out.push_back(std::move(image));
   }
   return out;
 }
 
-Result<std::vector<std::string>> DrawBoxesToFiles(const LoadedImages& images, const std::vector<GroundingBox>& boxes,
-                                                  const std::string& out_path) {
+Result<std::vector<std::string>> DrawBoxesToFiles(const std::vector<RgbImage>& pictures,
+                                                  const std::vector<GroundingBox>& boxes, const std::string& out_path) {
   std::vector<std::string> written;
-  if (images.images.empty()) return Status::Error("--draw-boxes needs at least one --image");
+  if (pictures.empty()) return Status::Error("--draw-boxes needs at least one --image");
   namespace fs = std::filesystem;
-  for (size_t i = 0; i < images.images.size(); ++i) {
-    RgbImage canvas = images.images[i];
+  for (size_t i = 0; i < pictures.size(); ++i) {
+    RgbImage canvas = pictures[i];
     std::vector<LabelledBox> labelled;
     for (size_t b = 0; b < boxes.size(); ++b) {
       labelled.push_back({BoxToPixels(boxes[b], canvas.width, canvas.height), std::to_string(b + 1)});
     }
     DrawBoxes(canvas, labelled);
     std::string path = out_path;
-    if (images.images.size() > 1) {
+    if (pictures.size() > 1) {
       const fs::path p(out_path);
       path = (p.parent_path() / (p.stem().string() + "-" + std::to_string(i + 1) + p.extension().string())).string();
     }

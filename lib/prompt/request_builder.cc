@@ -1,8 +1,26 @@
 #include "lib/prompt/request_builder.h"
 
 #include <string>
+#include <utility>
 
 namespace glmv {
+
+void RequestMedia::AddImage(const PreprocessedImage& image) {
+  visual.image_pixels.insert(visual.image_pixels.end(), image.pixel_values.begin(), image.pixel_values.end());
+  visual.image_grids.push_back({image.grid_t, image.grid_h, image.grid_w});
+  image_tokens.push_back(image.num_tokens);
+}
+
+void RequestMedia::AddVideo(PreprocessedVideo&& video) {
+  if (visual.video_pixels.empty()) {
+    visual.video_pixels = std::move(video.pixel_values);
+  } else {
+    visual.video_pixels.insert(visual.video_pixels.end(), video.pixel_values.begin(), video.pixel_values.end());
+  }
+  video.pixel_values = {};
+  visual.video_grids.push_back({video.grid_t, video.grid_h, video.grid_w});
+  videos.push_back({video.tokens_per_pair, std::move(video.timestamps)});
+}
 
 Result<RequestPrompt> BuildRequestPrompt(const ModelConfig& config, const Tokenizer& tokenizer,
                                          const std::vector<ChatMessage>& messages, const ChatOptions& chat,

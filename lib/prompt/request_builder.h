@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "io/status.h"
+#include "lib/media/image_preprocess.h"
+#include "lib/media/video_preprocess.h"
 #include "lib/model/config.h"
 #include "lib/prompt/chat_template.h"
 #include "lib/prompt/multimodal.h"
@@ -22,6 +24,12 @@ struct RequestMedia {
   VisualInputs visual;                      // every image's and video's pixels and grids, in prompt order
   std::vector<int64_t> image_tokens;        // visual tokens of each image (grid t·h·w / merge²)
   std::vector<VideoPromptLayout> videos;    // each video's frames: tokens per frame pair and timestamps
+
+  // Appends an image's pixels, grid and visual tokens after the images already here.
+  void AddImage(const PreprocessedImage& image);
+  // Appends a video's grid and prompt layout after the videos already here; its pixel values move into
+  // visual.video_pixels (up to ~0.6 GB at the default budget: the first video's are not copied).
+  void AddVideo(PreprocessedVideo&& video);
 };
 
 struct RequestPrompt {

@@ -1,5 +1,5 @@
 // --input routing by content (apps/media_inputs.h), the limit flags and how their errors name them
-// (apps/input_limits.h), and the PDF visual-token budget (PageConfigForTokenBudget).
+// (apps/input_limits.h: Explain words the decoders' limits and lib/media's settings as flags).
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -8,7 +8,7 @@
 
 #include "apps/input_limits.h"
 #include "apps/media_inputs.h"
-#include "apps/pdf_inputs.h"
+#include "lib/media/pdf_inputs.h"
 #include "tests/test_util.h"
 
 namespace glmv::app {
@@ -87,13 +87,13 @@ TEST_CASE("limit flags: parsing, the decoders' limits, and errors that name the 
   CHECK(limits->ForPdf(9).max_pages == 9);
   CHECK(limits->ForPdf(9).max_pixels_per_page == 5000);
   CHECK(limits->ForPdf(9).max_total_seconds == 2.5);
-  CHECK(limits->Explain(Status::Error("a.jpg: over the limit of 5000 (DecodeLimits::max_pixels)")).message() ==
+  CHECK(Explain(*limits, Status::Error("a.jpg: over the limit of 5000 (DecodeLimits::max_pixels)")).message() ==
         "a.jpg: over the limit of 5000 (raise it with --max-image-pixels)");
-  CHECK(limits->Explain(Status::Error("v.mp4: more than 77 frames (VideoLimits::max_frames)")).message() ==
+  CHECK(Explain(*limits, Status::Error("v.mp4: more than 77 frames (VideoLimits::max_frames)")).message() ==
         "v.mp4: more than 77 frames (raise it with --max-decoded-frames)");
-  CHECK(limits->Explain(Status::Error("d.pdf: 3 pages (PdfLimits::max_pages)")).message() ==
+  CHECK(Explain(*limits, Status::Error("d.pdf: 3 pages (PdfLimits::max_pages)")).message() ==
         "d.pdf: 3 pages (raise it with --max-pages)");
-  CHECK(limits->Explain(Status::Ok()).ok());
+  CHECK(Explain(*limits, Status::Ok()).ok());
 
   // Defaults: each decoder's own pixel limit; the decoded-byte budget takes over when it is the smaller.
   const InputLimits defaults;
@@ -102,7 +102,7 @@ TEST_CASE("limit flags: parsing, the decoders' limits, and errors that name the 
   auto small = InputLimitsFromArgs(MustParse({"--max-decoded-bytes", "30000"}));
   REQUIRE(small.ok());
   CHECK(small->ForImage().max_pixels == 10000);
-  CHECK(small->Explain(Status::Error("x (DecodeLimits::max_pixels)")).message() ==
+  CHECK(Explain(*small, Status::Error("x (DecodeLimits::max_pixels)")).message() ==
         "x (raise it with --max-decoded-bytes)");
 
   for (const auto& bad : std::vector<std::vector<std::string>>{{"--max-image-pixels", "0"},
@@ -116,22 +116,32 @@ TEST_CASE("limit flags: parsing, the decoders' limits, and errors that name the 
   }
 }
 
-TEST_CASE("--pdf-max-tokens: pages share the budget, or the error says what to do") {
-  const ImagePreprocessConfig model;  // 6144 tokens an image at most, 8 at least
-  CHECK(PageConfigForTokenBudget(model, 4, 30000)->max_pixels == model.max_pixels);  // 4 × 6144 fits
-  auto shared = PageConfigForTokenBudget(model, 10, 30000);
-  REQUIRE(shared.ok());
-  CHECK(shared->max_pixels == 3000 * 28 * 28 * 2);  // 3000 tokens each
-  CHECK(shared->min_pixels == model.min_pixels);
-  auto too_small = PageConfigForTokenBudget(model, 10, 50);
-  REQUIRE(!too_small.ok());
-  CHECK(too_small.status().message() ==
+TEST_CASE("Explain: lib/media's errors read as today's flags") {
+  const InputLimits limits;
+  const auto flags = [&](const Status& s) { return Explain(limits, s).message(); };
+  CHECK(flags(ParsePageRanges("11", 10, 50).status()) == "--pages: page 11 is past the end (the PDF has 10 pages)");
+  CHECK(flags(ParsePageRanges("1-5", 10, 4).status()) == "5 pages selected, more than --max-pages 4");
+  CHECK(flags(ParsePageRanges("", 75, 50).status()) ==
+        "the PDF has 75 pages, more than --max-pages 50: choose some with --pages (e.g. --pages 1-50) or raise "
+        "--max-pages");
+  CHECK(flags(PageConfigForTokenBudget(ImagePreprocessConfig{}, 10, 50).status()) ==
         "10 pages in one request need at least 8 visual tokens each (80 in all), more than --pdf-max-tokens 50: "
         "choose fewer --pages, use --per-page, or raise --pdf-max-tokens");
-  // Whatever the page, smart_resize under the lowered max_pixels stays within the share.
-  auto target = SmartResize(3300, 2550, 28, shared->min_pixels, shared->max_pixels);
-  REQUIRE(target.ok());
-  CHECK(int64_t(target->height / 28) * (target->width / 28) <= 3000);
+  PdfOptions o;
+  o.dpi = 5;
+  CHECK(flags(o.Validate()) == "--dpi must be between 10 and 1200, got 5");
+  o = PdfOptions{};
+  o.max_pages = 0;
+  CHECK(flags(o.Validate()) == "--max-pages must be between 1 and 100000, got 0");
+  CHECK(flags(Status::Error("d.pdf: the PDF is encrypted and needs a password; none was given (give it with "
+                            "PdfOptions::password)")) ==
+        "d.pdf: the PDF is encrypted and needs a password; none was given (give it with --password)");
+  CHECK(flags(Status::Error("d.pdf: ... over the limit of 9 (raise it with InputLimits::max_decoded_bytes, or choose "
+                            "fewer PdfOptions::pages or a lower PdfOptions::dpi)")) ==
+        "d.pdf: ... over the limit of 9 (raise it with --max-decoded-bytes, or choose fewer --pages or a lower --dpi)");
+  // A limit named twice is worded twice.
+  CHECK(flags(Status::Error("(DecodeLimits::max_bytes) (DecodeLimits::max_bytes)")) ==
+        "(raise it with --max-file-bytes) (raise it with --max-file-bytes)");
 }
 
 }  // namespace

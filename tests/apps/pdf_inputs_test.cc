@@ -1,5 +1,6 @@
-// --pdf options (apps/pdf_inputs.h): page lists. Option validation and a media PDF through LoadPdf and
-// MakePdfRequest need ../shared/media: pdf_inputs_shared_test.cc.
+// --pdf options (apps/pdf_inputs.h): the flags as lib's PdfOptions. Page lists and the options' ranges are
+// lib/media's (tests/lib/pdf_inputs_test.cc); their errors in the flags' words: media_inputs_test.cc. A media
+// PDF through the flags needs ../shared/media: pdf_inputs_shared_test.cc.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -10,29 +11,45 @@
 namespace glmv::app {
 namespace {
 
-std::string Error(const Result<std::vector<int>>& r) { return r.ok() ? "OK" : r.status().message(); }
+Result<Args> ParseArgs(std::vector<std::string> words) {
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  return Args::Parse(PdfOptionSpecs(), static_cast<int>(argv.size()), argv.data(), 0);
+}
 
-TEST_CASE("pdf inputs: page lists") {
-  CHECK(ParsePageRanges("1-3,7", 10, 50).value() == std::vector<int>{1, 2, 3, 7});
-  CHECK(ParsePageRanges(" 7 , 2-3 ", 10, 50).value() == std::vector<int>{7, 2, 3});
-  CHECK(ParsePageRanges("8-", 10, 50).value() == std::vector<int>{8, 9, 10});
-  CHECK(ParsePageRanges("", 3, 50).value() == std::vector<int>{1, 2, 3});
-  CHECK(ParsePageRanges("4-4", 4, 50).value() == std::vector<int>{4});
-  CHECK(Error(ParsePageRanges("0", 10, 50)) == "--pages: pages are numbered from 1");
-  CHECK(Error(ParsePageRanges("11", 10, 50)) == "--pages: page 11 is past the end (the PDF has 10 pages)");
-  CHECK(Error(ParsePageRanges("3-1", 10, 50)) == "--pages: the range 3-1 goes backwards");
-  CHECK(Error(ParsePageRanges("1-3,2", 10, 50)) == "--pages: page 2 is listed twice");
-  CHECK(Error(ParsePageRanges("1,,2", 10, 50)) == "--pages: '' is not a page number or a range like 2-5 or 7-");
-  CHECK(Error(ParsePageRanges("a-b", 10, 50)) == "--pages: 'a-b' is not a page number or a range like 2-5 or 7-");
-  CHECK(Error(ParsePageRanges("-3", 10, 50)) == "--pages: '-3' is not a page number or a range like 2-5 or 7-");
-  CHECK(Error(ParsePageRanges("1-2-3", 10, 50)) != "OK");
-  CHECK(Error(ParsePageRanges("99999999999999999999", 10, 50)) != "OK");
-  CHECK(Error(ParsePageRanges("1-5", 10, 4)) == "5 pages selected, more than --max-pages 4");
-  CHECK(Error(ParsePageRanges("", 75, 50)) ==
-        "the PDF has 75 pages, more than --max-pages 50: choose some with --pages (e.g. --pages 1-50) or raise "
-        "--max-pages");
-  // A forged page count cannot make the list huge: the limit is checked before a range is expanded.
-  CHECK(Error(ParsePageRanges("1-2000000000", 2000000000, 50)) == "2000000000 pages selected, more than --max-pages 50");
+TEST_CASE("pdf flags: parsed into PdfOptions") {
+  auto args = ParseArgs({"--pdf", "a.pdf", "--pages", "2,1", "--dpi", "150", "--password", "peanuts", "--per-page",
+                         "--with-text", "--max-pages", "7", "--pdf-max-tokens", "900"});
+  REQUIRE(args.ok());
+  auto o = PdfOptionsFromArgs(*args);
+  REQUIRE_MESSAGE(o.ok(), o.status().message());
+  CHECK(o->pages == "2,1");
+  REQUIRE(o->dpi.has_value());
+  CHECK(*o->dpi == 150);
+  CHECK(o->password == "peanuts");
+  CHECK(o->per_page);
+  CHECK(o->with_text);
+  CHECK(o->max_pages == 7);
+  CHECK(o->max_tokens == 900);
+
+  auto defaults_args = ParseArgs({"--pdf", "a.pdf"});
+  REQUIRE(defaults_args.ok());
+  auto d = PdfOptionsFromArgs(*defaults_args);
+  REQUIRE(d.ok());
+  CHECK(d->pages.empty());
+  CHECK(!d->dpi.has_value());  // automatic, per page
+  CHECK(!d->per_page);
+  CHECK(!d->with_text);
+  CHECK(d->max_pages == PdfOptions{}.max_pages);
+  CHECK(d->max_tokens == kDefaultPdfMaxTokens);
+
+  auto bad = ParseArgs({"--dpi", "72x"});
+  REQUIRE(bad.ok());
+  CHECK(PdfOptionsFromArgs(*bad).status().message() == "--dpi expects an integer, got '72x'");
+  // Ranges are lib's to check, when the PDF is loaded: parsing keeps the value.
+  auto zero = ParseArgs({"--max-pages", "0"});
+  REQUIRE(zero.ok());
+  CHECK(PdfOptionsFromArgs(*zero)->max_pages == 0);
 }
 
 }  // namespace

@@ -1,15 +1,17 @@
 // End to end on the tiny model: a real video from ../shared/media (the executable skips, exit 77, without it)
-// through LoadVideo, a [video, text] user turn through the chat template, the video placeholder expanded, and
-// four generated tokens. The weights are random, so the text means nothing; the path — decode, sample, resize,
-// patchify, vision tower per frame pair, M-RoPE — is real.
+// through LoadVideoFile and RequestMedia, a [video, text] user turn through BuildRequestPrompt (chat template,
+// video placeholder expanded), and four generated tokens. The weights are random, so the text means nothing;
+// the path — decode, sample, resize, patchify, vision tower per frame pair, M-RoPE — is real.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <utility>
 
-#include "apps/video_inputs.h"
-#include "lib/prompt/chat_template.h"
 #include "lib/engine/engine.h"
+#include "lib/media/video_inputs.h"
+#include "lib/prompt/chat_template.h"
+#include "lib/prompt/request_builder.h"
 #include "tests/test_util.h"
 
 namespace glmv {
@@ -17,7 +19,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TEST_CASE("video end to end: LoadVideo → chat template → expansion → Engine::Generate on the tiny model") {
+TEST_CASE("video end to end: LoadVideoFile → BuildRequestPrompt → Engine::Generate on the tiny model") {
   const fs::path clip = test::SharedDir() / "media" / "video" / "techslides-small.mp4";
   REQUIRE_MESSAGE(fs::exists(clip), clip.string() << " is missing from ../shared");
   const fs::path tiny = test::DataDir() / "tiny-glm4v-moe";
@@ -33,10 +35,17 @@ TEST_CASE("video end to end: LoadVideo → chat template → expansion → Engin
   VideoLoadOptions options;
   options.fps = 0.5;  // 5.5 s → 2 frames… padded to pairs
   options.max_frames = 4;
-  auto video = app::LoadVideo(clip.string(), options, *config);
+  auto video = LoadVideoFile(clip.string(), options, *config);
   REQUIRE_MESSAGE(video.ok(), video.status().message());
-  CHECK(video->video.grid_t * 2 == static_cast<int64_t>(video->video.frame_indices.size()));
-  CHECK(video->layout.timestamps.size() == static_cast<size_t>(video->video.grid_t));
+  CHECK(video->path == clip.string());
+  CHECK(video->seconds > 0);
+  const int64_t grid_t = video->video.grid_t, num_tokens = video->video.num_tokens;
+  CHECK(grid_t * 2 == static_cast<int64_t>(video->video.frame_indices.size()));
+
+  RequestMedia media;
+  media.AddVideo(std::move(video->video));
+  REQUIRE(media.videos.size() == 1);
+  CHECK(media.videos[0].timestamps.size() == static_cast<size_t>(grid_t));
 
   ChatMessage user;
   user.role = "user";
@@ -45,15 +54,14 @@ TEST_CASE("video end to end: LoadVideo → chat template → expansion → Engin
   user.parts.push_back({ChatContentPart::Type::kText, "What happens?"});
   const std::string text = RenderChatPrompt({user}, ChatOptions{});
   CHECK(text.find("<|begin_of_video|><|video|><|end_of_video|>What happens?") != std::string::npos);
-  auto ids = ExpandVideoPlaceholders(e.model().model_config(), *e.tokenizer(), e.tokenizer()->Encode(text),
-                                     std::vector<VideoPromptLayout>{video->layout});
-  REQUIRE_MESSAGE(ids.ok(), ids.status().message());
+  auto built = BuildRequestPrompt(e.model().model_config(), *e.tokenizer(), {user}, ChatOptions{}, std::move(media));
+  REQUIRE_MESSAGE(built.ok(), built.status().message());
   const int64_t image_id = e.model().model_config().image_token_id;
-  CHECK(std::count(ids->begin(), ids->end(), image_id) == video->video.num_tokens);
+  CHECK(std::count(built->ids.begin(), built->ids.end(), image_id) == num_tokens);
 
   GenerateRequest request;
-  request.prompt = std::move(ids).value();
-  app::AppendVideoInputs(*video, request.visual);
+  request.prompt = std::move(built->ids);
+  request.visual = std::move(built->visual);
   REQUIRE(request.visual.video_grids.size() == 1);
   request.sampling.temperature = 0;
   request.max_tokens = 4;
