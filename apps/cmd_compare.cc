@@ -14,7 +14,7 @@
 #include "apps/softmax_agreement.h"
 #include "apps/synth_model.h"  // FormatBytes
 #include "lib/model/checkpoint.h"
-#include "lib/engine/generate.h"
+#include "lib/engine/greedy.h"
 #include "lib/base/parallel.h"
 #include "lib/text/text_model.h"
 
@@ -52,13 +52,17 @@ Result<ModelRun> RunModel(const std::string& path, const std::vector<int64_t>& i
                           ActPrecision precision) {
   ModelRun run;
   const double t0 = NowSeconds();
-  GLMV_ASSIGN_OR_RETURN(auto model, TextModel::Load(path));
+  EngineOptions eo;
+  eo.act_precision = precision;
+  eo.max_sequences = 1;
+  eo.context_tokens = ids.size() + n_predict + 1;
+  GLMV_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::Load(path, eo));
+  const TextModel* model = &engine->model();
   run.load_seconds = NowSeconds() - t0;
   run.vocab = static_cast<size_t>(model->config().vocab_size);
   const size_t n = ids.size(), hidden = static_cast<size_t>(model->config().hidden_size);
   std::vector<float> x(n * hidden);
   GLMV_RETURN_IF_ERROR(model->Embed(ids, x.data()));
-  std::vector<float> x_copy = x;
   {
     GLMV_ASSIGN_OR_RETURN(KvCache cache, model->NewCache(n));
     const double t1 = NowSeconds();
@@ -67,12 +71,11 @@ Result<ModelRun> RunModel(const std::string& path, const std::vector<int64_t>& i
     GLMV_RETURN_IF_ERROR(model->Forward(x.data(), n, MRopePositions::Text(0, n), cache, true, run.logits, fo));
     run.prefill_seconds = NowSeconds() - t1;
   }
-  GLMV_ASSIGN_OR_RETURN(KvCache cache, model->NewCache(n + n_predict));
+  // The continuation through the engine's steps, as `glmv run` makes it.
   GreedyOptions options;
-  options.precision = precision;
   options.max_new_tokens = n_predict;
   options.stop_at_eos = false;
-  GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(*model, std::move(x_copy), MRopePositions::Text(0, n), cache, options));
+  GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(*engine, ids, {}, options));
   run.greedy = std::move(r.ids);
   run.decode_seconds = r.decode_seconds;
   return run;

@@ -43,6 +43,7 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--kv-memory", "", true, "SIZE  cap on the keys and values held (e.g. 2GiB; default: --ctx tokens' worth)"},
       {"--experts-in-ram", "", false, "copy the routed experts into memory at load: faster decode, RAM the size of the experts"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step; long prompts are prefilled in chunks (default 512)"},
+      {"--cache-bytes", "", true, "SIZE  cap on finished turns' keys and values kept for reuse (e.g. 1GiB; default: what --kv-memory leaves)"},
       {"--threads", "-t", true, "N  threads (default: all cores)"},
       ActPrecisionOption(),
   };
@@ -65,6 +66,10 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
     f.engine.kv_memory_bytes = static_cast<size_t>(bytes);
   }
   f.engine.experts_in_ram = args.Has("--experts-in-ram");
+  if (args.Has("--cache-bytes")) {
+    GLMV_ASSIGN_OR_RETURN(const uint64_t bytes, ParseByteSize(args.Get("--cache-bytes"), "--cache-bytes"));
+    f.engine.prefix_cache_bytes = static_cast<size_t>(bytes);
+  }
   GLMV_ASSIGN_OR_RETURN(long long chunk, args.GetInt("--prefill-chunk", 512));
   if (chunk < 1) return Status::Error("--prefill-chunk must be at least 1");
   f.engine.prefill_chunk = static_cast<size_t>(chunk);

@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "io/npy.h"
-#include "lib/engine/generate.h"
+#include "lib/engine/greedy.h"
 #include "lib/prompt/multimodal.h"
 #include "lib/vision/vision_model.h"
 #include "lib/text/text_model.h"
@@ -106,9 +106,12 @@ Result<std::vector<VisionGrid>> LoadGrids(const GoldenSet& set, const std::strin
 }
 
 // The models of a golden set: the decoder, and the vision tower when the config has one.
+// The model under check, loaded as an engine: forward cases run its text model's forward (the call the
+// engine's steps make) with traces and the reference's routing; generation cases run through its steps.
 struct GoldenModels {
-  std::unique_ptr<TextModel> text;
-  std::unique_ptr<VisionModel> vision;
+  std::unique_ptr<Engine> engine;
+  const TextModel* text = nullptr;
+  const VisionModel* vision = nullptr;
   Status vision_status;  // why there is no vision tower
   ActPrecision act_precision = ActPrecision::kAuto;
 };
@@ -121,12 +124,18 @@ struct CasePrompt {
   VisionTrace image_trace, video_trace;
 };
 
-Result<CasePrompt> BuildPrompt(const GoldenModels& models, const GoldenSet& set, const std::string& ids_case,
-                               const std::string& pixels_case) {
-  CasePrompt out;
-  GLMV_ASSIGN_OR_RETURN(NpyArray ids_npy, set.Load(ids_case, "input_ids"));
-  out.ids = ids_npy.ToInt64();
+struct CaseInputs {
+  std::vector<int64_t> ids;
   VisualInputs visual;
+};
+
+// The prompt ids of `ids_case` and the pixels and grids of `pixels_case`.
+Result<CaseInputs> LoadInputs(const GoldenModels& models, const GoldenSet& set, const std::string& ids_case,
+                              const std::string& pixels_case) {
+  CaseInputs in;
+  GLMV_ASSIGN_OR_RETURN(NpyArray ids_npy, set.Load(ids_case, "input_ids"));
+  in.ids = ids_npy.ToInt64();
+  VisualInputs& visual = in.visual;
   GLMV_ASSIGN_OR_RETURN(visual.image_grids, LoadGrids(set, pixels_case, "image_grid_thw"));
   GLMV_ASSIGN_OR_RETURN(visual.video_grids, LoadGrids(set, pixels_case, "video_grid_thw"));
   if (set.Has(pixels_case, "pixel_values")) {
@@ -138,7 +147,15 @@ Result<CasePrompt> BuildPrompt(const GoldenModels& models, const GoldenSet& set,
     visual.video_pixels = px.ToFloat();
   }
   if (!visual.empty() && !models.vision) return models.vision_status;
-  GLMV_ASSIGN_OR_RETURN(out.prompt, PreparePrompt(*models.text, models.vision.get(), out.ids, visual, &out.image_trace,
+  return in;
+}
+
+Result<CasePrompt> BuildPrompt(const GoldenModels& models, const GoldenSet& set, const std::string& ids_case,
+                               const std::string& pixels_case) {
+  GLMV_ASSIGN_OR_RETURN(CaseInputs in, LoadInputs(models, set, ids_case, pixels_case));
+  CasePrompt out;
+  out.ids = std::move(in.ids);
+  GLMV_ASSIGN_OR_RETURN(out.prompt, PreparePrompt(*models.text, models.vision, out.ids, in.visual, &out.image_trace,
                                                   &out.video_trace));
   return out;
 }
@@ -239,21 +256,17 @@ Status CheckForward(GoldenModels& models, const GoldenSet& set, const std::strin
 
 Status CheckGenerate(GoldenModels& models, const GoldenSet& set, const std::string& c, const std::string& prompt_case,
                      CaseCheck& check) {
-  const TextModel& model = *models.text;
   GLMV_ASSIGN_OR_RETURN(NpyArray want_npy, set.Load(c, "generated_ids"));
   const std::vector<int64_t> want = want_npy.ToInt64();
   // The generation case carries its prompt ids; pixels (if any) are the prompt case's.
-  GLMV_ASSIGN_OR_RETURN(CasePrompt p, BuildPrompt(models, set, c, prompt_case.empty() ? c : prompt_case));
-  GLMV_ASSIGN_OR_RETURN(KvCache cache, model.NewCache(p.ids.size() + want.size()));
+  GLMV_ASSIGN_OR_RETURN(CaseInputs in, LoadInputs(models, set, c, prompt_case.empty() ? c : prompt_case));
   GreedyOptions opt;
-  opt.precision = models.act_precision;
   opt.max_new_tokens = want.size();
   opt.stop_at_eos = false;  // compare every step the reference produced
   opt.keep_step_logits = set.Has(c, "step_logits");
-  opt.rope_delta = p.prompt.positions.rope_delta;
   if (!check.exact) opt.forced_ids = want;  // every step along the reference's path, so its logits compare
-  GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(model, std::move(p.prompt.embeddings), p.prompt.positions.positions,
-                                                       cache, opt));
+  // Through the engine's steps: the images encoded stage by stage, the prompt prefilled, one decode row a step.
+  GLMV_ASSIGN_OR_RETURN(GreedyResult r, GenerateGreedy(*models.engine, std::move(in.ids), std::move(in.visual), opt));
   check.ids = r.ids == want ? "match" : "mismatch";
   if (r.ids != want && check.exact) check.problems.push_back("generated ids differ");
   if (opt.keep_step_logits) {
@@ -306,16 +319,19 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, const GoldenOptions&
   Status load_status;
   GoldenReport report;
   if (has_model) {
-    auto m = TextModel::Load(options.model.empty() ? set.dir.string() : options.model);
+    EngineOptions eo;
+    eo.act_precision = options.act_precision;
+    eo.max_sequences = 1;
+    auto m = Engine::Load(options.model.empty() ? set.dir.string() : options.model, eo);
     if (m.ok()) {
-      models.text = std::move(m).value();
+      models.engine = std::move(m).value();
+      models.text = &models.engine->model();
+      models.vision = models.engine->vision();
+      models.vision_status = models.engine->vision_status();
       if (const ModelFile* file = models.text->storage().checkpoint->model_file()) {
         for (const auto& t : file->tensors()) report.quantized |= IsPacked(t.dtype);
       }
       report.quantized |= options.judge_by_kl;
-      auto v = VisionModel::Create(models.text->model_config(), *models.text->storage().checkpoint);
-      if (v.ok()) models.vision = std::move(v).value();
-      else models.vision_status = v.status();
     } else {
       load_status = m.status();
     }

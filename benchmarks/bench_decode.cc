@@ -29,7 +29,7 @@
 #include "benchmarks/bench_model_bytes.h"
 #include "benchmarks/bench_util.h"
 #include "lib/text/attention.h"
-#include "lib/engine/generate.h"
+#include "lib/engine/greedy.h"
 #include "lib/model/linear.h"
 #include "lib/text/moe.h"
 #include "lib/base/parallel.h"

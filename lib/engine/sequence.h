@@ -65,6 +65,9 @@ class Sequence {
   size_t prompt_tokens() const { return prompt_ids_.size(); }
   size_t prefilled_tokens() const { return prefilled_; }
   const KvSequence& kv() const { return kv_; }
+  // The position of the last token whose keys and values are in kv(): the query behind the logits a
+  // processor sees (M-RoPE's text position; the image's rows shift it by rope_delta).
+  int64_t last_position() const { return static_cast<int64_t>(kv_.length()) - 1 + rope_delta_; }
   // What the keys and values in kv() were computed from, token by token (prompt_keys.h): the prompt's
   // content keys, then each generated token fed back.
   std::span<const uint64_t> kv_keys() const { return std::span<const uint64_t>(kv_keys_).first(kv_.length()); }

@@ -68,6 +68,15 @@ TEST_CASE("chat: several turns from standard input, commands, exit") {
   CHECK(eof.status == 0);
 }
 
+TEST_CASE("chat --cache-bytes bounds the kept turns; a size it cannot read is refused") {
+  // 1 KiB holds no page of keys and values: every turn is prefilled whole, and still answered.
+  auto r = Glmv("chat -m " + kTiny + " -n 3 --seed 2 --cache-bytes 1KiB", "Hello\nAnd now?\nAgain\n");
+  CHECK(r.status == 0);
+  CHECK(std::count(r.out.begin(), r.out.end(), '\n') >= 3);
+  CHECK(Glmv("chat -m " + kTiny + " --cache-bytes 0", "Hi\n").status == 1);
+  CHECK(Glmv("run -m " + kTiny + " -p hi --cache-bytes lots").status == 1);
+}
+
 TEST_CASE("tokenize / detokenize") {
   auto t = Glmv("tokenize -m " + kTiny + " \"[gMASK]<sop>hello\"");
   REQUIRE(t.status == 0);
