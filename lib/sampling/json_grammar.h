@@ -1,0 +1,46 @@
+// JSON's lexical pieces as grammar fragments, for the JSON schema compiler: string characters (any
+// well-formed UTF-8 code point except '"', '\' and control characters, or a JSON escape; a \u escape of a
+// surrogate only as a high-low pair, so nlohmann::json parses every answer), strings with a length or a
+// pattern, numbers, and any JSON value.
+//
+// The documents are compact: no whitespace anywhere (the model's tokens supply none, so a sampling model
+// cannot loop on spaces). Numbers are bounded so an answer cannot run on digits and always parses:
+// at most 16 integer digits (integers fit int64), 16 fraction digits and a 2-digit exponent.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "lib/sampling/grammar.h"
+#include "lib/sampling/string_pattern.h"
+
+namespace glmv {
+
+class JsonFragments {
+ public:
+  explicit JsonFragments(GrammarBuilder& b) : b_(b) {}
+
+  // One string character (a code point, escaped or not); a fresh copy each call.
+  Frag Char();
+  // A quoted string of min..max characters (max nullopt: unbounded).
+  Frag String(size_t min, std::optional<size_t> max);
+  // A quoted string whose content matches the parsed pattern (string_pattern.h).
+  Frag PatternString(std::span<const PatternAtom> atoms);
+  Frag Integer();
+  Frag Number();
+  // Any JSON value / object / array (rules, declared on first use).
+  uint32_t AnyValueRule();
+  Frag AnyObject();
+  Frag AnyArray();
+
+ private:
+  // From min to max decimal digits.
+  Frag Digits(size_t min, size_t max);
+
+  GrammarBuilder& b_;
+  std::optional<uint32_t> any_value_;
+};
+
+}  // namespace glmv
