@@ -266,7 +266,16 @@ void Engine::AcceptToken(Sequence& s, float* logits) {
   // The step's own logits row: processors and penalties change it in place (no copy of the vocabulary).
   const std::span<float> row(logits, vocab);
   for (auto& p : s.processors_) p->Process(row, s.result_.ids);
-  const int64_t id = s.sampler_->Sample(row, s.history_);
+  int64_t id = s.sampler_->Sample(row, s.history_);
+  if (s.constraint_) {
+    // The fast path checks the one id drawn; a refused draw masks the row and draws again, which samples
+    // from the masked distribution. The penalties already changed the row in place: none the second time.
+    if (!s.constraint_->Allows(id)) {
+      s.constraint_->Mask(row);
+      id = s.sampler_->Sample(row, {});
+    }
+    s.constraint_->Accept(id);
+  }
   if (s.result_.ids.empty()) {
     s.result_.first_token_seconds = Now() - s.first_step_;
     s.decode_start_ = Now();

@@ -15,6 +15,7 @@
 #include "lib/prompt/mrope_index.h"
 #include "lib/prompt/multimodal.h"
 #include "lib/sampling/sampler.h"
+#include "lib/sampling/token_constraint.h"
 #include "lib/text/kv_cache.h"
 #include "lib/text/rope.h"
 #include "lib/tokenizer/tokenizer.h"
@@ -77,6 +78,11 @@ class Sequence {
   ~Sequence();  // leaves the engine's registry of live sequences (the engine must outlive its sequences)
 
   void AddLogitsProcessor(std::unique_ptr<LogitsProcessor> p) { processors_.push_back(std::move(p)); }
+  // Constrains the tokens sampled from now on to a grammar (response_format). Each sampled id is checked
+  // with Allows; only a refused one costs a full Mask of the row and a second draw (engine.cc, AcceptToken).
+  // Fork does not copy it: each fork gets its own.
+  void SetConstraint(std::unique_ptr<TokenConstraint> c) { constraint_ = std::move(c); }
+  const TokenConstraint* constraint() const { return constraint_.get(); }
 
  private:
   friend class Engine;
@@ -106,6 +112,7 @@ class Sequence {
 
   std::unique_ptr<Sampler> sampler_;
   std::vector<std::unique_ptr<LogitsProcessor>> processors_;
+  std::unique_ptr<TokenConstraint> constraint_;
   std::unique_ptr<Tokenizer::StreamDecoder> stream_;
   std::string pending_text_;  // decoded, held back (may be the start of a stop string)
   std::string piece_;         // the piece being passed on (a buffer reused across tokens)
