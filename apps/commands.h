@@ -14,5 +14,6 @@ int RunSynth(int argc, char** argv);
 int RunConvert(int argc, char** argv);
 int RunInspect(int argc, char** argv);
 int RunCompare(int argc, char** argv);
+int RunServe(int argc, char** argv);
 
 }  // namespace glmv::app

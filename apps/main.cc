@@ -17,6 +17,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"run", glmv::app::RunGenerate, "answer one prompt (streamed, or --json)"},
     {"chat", glmv::app::RunChat, "interactive multi-turn conversation"},
+    {"serve", glmv::app::RunServe, "an OpenAI-compatible HTTP server (/v1/chat/completions) for many clients"},
     {"tokenize", glmv::app::RunTokenize, "text to token ids"},
     {"detokenize", glmv::app::RunDetokenize, "token ids to text"},
     {"preprocess", glmv::app::RunPreprocess, "an image as the model sees it, written as .npy"},

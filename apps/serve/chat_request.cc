@@ -1,0 +1,231 @@
+#include "apps/serve/chat_request.h"
+
+#include <climits>
+#include <filesystem>
+#include <random>
+
+#include "apps/serve/data_url.h"
+#include "lib/media/image_inputs.h"
+#include "lib/prompt/request_builder.h"
+
+namespace glmv::app {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+HttpError Bad(std::string message, std::string param = "") {
+  return HttpError{400, std::move(message), "invalid_request_error", std::move(param), ""};
+}
+
+// A number field within [lo, hi], if present.
+std::optional<HttpError> ReadNumber(const json& j, const char* key, double lo, double hi, double& out) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  if (!j[key].is_number()) return Bad(std::string("'") + key + "' must be a number", key);
+  out = j[key].get<double>();
+  if (!(out >= lo && out <= hi)) {
+    return Bad(std::string("'") + key + "' must be between " + json(lo).dump() + " and " + json(hi).dump(), key);
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpError> ReadBool(const json& j, const char* key, bool& out) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  if (!j[key].is_boolean()) return Bad(std::string("'") + key + "' must be true or false", key);
+  out = j[key].get<bool>();
+  return std::nullopt;
+}
+
+std::optional<HttpError> ReadInt(const json& j, const char* key, int64_t lo, int64_t hi, std::optional<int64_t>& out) {
+  if (!j.contains(key) || j[key].is_null()) return std::nullopt;
+  if (!j[key].is_number_integer()) return Bad(std::string("'") + key + "' must be an integer", key);
+  const int64_t v = j[key].is_number_unsigned() && j[key].get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)
+                        ? INT64_MAX
+                        : j[key].get<int64_t>();
+  if (v < lo || v > hi) {
+    return Bad(std::string("'") + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi), key);
+  }
+  out = v;
+  return std::nullopt;
+}
+
+// A file:// URL's path, confined to `root` (already canonical): no `..` or symlink leads outside it.
+Result<std::string> ConfinedPath(const std::string& url, const std::string& root, const std::string& where) {
+  if (root.empty()) return Status::Error(where + ": file:// URLs need the server started with --allow-local-files DIR");
+  std::string path = url.substr(7);
+  if (path.rfind("localhost/", 0) == 0) path = path.substr(9);
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(path, ec);
+  if (ec) return Status::Error(where + ": " + path + ": " + ec.message());
+  const std::string r = real.string();
+  if (r != root && r.rfind(root + "/", 0) != 0) {
+    return Status::Error(where + ": " + path + " is outside the directory the server allows (--allow-local-files)");
+  }
+  return r;
+}
+
+// The images of the messages, in the order the template places them (message by message, part by part).
+std::optional<HttpError> LoadImages(const json& messages, const ChatModelInfo& info, RequestMedia& media,
+                                    std::vector<std::pair<int, int>>& sizes) {
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const json& m = messages[i];
+    if (!m.is_object() || !m.contains("content") || !m["content"].is_array()) continue;
+    const std::string role = m.value("role", std::string());
+    if (role == "tool" || role == "observation") continue;  // tool outputs are text
+    const json& content = m["content"];
+    for (size_t k = 0; k < content.size(); ++k) {
+      const json& part = content[k];
+      if (!part.is_object()) continue;
+      const std::string where = "messages[" + std::to_string(i) + "].content[" + std::to_string(k) + "]";
+      const std::string type = part.value("type", std::string());
+      if (type == "video" || type == "video_url" || part.contains("video")) {
+        return Bad(where + ": video parts are not supported by the server yet", "messages");
+      }
+      if (type == "file" || type == "input_file") {
+        return Bad(where + ": file parts (PDF) are not supported by the server yet", "messages");
+      }
+      if (!(type == "image" || type == "image_url" || part.contains("image"))) continue;
+      const json* url = nullptr;
+      if (part.contains("image_url")) {
+        const json& iu = part["image_url"];
+        url = iu.is_object() && iu.contains("url") ? &iu["url"] : &iu;
+      } else if (part.contains("image")) {
+        url = &part["image"];
+      }
+      if (!url || !url->is_string()) return Bad(where + ".image_url.url must be a string", "messages");
+      if (sizes.size() >= info.max_images) {
+        return Bad("more than " + std::to_string(info.max_images) + " images in one request", "messages");
+      }
+      const std::string u = url->get<std::string>();
+      Result<LoadedImage> loaded = Status::Error("");
+      if (u.rfind("data:", 0) == 0) {
+        auto data = ParseDataUrl(u, where + ".image_url.url");
+        if (!data.ok()) return Bad(data.status().message(), "messages");
+        loaded = LoadImageBytes(data->bytes, where, info.image_config, info.limits);
+      } else if (u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) {
+        return Bad(where + ": the server does not fetch URLs (it runs offline); send the image inline as a "
+                   "data: URL (data:image/png;base64,...)", "messages");
+      } else if (u.rfind("file://", 0) == 0) {
+        auto path = ConfinedPath(u, info.local_files_root, where);
+        if (!path.ok()) return Bad(path.status().message(), "messages");
+        loaded = LoadImageFile(*path, info.image_config, info.limits);
+      } else {
+        return Bad(where + ": an image URL must be a data: URL (or file:// under --allow-local-files)", "messages");
+      }
+      if (!loaded.ok()) return Bad(loaded.status().message(), "messages");
+      media.AddImage(loaded->preprocessed);
+      sizes.emplace_back(loaded->image.width, loaded->image.height);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+json ErrorJson(const HttpError& e) {
+  return {{"error",
+           {{"message", e.message},
+            {"type", e.type},
+            {"param", e.param.empty() ? json() : json(e.param)},
+            {"code", e.code.empty() ? json() : json(e.code)}}}};
+}
+
+std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatModelInfo& info, ChatTask& task) {
+  const json j = json::parse(body, nullptr, false);  // refuses invalid UTF-8 too
+  if (j.is_discarded()) return Bad("the request body is not valid JSON (or not valid UTF-8)");
+  if (!j.is_object()) return Bad("the request body must be a JSON object");
+  if (!j.contains("messages")) return Bad("'messages' is required", "messages");
+  if (!j["messages"].is_array() || j["messages"].empty()) return Bad("'messages' must be a non-empty array", "messages");
+  if (j.contains("model") && !j["model"].is_string()) return Bad("'model' must be a string", "model");
+  task.model = j.value("model", std::string());
+
+  if (auto e = ReadBool(j, "stream", task.stream)) return e;
+  if (j.contains("stream_options") && !j["stream_options"].is_null()) {
+    if (!j["stream_options"].is_object()) return Bad("'stream_options' must be an object", "stream_options");
+    if (auto e = ReadBool(j["stream_options"], "include_usage", task.include_usage)) return e;
+  }
+  std::optional<int64_t> max_tokens, max_completion, seed, n;
+  if (auto e = ReadInt(j, "max_tokens", 1, INT64_MAX, max_tokens)) return e;
+  if (auto e = ReadInt(j, "max_completion_tokens", 1, INT64_MAX, max_completion)) return e;
+  if (auto e = ReadInt(j, "seed", INT64_MIN, INT64_MAX, seed)) return e;
+  if (auto e = ReadInt(j, "n", 1, 128, n)) return e;
+  if (n && *n != 1) return Bad("'n' other than 1 is not supported yet", "n");
+  SamplingParams& s = task.request.sampling;
+  double temperature = 1.0, top_p = 1.0, presence = 0.0, frequency = 0.0;
+  if (auto e = ReadNumber(j, "temperature", 0.0, 2.0, temperature)) return e;
+  if (auto e = ReadNumber(j, "top_p", 0.0, 1.0, top_p)) return e;
+  if (auto e = ReadNumber(j, "presence_penalty", -2.0, 2.0, presence)) return e;
+  if (auto e = ReadNumber(j, "frequency_penalty", -2.0, 2.0, frequency)) return e;
+  if (top_p <= 0.0) return Bad("'top_p' must be greater than 0", "top_p");
+  s.temperature = static_cast<float>(temperature);
+  s.top_p = static_cast<float>(top_p);
+  s.presence_penalty = static_cast<float>(presence);
+  s.frequency_penalty = static_cast<float>(frequency);
+  s.top_k = 0, s.min_p = 0.0f;  // OpenAI's sampling has neither
+  s.seed = seed ? static_cast<uint64_t>(*seed) : std::random_device{}();
+  bool logprobs = false;
+  if (auto e = ReadBool(j, "logprobs", logprobs)) return e;
+  if (logprobs || (j.contains("top_logprobs") && !j["top_logprobs"].is_null())) {
+    return Bad("'logprobs' is not supported yet", "logprobs");
+  }
+  if (j.contains("stop") && !j["stop"].is_null()) {
+    const json& stop = j["stop"];
+    if (stop.is_string()) {
+      task.request.stop.push_back(stop.get<std::string>());
+    } else if (stop.is_array() && stop.size() <= 4) {
+      for (const auto& x : stop) {
+        if (!x.is_string() || x.get<std::string>().empty()) return Bad("'stop' must hold non-empty strings", "stop");
+        task.request.stop.push_back(x.get<std::string>());
+      }
+    } else {
+      return Bad("'stop' must be a string or an array of at most 4 strings", "stop");
+    }
+  }
+  if (j.contains("response_format") && !j["response_format"].is_null()) {
+    const json& rf = j["response_format"];
+    if (!rf.is_object() || !rf.contains("type") || !rf["type"].is_string()) {
+      return Bad("'response_format' must be an object with a 'type'", "response_format");
+    }
+    const std::string type = rf["type"].get<std::string>();
+    if (type != "text") return Bad("response_format type '" + type + "' is not supported yet", "response_format");
+  }
+  ChatOptions chat;
+  if (j.contains("chat_template_kwargs") && !j["chat_template_kwargs"].is_null()) {
+    const json& kw = j["chat_template_kwargs"];
+    if (!kw.is_object()) return Bad("'chat_template_kwargs' must be an object", "chat_template_kwargs");
+    if (auto e = ReadBool(kw, "enable_thinking", task.thinking)) return e;
+  }
+  chat.enable_thinking = task.thinking;
+  if (j.contains("tools") && !j["tools"].is_null()) {
+    if (!j["tools"].is_array()) return Bad("'tools' must be an array", "tools");
+    chat.tools = j["tools"];
+  }
+  if (j.contains("tool_choice") && !j["tool_choice"].is_null()) {
+    const json& tc = j["tool_choice"];
+    if (tc == "none") chat.tools = json::array();
+    else if (tc != "auto") return Bad("'tool_choice' other than \"auto\" or \"none\" is not supported yet", "tool_choice");
+  }
+
+  auto messages = ChatMessagesFromJson(j["messages"]);
+  if (!messages.ok()) return Bad(messages.status().message(), "messages");
+  RequestMedia media;
+  if (auto e = LoadImages(j["messages"], info, media, task.image_sizes)) return e;
+  if (!info.tokenizer) return HttpError{500, "the model has no tokenizer", "server_error", "", ""};
+  auto built = BuildRequestPrompt(*info.config, *info.tokenizer, *messages, chat, std::move(media));
+  if (!built.ok()) return Bad(built.status().message(), "messages");
+  const size_t prompt = built->ids.size();
+  if (prompt >= info.context_tokens) {
+    return HttpError{400,
+                     "the prompt is " + std::to_string(prompt) + " tokens; the context holds " +
+                         std::to_string(info.context_tokens) + " (the server's --ctx)",
+                     "invalid_request_error", "messages", "context_length_exceeded"};
+  }
+  const size_t room = info.context_tokens - prompt;
+  const int64_t asked = max_completion ? *max_completion : max_tokens ? *max_tokens : static_cast<int64_t>(room);
+  task.request.max_tokens = std::min(room, static_cast<size_t>(asked));
+  task.request.prompt = std::move(built->ids);
+  task.request.visual = std::move(built->visual);
+  return std::nullopt;
+}
+
+}  // namespace glmv::app

@@ -1,0 +1,59 @@
+// POST /v1/chat/completions, as the OpenAI API defines it, into an engine request. Runs on the HTTP thread
+// that received the request: JSON checks, the chat template, tokenizing, and the images' decoding and
+// preprocessing (never inside the scheduler's steps). Every problem becomes an OpenAI-shaped 4xx naming the
+// field; nothing in a request can crash the server.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/engine/sequence.h"
+#include "lib/media/image_preprocess.h"
+#include "lib/media/input_limits.h"
+#include "lib/model/config.h"
+#include "lib/tokenizer/tokenizer.h"
+
+namespace glmv::app {
+
+// An error answered to the client: {"error": {"message", "type", "param", "code"}} with `status`.
+struct HttpError {
+  int status = 400;
+  std::string message;
+  std::string type = "invalid_request_error";
+  std::string param;  // the offending field ("" for none)
+  std::string code;   // e.g. "context_length_exceeded" ("" for none)
+};
+
+// What parsing a request needs of the loaded model and the server's settings (read-only, shared by the
+// HTTP threads).
+struct ChatModelInfo {
+  const ModelConfig* config = nullptr;
+  const Tokenizer* tokenizer = nullptr;
+  ImagePreprocessConfig image_config;
+  InputLimits limits;
+  size_t context_tokens = 0;
+  size_t max_images = 16;        // images in one request
+  std::string local_files_root;  // --allow-local-files DIR, resolved ("" : file:// refused)
+};
+
+struct ChatTask {
+  GenerateRequest request;  // prompt ids, visual inputs, sampling, max tokens, stop strings
+  bool stream = false;
+  bool include_usage = false;              // stream_options.include_usage
+  bool thinking = true;                    // chat_template_kwargs.enable_thinking
+  std::vector<std::pair<int, int>> image_sizes;  // width, height of each image, for boxes in pixels
+  std::string model;                       // as the client named it (echoed back)
+};
+
+// Parses and prepares one request body. On error returns the HttpError to answer.
+std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatModelInfo& info, ChatTask& task);
+
+// The error object OpenAI clients read.
+nlohmann::ordered_json ErrorJson(const HttpError& e);
+
+}  // namespace glmv::app

@@ -1,0 +1,309 @@
+// glmv serve: the OpenAI-compatible HTTP server. HTTP threads (cpp-httplib's pool) parse and validate
+// requests, decode their images and post tasks to the scheduler, whose one thread owns the engine. The
+// first line on stdout names the port (useful with --port 0); one log line per request goes to stderr.
+#include <fmt/core.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "apps/args.h"
+#include "apps/byte_size.h"
+#include "apps/cli_util.h"
+#include "apps/commands.h"
+#include "apps/generation_flags.h"
+#include "apps/input_limits.h"
+#include "apps/serve/chat_response.h"
+#include "apps/serve/metrics_text.h"
+#include "apps/serve/scheduler.h"
+#include "apps/visual_inputs.h"
+
+namespace glmv::app {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::vector<OptionSpec> ServeOptions() {
+  std::vector<OptionSpec> spec = {
+      {"--model", "-m", true, "MODEL  a .glmv file or a model directory"},
+      {"--host", "", true, "ADDR  address to listen on (default 127.0.0.1: this machine only)"},
+      {"--port", "", true, "N  port (default 8080; 0 picks a free one, printed on the first line)"},
+      {"--api-key", "", true, "KEY  require 'Authorization: Bearer KEY' (not on /health)"},
+      {"--parallel", "", true, "N  requests generated at once, batched in every step (default 4)"},
+      {"--max-queue", "", true, "N  requests waiting beyond --parallel; more get 429 (default 64)"},
+      {"--max-body-bytes", "", true, "SIZE  largest request body (default 64MiB)"},
+      {"--max-images", "", true, "N  images in one request (default 16)"},
+      {"--allow-local-files", "", true, "DIR  accept file:// image URLs inside DIR (default: refused)"},
+      {"--alias", "", true, "NAME  the model's name in /v1/models and in answers (default: the file's name)"},
+      {"--ctx", "", true, "N  context per request in tokens (default 4096)"},
+      {"--kv-memory", "", true, "SIZE  cap on all requests' keys and values (default: --parallel × --ctx tokens)"},
+      {"--cache-bytes", "", true, "SIZE  cap on finished requests' keys and values kept for prefix reuse"},
+      {"--prefill-chunk", "", true, "N  prompt tokens per step (default 512)"},
+      {"--experts-in-ram", "", false, "copy the routed experts into memory at load"},
+      {"--threads", "-t", true, "N  threads for the model (default: all cores)"},
+      {"--help", "-h", false, "show this help"},
+  };
+  for (auto& s : ImageOptionSpecs()) {
+    if (s.name != "--image") spec.push_back(s);
+  }
+  for (auto& s : InputLimitOptionSpecs()) spec.push_back(s);
+  return spec;
+}
+
+constexpr const char* kHelp =
+    "usage: glmv serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel 4] [options]\n\n"
+    "An OpenAI-compatible HTTP server: POST /v1/chat/completions (streaming or not; images as data: URLs),\n"
+    "GET /v1/models, GET /health (503 while loading), GET /metrics (Prometheus text). Point an OpenAI\n"
+    "client's base_url at http://HOST:PORT/v1. Up to --parallel requests generate together, batched in every\n"
+    "step; up to --max-queue more wait; beyond that the answer is 429 with Retry-After.\n\n";
+
+struct Server {
+  std::atomic<bool> ready{false};
+  std::string model_name;
+  std::string api_key;
+  ChatModelInfo info;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<Scheduler> scheduler;
+  std::atomic<uint64_t> next_id{1};
+  RequestCounters counters;
+};
+
+void SendJson(httplib::Response& res, int status, const json& j) {
+  res.status = status;
+  res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+void SendError(httplib::Response& res, const HttpError& e) { SendJson(res, e.status, ErrorJson(e)); }
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void HandleChat(Server& s, const httplib::Request& req, httplib::Response& res) {
+  if (!s.ready) return SendError(res, {503, "the model is still loading", "server_error", "", ""});
+  auto task = std::make_shared<Task>();
+  task->id = s.next_id++;
+  if (auto e = ParseChatRequest(req.body, s.info, task->chat)) return SendError(res, *e);
+  if (!s.scheduler->Submit(task)) {
+    res.set_header("Retry-After", "1");
+    return SendError(res, {429, "the server is busy: every slot is generating and the queue is full; retry later",
+                           "rate_limit_error", "", "queue_full"});
+  }
+  const CompletionIds ids{"chatcmpl-" + std::to_string(task->id), UnixNow(), s.model_name};
+  res.set_header("X-Request-Id", ids.id);
+  if (!task->chat.stream) {
+    std::string text;
+    while (!task->reply->Take(text, 1000)) text.clear();
+    const Status& st = task->reply->status();
+    if (!st.ok()) return SendError(res, {500, st.message(), "server_error", "", ""});
+    return SendJson(res, 200, CompletionJson(ids, task->chat, task->reply->result()));
+  }
+  auto stream = std::make_shared<ChunkStream>(ids);
+  Scheduler* scheduler = s.scheduler.get();
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [task, stream, scheduler](size_t, httplib::DataSink& sink) {
+        if (!sink.is_writable()) {  // the client went away: free its slot
+          task->reply->Cancel();
+          scheduler->Poke();
+          return false;
+        }
+        std::string text;
+        const bool finished = task->reply->Take(text, 200);
+        std::string events = stream->Push(text);
+        if (finished) {
+          const Status& st = task->reply->status();
+          if (!st.ok()) {
+            events += "data: " + ErrorJson({500, st.message(), "server_error", "", ""}).dump() + "\n\n";
+          } else {
+            events += stream->Finish(task->chat, task->reply->result());
+          }
+        }
+        if (!events.empty() && !sink.write(events.data(), events.size())) {
+          task->reply->Cancel();
+          scheduler->Poke();
+          return false;
+        }
+        if (finished) sink.done();
+        return true;
+      },
+      [task, scheduler](bool success) {
+        if (!success) {
+          task->reply->Cancel();
+          scheduler->Poke();
+        }
+      });
+}
+
+int Fail(const Status& s) {
+  fmt::print(stderr, "glmv serve: {}\n", s.message());
+  return 1;
+}
+
+}  // namespace
+
+int RunServe(int argc, char** argv) {
+  // SIGINT and SIGTERM are taken by sigwait at the end: blocked here, before any thread starts, so every
+  // thread (HTTP workers, OpenMP, the scheduler) inherits the mask and none is killed by them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const auto spec = ServeOptions();
+  auto args = Args::Parse(spec, argc, argv, 2);
+  if (!args.ok()) return Fail(args.status());
+  if (args->Has("--help")) {
+    fmt::print("{}Options:\n{}", kHelp, OptionsHelp(spec));
+    return 0;
+  }
+  if (!args->Has("--model")) return Fail(Status::Error("-m MODEL is required"));
+  auto int_flag = [&](const char* name, long long def, long long lo, long long hi) -> Result<long long> {
+    GLMV_ASSIGN_OR_RETURN(long long v, args->GetInt(name, def));
+    if (v < lo || v > hi) return Status::Error(std::string(name) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+    return v;
+  };
+  auto port = int_flag("--port", 8080, 0, 65535);
+  auto parallel = int_flag("--parallel", 4, 1, 256);
+  auto max_queue = int_flag("--max-queue", 64, 0, 1 << 20);
+  auto max_images = int_flag("--max-images", 16, 0, 1024);
+  auto ctx = int_flag("--ctx", 4096, 2, 1 << 24);
+  auto chunk = int_flag("--prefill-chunk", 512, 1, 1 << 20);
+  auto threads = int_flag("--threads", 0, 0, 4096);
+  for (const auto* r : {&port, &parallel, &max_queue, &max_images, &ctx, &chunk, &threads}) {
+    if (!r->ok()) return Fail(r->status());
+  }
+  uint64_t max_body = uint64_t{64} << 20;
+  if (args->Has("--max-body-bytes")) {
+    auto b = ParseByteSize(args->Get("--max-body-bytes"), "--max-body-bytes");
+    if (!b.ok()) return Fail(b.status());
+    max_body = *b;
+  }
+  Server server;
+  server.api_key = args->Get("--api-key");
+  const std::string model_path = args->Get("--model");
+  server.model_name = args->Has("--alias") ? args->Get("--alias") : std::filesystem::path(model_path).filename().string();
+  EngineOptions eo;
+  eo.context_tokens = static_cast<size_t>(*ctx);
+  eo.max_sequences = static_cast<size_t>(*parallel);
+  eo.prefill_chunk = static_cast<size_t>(*chunk);
+  eo.threads = static_cast<int>(*threads);
+  eo.experts_in_ram = args->Has("--experts-in-ram");
+  for (const char* flag : {"--kv-memory", "--cache-bytes"}) {
+    if (!args->Has(flag)) continue;
+    auto b = ParseByteSize(args->Get(flag), flag);
+    if (!b.ok()) return Fail(b.status());
+    (std::string(flag) == "--kv-memory" ? eo.kv_memory_bytes : eo.prefix_cache_bytes) = static_cast<size_t>(*b);
+  }
+  auto limits = InputLimitsFromArgs(*args);
+  if (!limits.ok()) return Fail(limits.status());
+  auto image_cfg = ImageConfigFromArgs(*args, model_path);
+  if (!image_cfg.ok()) return Fail(image_cfg.status());
+  server.info.limits = *limits;
+  server.info.image_config = *image_cfg;
+  server.info.context_tokens = static_cast<size_t>(*ctx);
+  server.info.max_images = static_cast<size_t>(*max_images);
+  if (args->Has("--allow-local-files")) {
+    std::error_code ec;
+    const auto root = std::filesystem::canonical(args->Get("--allow-local-files"), ec);
+    if (ec || !std::filesystem::is_directory(root)) {
+      return Fail(Status::Error("--allow-local-files " + args->Get("--allow-local-files") + ": not a directory"));
+    }
+    server.info.local_files_root = root.string();
+  }
+
+  httplib::Server http;
+  // Each SSE stream or idle keep-alive holds a worker: size the pool so /health, /metrics and the 429 answer
+  // still get one while every slot streams and the queue is full.
+  const size_t workers = static_cast<size_t>(*parallel + *max_queue + 4);
+  http.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+  http.set_payload_max_length(max_body);
+  http.set_read_timeout(60, 0);
+  http.set_write_timeout(600, 0);
+  http.set_keep_alive_timeout(30);
+  http.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
+    if (server.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (req.get_header_value("Authorization") == "Bearer " + server.api_key) return httplib::Server::HandlerResponse::Unhandled;
+    SendError(res, {401, "missing or wrong API key (Authorization: Bearer KEY)", "invalid_request_error", "", "invalid_api_key"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  http.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
+    if (!server.ready) return SendJson(res, 503, {{"status", "loading"}});
+    SendJson(res, 200, {{"status", "ok"}});
+  });
+  http.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
+    SendJson(res, 200, {{"object", "list"},
+                        {"data", json::array({{{"id", server.model_name}, {"object", "model"}, {"created", 0},
+                                               {"owned_by", "glmv"}}})}});
+  });
+  http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(MetricsText(server.counters, server.ready ? server.scheduler.get() : nullptr), "text/plain; version=0.0.4");
+  });
+  http.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) { HandleChat(server, req, res); });
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    HttpError e{res.status, "", res.status == 404 ? "not_found_error" : "invalid_request_error", "", ""};
+    e.message = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
+              : res.status == 413 ? "the request body is over the server's limit (--max-body-bytes)"
+                                  : "the request could not be handled (HTTP " + std::to_string(res.status) + ")";
+    SendError(res, e);
+  });
+  http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    std::string what = "internal error";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+    }
+    SendError(res, {500, what, "server_error", "", ""});
+  });
+  http.set_logger([&](const httplib::Request& req, const httplib::Response& res) {
+    server.counters.Count(req.path, res.status);
+    fmt::print(stderr, "{} {} {} -> {} {}\n", res.get_header_value("X-Request-Id").empty() ? "-" : res.get_header_value("X-Request-Id"),
+               req.method, req.path, res.status, req.body.size());
+  });
+
+  const std::string host = args->Has("--host") ? args->Get("--host") : "127.0.0.1";
+  int bound = 0;
+  if (*port == 0) {
+    bound = http.bind_to_any_port(host);
+  } else {
+    bound = http.bind_to_port(host, static_cast<int>(*port)) ? static_cast<int>(*port) : -1;
+  }
+  if (bound <= 0) return Fail(Status::Error("cannot listen on " + host + ":" + std::to_string(*port)));
+  fmt::print("glmv serve: listening on http://{}:{}\n", host, bound);
+  std::fflush(stdout);
+  std::thread listener([&] { http.listen_after_bind(); });
+
+  // Load while /health answers 503.
+  auto engine = Engine::Load(model_path, eo);
+  if (!engine.ok()) {
+    http.stop();
+    listener.join();
+    return Fail(engine.status());
+  }
+  server.engine = std::move(engine).value();
+  server.info.config = &server.engine->model().model_config();
+  server.info.tokenizer = server.engine->tokenizer();
+  if (!server.info.tokenizer) fmt::print(stderr, "glmv serve: {} has no tokenizer: chat requests will fail\n", model_path);
+  server.scheduler = std::make_unique<Scheduler>(*server.engine, static_cast<size_t>(*parallel), static_cast<size_t>(*max_queue));
+  server.ready = true;
+  fmt::print(stderr, "glmv serve: ready ({} slots, context {} tokens)\n", *parallel, *ctx);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  fmt::print(stderr, "glmv serve: stopping (signal {})\n", sig);
+  http.stop();
+  listener.join();
+  server.scheduler.reset();
+  return 0;
+}
+
+}  // namespace glmv::app

@@ -1,0 +1,51 @@
+#include "apps/serve/metrics_text.h"
+
+#include <fmt/core.h>
+
+namespace glmv::app {
+
+void RequestCounters::Count(const std::string& path, int status) {
+  // Only known endpoints get a label of their own: a scan of random paths must not grow the map.
+  const bool known = path == "/v1/chat/completions" || path == "/v1/models" || path == "/health" || path == "/metrics";
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{known ? path : "other", status}];
+}
+
+std::string RequestCounters::Text() const {
+  std::string out = "# HELP glmv_requests_total HTTP requests answered, by endpoint and status.\n"
+                    "# TYPE glmv_requests_total counter\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, n] : requests_) {
+    out += fmt::format("glmv_requests_total{{path=\"{}\",status=\"{}\"}} {}\n", key.first, key.second, n);
+  }
+  return out;
+}
+
+std::string MetricsText(const RequestCounters& counters, const Scheduler* scheduler) {
+  std::string out = counters.Text();
+  auto metric = [&](const char* name, const char* type, const char* help, double value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  if (scheduler) {
+    const SchedulerStats& s = scheduler->stats();
+    metric("glmv_prompt_tokens_total", "counter", "Prompt tokens of started requests.", static_cast<double>(s.prompt_tokens));
+    metric("glmv_prompt_tokens_cached_total", "counter", "Prompt tokens whose keys and values came from the prefix cache.",
+           static_cast<double>(s.cached_prompt_tokens));
+    metric("glmv_completion_tokens_total", "counter", "Tokens generated.", static_cast<double>(s.completion_tokens));
+    metric("glmv_requests_finished_total", "counter", "Requests generated to the end.", static_cast<double>(s.finished));
+    metric("glmv_requests_cancelled_total", "counter", "Requests ended by a disconnect.", static_cast<double>(s.cancelled));
+    metric("glmv_requests_failed_total", "counter", "Requests the engine ended with an error.", static_cast<double>(s.failed));
+    metric("glmv_images_total", "counter", "Images in started requests.", static_cast<double>(s.images));
+    metric("glmv_steps_total", "counter", "Engine steps run.", static_cast<double>(s.steps));
+    metric("glmv_queue_depth", "gauge", "Requests waiting for a slot.", static_cast<double>(scheduler->queued()));
+    metric("glmv_slots_active", "gauge", "Requests generating.", static_cast<double>(scheduler->active()));
+    metric("glmv_slots_total", "gauge", "Slots (--parallel).", static_cast<double>(scheduler->parallel()));
+    metric("glmv_kv_bytes_in_use", "gauge", "Bytes of KV pages held by requests and the prefix cache.",
+           static_cast<double>(s.kv_bytes));
+    metric("glmv_prefix_cache_sequences", "gauge", "Finished requests kept for prefix reuse.",
+           static_cast<double>(s.cached_sequences));
+  }
+  return out;
+}
+
+}  // namespace glmv::app

@@ -1,0 +1,27 @@
+// GET /metrics in Prometheus' text format: requests by endpoint and status, tokens in and out, prompt
+// tokens served from the prefix cache, queue depth, active slots, images, KV memory in use.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "apps/serve/scheduler.h"
+
+namespace glmv::app {
+
+class RequestCounters {
+ public:
+  void Count(const std::string& path, int status);
+  std::string Text() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, int>, uint64_t> requests_;
+};
+
+// `scheduler` is null while the model loads.
+std::string MetricsText(const RequestCounters& counters, const Scheduler* scheduler);
+
+}  // namespace glmv::app
