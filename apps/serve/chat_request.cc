@@ -187,7 +187,23 @@ std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatMod
       return Bad("'response_format' must be an object with a 'type'", "response_format");
     }
     const std::string type = rf["type"].get<std::string>();
-    if (type != "text") return Bad("response_format type '" + type + "' is not supported yet", "response_format");
+    if (type == "json_object") {
+      task.grammar = JsonObjectGrammar();
+    } else if (type == "json_schema") {
+      if (!rf.contains("json_schema") || !rf["json_schema"].is_object() || !rf["json_schema"].contains("schema") ||
+          !rf["json_schema"]["schema"].is_object()) {
+        return Bad("response_format.json_schema.schema must be an object", "response_format");
+      }
+      const json& js = rf["json_schema"];
+      JsonSchemaOptions options;
+      if (auto e = ReadBool(js, "strict", options.strict)) return e;
+      if (!info.grammars) return Bad("response_format is not available on this server", "response_format");
+      auto grammar = info.grammars->JsonSchema(js["schema"], options);
+      if (!grammar.ok()) return Bad("response_format.json_schema.schema: " + grammar.status().message(), "response_format");
+      task.grammar = std::move(grammar).value();
+    } else if (type != "text") {
+      return Bad("response_format type '" + type + "' is not one of text, json_object, json_schema", "response_format");
+    }
   }
   ChatOptions chat;
   if (j.contains("chat_template_kwargs") && !j["chat_template_kwargs"].is_null()) {

@@ -16,6 +16,7 @@
 #include "lib/media/image_preprocess.h"
 #include "lib/media/input_limits.h"
 #include "lib/model/config.h"
+#include "lib/sampling/grammar_cache.h"
 #include "lib/tokenizer/tokenizer.h"
 
 namespace glmv::app {
@@ -39,6 +40,7 @@ struct ChatModelInfo {
   size_t context_tokens = 0;
   size_t max_images = 16;        // images in one request
   std::string local_files_root;  // --allow-local-files DIR, resolved ("" : file:// refused)
+  GrammarCache* grammars = nullptr;  // response_format's compiled schemas (thread-safe); null: refused
 };
 
 struct ChatTask {
@@ -48,6 +50,7 @@ struct ChatTask {
   bool thinking = true;                    // chat_template_kwargs.enable_thinking
   std::vector<std::pair<int, int>> image_sizes;  // width, height of each image, for boxes in pixels
   std::string model;                       // as the client named it (echoed back)
+  std::shared_ptr<const Grammar> grammar;  // response_format json_object / json_schema; null for text
 };
 
 // Parses and prepares one request body. On error returns the HttpError to answer.

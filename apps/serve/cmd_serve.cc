@@ -69,6 +69,7 @@ struct Server {
   ChatModelInfo info;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<Scheduler> scheduler;
+  GrammarCache grammars;
   std::atomic<uint64_t> next_id{1};
   RequestCounters counters;
 };
@@ -293,7 +294,13 @@ int RunServe(int argc, char** argv) {
   server.info.config = &server.engine->model().model_config();
   server.info.tokenizer = server.engine->tokenizer();
   if (!server.info.tokenizer) fmt::print(stderr, "glmv serve: {} has no tokenizer: chat requests will fail\n", model_path);
-  server.scheduler = std::make_unique<Scheduler>(*server.engine, static_cast<size_t>(*parallel), static_cast<size_t>(*max_queue));
+  std::shared_ptr<const TokenTrie> trie;
+  if (server.info.tokenizer) {
+    trie = TokenTrie::FromTokenizer(*server.info.tokenizer, static_cast<size_t>(server.engine->model().config().vocab_size));
+  }
+  server.info.grammars = &server.grammars;
+  server.scheduler = std::make_unique<Scheduler>(*server.engine, static_cast<size_t>(*parallel), static_cast<size_t>(*max_queue),
+                                                 std::move(trie));
   server.ready = true;
   fmt::print(stderr, "glmv serve: ready ({} slots, context {} tokens)\n", *parallel, *ctx);
 

@@ -16,6 +16,7 @@
 
 #include "apps/serve/chat_request.h"
 #include "lib/engine/engine.h"
+#include "lib/sampling/token_constraint.h"
 
 namespace glmv::app {
 
@@ -62,7 +63,8 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(Engine& engine, size_t parallel, size_t max_queue);
+  // `trie`: the vocabulary's bytes, for requests with a response_format grammar (null: no engine tokenizer).
+  Scheduler(Engine& engine, size_t parallel, size_t max_queue, std::shared_ptr<const TokenTrie> trie = nullptr);
   ~Scheduler();  // stops the thread; queued and running requests finish as cancelled
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -89,6 +91,9 @@ class Scheduler {
 
   Engine& engine_;
   const size_t parallel_, max_queue_;
+  std::shared_ptr<const TokenTrie> trie_;
+  TokenConstraintOptions constraint_options_;  // eos ids; `</think>`'s id for arming after the reasoning
+  std::optional<int64_t> think_end_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Task>> queue_;

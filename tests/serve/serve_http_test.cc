@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "tests/engine/answer_schema.h"
 #include "tests/serve/serve_process.h"
 #include "tests/test_util.h"
 
@@ -215,6 +216,43 @@ TEST_CASE("serve: every malformed request gets an OpenAI-shaped 4xx, and the nex
   REQUIRE(missing);
   CHECK(missing->status == 404);
   CHECK(json::parse(missing->body).contains("error"));
+}
+
+TEST_CASE("serve: response_format json_schema gives answers that parse and satisfy the schema") {
+  test::ServeProcess server({"-m", kTiny, "--parallel", "4"});
+  httplib::Client c("127.0.0.1", server.port());
+  const json schema = json::parse(test::kAnswerSchema);
+  int distinct = 0;
+  std::string previous;
+  for (int seed = 0; seed < 10; ++seed) {
+    CAPTURE(seed);
+    json req = Chat("Describe the point as JSON", 600);
+    req["temperature"] = 1;
+    req["seed"] = seed;
+    req["response_format"] = {{"type", "json_schema"}, {"json_schema", {{"name", "answer"}, {"schema", schema}, {"strict", true}}}};
+    const Answer a = Post(c, req.dump());
+    REQUIRE(a.status == 200);
+    CHECK(a.body["choices"][0]["finish_reason"] == "stop");
+    const std::string content = a.body["choices"][0]["message"]["content"];
+    const auto parsed = nlohmann::ordered_json::parse(content, nullptr, false);
+    REQUIRE_MESSAGE(!parsed.is_discarded(), content);
+    CHECK_MESSAGE(test::AnswerProblems(parsed).empty(), content);
+    distinct += content != previous;
+    previous = content;
+  }
+  CHECK(distinct >= 5);  // sampled, not one fixed answer
+  json unsupported = Chat("hi");
+  unsupported["response_format"] = {{"type", "json_schema"},
+                                    {"json_schema", {{"name", "x"}, {"schema", {{"type", "string"}, {"format", "date"}}}}}};
+  CheckError(Post(c, unsupported.dump()), 400, "format");
+  json object = Chat("hi", 300);
+  object["response_format"] = {{"type", "json_object"}};
+  object["temperature"] = 1;
+  const Answer o = Post(c, object.dump());
+  REQUIRE(o.status == 200);
+  if (o.body["choices"][0]["finish_reason"] == "stop") {  // a random model may fill 300 tokens with one object
+    CHECK(json::parse(o.body["choices"][0]["message"]["content"].get<std::string>(), nullptr, false).is_object());
+  }
 }
 
 TEST_CASE("serve: --api-key guards every endpoint but /health") {
