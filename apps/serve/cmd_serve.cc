@@ -9,6 +9,9 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <tuple>
 #include <memory>
 #include <thread>
 
@@ -72,6 +75,9 @@ struct Server {
   GrammarCache grammars;
   std::atomic<uint64_t> next_id{1};
   RequestCounters counters;
+  // Chat requests being answered, by id, for the log line written once the answer is sent (a stream's too).
+  std::mutex answering_mu;
+  std::map<std::string, std::pair<std::shared_ptr<Task>, double>> answering;  // task, start (steady seconds)
 };
 
 void SendJson(httplib::Response& res, int status, const json& j) {
@@ -89,14 +95,19 @@ void HandleChat(Server& s, const httplib::Request& req, httplib::Response& res) 
   if (!s.ready) return SendError(res, {503, "the model is still loading", "server_error", "", ""});
   auto task = std::make_shared<Task>();
   task->id = s.next_id++;
+  const CompletionIds ids{"chatcmpl-" + std::to_string(task->id), UnixNow(), s.model_name};
+  res.set_header("X-Request-Id", ids.id);
+  const double start = NowSeconds();
   if (auto e = ParseChatRequest(req.body, s.info, task->chat)) return SendError(res, *e);
   if (!s.scheduler->Submit(task)) {
     res.set_header("Retry-After", "1");
     return SendError(res, {429, "the server is busy: every slot is generating and the queue is full; retry later",
                            "rate_limit_error", "", "queue_full"});
   }
-  const CompletionIds ids{"chatcmpl-" + std::to_string(task->id), UnixNow(), s.model_name};
-  res.set_header("X-Request-Id", ids.id);
+  {
+    std::lock_guard<std::mutex> lock(s.answering_mu);
+    s.answering[ids.id] = {task, start};
+  }
   if (!task->chat.stream) {
     std::string text;
     while (!task->reply->Take(text, 1000)) text.clear();
@@ -265,10 +276,26 @@ int RunServe(int argc, char** argv) {
     }
     SendError(res, {500, what, "server_error", "", ""});
   });
+  // One line per request, once its answer (a whole stream included) is sent: id, status, tokens, time.
   http.set_logger([&](const httplib::Request& req, const httplib::Response& res) {
     server.counters.Count(req.path, res.status);
-    fmt::print(stderr, "{} {} {} -> {} {}\n", res.get_header_value("X-Request-Id").empty() ? "-" : res.get_header_value("X-Request-Id"),
-               req.method, req.path, res.status, req.body.size());
+    const std::string id = res.get_header_value("X-Request-Id");
+    std::shared_ptr<Task> task;
+    double start = 0;
+    if (!id.empty()) {
+      std::lock_guard<std::mutex> lock(server.answering_mu);
+      if (auto it = server.answering.find(id); it != server.answering.end()) {
+        std::tie(task, start) = it->second;
+        server.answering.erase(it);
+      }
+    }
+    std::string tokens;
+    if (task) {
+      const GenerateResult& r = task->reply->result();
+      tokens = fmt::format(" prompt={} cached={} completion={} finish={} {:.2f}s", r.prompt_tokens, r.reused_prompt_tokens,
+                           r.ids.size(), FinishReasonName(r.finish), NowSeconds() - start);
+    }
+    fmt::print(stderr, "{} {} {} -> {}{}\n", id.empty() ? "-" : id, req.method, req.path, res.status, tokens);
   });
 
   const std::string host = args->Has("--host") ? args->Get("--host") : "127.0.0.1";

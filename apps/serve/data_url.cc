@@ -1,5 +1,7 @@
 #include "apps/serve/data_url.h"
 
+#include <cstdio>
+
 namespace glmv::app {
 
 namespace {
@@ -22,7 +24,6 @@ Result<std::vector<uint8_t>> DecodeBase64(std::string_view text) {
   if (pad > 0 && (len + pad) % 4 != 0) {
     return Status::Error("base64: padding at offset " + std::to_string(len) + " does not end a 4-character group");
   }
-  if (len % 4 == 1) return Status::Error("base64: " + std::to_string(text.size()) + " characters cannot be a payload");
   std::vector<uint8_t> out;
   out.reserve(len / 4 * 3 + 2);
   uint32_t acc = 0;
@@ -31,8 +32,9 @@ Result<std::vector<uint8_t>> DecodeBase64(std::string_view text) {
     const int v = Sextet(text[i]);
     if (v < 0) {
       const unsigned char c = static_cast<unsigned char>(text[i]);
-      return Status::Error("base64: character " + (c >= 0x20 && c < 0x7f ? "'" + std::string(1, text[i]) + "'"
-                                                                         : "0x" + std::to_string(c)) +
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      return Status::Error("base64: character " + (c > 0x20 && c < 0x7f ? "'" + std::string(1, text[i]) + "'" : std::string(hex)) +
                            " at offset " + std::to_string(i) + " is not in the alphabet");
     }
     acc = (acc << 6) | static_cast<uint32_t>(v);
@@ -42,6 +44,8 @@ Result<std::vector<uint8_t>> DecodeBase64(std::string_view text) {
       out.push_back(static_cast<uint8_t>((acc >> bits) & 0xFF));
     }
   }
+  // Checked after the characters, so a stray character is what the message names.
+  if (len % 4 == 1) return Status::Error("base64: " + std::to_string(text.size()) + " characters cannot be a payload");
   return out;
 }
 
