@@ -10,6 +10,7 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
+#include "apps/json_schema_flag.h"
 #include "apps/input_limits.h"
 #include "apps/media_inputs.h"
 #include "apps/output_sink.h"
@@ -28,6 +29,7 @@ std::vector<OptionSpec> RunOptions() {
       {"--prompt-ids", "", true, "IDS  raw prompt as comma-separated token ids (no template; greedy by default)"},
       {"--json", "", false, "print one JSON object (reasoning, content, boxes, tool_calls, usage, timings)"},
       {"--draw-boxes", "", true, "OUT.png  write the image(s) with the answer's boxes drawn and numbered"},
+      JsonSchemaOption(),
   };
   for (auto* more : {MediaInputOptionSpecs, ImageOptionSpecs, VideoOptionSpecs, PdfOptionSpecs, InputLimitOptionSpecs}) {
     for (auto& o : more()) spec.push_back(o);
@@ -163,6 +165,7 @@ int RunGenerate(int argc, char** argv) {
   if (!limits.ok()) return Fail(limits.status());
   auto media = CollectMediaFiles(*args);
   if (!media.ok()) return Fail(media.status());
+  if (by_ids && args->Has("--json-schema")) return Fail(Status::Error("--json-schema needs -p (a templated answer)"));
   if (by_ids && media->any()) {
     return Fail(Status::Error("--input, --image, --video and --pdf need -p (the template places them)"));
   }
@@ -195,6 +198,9 @@ int RunGenerate(int argc, char** argv) {
     return Fail(Status::Error(f.model_dir + " has no tokenizer (tokenizer.json, or tokenizer.model + "
                               "tokenizer_config.json); pass the prompt as --prompt-ids"));
   }
+  auto schema = ReadJsonSchemaFlag(*args);
+  if (!schema.ok()) return Fail(schema.status());
+  const std::shared_ptr<const Grammar> grammar = *schema;
   auto jobs = MakeJobs(*args, *media, *limits, f, e, args->Get("--prompt"));
   if (!jobs.ok()) return Fail(Explain(*limits, jobs.status()));
   for (const Job& job : *jobs) {
@@ -221,9 +227,11 @@ int RunGenerate(int argc, char** argv) {
       continue;
     }
     TerminalSink sink;
-    auto result = e.Generate(req, [&](const std::string& piece) {
+    auto on_text = [&](const std::string& piece) {
       if (!json_out) sink.Push(piece);
-    });
+    };
+    auto result = grammar ? GenerateWithGrammar(e, req, on_text, grammar, f.chat.enable_thinking.value_or(true))
+                          : e.Generate(req, on_text);
     if (!result.ok()) return Fail(result.status());
     if (args->Has("--draw-boxes")) {
       std::string out = args->Get("--draw-boxes");

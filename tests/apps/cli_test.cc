@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/wait.h>
 
+#include "tests/engine/answer_schema.h"
 #include "tests/test_util.h"
 
 namespace glmv {
@@ -89,6 +91,28 @@ TEST_CASE("tokenize / detokenize") {
   auto back = Glmv("detokenize -m " + kTiny + " " + t.out.substr(0, t.out.size() - 1));
   CHECK(back.out == "[gMASK]<sop>hello\n");
   CHECK(Glmv("detokenize -m " + kTiny + " 99999").status != 0);
+}
+
+TEST_CASE("run --json-schema: the answer parses and satisfies the schema; a schema outside the subset is refused") {
+  test::TempDir dir;
+  const auto schema = (dir / "answer.json").string();
+  const auto bad = (dir / "bad.json").string();
+  std::ofstream(schema) << test::kAnswerSchema;
+  std::ofstream(bad) << R"({"type": "string", "format": "date"})";
+  for (int seed : {1, 2, 3}) {
+    CAPTURE(seed);
+    auto r = Glmv("run -m " + kTiny + " -p \"Describe it\" --no-think --temp 1 -n 600 --seed " + std::to_string(seed) +
+                  " --json-schema " + schema);
+    CHECK(r.status == 0);
+    std::string out = r.out;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    const auto answer = nlohmann::ordered_json::parse(out, nullptr, false);
+    REQUIRE_MESSAGE(!answer.is_discarded(), r.out);
+    CHECK_MESSAGE(test::AnswerProblems(answer).empty(), r.out);
+  }
+  CHECK(Glmv("run -m " + kTiny + " -p hi --json-schema " + bad).status == 1);
+  CHECK(Glmv("run -m " + kTiny + " -p hi --json-schema " + (dir / "missing.json").string()).status == 1);
+  CHECK(Glmv("run -m " + kTiny + " --prompt-ids 1,2 --json-schema " + schema).status == 1);
 }
 
 TEST_CASE("bad input gives a clear error and a non-zero exit") {
