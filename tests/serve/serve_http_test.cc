@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -272,32 +273,41 @@ TEST_CASE("serve: --api-key guards every endpoint but /health") {
 TEST_CASE("serve: a full queue answers 429 while /health and /metrics answer; a hang-up frees its slot") {
   test::ServeProcess server({"-m", kTiny, "--parallel", "1", "--max-queue", "0", "--ctx", "4096"});
   httplib::Client c("127.0.0.1", server.port());
+  // A request that cannot end early: its answer must be a string of at least 3000 characters (a random model
+  // would otherwise often emit an end-of-turn token within a few dozen tokens and free the slot by itself).
   json long_one = Chat("Tell me everything", 4000);
   long_one["stream"] = true;
   long_one["temperature"] = 1;
   long_one["seed"] = 3;
-  long_one["stop"] = json::array();
+  long_one["response_format"] = {{"type", "json_schema"},
+                                 {"json_schema", {{"name", "long"}, {"schema", {{"type", "string"}, {"minLength", 3000}}}}}};
   const std::string body = long_one.dump();
   const std::string http = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   std::string first_bytes;
-  // Reads up to the first piece of the answer (the role chunk before it carries an empty content), then hangs up.
-  std::thread streamer([&] { first_bytes = test::RawExchange(server.port(), http, "\"delta\":{\"content\"", 1 << 16); });
+  std::promise<void> hang_up;
+  std::shared_future<void> hang_up_now = hang_up.get_future().share();
+  // Reads up to the first piece of the answer (the role chunk before it carries an empty content), holds the
+  // connection until the checks below are done, then hangs up.
+  std::thread streamer([&] {
+    first_bytes = test::RawExchange(server.port(), http, "\"delta\":{\"content\"", 1 << 16, [&] { hang_up_now.wait(); });
+  });
   // Wait until the one slot is busy.
   bool busy = false;
   for (int i = 0; i < 100 && !busy; ++i) {
     busy = Metric(c, "glmv_slots_active") == 1;
     if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  REQUIRE(busy);
+  // No REQUIRE until the streamer is released: a throw here would leave its thread waiting.
+  CHECK(busy);
   auto r = c.Post("/v1/chat/completions", Chat("me too").dump(), "application/json");
-  REQUIRE(r);
-  CHECK(r->status == 429);
-  CHECK(r->get_header_value("Retry-After") == "1");
+  CHECK((r && r->status == 429));
+  CHECK((r && r->get_header_value("Retry-After") == "1"));
   auto health = c.Get("/health");
-  REQUIRE(health);
-  CHECK(health->status == 200);
+  const bool health_ok = health && health->status == 200;
+  hang_up.set_value();
   streamer.join();  // read the first content chunk, then hung up
+  CHECK(health_ok);
   CHECK(first_bytes.find("200 OK") != std::string::npos);
   bool freed = false;
   for (int i = 0; i < 100 && !freed; ++i) {  // within a few steps

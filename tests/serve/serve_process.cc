@@ -75,7 +75,8 @@ ServeProcess::~ServeProcess() {
   if (out_) std::fclose(out_);
 }
 
-std::string RawExchange(int port, const std::string& request, const std::string& until, size_t max_bytes) {
+std::string RawExchange(int port, const std::string& request, const std::string& until, size_t max_bytes,
+                        const std::function<void()>& before_close) {
   // No REQUIRE here: it may run on a thread of its own, where a failed assertion's exception would abort.
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return "";
@@ -102,6 +103,7 @@ std::string RawExchange(int port, const std::string& request, const std::string&
     if (n <= 0) break;
     got.append(buf, static_cast<size_t>(n));
   }
+  if (before_close) before_close();
   close(fd);
   return got;
 }

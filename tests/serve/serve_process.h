@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,9 +28,11 @@ class ServeProcess {
   FILE* out_ = nullptr;  // the server's stdout
 };
 
-// Sends `request` (a whole HTTP/1.1 request) to 127.0.0.1:port, reads until `until` appears in the answer
+// Sends `request` (a whole HTTP/1.1 request) to 127.0.0.1:port, reads until `until` appears in the answer,
+// calls `before_close` if given (e.g. to hold the connection open until the test says so)
 // (or the connection closes, or `max_bytes`, or 30 s pass without a byte), then closes the socket. Returns
 // what was read.
-std::string RawExchange(int port, const std::string& request, const std::string& until, size_t max_bytes = 1 << 20);
+std::string RawExchange(int port, const std::string& request, const std::string& until, size_t max_bytes = 1 << 20,
+                        const std::function<void()>& before_close = {});
 
 }  // namespace glmv::test
