@@ -201,6 +201,7 @@ int RunGenerate(int argc, char** argv) {
   auto schema = ReadJsonSchemaFlag(*args);
   if (!schema.ok()) return Fail(schema.status());
   const std::shared_ptr<const Grammar> grammar = *schema;
+  const std::shared_ptr<const TokenTrie> trie = grammar ? VocabularyTrie(e) : nullptr;  // once for every page's request
   auto jobs = MakeJobs(*args, *media, *limits, f, e, args->Get("--prompt"));
   if (!jobs.ok()) return Fail(Explain(*limits, jobs.status()));
   for (const Job& job : *jobs) {
@@ -230,7 +231,7 @@ int RunGenerate(int argc, char** argv) {
     auto on_text = [&](const std::string& piece) {
       if (!json_out) sink.Push(piece);
     };
-    auto result = grammar ? GenerateWithGrammar(e, req, on_text, grammar, f.chat.enable_thinking.value_or(true))
+    auto result = grammar ? GenerateWithGrammar(e, req, on_text, grammar, trie, f.chat.enable_thinking.value_or(true))
                           : e.Generate(req, on_text);
     if (!result.ok()) return Fail(result.status());
     if (args->Has("--draw-boxes")) {

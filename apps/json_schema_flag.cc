@@ -29,17 +29,26 @@ Result<std::shared_ptr<const Grammar>> ReadJsonSchemaFlag(const Args& args) {
   return std::move(grammar).value();
 }
 
-Result<GenerateResult> GenerateWithGrammar(Engine& engine, const GenerateRequest& request,
-                                           const std::function<void(const std::string&)>& on_text,
-                                           std::shared_ptr<const Grammar> grammar, bool thinking) {
-  if (!engine.tokenizer()) return Status::Error("--json-schema needs the model's tokenizer");
-  GLMV_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> s, engine.Start(request, on_text));
-  const size_t vocab = static_cast<size_t>(engine.model().config().vocab_size);
+std::shared_ptr<const TokenTrie> VocabularyTrie(const Engine& engine) {
+  if (!engine.tokenizer()) return nullptr;
+  return TokenTrie::FromTokenizer(*engine.tokenizer(), static_cast<size_t>(engine.model().config().vocab_size));
+}
+
+std::unique_ptr<TokenConstraint> AnswerConstraint(const Engine& engine, std::shared_ptr<const Grammar> grammar,
+                                                  std::shared_ptr<const TokenTrie> trie, bool thinking) {
   TokenConstraintOptions options;
   options.eos_ids = engine.model().config().eos_token_ids;
-  if (thinking) options.arm_after_token = ThinkEndToken(*engine.tokenizer());
-  s->SetConstraint(std::make_unique<TokenConstraint>(std::move(grammar), TokenTrie::FromTokenizer(*engine.tokenizer(), vocab),
-                                                     std::move(options)));
+  if (thinking && engine.tokenizer()) options.arm_after_token = ThinkEndToken(*engine.tokenizer());
+  return std::make_unique<TokenConstraint>(std::move(grammar), std::move(trie), std::move(options));
+}
+
+Result<GenerateResult> GenerateWithGrammar(Engine& engine, const GenerateRequest& request,
+                                           const std::function<void(const std::string&)>& on_text,
+                                           std::shared_ptr<const Grammar> grammar,
+                                           std::shared_ptr<const TokenTrie> trie, bool thinking) {
+  if (!trie) return Status::Error("--json-schema needs the model's tokenizer");
+  GLMV_ASSIGN_OR_RETURN(std::unique_ptr<Sequence> s, engine.Start(request, on_text));
+  s->SetConstraint(AnswerConstraint(engine, std::move(grammar), std::move(trie), thinking));
   Sequence* one = s.get();
   engine.RunToCompletion(std::span<Sequence* const>(&one, 1));
   if (!s->status().ok()) return s->status();

@@ -9,6 +9,8 @@
 #include "apps/args.h"
 #include "lib/engine/engine.h"
 #include "lib/sampling/grammar.h"
+#include "lib/sampling/token_constraint.h"
+#include "lib/sampling/token_trie.h"
 
 namespace glmv::app {
 
@@ -18,9 +20,18 @@ OptionSpec JsonSchemaOption();
 // or a keyword outside the supported subset (with its place in the schema).
 Result<std::shared_ptr<const Grammar>> ReadJsonSchemaFlag(const Args& args);
 
-// Engine::Generate with the answer held to `grammar` (from the token after `</think>` when `thinking`).
+// The engine's vocabulary as a byte trie (null without a tokenizer): built once, shared by every request.
+std::shared_ptr<const TokenTrie> VocabularyTrie(const Engine& engine);
+
+// A sequence's constraint to `grammar`: ends only at the model's eos ids once complete, and with `thinking`
+// armed from the token after `</think>` (the reasoning stays free). `run` and the server both use it.
+std::unique_ptr<TokenConstraint> AnswerConstraint(const Engine& engine, std::shared_ptr<const Grammar> grammar,
+                                                  std::shared_ptr<const TokenTrie> trie, bool thinking);
+
+// Engine::Generate with the answer held to `grammar` (see AnswerConstraint).
 Result<GenerateResult> GenerateWithGrammar(Engine& engine, const GenerateRequest& request,
                                            const std::function<void(const std::string&)>& on_text,
-                                           std::shared_ptr<const Grammar> grammar, bool thinking);
+                                           std::shared_ptr<const Grammar> grammar,
+                                           std::shared_ptr<const TokenTrie> trie, bool thinking);
 
 }  // namespace glmv::app

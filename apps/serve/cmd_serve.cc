@@ -321,10 +321,7 @@ int RunServe(int argc, char** argv) {
   server.info.config = &server.engine->model().model_config();
   server.info.tokenizer = server.engine->tokenizer();
   if (!server.info.tokenizer) fmt::print(stderr, "glmv serve: {} has no tokenizer: chat requests will fail\n", model_path);
-  std::shared_ptr<const TokenTrie> trie;
-  if (server.info.tokenizer) {
-    trie = TokenTrie::FromTokenizer(*server.info.tokenizer, static_cast<size_t>(server.engine->model().config().vocab_size));
-  }
+  std::shared_ptr<const TokenTrie> trie = VocabularyTrie(*server.engine);
   server.info.grammars = &server.grammars;
   server.scheduler = std::make_unique<Scheduler>(*server.engine, static_cast<size_t>(*parallel), static_cast<size_t>(*max_queue),
                                                  std::move(trie));

@@ -42,8 +42,6 @@ bool Reply::Take(std::string& text, int timeout_ms) {
 
 Scheduler::Scheduler(Engine& engine, size_t parallel, size_t max_queue, std::shared_ptr<const TokenTrie> trie)
     : engine_(engine), parallel_(parallel), max_queue_(max_queue), trie_(std::move(trie)) {
-  constraint_options_.eos_ids = engine_.model().config().eos_token_ids;
-  if (engine_.tokenizer()) think_end_ = ThinkEndToken(*engine_.tokenizer());
   thread_ = std::thread([this] { Loop(); });  // last: the loop reads the members above
 }
 
@@ -107,9 +105,7 @@ void Scheduler::Admit() {
     stats_.images += task->chat.image_sizes.size();
     if (task->chat.grammar && trie_) {
       // With thinking on, the reasoning is free and the answer after `</think>` follows the grammar.
-      TokenConstraintOptions options = constraint_options_;
-      if (task->chat.thinking) options.arm_after_token = think_end_;
-      (*seq)->SetConstraint(std::make_unique<TokenConstraint>(task->chat.grammar, trie_, std::move(options)));
+      (*seq)->SetConstraint(AnswerConstraint(engine_, task->chat.grammar, trie_, task->chat.thinking));
     }
     slots_.push_back({std::move(task), std::move(seq).value()});
   }

@@ -16,7 +16,7 @@
 
 #include "apps/serve/chat_request.h"
 #include "lib/engine/engine.h"
-#include "lib/sampling/token_constraint.h"
+#include "apps/json_schema_flag.h"
 
 namespace glmv::app {
 
@@ -92,8 +92,6 @@ class Scheduler {
   Engine& engine_;
   const size_t parallel_, max_queue_;
   std::shared_ptr<const TokenTrie> trie_;
-  TokenConstraintOptions constraint_options_;  // eos ids; `</think>`'s id for arming after the reasoning
-  std::optional<int64_t> think_end_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Task>> queue_;
