@@ -48,7 +48,7 @@ constexpr const char* kHelp =
     "int4 and int8 are grouped: 32 weights share one 16-bit scale (4.5 and 8.5 bits per weight). int4 uses a\n"
     "non-uniform grid (Q4NLG32) unless --int4-grid uniform or --quantizer rtn (Q4G32, llama.cpp's Q4_0 values).\n"
     "The vision tower's matrices are bf16 (f32 sources are rounded; the layers widen them to f32 as they run),\n"
-    "or f32, or int8 with --vision q8 (measured to cost the tower accuracy; see README); the rest of the\n"
+    "or f32, or int8 with --vision q8 (measured to cost the tower accuracy; see apps/README.md); the rest of the\n"
     "tower is f32. Every format is used in place from the mapped file.\n\n"
     "The checkpoint is read tensor by tensor (its pages are released as it goes, so a 200 GB model needs\n"
     "little RAM), quantized on all cores and written to FILE.partial, renamed to FILE when complete; an\n"

@@ -10,11 +10,15 @@
 #include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/synth_model.h"
+#include "lib/tools/convert.h"
+#include "lib/tools/synth_model_file.h"
 #include "lib/base/parallel.h"
 #include "lib/tokenizer/tokenizer.h"
 
 namespace glmv::app {
 namespace {
+
+namespace fs = std::filesystem;
 
 const std::vector<OptionSpec> kOptions = {
     {"--config", "-c", true, "FILE  a GLM-V (glm4v_moe) config.json; written to the output verbatim"},
@@ -26,14 +30,19 @@ const std::vector<OptionSpec> kOptions = {
                                 "larger than SIZE gets a shard of its own"},
     {"--tokenizer-from", "", true, "DIR  copy tokenizer/chat-template/preprocessor files from DIR (repeatable; "
                                     "for each file the first DIR holding it wins, then the config's directory)"},
-    {"--force", "", false, "replace DIR if it exists and is not empty"},
+    {"--format", "", true, "dir|glmv  a Hugging Face directory (default), or one quantized .glmv file written "
+                           "directly (-o names the file; no bf16 copy on disk)"},
+    {"--recipe", "", true, "mixed|q8|q4|float  with --format glmv: which tensors get int4 / int8, as in glmv convert "
+                           "(default mixed), quantized by round-to-nearest"},
+    {"--force", "", false, "replace DIR (or the .glmv file) if it exists"},
     {"--threads", "", true, "N  threads generating the weights (default: all cores)"},
     {"--help", "-h", false, "show this help"},
 };
 
 constexpr const char* kHelp =
     "usage: glmv synth --config CONFIG.json -o DIR [--seed N] [--dtype bf16|f32] [--shard-size 4GB]\n"
-    "                  [--tokenizer-from DIR] [--force]\n\n"
+    "                  [--tokenizer-from DIR] [--force]\n"
+    "       glmv synth --config CONFIG.json --format glmv -o MODEL.glmv [--recipe mixed|q8|q4|float] [...]\n\n"
     "Writes a model directory with random weights for any GLM-V config: config.json, the shards\n"
     "model-0000K-of-0000N.safetensors, model.safetensors.index.json, and the tokenizer/processor files\n"
     "found beside the config or in --tokenizer-from. Every tensor the runtime expects is there, with its\n"
@@ -47,7 +56,12 @@ constexpr const char* kHelp =
     "  glmv synth --config benchmarks/configs/glm45v-4layer.json -o /tmp/glm45v-4l\n"
     "  # the tiny test model's shapes, in 3 shards, with its tokenizer (found beside the config)\n"
     "  glmv synth --config tests/data/tiny-glm4v-moe/config.json -o /tmp/tiny --seed 1 --shard-size 300KB\n"
-    "  glmv run -m /tmp/tiny --prompt-ids 1,2,3 -n 4\n\n";
+    "  glmv run -m /tmp/tiny --prompt-ids 1,2,3 -n 4\n"
+    "  # GLM-4.5V's real widths with 12 layers as one int4/int8 file (~19 GB), no bf16 copy on disk\n"
+    "  glmv synth --config glm45v-12layer.json --format glmv -o /tmp/glm45v-12l.glmv\n\n"
+    "--format glmv writes the values the directory would hold (same seed, same --dtype rounding) quantized\n"
+    "by round-to-nearest into the formats of `glmv convert --recipe R` (int4 on the non-uniform grid), one\n"
+    "tensor at a time: the free space needed is the .glmv file's, and memory the largest tensor's.\n\n";
 
 int Fail(const Status& s) {
   fmt::print(stderr, "glmv synth: {}\n", s.message());
@@ -100,6 +114,63 @@ std::string TokenizerNote(const SynthPlan& plan, const std::string& dir) {
   return fmt::format("tokenizer: {} tokens (vocab_size {})", (*tok)->size(), vocab);
 }
 
+// --format glmv: the plan's config and side files, every tensor generated, quantized and appended to one file.
+int WriteModelFileFormat(const Args& args, const SynthPlan& plan, const SynthOptions& options) {
+  SynthModelFileOptions file_options;
+  file_options.seed = options.seed;
+  file_options.dtype = options.dtype;
+  auto recipe = ParseConvertRecipe(args.Get("--recipe", "mixed"));
+  if (!recipe.ok()) return Fail(recipe.status().Annotate("--recipe"));
+  file_options.convert.recipe = *recipe;
+  if (args.Has("--shard-size")) return Fail(Status::Error("--shard-size applies to --format dir only"));
+  const std::string& out = options.out_dir;
+  std::error_code ec;
+  if (fs::is_directory(out, ec)) return Fail(Status::Error(out + " is a directory; with --format glmv, -o names a file"));
+  if (fs::exists(out, ec) && !options.force) {
+    return Fail(Status::Error(out + " exists; choose another name or pass --force to replace it"));
+  }
+  std::vector<std::string> inputs = {options.config_path};
+  for (const auto& [src, name] : plan.copies) inputs.push_back(src);
+  for (const auto& in : inputs) {
+    if (fs::exists(out, ec) && fs::equivalent(in, out, ec)) return Fail(Status::Error("-o must not be an input (" + in + ")"));
+  }
+  auto metadata = AssetMetadata([&](const std::string& name) -> std::optional<std::string> {
+    if (name == "config.json") return options.config_path;
+    for (const auto& [src, copied] : plan.copies) {
+      if (copied == name) return src;
+    }
+    return std::nullopt;
+  });
+  if (!metadata.ok()) return Fail(metadata.status());
+
+  InstallInterruptHandler();
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  const double t0 = NowSeconds();
+  double last_print = 0;
+  auto progress = [&](const ConvertProgress& p) -> Status {
+    if (Interrupted()) return Status::Error("interrupted");
+    const double now = NowSeconds();
+    const bool done = p.done_bytes >= p.total_bytes;
+    if ((tty && now - last_print < 0.25 && !done) || (!tty && now - last_print < 10 && !done)) return Status::Ok();
+    last_print = now;
+    const double rate = static_cast<double>(p.done_bytes) / std::max(now - t0, 1e-6);
+    const double eta = rate > 0 ? static_cast<double>(p.total_bytes - p.done_bytes) / rate : 0;
+    fmt::print(stderr, "{}glmv synth: {} / {} of {} weights ({:.1f} %), ETA {:.0f} s  {:.50}{}", tty ? "\r" : "",
+               FormatBytes(p.done_bytes), FormatBytes(p.total_bytes), DTypeName(options.dtype),
+               p.total_bytes ? 100.0 * static_cast<double>(p.done_bytes) / static_cast<double>(p.total_bytes) : 100.0, eta,
+               p.tensor ? *p.tensor : "", tty ? "\033[K" : "\n");
+    return Status::Ok();
+  };
+  auto report = WriteSynthModelFile(plan.config, std::move(*metadata), out, file_options, progress);
+  if (tty) fmt::print(stderr, "\n");
+  if (!report.ok()) return Fail(report.status().Annotate("nothing was written to " + out));
+  const double seconds = NowSeconds() - t0;
+  fmt::print("synth: {}: {} tensors, {} ({} of {} weights), recipe {}, round-to-nearest, {:.1f} s; seed {}\n", out,
+             report->tensors.size(), FormatBytes(report->file_bytes), FormatBytes(report->source_bytes),
+             DTypeName(options.dtype), ConvertRecipeName(file_options.convert.recipe), seconds, options.seed);
+  return 0;
+}
+
 }  // namespace
 
 int RunSynth(int argc, char** argv) {
@@ -114,6 +185,10 @@ int RunSynth(int argc, char** argv) {
   if (!options.ok()) return Fail(options.status());
   auto plan = PlanSynthModel(*options);
   if (!plan.ok()) return Fail(plan.status());
+  const std::string format = args->Get("--format", "dir");
+  if (format == "glmv") return WriteModelFileFormat(*args, *plan, *options);
+  if (format != "dir") return Fail(Status::Error("--format must be dir or glmv, not '" + format + "'"));
+  if (args->Has("--recipe")) return Fail(Status::Error("--recipe applies to --format glmv only"));
   if (Status s = CheckSynthOutput(*plan, *options); !s.ok()) return Fail(s);
   for (const auto& name : plan->oversized) {
     fmt::print(stderr, "glmv synth: note: {} is larger than --shard-size; it gets a shard of its own\n", name);

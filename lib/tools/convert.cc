@@ -6,7 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <fstream>
 #include <mutex>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "io/model_file.h"
@@ -26,9 +28,10 @@ namespace fs = std::filesystem;
 struct Planned {
   std::string name;
   std::vector<int64_t> shape;
-  const TensorView* source = nullptr;
+  DType source_dtype = DType::kF32;
   DType dtype = DType::kF32;
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;         // in the model file
+  uint64_t source_bytes = 0;  // in the source
   int64_t unit = -1;
 };
 
@@ -65,8 +68,8 @@ void WidenRows(const TensorView& t, size_t cols, size_t r0, size_t r1, float* ou
 // Packs one matrix on all cores: each thread widens 16 rows at a time and quantizes them into their tile.
 // `step(source_bytes_done)` runs after each chunk of about 64 MB of source (progress within a 2 GB
 // embedding table, and a prompt stop on Ctrl-C); an error from it abandons the tensor.
-Result<double> QuantizeTensor(const TensorView& t, DType target, quant::QuantScheme scheme, std::vector<uint8_t>& out,
-                              const std::function<Status(uint64_t)>& step) {
+Result<double> QuantizeTensor(const TensorView& t, DType target, quant::QuantScheme scheme, bool mapped,
+                              std::vector<uint8_t>& out, const std::function<Status(uint64_t)>& step) {
   const size_t rows = static_cast<size_t>(t.shape[0]), cols = static_cast<size_t>(t.shape[1]);
   const auto kind = PackedKind(target);
   const size_t tile_bytes = simd::QuantTileBytes(kind, cols), tiles = simd::QuantTiles(rows);
@@ -85,7 +88,7 @@ Result<double> QuantizeTensor(const TensorView& t, DType target, quant::QuantSch
       }
     });
     const size_t chunk_end = std::min<size_t>(t.bytes.size(), last * source_tile_bytes);
-    ReleaseMappedPages(t.bytes.subspan(first * source_tile_bytes, chunk_end - first * source_tile_bytes));
+    if (mapped) ReleaseMappedPages(t.bytes.subspan(first * source_tile_bytes, chunk_end - first * source_tile_bytes));
     if (step) GLMV_RETURN_IF_ERROR(step(chunk_end));
   }
   quant::QuantError total;
@@ -118,27 +121,19 @@ Result<double> NarrowToBF16(const TensorView& t, std::vector<uint8_t>& out) {
   return total.SnrDb();
 }
 
-Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, const std::string& dir,
-                                                    const ConvertOptions& options,
-                                                    const std::function<Status(const ConvertProgress&)>& progress) {
-  std::map<std::string, std::string> meta;
-  for (const char* name : kModelAssetNames) {
-    if (std::string(name) == "tokenizer.model") continue;  // replaced by an equivalent tokenizer.json below
-    GLMV_ASSIGN_OR_RETURN(auto text, ReadModelAsset(dir, name));
-    if (text) meta[name] = std::move(*text);
-  }
-  const fs::path ranks = fs::path(dir) / "tokenizer.model", tok_config = fs::path(dir) / "tokenizer_config.json";
-  if (!meta.count("tokenizer.json") && fs::exists(ranks) && fs::exists(tok_config)) {
-    GLMV_ASSIGN_OR_RETURN(HfJson built, BuildHfTokenizerJsonFromTiktoken(ranks.string(), tok_config.string()));
-    meta["tokenizer.json"] = std::move(built.json);
-  }
-  nlohmann::json recipe = {{"recipe", ConvertRecipeName(options.recipe)},
-                           {"scheme", options.scheme == quant::QuantScheme::kSearch ? "search" : "round-to-nearest"},
-                           {"int4_grid", options.int4_uniform || options.scheme != quant::QuantScheme::kSearch ? "uniform" : "nl"},
-                           {"vision", options.recipe == ConvertRecipe::kFloat ? "source" : VisionFormatName(options.vision)},
-                           {"group", simd::kQuantGroup},
-                           {"tile_rows", simd::kQuantTileRows}};
-  meta["glmv.recipe"] = recipe.dump();
+Result<std::string> ReadTextFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::Error(path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  if (f.bad()) return Status::Error(path + ": read error");
+  return ss.str();
+}
+
+// The source files' checksums, as glmv.source: they tell later whether a model file came from this
+// checkpoint. Reading every source byte once more costs little next to quantizing them.
+Result<std::string> SourceMetadata(const Checkpoint& ckpt, const std::string& dir,
+                                   const std::function<Status(const ConvertProgress&)>& progress) {
   nlohmann::json files = nlohmann::json::array();
   ConvertProgress hashing{0, 0, nullptr, true};
   for (const auto& f : ckpt.files()) hashing.total_bytes += f.mapped_bytes().size();
@@ -149,17 +144,41 @@ Result<std::map<std::string, std::string>> Metadata(const Checkpoint& ckpt, cons
   };
   for (const auto& f : ckpt.files()) {
     GLMV_RETURN_IF_ERROR(stop);
-    // Reading every source byte once more costs little next to quantizing them, and tells later whether a
-    // model file came from this checkpoint.
     files.push_back({{"file", fs::path(f.path()).filename().string()},
                      {"bytes", std::filesystem::file_size(f.path())},
                      {"checksum64_chunked", HexString(FileChecksum(f.mapped_bytes(), step))}});
   }
-  meta["glmv.source"] = nlohmann::json({{"dir", fs::absolute(dir).string()}, {"files", files}}).dump();
-  return meta;
+  return nlohmann::json({{"dir", fs::absolute(dir).string()}, {"files", files}}).dump();
 }
 
 }  // namespace
+
+Result<std::map<std::string, std::string>> AssetMetadata(
+    const std::function<std::optional<std::string>(const std::string& name)>& path_of) {
+  std::map<std::string, std::string> meta;
+  for (const char* name : kModelAssetNames) {
+    if (std::string(name) == "tokenizer.model") continue;  // replaced by an equivalent tokenizer.json below
+    if (const auto path = path_of(name)) {
+      GLMV_ASSIGN_OR_RETURN(meta[name], ReadTextFile(*path));
+    }
+  }
+  const auto ranks = path_of("tokenizer.model"), tok_config = path_of("tokenizer_config.json");
+  if (!meta.count("tokenizer.json") && ranks && tok_config) {
+    GLMV_ASSIGN_OR_RETURN(HfJson built, BuildHfTokenizerJsonFromTiktoken(*ranks, *tok_config));
+    meta["tokenizer.json"] = std::move(built.json);
+  }
+  return meta;
+}
+
+std::string RecipeMetadata(const ConvertOptions& options, quant::QuantScheme scheme) {
+  nlohmann::json recipe = {{"recipe", ConvertRecipeName(options.recipe)},
+                           {"scheme", scheme == quant::QuantScheme::kSearch ? "search" : "round-to-nearest"},
+                           {"int4_grid", options.int4_uniform || options.scheme != quant::QuantScheme::kSearch ? "uniform" : "nl"},
+                           {"vision", options.recipe == ConvertRecipe::kFloat ? "source" : VisionFormatName(options.vision)},
+                           {"group", simd::kQuantGroup},
+                           {"tile_rows", simd::kQuantTileRows}};
+  return recipe.dump();
+}
 
 uint64_t FileChecksum(std::span<const uint8_t> bytes, const std::function<void(uint64_t)>& step) {
   constexpr size_t kChunk = size_t{64} << 20;
@@ -258,34 +277,26 @@ DType ConvertTargetDType(const ConvertOptions& options, const std::string& name,
   return source;
 }
 
-Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string& out_path, const ConvertOptions& options,
-                                   const std::function<Status(const ConvertProgress&)>& progress) {
-  if (IsModelFile(hf_dir)) return Status::Error(hf_dir + " is already a .glmv model file; convert takes a Hugging Face directory");
-  GLMV_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(hf_dir));
-  const ModelConfig& config = ckpt->config();
-
+Result<ConvertReport> WriteModelFile(const ModelConfig& config, const TensorSource& source,
+                                     const std::map<std::string, std::string>& metadata, const std::string& out_path,
+                                     const ConvertOptions& options, quant::QuantScheme scheme,
+                                     const std::function<Status(const ConvertProgress&)>& progress) {
   // The plan: every tensor of the model's tables, in table order (experts' three matrices consecutive).
   std::vector<Planned> plan;
   std::vector<std::string> unit_names;
   Status status;
   auto add = [&](const std::string& name, const std::vector<int64_t>& shape, Weight&) {
     if (!status.ok()) return;
-    const TensorView* t = ckpt->Find(name);
-    if (!t) {
-      status = Status::Error(hf_dir + ": missing tensor '" + name + "' (expected shape " + ShapeString(shape) + ")");
+    auto dtype = source.dtype(name, shape);
+    if (!dtype.ok()) {
+      status = dtype.status();
       return;
     }
-    if (t->shape != shape) {
-      status = Status::Error(*t->file + ": tensor '" + name + "' has shape " + ShapeString(t->shape) + ", expected " +
-                             ShapeString(shape) + " from config.json");
-      return;
-    }
-    if (!IsFloat(t->dtype)) {
-      status = Status::Error(*t->file + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected F32, BF16 or F16");
-      return;
-    }
-    Planned p{name, shape, t, ConvertTargetDType(options, name, shape, t->dtype), 0, -1};
-    p.bytes = IsPacked(p.dtype) ? PackedBytes(p.dtype, shape) : static_cast<uint64_t>(t->NumElements()) * DTypeSize(p.dtype);
+    Planned p{name, shape, *dtype, ConvertTargetDType(options, name, shape, *dtype), 0, 0, -1};
+    uint64_t elements = 1;
+    for (const int64_t d : shape) elements *= static_cast<uint64_t>(d);
+    p.source_bytes = elements * DTypeSize(p.source_dtype);
+    p.bytes = IsPacked(p.dtype) ? PackedBytes(p.dtype, shape) : elements * DTypeSize(p.dtype);
     const std::string unit = ExpertUnitName(name);
     if (!unit.empty()) {
       if (unit_names.empty() || unit_names.back() != unit) unit_names.push_back(unit);
@@ -301,14 +312,12 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
   }
   GLMV_RETURN_IF_ERROR(status);
 
-  GLMV_ASSIGN_OR_RETURN(auto metadata, Metadata(*ckpt, hf_dir, options, progress));
   std::vector<ModelFileWriter::Spec> specs;
   ConvertReport report;
   for (const auto& p : plan) {
     specs.push_back({p.name, p.dtype, p.shape, p.bytes, p.unit});
-    report.source_bytes += p.source->bytes.size();
+    report.source_bytes += p.source_bytes;
   }
-  report.ignored_tensors = ckpt->num_tensors() - plan.size();
   GLMV_ASSIGN_OR_RETURN(auto writer, ModelFileWriter::Create(out_path, metadata, specs, unit_names));
 
   // Enough room for the whole file, checked before the long part starts.
@@ -324,9 +333,9 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
   }
 
   ConvertProgress prog{0, report.source_bytes, nullptr};
-  std::vector<uint8_t> buf;
+  std::vector<uint8_t> buf, scratch;
   for (const auto& p : plan) {
-    const TensorView& t = *p.source;
+    GLMV_ASSIGN_OR_RETURN(const TensorView t, source.values(p.name, scratch));
     prog.tensor = &p.name;
     double snr = std::numeric_limits<double>::infinity();
     if (IsPacked(p.dtype)) {
@@ -335,7 +344,7 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
         prog.done_bytes = before + tensor_done;
         return progress ? progress(prog) : Status::Ok();
       };
-      GLMV_ASSIGN_OR_RETURN(snr, QuantizeTensor(t, p.dtype, options.scheme, buf, step));
+      GLMV_ASSIGN_OR_RETURN(snr, QuantizeTensor(t, p.dtype, scheme, source.mapped, buf, step));
       prog.done_bytes = before;
       GLMV_RETURN_IF_ERROR(writer->Append(buf));
     } else if (p.dtype == t.dtype) {
@@ -348,13 +357,46 @@ Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string&
       WidenToF32(t.dtype, t.bytes.data(), static_cast<size_t>(t.NumElements()), reinterpret_cast<float*>(buf.data()));
       GLMV_RETURN_IF_ERROR(writer->Append(buf));
     }
-    ReleaseMappedPages(t.bytes);  // RSS stays at a few tensors whatever the checkpoint's size
+    if (source.mapped) ReleaseMappedPages(t.bytes);  // RSS stays at a few tensors whatever the checkpoint's size
     report.tensors.push_back({p.name, TensorComponent(p.name), t.dtype, p.dtype, p.shape, p.bytes, snr});
-    prog.done_bytes += t.bytes.size();
+    prog.done_bytes += p.source_bytes;
     if (progress) GLMV_RETURN_IF_ERROR(progress(prog));
   }
   GLMV_RETURN_IF_ERROR(writer->Finish());
   report.file_bytes = writer->file_bytes();
+  return report;
+}
+
+Result<ConvertReport> ConvertModel(const std::string& hf_dir, const std::string& out_path, const ConvertOptions& options,
+                                   const std::function<Status(const ConvertProgress&)>& progress) {
+  if (IsModelFile(hf_dir)) return Status::Error(hf_dir + " is already a .glmv model file; convert takes a Hugging Face directory");
+  GLMV_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> ckpt, Checkpoint::Open(hf_dir));
+
+  TensorSource source;
+  source.dtype = [&](const std::string& name, const std::vector<int64_t>& shape) -> Result<DType> {
+    const TensorView* t = ckpt->Find(name);
+    if (!t) return Status::Error(hf_dir + ": missing tensor '" + name + "' (expected shape " + ShapeString(shape) + ")");
+    if (t->shape != shape) {
+      return Status::Error(*t->file + ": tensor '" + name + "' has shape " + ShapeString(t->shape) + ", expected " +
+                           ShapeString(shape) + " from config.json");
+    }
+    if (!IsFloat(t->dtype)) {
+      return Status::Error(*t->file + ": tensor '" + name + "' has dtype " + DTypeName(t->dtype) + ", expected F32, BF16 or F16");
+    }
+    return t->dtype;
+  };
+  source.values = [&](const std::string& name, std::vector<uint8_t>&) -> Result<TensorView> { return *ckpt->Find(name); };
+
+  GLMV_ASSIGN_OR_RETURN(auto metadata, AssetMetadata([&](const std::string& name) -> std::optional<std::string> {
+    const fs::path path = fs::path(hf_dir) / name;
+    std::error_code ec;
+    return fs::exists(path, ec) ? std::optional<std::string>(path.string()) : std::nullopt;
+  }));
+  metadata["glmv.recipe"] = RecipeMetadata(options, options.scheme);
+  GLMV_ASSIGN_OR_RETURN(metadata["glmv.source"], SourceMetadata(*ckpt, hf_dir, progress));
+  GLMV_ASSIGN_OR_RETURN(ConvertReport report,
+                        WriteModelFile(ckpt->config(), source, metadata, out_path, options, options.scheme, progress));
+  report.ignored_tensors = ckpt->num_tensors() - report.tensors.size();
   return report;
 }
 

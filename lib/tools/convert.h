@@ -7,13 +7,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "io/dtype.h"
+#include "io/safetensors.h"
 #include "io/status.h"
+#include "lib/model/config.h"
 #include "quant/quantize.h"
 
 namespace glmv {
@@ -66,6 +70,35 @@ struct ConvertReport {
   uint64_t file_bytes = 0, source_bytes = 0;
   size_t ignored_tensors = 0;  // in the checkpoint but not in the model's tensor table
 };
+
+// Where a model file's tensors come from: a checkpoint's mapping (ConvertModel) or values generated on the
+// fly (glmv synth --format glmv, lib/tools/synth_model_file.h).
+struct TensorSource {
+  // The source dtype of tensor `name`, whose shape the config implies as `shape`; an error when the source
+  // lacks it or disagrees.
+  std::function<Result<DType>(const std::string& name, const std::vector<int64_t>& shape)> dtype;
+  // Its values, called once per tensor in table order: a view into a mapping, or into `scratch`, which the
+  // source may fill (it is reused for the next tensor).
+  std::function<Result<TensorView>(const std::string& name, std::vector<uint8_t>& scratch)> values;
+  bool mapped = true;  // views are file mappings whose pages are released once read
+};
+
+// Writes the .glmv file of `config`'s tensors (the loader's tables) from `source`: formats by
+// ConvertTargetDType(options), int4/int8 quantized by `scheme`. `metadata` holds the side files and
+// provenance. Written as out_path.partial and renamed when complete; refuses when the disk lacks the space.
+Result<ConvertReport> WriteModelFile(const ModelConfig& config, const TensorSource& source,
+                                     const std::map<std::string, std::string>& metadata, const std::string& out_path,
+                                     const ConvertOptions& options, quant::QuantScheme scheme,
+                                     const std::function<Status(const ConvertProgress&)>& progress);
+
+// A model's side files (kModelAssetNames: config, tokenizer, processor settings, chat template) as
+// metadata, each read from path_of(name) (nullopt: the model has none). tokenizer.model with
+// tokenizer_config.json becomes an equivalent tokenizer.json.
+Result<std::map<std::string, std::string>> AssetMetadata(
+    const std::function<std::optional<std::string>(const std::string& name)>& path_of);
+
+// The glmv.recipe metadata: the recipe and formats `options` choose, and the quantizer that ran.
+std::string RecipeMetadata(const ConvertOptions& options, quant::QuantScheme scheme);
 
 // Converts `hf_dir` into `out_path` (written as out_path.partial, renamed when complete). Refuses when the
 // file system lacks the space. `progress` is called after each tensor; an error it returns (an interrupt)

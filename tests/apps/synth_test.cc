@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "apps/synth_model.h"
+#include "io/model_file.h"
 #include "lib/model/checkpoint.h"
 #include "lib/text/text_weights.h"
 #include "lib/vision/vision_weights.h"
@@ -265,6 +266,76 @@ TEST_CASE("a synth that fails midway removes its partial directory and leaves th
   CHECK(app::WriteSynthModel(*plan, options, nullptr).ok());
   CHECK(fs::exists(dir / "model" / "model.safetensors.index.json"));
   CHECK(Partials(dir.path()) == 0);
+}
+
+TEST_CASE("synth --format glmv: the q8 file holds what synth then convert --quantizer rtn write; mixed runs") {
+  test::TempDir dir;
+  const fs::path direct = dir / "direct.glmv", hf = dir / "hf", converted = dir / "converted.glmv";
+  auto r = Glmv(Synth(direct, "--seed 5 --format glmv --recipe q8"));
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+  REQUIRE(Glmv(Synth(hf, "--seed 5")).status == 0);
+  r = Glmv("convert " + hf.string() + " -o " + converted.string() + " --recipe q8 --quantizer rtn");
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+
+  auto a = ModelFile::Open(direct.string());
+  auto b = ModelFile::Open(converted.string());
+  REQUIRE_MESSAGE(a.ok(), a.status().message());
+  REQUIRE(b.ok());
+  REQUIRE(a->tensors().size() == b->tensors().size());
+  size_t same = 0, packed = 0;
+  for (const TensorView& t : a->tensors()) {
+    const TensorView* u = b->Find(t.name);
+    REQUIRE_MESSAGE(u != nullptr, t.name);
+    CHECK_MESSAGE(t.dtype == u->dtype, t.name);
+    CHECK_MESSAGE(t.shape == u->shape, t.name);
+    const bool equal = t.bytes.size() == u->bytes.size() && std::equal(t.bytes.begin(), t.bytes.end(), u->bytes.begin());
+    CHECK_MESSAGE(equal, t.name);
+    same += equal;
+    packed += t.dtype == DType::kQ8G32;
+  }
+  MESSAGE(same << " of " << a->tensors().size() << " tensors byte-identical, " << packed << " of them Q8G32");
+  CHECK(packed > 0);
+  CHECK(a->metadata().at("config.json") == ReadText(kTinyConfig));
+  CHECK(a->metadata().count("tokenizer.json") == 1);
+  CHECK(nlohmann::json::parse(a->metadata().at("glmv.source"))["synthetic"] == true);
+
+  // The default recipe: experts on the non-uniform int4 grid, and the model generates.
+  const fs::path mixed = dir / "mixed.glmv";
+  r = Glmv(Synth(mixed, "--seed 5 --format glmv"));
+  REQUIRE_MESSAGE(r.status == 0, r.out);
+  auto m = ModelFile::Open(mixed.string());
+  REQUIRE(m.ok());
+  CHECK(m->Find("model.language_model.layers.1.mlp.experts.0.up_proj.weight")->dtype == DType::kQ4NLG32);
+  CHECK(m->units().size() == a->units().size());
+  auto run = Glmv("run -m " + mixed.string() + " -p hello -n 3 --seed 1 --no-think", /*stdout_only=*/true);
+  CHECK_MESSAGE(run.status == 0, run.out);
+}
+
+TEST_CASE("synth --format glmv refuses an existing file without --force, a directory, and flags of the other format") {
+  test::TempDir dir;
+  const fs::path out = dir / "m.glmv";
+  std::ofstream(out) << "keep me";
+  auto r = Glmv(Synth(out, "--format glmv"));
+  CHECK(r.status == 1);
+  CHECK(r.out.find("exists") != std::string::npos);
+  CHECK(ReadText(out) == "keep me");
+  r = Glmv(Synth(dir.path(), "--format glmv --force"));
+  CHECK(r.status == 1);
+  CHECK(r.out.find("is a directory") != std::string::npos);
+  r = Glmv(Synth(dir / "x.glmv", "--format glmv --shard-size 1MB"));
+  CHECK(r.status == 1);
+  CHECK(r.out.find("--shard-size applies to --format dir only") != std::string::npos);
+  r = Glmv(Synth(dir / "d", "--recipe q8"));
+  CHECK(r.status == 1);
+  CHECK(r.out.find("--recipe applies to --format glmv only") != std::string::npos);
+  r = Glmv(Synth(dir / "y", "--format gguf"));
+  CHECK(r.status == 1);
+  CHECK(r.out.find("--format must be dir or glmv") != std::string::npos);
+  r = Glmv(Synth(dir / "z.glmv", "--format glmv --recipe q3"));
+  CHECK(r.status == 1);
+  CHECK(r.out.find("unknown recipe") != std::string::npos);
+  CHECK(!fs::exists(dir / "x.glmv"));
+  CHECK(!fs::exists(dir / "z.glmv"));
 }
 
 TEST_CASE("sizes on the command line") {
