@@ -1,5 +1,5 @@
 // `glmv synth --format glmv`: a random-weight model written straight into one .glmv file, with no bf16
-// checkpoint on the way (a real-width GLM-4.5V of 12 layers is 17–19 GB as .glmv but about 50 GB in bf16,
+// checkpoint on the way (a real-width GLM-4.5V of 12 layers is about 18.5 GB as .glmv but 56 GB in bf16,
 // more than these disks spare). Each tensor's values are the ones `glmv synth` writes into safetensors for the
 // same seed and dtype (lib/tools/synth_weights.h), generated one tensor at a time and quantized by
 // round-to-nearest into the formats `glmv convert`'s recipe chooses (its scale search would take minutes per
