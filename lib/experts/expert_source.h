@@ -1,7 +1,7 @@
 // The only way MoE code reaches a routed expert's weights: acquire, release, prefetch. The mapped source
-// (here) hands out views into the mapped model file; the cached source of the streaming issue will read
-// experts from disk into slots under a memory budget, so an acquired expert must stay valid until released
-// and is never evicted while a step uses it.
+// (here) hands out views into the mapped model file; the cached source (cached_experts.h) reads experts from
+// disk into slots under a memory budget, so an acquired expert stays valid until released and is never
+// evicted while a step uses it, and the experts held at once must fit its slots.
 #pragma once
 
 #include <cstddef>

@@ -8,12 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <numeric>
 
 #include "io/expert_reader.h"
-#include "lib/model/config.h"
-#include "lib/tools/convert.h"
-#include "lib/tools/synth_model_file.h"
+#include "tests/experts/tiny_glmv.h"
 #include "tests/test_util.h"
 
 namespace glmv {
@@ -37,23 +34,7 @@ class Aligned {
   uint8_t* p_;
 };
 
-// The tiny model's config as a random-weight .glmv (the mixed recipe: int4/int8 experts).
-std::string SynthTiny(const test::TempDir& dir) {
-  const fs::path config = test::DataDir() / "tiny-glm4v-moe" / "config.json";
-  auto c = LoadModelConfig(config.string());
-  REQUIRE_MESSAGE(c.ok(), c.status().message());
-  auto metadata = AssetMetadata([&](const std::string& name) -> std::optional<std::string> {
-    if (name == "config.json") return config.string();
-    return std::nullopt;
-  });
-  REQUIRE_MESSAGE(metadata.ok(), metadata.status().message());
-  const std::string path = (dir / "tiny-synth.glmv").string();
-  SynthModelFileOptions options;
-  options.seed = 7;
-  auto report = WriteSynthModelFile(*c, *metadata, path, options, [](const ConvertProgress&) { return Status::Ok(); });
-  REQUIRE_MESSAGE(report.ok(), report.status().message());
-  return path;
-}
+std::string SynthTiny(const test::TempDir& dir) { return test::WriteTinySynthGlmv(dir); }
 
 ModelFile OpenFile(const std::string& path) {
   auto f = ModelFile::Open(path);

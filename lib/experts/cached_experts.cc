@@ -1,0 +1,328 @@
+#include "lib/experts/cached_experts.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace glmv {
+namespace {
+
+using State = CacheSlot::State;
+
+double Seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// The bytes behind a bound view (whichever of its pointers is set) and their size.
+struct ViewBytes {
+  const uint8_t* at = nullptr;
+  size_t size = 0;
+};
+ViewBytes BytesOf(const Weight& w) {
+  const size_t n = static_cast<size_t>(w.rows()) * static_cast<size_t>(w.cols());
+  if (w.packed) return {w.packed, PackedMatrixBytes(w.dtype, static_cast<size_t>(w.rows()), static_cast<size_t>(w.cols()))};
+  if (w.bf16) return {reinterpret_cast<const uint8_t*>(w.bf16), n * sizeof(uint16_t)};
+  return {reinterpret_cast<const uint8_t*>(w.data), n * sizeof(float)};
+}
+
+// `from`'s view moved from the unit at `unit_begin` (in the mapping) to the same offset in `slot`. Assigning
+// the shape reuses `to`'s vector: no allocation once a slot has held an expert of the same rank.
+void MoveView(const Weight& from, const uint8_t* unit_begin, uint8_t* slot, Weight& to) {
+  auto moved = [&](const void* p) -> uint8_t* {
+    return p ? slot + (static_cast<const uint8_t*>(p) - unit_begin) : nullptr;
+  };
+  to.data = reinterpret_cast<const float*>(moved(from.data));
+  to.packed = moved(from.packed);
+  to.bf16 = reinterpret_cast<const uint16_t*>(moved(from.bf16));
+  to.dtype = from.dtype;
+  to.shape.assign(from.shape.begin(), from.shape.end());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& file,
+                                                            std::span<const std::span<const MlpWeights>> per_layer,
+                                                            const CachedExpertsOptions& options) {
+  std::unique_ptr<CachedExperts> c(new CachedExperts());
+  // Units by their first byte in the mapping, to find the unit holding each expert's matrices.
+  const auto& units = file.units();
+  std::vector<size_t> by_start(units.size());
+  for (size_t u = 0; u < units.size(); ++u) by_start[u] = u;
+  std::sort(by_start.begin(), by_start.end(),
+            [&](size_t a, size_t b) { return units[a].bytes.data() < units[b].bytes.data(); });
+  c->first_.push_back(0);
+  for (size_t l = 0; l < per_layer.size(); ++l) {
+    if (!per_layer[l].empty()) ++c->moe_layers_;
+    for (size_t e = 0; e < per_layer[l].size(); ++e) {
+      const MlpWeights& m = per_layer[l][e];
+      const std::string what = "layer " + std::to_string(l) + " expert " + std::to_string(e);
+      const ViewBytes gate = BytesOf(m.gate);
+      auto it = std::upper_bound(by_start.begin(), by_start.end(), gate.at,
+                                 [&](const uint8_t* p, size_t u) { return p < units[u].bytes.data(); });
+      if (it == by_start.begin() || gate.at == nullptr) {
+        return Status::Error(file.path() + ": " + what + " is not in a unit of the file (cached experts need a .glmv "
+                             "whose experts are stored in place, as written by glmv convert or synth)");
+      }
+      const UnitView& unit = units[*(it - 1)];
+      for (const Weight* w : {&m.gate, &m.up, &m.down}) {
+        const ViewBytes b = BytesOf(*w);
+        if (b.at < unit.bytes.data() || b.at + b.size > unit.bytes.data() + unit.bytes.size()) {
+          return Status::Error(file.path() + ": " + what + ": its matrices are not all inside unit '" + unit.name +
+                               "' (cached experts need each expert stored in place as one unit)");
+        }
+      }
+      c->experts_.push_back({static_cast<uint32_t>(l), static_cast<uint32_t>(e), *(it - 1), unit.bytes.data(), m});
+    }
+    c->first_.push_back(c->experts_.size());
+  }
+  if (c->experts_.empty()) return Status::Error(file.path() + ": the model has no routed experts to cache");
+  GLMV_ASSIGN_OR_RETURN(c->reader_, ExpertReader::Open(file.path(), UnitExtents(file), options.reader));
+  for (const Expert& x : c->experts_) c->slot_bytes_ = std::max(c->slot_bytes_, c->reader_->UnitReadBytes(x.unit));
+  const size_t slots = std::min(options.budget_bytes / c->slot_bytes_, c->experts_.size());
+  if (slots == 0) {
+    return Status::Error("an expert cache of " + std::to_string(options.budget_bytes) + " bytes holds no expert (one takes " +
+                         std::to_string(c->slot_bytes_) + " bytes)");
+  }
+  c->arena_bytes_ = slots * c->slot_bytes_;
+  void* p = mmap(nullptr, c->arena_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    const std::string why = std::strerror(errno);
+    c->arena_bytes_ = 0;
+    return Status::Error("expert cache: cannot allocate " + std::to_string(slots) + " slots of " +
+                         std::to_string(c->slot_bytes_) + " bytes: " + why);
+  }
+  c->arena_ = static_cast<uint8_t*>(p);
+  c->slots_.resize(slots);
+  c->state_.resize(slots);
+  for (size_t s = 0; s < slots; ++s) {
+    c->slots_[s].bytes = c->arena_ + s * c->slot_bytes_;
+    c->slots_[s].views = c->experts_[0].mapped;  // shapes of the right rank: filling a slot then does not allocate
+  }
+  c->slot_of_.assign(c->experts_.size(), -1);
+  c->queued_.assign(c->experts_.size(), 0);
+  c->queue_.assign(c->experts_.size(), 0);
+  c->prefetch_batch_ = std::max<size_t>(1, options.prefetch_batch);
+  c->policy_ = options.policy ? options.policy() : std::make_unique<LruPerLayerPolicy>();
+  c->policy_->Start(slots, per_layer.size(), c->moe_layers_);
+  c->stats_.slots = slots;
+  c->stats_.slot_bytes = c->slot_bytes_;
+  if (options.prefetch) c->io_thread_ = std::thread([raw = c.get()] { raw->IoThread(); });
+  return c;
+}
+
+CachedExperts::~CachedExperts() {
+  if (io_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    work_.notify_all();
+    io_thread_.join();
+  }
+  if (arena_) munmap(arena_, arena_bytes_);
+}
+
+void CachedExperts::Claim(size_t s, size_t key, bool for_prefetch) {
+  CacheSlot& st = state_[s];
+  if (st.state != State::kEmpty) {
+    slot_of_[slots_[s].key] = -1;
+    ++stats_.evictions;
+    if (st.prefetched) ++stats_.prefetch_unused;
+  }
+  st.state = State::kLoading;
+  st.pins = for_prefetch ? 0 : 1;
+  st.layer = experts_[key].layer;
+  st.expert = experts_[key].expert;
+  st.uses = for_prefetch ? 0 : 1;
+  st.last_use = ++clock_;
+  st.prefetched = for_prefetch;
+  slots_[s].key = key;
+  slot_of_[key] = static_cast<int32_t>(s);
+}
+
+void CachedExperts::BindSlot(size_t s) {
+  Slot& slot = slots_[s];
+  const Expert& x = experts_[slot.key];
+  MoveView(x.mapped.gate, x.unit_begin, slot.bytes, slot.views.gate);
+  MoveView(x.mapped.up, x.unit_begin, slot.bytes, slot.views.up);
+  MoveView(x.mapped.down, x.unit_begin, slot.bytes, slot.views.down);
+}
+
+bool CachedExperts::AnyLoading() const {
+  return std::any_of(state_.begin(), state_.end(), [](const CacheSlot& s) { return s.state == State::kLoading; });
+}
+
+Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
+  if (layer + 1 >= first_.size() || expert >= first_[layer + 1] - first_[layer]) {
+    return Status::Error("expert " + std::to_string(expert) + " of layer " + std::to_string(layer) + " does not exist");
+  }
+  const size_t key = first_[layer] + expert;
+  std::unique_lock<std::mutex> lock(mutex_);
+  ++stats_.acquires;
+  double waited_since = 0;  // set once the call first blocks
+  auto wait = [&] {
+    if (waited_since == 0) waited_since = Seconds();
+    ++waiting_;
+    changed_.wait(lock);
+    --waiting_;
+  };
+  for (;;) {
+    const int32_t s = slot_of_[key];
+    if (s >= 0) {
+      CacheSlot& st = state_[static_cast<size_t>(s)];
+      if (st.state == State::kLoading) {  // a prefetch or another thread reads it: wait for that read
+        wait();
+        continue;
+      }
+      ++st.pins;
+      ++st.uses;
+      st.last_use = ++clock_;
+      if (st.prefetched) {
+        st.prefetched = false;
+        ++stats_.prefetch_useful;
+        stats_.prefetch_useful_bytes += reader_->UnitReadBytes(experts_[key].unit);
+      }
+      if (waited_since == 0) {
+        ++stats_.hits;
+      } else {
+        ++stats_.waits;
+        stats_.stall_seconds += Seconds() - waited_since;
+      }
+      return &slots_[static_cast<size_t>(s)].views;
+    }
+    const std::optional<size_t> choice = policy_->ChooseSlot(layer, false, state_);
+    if (!choice) {
+      if (AnyLoading()) {  // a read in flight will free or fill a slot
+        wait();
+        continue;
+      }
+      if (waited_since != 0) stats_.stall_seconds += Seconds() - waited_since;
+      return Status::Error("expert cache: all its slots (" + std::to_string(slots_.size()) + " of " +
+                           std::to_string(slot_bytes_) + " bytes) are in use; expert " + std::to_string(expert) +
+                           " of layer " + std::to_string(layer) + " cannot be read without evicting one. Acquire "
+                           "experts in groups of at most " + std::to_string(slots_.size()) + ", or raise the budget");
+    }
+    const size_t slot = *choice;
+    assert(slot < slots_.size() && state_[slot].Free());
+    Claim(slot, key, false);
+    ++stats_.misses;
+    lock.unlock();
+    const double start = waited_since != 0 ? waited_since : Seconds();
+    Status read = reader_->Read(experts_[key].unit, {slots_[slot].bytes, slot_bytes_});
+    if (read.ok()) BindSlot(slot);
+    lock.lock();
+    stats_.stall_seconds += Seconds() - start;
+    CacheSlot& st = state_[slot];
+    if (!read.ok()) {
+      st = CacheSlot();
+      slot_of_[key] = -1;
+    } else {
+      st.state = State::kReady;
+    }
+    if (waiting_ > 0) changed_.notify_all();
+    if (!read.ok()) return read;
+    return &slots_[slot].views;
+  }
+}
+
+void CachedExperts::Release(size_t layer, size_t expert) {
+  if (layer + 1 >= first_.size() || expert >= first_[layer + 1] - first_[layer]) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int32_t s = slot_of_[first_[layer] + expert];
+  assert(s >= 0 && state_[static_cast<size_t>(s)].pins > 0);  // released more often than acquired
+  if (s < 0 || state_[static_cast<size_t>(s)].pins == 0) return;
+  if (--state_[static_cast<size_t>(s)].pins == 0 && waiting_ > 0) changed_.notify_all();
+}
+
+void CachedExperts::Prefetch(size_t layer, std::span<const int64_t> experts) {
+  if (!io_thread_.joinable() || layer + 1 >= first_.size()) return;
+  const size_t count = first_[layer + 1] - first_[layer];
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const int64_t e : experts) {
+      if (e < 0 || static_cast<size_t>(e) >= count) continue;
+      const size_t key = first_[layer] + static_cast<size_t>(e);
+      if (slot_of_[key] >= 0 || queued_[key]) continue;  // cached, being read, or already asked for
+      // Each key is queued at most once, so the ring (one entry per expert) never overflows.
+      queue_[(queue_head_ + queue_size_) % queue_.size()] = key;
+      ++queue_size_;
+      queued_[key] = 1;
+      queued = true;
+    }
+  }
+  if (queued) work_.notify_one();
+}
+
+void CachedExperts::WaitForPrefetch() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  ++waiting_;
+  changed_.wait(lock, [&] { return !io_thread_.joinable() || (queue_size_ == 0 && !io_busy_); });
+  --waiting_;
+}
+
+ExpertCacheStats CachedExperts::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ExpertCacheStats s = stats_;
+  s.reader = reader_->stats();
+  return s;
+}
+
+void CachedExperts::IoThread() {
+  std::vector<size_t> batch_slots;
+  std::vector<UnitRead> batch;
+  std::vector<Status> results;
+  batch_slots.reserve(prefetch_batch_);
+  batch.reserve(prefetch_batch_);
+  results.resize(prefetch_batch_);
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    work_.wait(lock, [&] { return stop_ || queue_size_ > 0; });
+    if (stop_) return;
+    // Claim slots for up to a batch of hints, oldest first.
+    batch_slots.clear();
+    batch.clear();
+    while (queue_size_ > 0 && batch.size() < prefetch_batch_) {
+      const size_t key = queue_[queue_head_];
+      queue_head_ = (queue_head_ + 1) % queue_.size();
+      --queue_size_;
+      queued_[key] = 0;
+      if (slot_of_[key] >= 0) continue;  // an Acquire got to it first
+      const std::optional<size_t> choice = policy_->ChooseSlot(experts_[key].layer, true, state_);
+      if (!choice) {
+        ++stats_.prefetch_dropped;
+        continue;
+      }
+      Claim(*choice, key, true);
+      ++stats_.prefetch_issued;
+      batch_slots.push_back(*choice);
+      batch.push_back({experts_[key].unit, {slots_[*choice].bytes, slot_bytes_}, &results[batch.size()]});
+    }
+    io_busy_ = true;
+    lock.unlock();
+    if (!batch.empty()) {
+      std::fill(results.begin(), results.end(), Status::Ok());
+      (void)reader_->ReadBatch(batch);  // per-unit outcomes in `results`
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (results[i].ok()) BindSlot(batch_slots[i]);
+      }
+    }
+    lock.lock();
+    io_busy_ = false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const size_t s = batch_slots[i];
+      if (results[i].ok()) {
+        state_[s].state = State::kReady;
+      } else {  // the demand read of the same expert will report the error
+        slot_of_[slots_[s].key] = -1;
+        state_[s] = CacheSlot();
+        ++stats_.prefetch_dropped;
+      }
+    }
+    if (waiting_ > 0) changed_.notify_all();
+  }
+}
+
+}  // namespace glmv

@@ -1,0 +1,147 @@
+// Routed experts streamed from a .glmv file into a fixed number of slots under a byte budget (issue 14): the
+// cached ExpertSource. A miss reads the expert's whole unit (gate, up and down: io/expert_reader.h) into a
+// free slot and hands out views over the slot's bytes, the same views the mapped binding made, moved from
+// the unit in the mapping to the slot (so the kernels see identical bytes at identical relative offsets, and
+// the logits are bit for bit the mapped ones). Which slot an expert goes into is a policy's choice
+// (lib/experts/expert_cache_policy.h, LRU per layer by default).
+//
+// Pins. Acquire pins the expert's slot and Release unpins it; a pinned slot is never evicted. When no slot
+// is free (every slot pinned, none being filled), Acquire fails with an error saying so instead of evicting:
+// callers acquire in groups that fit, i.e. the experts held at once by all callers together are at most
+// slots(). (MoE code today acquires every expert a layer's step routes to, then releases them all: the
+// budget must hold a layer's experts for one step, at most n_routed_experts.)
+//
+// Prefetch. Prefetch(layer, experts) queues the experts not yet cached for one background I/O thread (owned
+// by this object, no process-global state), which reads them in batches (io_uring when the reader has it)
+// into slots the policy frees, while the caller computes. An Acquire of an expert being read waits for that
+// read (stall time) instead of reading it again. A prefetched expert counts as useful when it is acquired
+// before it is evicted.
+//
+// Threads. Acquire, Release, Prefetch and stats may be called from any threads at once (OpenMP workers
+// included): one mutex guards the slot table, the policy and the counters, and is never held during a read;
+// a condition variable wakes callers waiting for a read in flight. The returned views stay valid until the
+// matching Release, whatever other threads do.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/expert_reader.h"
+#include "io/model_file.h"
+#include "io/status.h"
+#include "lib/experts/expert_cache_policy.h"
+#include "lib/experts/expert_source.h"
+
+namespace glmv {
+
+struct CachedExpertsOptions {
+  size_t budget_bytes = 0;  // memory for the slots: slots = budget_bytes / slot_bytes (the largest unit)
+  ExpertReaderOptions reader;
+  // The policy (null: LruPerLayerPolicy). A factory, so the options stay copyable.
+  std::function<std::unique_ptr<ExpertCachePolicy>()> policy;
+  bool prefetch = true;       // a background I/O thread serves Prefetch; false: Prefetch does nothing
+  size_t prefetch_batch = 8;  // experts per batch the I/O thread submits
+};
+
+struct ExpertCacheStats {
+  size_t slots = 0, slot_bytes = 0;
+  uint64_t acquires = 0;
+  uint64_t hits = 0;       // the expert was in its slot, ready
+  uint64_t waits = 0;      // it was being read (a prefetch, or another thread's miss): waited for that read
+  uint64_t misses = 0;     // read by the Acquire itself
+  uint64_t evictions = 0;  // an expert's slot given to another expert
+  double stall_seconds = 0;  // time Acquire calls spent reading or waiting for reads
+  uint64_t prefetch_issued = 0;   // experts the I/O thread read
+  uint64_t prefetch_useful = 0;   // of those, acquired before their eviction
+  uint64_t prefetch_useful_bytes = 0;
+  uint64_t prefetch_unused = 0;   // evicted before any Acquire
+  uint64_t prefetch_dropped = 0;  // hints not read: no free slot, or a read error
+  ExpertReadStats reader;
+};
+
+class CachedExperts final : public ExpertSource {
+ public:
+  // per_layer[l]: layer l's experts as bound in `file`'s mapping (empty for dense layers); each expert's
+  // three matrices must lie inside one unit of `file` (a .glmv written by convert or synth). The budget must
+  // hold at least one slot. Reader notes (fallbacks to pread) are in notes().
+  static Result<std::unique_ptr<CachedExperts>> Create(const ModelFile& file,
+                                                       std::span<const std::span<const MlpWeights>> per_layer,
+                                                       const CachedExpertsOptions& options);
+  ~CachedExperts() override;
+  CachedExperts(const CachedExperts&) = delete;
+  CachedExperts& operator=(const CachedExperts&) = delete;
+
+  // An error when the expert does not exist, its read fails (naming the file, the unit and the offset), or
+  // no slot is free (see Pins above). Waits for a read in flight of the same expert.
+  Result<const MlpWeights*> Acquire(size_t layer, size_t expert) override;
+  void Release(size_t layer, size_t expert) override;
+  void Prefetch(size_t layer, std::span<const int64_t> experts) override;
+
+  // Blocks until every queued prefetch has been read or dropped (tests, benchmarks).
+  void WaitForPrefetch();
+  ExpertCacheStats stats() const;
+  size_t slots() const { return slots_.size(); }
+  size_t slot_bytes() const { return slot_bytes_; }
+  const char* policy_name() const { return policy_->name(); }
+  // One line per fallback the reader took (io_uring or O_DIRECT refused).
+  std::vector<std::string> notes() const { return reader_->notes(); }
+  const ExpertReader& reader() const { return *reader_; }
+
+ private:
+  // One routed expert: its unit and its views in the mapping.
+  struct Expert {
+    uint32_t layer = 0, expert = 0;
+    size_t unit = 0;
+    const uint8_t* unit_begin = nullptr;  // the unit's first byte in the mapping
+    MlpWeights mapped;
+  };
+  struct Slot {
+    uint8_t* bytes = nullptr;  // slot_bytes_, 4 KiB-aligned
+    size_t key = 0;            // index into experts_ while the slot is not empty
+    MlpWeights views;          // the expert's views over `bytes` (ready slots)
+  };
+
+  CachedExperts() = default;
+  // Gives slot `s` to expert `key` (under the lock): forgets its old expert, marks it loading.
+  void Claim(size_t s, size_t key, bool for_prefetch);
+  // Points slot `s`'s views at its bytes (outside the lock: the slot is loading, no one else touches it).
+  void BindSlot(size_t s);
+  bool AnyLoading() const;
+  void IoThread();
+
+  std::vector<Expert> experts_;         // [Σ experts of MoE layers]
+  std::vector<size_t> first_;           // [layers + 1]: layer l's experts are experts_[first_[l], first_[l + 1])
+  std::vector<int32_t> slot_of_;        // [experts_]: its slot, or -1
+  std::vector<uint8_t> queued_;         // [experts_]: in the prefetch queue
+  std::vector<Slot> slots_;
+  std::vector<CacheSlot> state_;        // [slots_]: what the policy sees
+  size_t slot_bytes_ = 0;
+  uint8_t* arena_ = nullptr;            // slots_.size() × slot_bytes_, anonymous memory
+  size_t arena_bytes_ = 0;
+  std::unique_ptr<ExpertReader> reader_;
+  std::unique_ptr<ExpertCachePolicy> policy_;
+  size_t moe_layers_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;     // a read finished, a slot was unpinned, the queue drained
+  std::condition_variable work_;        // the I/O thread: hints queued, or stop
+  size_t waiting_ = 0;                  // threads blocked on changed_
+  uint64_t clock_ = 0;
+  ExpertCacheStats stats_;
+  std::vector<size_t> queue_;           // ring of expert keys to prefetch, capacity experts_.size()
+  size_t queue_head_ = 0, queue_size_ = 0;
+  size_t prefetch_batch_ = 8;
+  bool io_busy_ = false;
+  bool stop_ = false;
+  std::thread io_thread_;
+};
+
+}  // namespace glmv

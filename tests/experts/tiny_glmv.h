@@ -1,0 +1,16 @@
+// A small .glmv for the expert reader and cache tests: the tiny golden model's config with random weights,
+// written by glmv synth --format glmv's writer (mixed recipe: packed int4/int8 experts, one unit each;
+// 2 MoE layers × 8 experts of about 3.5 KB).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tests/test_util.h"
+
+namespace glmv::test {
+
+// Writes it into `dir` and returns its path (REQUIREs success).
+std::string WriteTinySynthGlmv(const TempDir& dir, uint64_t seed = 7);
+
+}  // namespace glmv::test
