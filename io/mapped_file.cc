@@ -61,13 +61,32 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-void ReleaseMappedPages(std::span<const uint8_t> bytes) {
-  if (bytes.empty()) return;
-  // Whole pages inside the range only: a page shared with a neighbouring tensor may still be in use.
+namespace {
+
+// The whole pages inside `bytes` as [first, last): a page shared with a neighbouring tensor may be in use.
+std::pair<uintptr_t, uintptr_t> WholePages(std::span<const uint8_t> bytes) {
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(bytes.data()), end = begin + bytes.size();
-  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+  return {(begin + page - 1) / page * page, end / page * page};
+}
+
+}  // namespace
+
+void ReleaseMappedPages(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return;
+  const auto [first, last] = WholePages(bytes);
   if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+Status HideMappedPages(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return Status::Ok();
+  const auto [first, last] = WholePages(bytes);
+  if (last <= first) return Status::Ok();
+  madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  if (mprotect(reinterpret_cast<void*>(first), last - first, PROT_NONE) != 0) {
+    return Status::Error(std::string("cannot protect mapped pages: ") + std::strerror(errno));
+  }
+  return Status::Ok();
 }
 
 }  // namespace glmv

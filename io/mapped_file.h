@@ -37,4 +37,9 @@ class MappedFile {
 // (glmv convert reading a 200 GB checkpoint) keeps the RSS at the working set instead of the file size.
 void ReleaseMappedPages(std::span<const uint8_t> bytes);
 
+// Makes the whole pages inside `bytes` (a range of a file mapping) unreachable (PROT_NONE) and drops them
+// from the resident set: a touch is then a crash, not a read. The expert cache does this to the experts'
+// units so nothing reads them around it. The range and its mapping must stay otherwise unused.
+Status HideMappedPages(std::span<const uint8_t> bytes);
+
 }  // namespace glmv

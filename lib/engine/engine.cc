@@ -88,6 +88,25 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
     GLMV_ASSIGN_OR_RETURN(e->resident_experts_, ResidentExperts::Copy(per_layer));
     e->ctx_.experts = e->resident_experts_.get();
   }
+  if (options.expert_cache.budget_bytes > 0) {
+    if (options.experts_in_ram) return Status::Error("--experts-in-ram and an expert cache exclude each other");
+    const ModelFile* file = e->model_->storage().checkpoint->model_file();
+    if (!file) {
+      return Status::Error(model_dir + ": an expert cache reads experts from a .glmv model file (glmv convert makes one), "
+                           "not from a Hugging Face directory");
+    }
+    std::vector<std::span<const MlpWeights>> per_layer;
+    for (const auto& L : e->model_->weights().layers) per_layer.emplace_back(L.experts);
+    GLMV_ASSIGN_OR_RETURN(e->cached_experts_, CachedExperts::Create(*file, per_layer, options.expert_cache));
+    // From here on the experts' units in the mapping are out of bounds: code that reached an expert around
+    // the cache would crash rather than quietly read the mapping. A unit's range up to the next 4 KiB holds
+    // nothing else (io/model_file.h), so its last partial page goes too.
+    for (const UnitView& u : file->units()) {
+      const size_t padded = (u.bytes.size() + kModelFileDataAlign - 1) / kModelFileDataAlign * kModelFileDataAlign;
+      GLMV_RETURN_IF_ERROR(HideMappedPages({u.bytes.data(), padded}).Annotate(file->path()));
+    }
+    e->ctx_.experts = e->cached_experts_.get();
+  }
   e->ctx_.threads = options.threads;
   e->ctx_.act_precision = options.act_precision;
   return e;

@@ -15,6 +15,7 @@
 
 #include "io/status.h"
 #include "lib/engine/sequence.h"
+#include "lib/experts/cached_experts.h"
 #include "lib/experts/resident_experts.h"
 #include "lib/model/linear.h"
 #include "lib/text/text_model.h"
@@ -36,6 +37,10 @@ struct EngineOptions {
   // Routed experts copied into 2 MiB-page memory at load (lib/experts/resident_experts.h): about twice the
   // expert streaming speed of the file mapping, for RAM the size of the experts (--experts-in-ram).
   bool experts_in_ram = false;
+  // Routed experts streamed from the .glmv file into an expert cache of expert_cache.budget_bytes
+  // (lib/experts/cached_experts.h) instead of used in place in the mapping, whose expert units are then made
+  // unreachable; 0: mapped. No flag sets it yet (issue 14's --mem-budget will).
+  CachedExpertsOptions expert_cache;
   int threads = 0;               // 0: OpenMP's default; applied on the thread that runs each step
   ActPrecision act_precision = ActPrecision::kAuto;
 };
@@ -113,6 +118,8 @@ class Engine {
     ctx_.observer = observer;
     ctx_.trace = trace;
   }
+  // The expert cache when options().expert_cache.budget_bytes > 0 (its statistics and notes), else null.
+  const CachedExperts* cached_experts() const { return cached_experts_.get(); }
   // Where the steps' MoE layers get routed experts (null: the model's mapped ones). Must outlive the steps.
   void SetExpertSource(ExpertSource* experts) { ctx_.experts = experts; }
 
@@ -144,6 +151,7 @@ class Engine {
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<KvPool> pool_;
   std::unique_ptr<ResidentExperts> resident_experts_;  // with experts_in_ram
+  std::unique_ptr<CachedExperts> cached_experts_;      // with expert_cache.budget_bytes > 0
   RuntimeContext ctx_;
   uint64_t next_id_ = 1;
   std::vector<Sequence*> live_;                  // every sequence not yet destroyed (for prefix sharing)
