@@ -205,7 +205,10 @@ Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
                            "experts in groups of at most " + std::to_string(slots_.size()) + ", or raise the budget");
     }
     const size_t slot = *choice;
-    assert(slot < slots_.size() && state_[slot].Free());
+    if (slot >= slots_.size() || !state_[slot].Free()) {  // a policy's bug; never evict what is in use
+      return Status::Error(std::string("expert cache: policy ") + policy_->name() + " chose slot " +
+                           std::to_string(slot) + ", which is in use");
+    }
     Claim(slot, key, false);
     ++stats_.misses;
     lock.unlock();
@@ -291,7 +294,7 @@ void CachedExperts::IoThread() {
       queued_[key] = 0;
       if (slot_of_[key] >= 0) continue;  // an Acquire got to it first
       const std::optional<size_t> choice = policy_->ChooseSlot(experts_[key].layer, true, state_);
-      if (!choice) {
+      if (!choice || *choice >= slots_.size() || !state_[*choice].Free()) {
         ++stats_.prefetch_dropped;
         continue;
       }

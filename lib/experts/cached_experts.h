@@ -64,7 +64,7 @@ struct ExpertCacheStats {
   uint64_t prefetch_useful_bytes = 0;
   uint64_t prefetch_unused = 0;   // evicted before any Acquire
   uint64_t prefetch_dropped = 0;  // hints not read: no free slot, or a read error
-  ExpertReadStats reader;
+  ExpertReadStats reader;         // every read, the I/O thread's included (its stall_seconds too)
 };
 
 class CachedExperts final : public ExpertSource {

@@ -154,6 +154,32 @@ TEST_CASE("an Acquire while every slot is pinned fails with the documented error
   cache->Release(2, 3);
 }
 
+// Always slot 0, in use or not.
+class StubbornPolicy final : public ExpertCachePolicy {
+ public:
+  const char* name() const override { return "stubborn"; }
+  void Start(size_t, size_t, size_t) override {}
+  std::optional<size_t> ChooseSlot(size_t, bool, std::span<const CacheSlot>) override { return 0; }
+};
+
+TEST_CASE("a policy that picks a slot in use gets an error, not an eviction") {
+  test::TempDir dir;
+  const Loaded l = Load(test::WriteTinySynthGlmv(dir));
+  CachedExpertsOptions options;
+  options.policy = [] { return std::make_unique<StubbornPolicy>(); };
+  auto cache = NewCache(l, 2, options);
+  CHECK(std::string(cache->policy_name()) == "stubborn");
+  auto a = cache->Acquire(1, 0);
+  REQUIRE(a.ok());
+  auto b = cache->Acquire(1, 1);
+  REQUIRE(!b.ok());
+  CHECK(b.status().message().find("policy stubborn chose slot 0, which is in use") != std::string::npos);
+  CHECK(SameExpert(**a, l.per_layer[1][0]));
+  cache->Release(1, 0);
+  REQUIRE(cache->Acquire(1, 1).ok());  // slot 0 is free now
+  cache->Release(1, 1);
+}
+
 TEST_CASE("prefetched experts are read in the background and count as useful when acquired before eviction") {
   test::TempDir dir;
   const Loaded l = Load(test::WriteTinySynthGlmv(dir));
