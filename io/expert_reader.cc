@@ -49,6 +49,8 @@ struct ExpertReader::Ring {
 struct ExpertReader::Ring {};
 #endif
 
+bool IoUringBuiltIn() { return GLMV_HAVE_IO_URING != 0; }
+
 std::vector<UnitExtent> UnitExtents(const ModelFile& file) {
   std::vector<UnitExtent> out;
   out.reserve(file.units().size());

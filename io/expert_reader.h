@@ -41,6 +41,10 @@ struct UnitExtent {
 // Every unit of `file`, in unit-table order (absolute offsets).
 std::vector<UnitExtent> UnitExtents(const ModelFile& file);
 
+// Whether this build has io_uring (liburing found at configure time). Without it, asking for io_uring gives
+// the note "io_uring not built in".
+bool IoUringBuiltIn();
+
 inline constexpr size_t kExpertReadAlign = 4096;  // buffer address, file offset and length of a direct read
 
 struct ExpertReaderOptions {

@@ -339,7 +339,7 @@ TEST_CASE("creation errors: a budget below one expert, experts that are not the 
   CHECK((*cache)->slots() == 16);  // never more slots than experts
   const auto notes = (*cache)->notes();
   REQUIRE(notes.size() == 1);
-  CHECK(notes[0].find("io_uring refused") != std::string::npos);
+  CHECK(notes[0].find(IoUringBuiltIn() ? "io_uring refused" : "io_uring not built in") != std::string::npos);
   REQUIRE((*cache)->Acquire(1, 1).ok());
   (*cache)->Release(1, 1);
 }

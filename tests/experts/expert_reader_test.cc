@@ -63,7 +63,7 @@ TEST_CASE("every unit read by pread, O_DIRECT and io_uring equals the mapping") 
   for (const auto& u : file.units()) unit_bytes += u.bytes.size();
 
   struct Mode {
-    const char* name;
+    std::string name;
     ExpertReaderOptions options;
     bool batch;
   };
@@ -124,7 +124,8 @@ TEST_CASE("refused io_uring and O_DIRECT fall back to pread with one note each")
     const auto notes = reader->notes();
     REQUIRE(notes.size() == 1);
     CHECK(notes[0].find("io_uring") != std::string::npos);
-    CHECK(notes[0].find(std::strerror(err)) != std::string::npos);
+    // Without liburing in the build there is no ring to refuse: the note says so instead.
+    CHECK(notes[0].find(IoUringBuiltIn() ? std::strerror(err) : "not built in") != std::string::npos);
     CHECK(notes[0].find("pread") != std::string::npos);
     Aligned buffer(reader->UnitReadBytes(3));
     std::vector<UnitRead> batch = {{3, buffer.span()}};
