@@ -146,9 +146,9 @@ int RunGenerate(int argc, char** argv) {
                "stderr, dimmed; timings to stderr at the end. --json prints a single JSON object instead (one\n"
                "per page with --pdf --per-page). With --prompt-ids the ids are fed as they are (no template)\n"
                "and the generated ids are printed on one line; this also works for models without a tokenizer.\n\n"
-               "Media: --input FILE takes a JPEG or PNG image, a video or a PDF and tells which by the file's first\n"
-               "bytes, not its name; --image, --video and --pdf name the kind themselves. Images go first in the\n"
-               "prompt, then the video, then the PDF's pages. Untrusted files are bounded by the limit flags\n"
+               "Media: --input FILE takes a JPEG, PNG or WebP image, a video or a PDF and tells which by the\n"
+               "file's first bytes, not its name; --image, --video and --pdf name the kind themselves. Images go\n"
+               "first in the prompt, then the video, then the PDF's pages. Untrusted files are bounded by the limit flags\n"
                "(--max-image-pixels, --max-decoded-frames, --max-decoded-bytes, --max-file-bytes, --max-pages,\n"
                "--decode-time-limit, --pdf-max-tokens): a file over a limit is an error naming the file, the limit\n"
                "and the flag that raises it.\n\n{}",

@@ -99,11 +99,22 @@ Status Explain(const InputLimits& limits, const Status& status) {
       {"PdfOptions::per_page", "--per-page"},
       {"PdfOptions::max_pages", "--max-pages"},
       {"PdfOptions::max_tokens", "--pdf-max-tokens"},
+      {"VideoLoadOptions::max_frames", "--max-frames"},
+      {"VideoLoadOptions::fps", "--fps"},
+      {"VideoLoadOptions::start_seconds", "--start"},
+      {"VideoLoadOptions::end_seconds", "--end"},
   };
   std::string message = status.message();
   for (const auto& [field, flag] : limit_flags) ReplaceAll(message, field, "raise it with " + flag);
   for (const auto& [field, flag] : setting_flags) ReplaceAll(message, field, flag);
   return Status::Error(message);
+}
+
+Status Explain(const InputLimits& limits, const Status& status, std::span<const Wording> overrides) {
+  if (status.ok()) return status;
+  std::string message = status.message();
+  for (const auto& [field, text] : overrides) ReplaceAll(message, std::string(field), std::string(text));
+  return Explain(limits, Status::Error(message));
 }
 
 }  // namespace glmv::app

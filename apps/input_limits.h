@@ -5,6 +5,9 @@
 // to type.
 #pragma once
 
+#include <span>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "apps/args.h"
@@ -20,7 +23,12 @@ Result<InputLimits> InputLimitsFromArgs(const Args& args);
 
 // `status` with every decoder limit name replaced by "raise it with" the flag that raises that limit (which of
 // --max-image-pixels and --max-decoded-bytes binds depends on `limits`), and every lib/media setting
-// (PdfOptions::*, InputLimits::*) by its flag. OK stays OK.
+// (PdfOptions::*, VideoLoadOptions::*, InputLimits::*) by its flag. OK stays OK.
 Status Explain(const InputLimits& limits, const Status& status);
+
+// The same with `overrides` (a field or a phrase → the caller's words for it) replaced first: the server names
+// what a request chose by the request's own fields, and the rest by its flags.
+using Wording = std::pair<std::string_view, std::string_view>;
+Status Explain(const InputLimits& limits, const Status& status, std::span<const Wording> overrides);
 
 }  // namespace glmv::app

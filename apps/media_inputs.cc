@@ -12,13 +12,13 @@ std::vector<OptionSpec> MediaInputOptionSpecs() {
 
 Status UnknownMediaError(const std::string& path, const MediaSniff& sniff) {
   if (sniff.format.ends_with(" image")) {
-    return Status::Error(fmt::format("{}: --input: unsupported {} (JPEG and PNG images are decoded)", path,
+    return Status::Error(fmt::format("{}: --input: unsupported {} (JPEG, PNG and WebP images are decoded)", path,
                                      sniff.format));
   }
   const std::string what = sniff.format == "text" ? "holds text" : "is " + sniff.format;
   return Status::Error(fmt::format(
-      "{}: --input: the file {}, not a JPEG or PNG image, a video or a PDF (a video in a container glmv does not "
-      "recognise by its bytes can still be given with --video)",
+      "{}: --input: the file {}, not a JPEG, PNG or WebP image, a video or a PDF (a video in a container glmv "
+      "does not recognise by its bytes can still be given with --video)",
       path, what));
 }
 

@@ -26,7 +26,7 @@ struct MediaFiles {
 Result<MediaFiles> CollectMediaFiles(const Args& args);
 
 // The message for an --input file whose kind is unknown, e.g. "notes.txt: --input: the file holds text, not a
-// JPEG or PNG image, a video or a PDF".
+// JPEG, PNG or WebP image, a video or a PDF".
 Status UnknownMediaError(const std::string& path, const MediaSniff& sniff);
 
 }  // namespace glmv::app

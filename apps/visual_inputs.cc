@@ -12,7 +12,7 @@ namespace glmv::app {
 
 std::vector<OptionSpec> ImageOptionSpecs() {
   return {
-      {"--image", "-i", true, "FILE  a JPEG or PNG to show the model (repeatable, in prompt order)"},
+      {"--image", "-i", true, "FILE  a JPEG, PNG or WebP to show the model (repeatable, in prompt order)"},
       {"--min-pixels", "", true, "N  resize small images up to at least N pixels (default: the model's, 12544)"},
       {"--max-pixels", "", true, "N  resize large images down to at most N/2 pixels (default: the model's, 9633792)"},
   };

@@ -11,6 +11,7 @@
 
 #include "io/decode_jpeg.h"
 #include "io/decode_png.h"
+#include "io/decode_webp.h"
 #include "io/sniff_media.h"
 
 namespace glmv {
@@ -37,6 +38,7 @@ struct FileCloser {
 ImageFormat SniffImageFormat(std::span<const uint8_t> bytes) {
   if (StartsWith(bytes, "\xFF\xD8\xFF")) return ImageFormat::kJpeg;
   if (StartsWith(bytes, "\x89PNG\r\n\x1A\n")) return ImageFormat::kPng;
+  if (StartsWith(bytes, "RIFF") && StartsWith(bytes, "WEBP", 8)) return ImageFormat::kWebp;
   return ImageFormat::kUnknown;
 }
 
@@ -51,6 +53,7 @@ Result<RgbImage> DecodeImageBytes(std::span<const uint8_t> bytes, const std::str
   switch (SniffImageFormat(bytes)) {
     case ImageFormat::kJpeg: return DecodeJpeg(bytes, name, limits);
     case ImageFormat::kPng: return DecodePng(bytes, name, limits);
+    case ImageFormat::kWebp: return DecodeWebp(bytes, name, limits);
     case ImageFormat::kUnknown: break;
   }
   // Pillow also requires FF D8 FF; a bare SOI followed by something else is a damaged JPEG, not another format.
@@ -59,9 +62,9 @@ Result<RgbImage> DecodeImageBytes(std::span<const uint8_t> bytes, const std::str
   }
   const std::string_view other = OtherFormatName(bytes);
   if (!other.empty()) {
-    return Status::Error(name + ": unsupported image format " + std::string(other) + " (JPEG and PNG are decoded)");
+    return Status::Error(name + ": unsupported image format " + std::string(other) + " (JPEG, PNG and WebP are decoded)");
   }
-  return Status::Error(name + ": not a JPEG or PNG image (starts with " + FirstBytesHex(bytes) + ")");
+  return Status::Error(name + ": not a JPEG, PNG or WebP image (starts with " + FirstBytesHex(bytes) + ")");
 }
 
 Result<RgbImage> DecodeImageFile(const std::string& path, const DecodeLimits& limits) {

@@ -1,7 +1,8 @@
 // The one entry point for image files: sniffs the format from the bytes (never from the file name) and hands
 // back upright 8-bit RGB exactly as the reference loader makes it (transformers `load_image`: Pillow 9.4
-// `Image.open`, `ImageOps.exif_transpose`, `convert("RGB")`). Formats: JPEG (libjpeg-turbo) and PNG (libpng);
-// see io/decode_jpeg.h and io/decode_png.h for what each accepts and refuses.
+// `Image.open`, `ImageOps.exif_transpose`, `convert("RGB")`). Formats: JPEG (libjpeg-turbo), PNG
+// (libpng) and WebP (libwebp; an animation's first frame); see io/decode_jpeg.h, io/decode_png.h and
+// io/decode_webp.h for what each accepts and refuses.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +14,10 @@
 
 namespace glmv {
 
-enum class ImageFormat { kUnknown, kJpeg, kPng };
+enum class ImageFormat { kUnknown, kJpeg, kPng, kWebp };
 
-// The format of an encoded image from its first bytes (JPEG: FF D8 FF; PNG: its 8-byte signature).
+// The format of an encoded image from its first bytes (JPEG: FF D8 FF; PNG: its 8-byte signature; WebP:
+// "RIFF", a 4-byte size, "WEBP").
 ImageFormat SniffImageFormat(std::span<const uint8_t> bytes);
 
 // Reads and decodes the file at `path`. Every error message starts with the path and says why; the decoders

@@ -27,6 +27,10 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kDemuxers =
     "mov,matroska,ogg,mpeg,mpegts,mpegvideo,avi,flv,asf,nut,mxf,ivf,h264,hevc,m4v,h263,yuv4mpegpipe,gif,dv,rm";
 
+// FFmpeg's read buffer for a video in memory (its file protocol reads 32 KiB at a time; the size changes
+// only how often the read callback runs, never what is read).
+constexpr int kMemoryReadBufferBytes = 64 << 10;
+
 // Everything FFmpeg tells one reader at error level, so messages can say why ("moov atom not found").
 struct LogSink {
   std::mutex mutex;
@@ -112,14 +116,62 @@ struct VideoReader::Impl {
   double index_rate = 0;
   bool read_started = false;
 
+  // A video held in memory (OpenBytes): FFmpeg reads it through `avio`, whose callbacks move `memory_pos`
+  // over `memory` (the caller's bytes, never copied).
+  bool in_memory = false;
+  std::span<const uint8_t> memory;
+  int64_t memory_pos = 0;
+  AVIOContext* avio = nullptr;
+
   ~Impl() { Close(); }
 
   void Close() {
     av_frame_free(&frame);
     av_packet_free(&pkt);
     avcodec_free_context(&dec);
-    avformat_close_input(&fmt);
+    avformat_close_input(&fmt);  // leaves a custom AVIOContext alone
+    if (avio != nullptr) {
+      av_freep(&avio->buffer);  // FFmpeg may have replaced the buffer it was given
+      avio_context_free(&avio);
+    }
     flushed = false;
+  }
+
+  // The AVIOContext callbacks of a video in memory: a file's semantics (reads past the end give EOF, a seek
+  // may go past the end), so FFmpeg sees the same bytes in the same way as through its file protocol.
+  static int ReadMemory(void* opaque, uint8_t* buf, int size) {
+    Impl* d = static_cast<Impl*>(opaque);
+    if (d->TimeUp()) return AVERROR_EXIT;
+    const int64_t left = static_cast<int64_t>(d->memory.size()) - d->memory_pos;
+    if (left <= 0 || size <= 0) return AVERROR_EOF;
+    const int n = static_cast<int>(std::min<int64_t>(left, size));
+    std::memcpy(buf, d->memory.data() + d->memory_pos, static_cast<size_t>(n));
+    d->memory_pos += n;
+    return n;
+  }
+
+  static int64_t SeekMemory(void* opaque, int64_t offset, int whence) {
+    Impl* d = static_cast<Impl*>(opaque);
+    const int64_t size = static_cast<int64_t>(d->memory.size());
+    whence &= ~AVSEEK_FORCE;
+    if (whence == AVSEEK_SIZE) return size;
+    int64_t base = 0;
+    switch (whence) {
+      case SEEK_SET: base = 0; break;
+      case SEEK_CUR: base = d->memory_pos; break;
+      case SEEK_END: base = size; break;
+      default: return AVERROR(EINVAL);
+    }
+    // Offsets come from the file: no signed overflow, no position before the start.
+    if ((offset > 0 && base > INT64_MAX - offset) || (offset < 0 && base + offset < 0)) return AVERROR(EINVAL);
+    d->memory_pos = base + offset;
+    return d->memory_pos;
+  }
+
+  // A demuxer that wants a further file or URL (a reference inside the container) gets none: a video in
+  // memory is one self-contained buffer.
+  static int RefuseNestedOpen(AVFormatContext*, AVIOContext**, const char*, int, AVDictionary**) {
+    return AVERROR(EPERM);
   }
 
   bool TimeUp() const { return Clock::now() > deadline; }
@@ -160,9 +212,24 @@ struct VideoReader::Impl {
     fmt->opaque = &log;
     fmt->format_whitelist = av_strdup(kDemuxers);
     fmt->protocol_whitelist = av_strdup("file");
-    // "file:" keeps a name like "a:b.mp4" from being read as a protocol.
-    const std::string url = "file:" + path;
-    int rc = avformat_open_input(&fmt, url.c_str(), nullptr, nullptr);  // frees fmt on failure
+    // "file:" keeps a name like "a:b.mp4" from being read as a protocol. A video in memory has no URL (and so
+    // no file name extension to hint at its format: the bytes alone decide, as they do for a file).
+    std::string url = "file:" + path;
+    if (in_memory) {
+      url.clear();
+      memory_pos = 0;
+      auto* buffer = static_cast<uint8_t*>(av_malloc(kMemoryReadBufferBytes));
+      if (buffer == nullptr) return Status::Error(path + ": out of memory");
+      avio = avio_alloc_context(buffer, kMemoryReadBufferBytes, 0, this, &Impl::ReadMemory, nullptr, &Impl::SeekMemory);
+      if (avio == nullptr) {
+        av_free(buffer);
+        return Status::Error(path + ": out of memory");
+      }
+      fmt->pb = avio;
+      fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
+      fmt->io_open = &Impl::RefuseNestedOpen;
+    }
+    int rc = avformat_open_input(&fmt, url.c_str(), nullptr, nullptr);  // frees fmt (not avio) on failure
     if (rc < 0) return Error("not a video file FFmpeg can read", rc);
 
     // The probe decodes a few frames with decoders it opens itself: give them the pixel limit too.
@@ -385,7 +452,6 @@ class ScopedSink {
 }  // namespace
 
 Result<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string& path, const VideoLimits& limits) {
-  InstallLogCallbackOnce();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     return Status::Error(path + ": cannot open: " + (std::filesystem::exists(path, ec) ? "not a regular file"
@@ -395,6 +461,24 @@ Result<std::unique_ptr<VideoReader>> VideoReader::Open(const std::string& path, 
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->limits = limits;
+  return OpenImpl(std::move(impl));
+}
+
+Result<std::unique_ptr<VideoReader>> VideoReader::OpenBytes(std::span<const uint8_t> bytes, const std::string& name,
+                                                            const VideoLimits& limits) {
+  if (bytes.empty()) return Status::Error(name + ": the video data is empty");
+  auto impl = std::make_unique<Impl>();
+  impl->path = name;
+  impl->limits = limits;
+  impl->in_memory = true;
+  impl->memory = bytes;
+  return OpenImpl(std::move(impl));
+}
+
+Result<std::unique_ptr<VideoReader>> VideoReader::OpenImpl(std::unique_ptr<Impl> impl) {
+  InstallLogCallbackOnce();
+  const std::string& path = impl->path;
+  const VideoLimits& limits = impl->limits;
   impl->deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
                                       std::clamp(limits.max_seconds, 0.0, 1e7)));
   ScopedSink sink(&impl->log);

@@ -9,8 +9,12 @@
 // seeks instead and, from then on, derives indices from the stream's timestamps: round((pts - start) · fps).
 // For constant-rate video the two agree (the tests check it frame by frame).
 //
-// Untrusted files: every limit below has a default, and every error message starts with the path and says
-// why. FFmpeg prints nothing (its log is captured and its last error line joins our message).
+// A video held in memory (an upload, a data: URL's payload) is read the same way through FFmpeg's custom I/O
+// (an AVIOContext whose read and seek work on the buffer); nothing touches the disk.
+//
+// Untrusted files: every limit below has a default, and every error message starts with the path (or the
+// caller's name for the bytes) and says why. FFmpeg prints nothing (its log is captured and its last error
+// line joins our message).
 #pragma once
 
 #include <cstdint>
@@ -89,12 +93,18 @@ class VideoReader {
   // and other formats that would open further files are refused), no decodable video stream, picture
   // larger than the limit, time limit.
   static Result<std::unique_ptr<VideoReader>> Open(const std::string& path, const VideoLimits& limits = {});
+  // The same for a video held in memory. `bytes` must stay valid and unchanged for the reader's whole life
+  // (the container is read again after counting frames, and after a seek that went wrong); nothing is
+  // copied. `name` starts every error message and is what path() returns. The container and its demuxers
+  // are those of Open; a demuxer that would open a further file or URL gets a refusal.
+  static Result<std::unique_ptr<VideoReader>> OpenBytes(std::span<const uint8_t> bytes, const std::string& name,
+                                                        const VideoLimits& limits = {});
   ~VideoReader();
   VideoReader(const VideoReader&) = delete;
   VideoReader& operator=(const VideoReader&) = delete;
 
   const VideoInfo& info() const;
-  const std::string& path() const;
+  const std::string& path() const;  // the path, or the name given to OpenBytes
 
   using FrameCallback = std::function<Status(const VideoFrame& frame)>;
   // Decodes the frames at `indices` (ascending, no repeats) and calls `on_frame` once per index, in order;
@@ -107,6 +117,8 @@ class VideoReader {
  private:
   struct Impl;
   explicit VideoReader(std::unique_ptr<Impl> impl);
+  // Open's and OpenBytes' common part: probe, frame count, and the reader.
+  static Result<std::unique_ptr<VideoReader>> OpenImpl(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -49,7 +49,6 @@ std::string FirstBytesHex(std::span<const uint8_t> bytes) {
 
 std::string_view UnsupportedImageFormatName(std::span<const uint8_t> bytes) {
   if (StartsWith(bytes, "GIF87a") || StartsWith(bytes, "GIF89a")) return "GIF";
-  if (StartsWith(bytes, "RIFF") && StartsWith(bytes, "WEBP", 8)) return "WebP";
   if (StartsWith(bytes, "BM")) return "BMP";
   if (StartsWith(bytes, std::string_view("II*\0", 4)) || StartsWith(bytes, std::string_view("MM\0*", 4))) {
     return "TIFF";
@@ -66,6 +65,7 @@ MediaSniff SniffMediaBytes(std::span<const uint8_t> head) {
   switch (SniffImageFormat(head)) {
     case ImageFormat::kJpeg: out.kind = MediaKind::kImage, out.format = "jpeg"; return out;
     case ImageFormat::kPng: out.kind = MediaKind::kImage, out.format = "png"; return out;
+    case ImageFormat::kWebp: out.kind = MediaKind::kImage, out.format = "webp"; return out;
     case ImageFormat::kUnknown: break;
   }
   // Before the video check: AVIF and HEIF share MP4's box structure but are still images.

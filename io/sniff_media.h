@@ -16,7 +16,7 @@ enum class MediaKind { kUnknown, kImage, kVideo, kPdf };
 
 struct MediaSniff {
   MediaKind kind = MediaKind::kUnknown;
-  // kImage: "jpeg" or "png"; kVideo: SniffVideoContainer's name ("mp4", "matroska", ...); kPdf: "pdf";
+  // kImage: "jpeg", "png" or "webp"; kVideo: SniffVideoContainer's name ("mp4", "matroska", ...); kPdf: "pdf";
   // kUnknown: what the bytes look like, for the message ("GIF image", "text", "data starting 00 01 ...").
   std::string format;
   uint64_t file_bytes = 0;  // size of the file (SniffMediaFile only)
@@ -35,8 +35,8 @@ Result<MediaSniff> SniffMediaFile(const std::string& path);
 // "image", "video", "PDF", "unknown".
 std::string_view MediaKindName(MediaKind kind);
 
-// The name of an image or document format glmv recognises but does not decode (GIF, WebP, BMP, TIFF, AVIF,
-// HEIF), or "" — so that a message can say "this is a GIF" rather than show bytes.
+// The name of an image or document format glmv recognises but does not decode (GIF, BMP, TIFF, AVIF, HEIF),
+// or "" — so that a message can say "this is a GIF" rather than show bytes.
 std::string_view UnsupportedImageFormatName(std::span<const uint8_t> bytes);
 
 // "ff d8 ff e0 00 10 4a 46": the first (up to) 8 bytes in hex, for messages about unknown data.

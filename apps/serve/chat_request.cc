@@ -1,11 +1,9 @@
 #include "apps/serve/chat_request.h"
 
 #include <climits>
-#include <filesystem>
 #include <random>
 
-#include "apps/serve/data_url.h"
-#include "lib/media/image_inputs.h"
+#include "apps/serve/media_parts.h"
 #include "lib/prompt/request_builder.h"
 
 namespace glmv::app {
@@ -46,77 +44,6 @@ std::optional<HttpError> ReadInt(const json& j, const char* key, int64_t lo, int
     return Bad(std::string("'") + key + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi), key);
   }
   out = v;
-  return std::nullopt;
-}
-
-// A file:// URL's path, confined to `root` (already canonical): no `..` or symlink leads outside it.
-Result<std::string> ConfinedPath(const std::string& url, const std::string& root, const std::string& where) {
-  if (root.empty()) return Status::Error(where + ": file:// URLs need the server started with --allow-local-files DIR");
-  std::string path = url.substr(7);
-  if (path.rfind("localhost/", 0) == 0) path = path.substr(9);
-  std::error_code ec;
-  const std::filesystem::path real = std::filesystem::canonical(path, ec);
-  if (ec) return Status::Error(where + ": " + path + ": " + ec.message());
-  const std::string r = real.string();
-  if (r != root && r.rfind(root + "/", 0) != 0) {
-    return Status::Error(where + ": " + path + " is outside the directory the server allows (--allow-local-files)");
-  }
-  return r;
-}
-
-// The images of the messages, in the order the template places them (message by message, part by part).
-std::optional<HttpError> LoadImages(const json& messages, const ChatModelInfo& info, RequestMedia& media,
-                                    std::vector<std::pair<int, int>>& sizes) {
-  for (size_t i = 0; i < messages.size(); ++i) {
-    const json& m = messages[i];
-    if (!m.is_object() || !m.contains("content") || !m["content"].is_array()) continue;
-    const std::string role = m.value("role", std::string());
-    if (role == "tool" || role == "observation") continue;  // tool outputs are text
-    const json& content = m["content"];
-    for (size_t k = 0; k < content.size(); ++k) {
-      const json& part = content[k];
-      if (!part.is_object()) continue;
-      const std::string where = "messages[" + std::to_string(i) + "].content[" + std::to_string(k) + "]";
-      const std::string type = part.value("type", std::string());
-      if (type == "video" || type == "video_url" || part.contains("video")) {
-        return Bad(where + ": video parts are not supported by the server yet", "messages");
-      }
-      if (type == "file" || type == "input_file") {
-        return Bad(where + ": file parts (PDF) are not supported by the server yet", "messages");
-      }
-      if (!(type == "image" || type == "image_url" || part.contains("image"))) continue;
-      const json* url = nullptr;
-      if (part.contains("image_url")) {
-        const json& iu = part["image_url"];
-        url = iu.is_object() && iu.contains("url") ? &iu["url"] : &iu;
-      } else if (part.contains("image")) {
-        url = &part["image"];
-      }
-      if (!url || !url->is_string()) return Bad(where + ".image_url.url must be a string", "messages");
-      if (sizes.size() >= info.max_images) {
-        return Bad("more than " + std::to_string(info.max_images) + " images in one request", "messages");
-      }
-      const std::string u = url->get<std::string>();
-      Result<LoadedImage> loaded = Status::Error("");
-      if (u.rfind("data:", 0) == 0) {
-        auto data = ParseDataUrl(u, where + ".image_url.url");
-        if (!data.ok()) return Bad(data.status().message(), "messages");
-        loaded = LoadImageBytes(data->bytes, where, info.image_config, info.limits);
-      } else if (u.rfind("http://", 0) == 0 || u.rfind("https://", 0) == 0) {
-        return Bad(where + ": the server does not fetch URLs (it runs offline); send the image inline as a "
-                   "data: URL (data:image/png;base64,...)", "messages");
-      } else if (u.rfind("file://", 0) == 0) {
-        auto path = ConfinedPath(u, info.local_files_root, where);
-        if (!path.ok()) return Bad(path.status().message(), "messages");
-        loaded = LoadImageFile(*path, info.image_config, info.limits);
-      } else {
-        return Bad(where + ": an image URL must be a data: URL (or file:// under --allow-local-files)", "messages");
-      }
-      if (!loaded.ok()) return Bad(loaded.status().message(), "messages");
-      media.AddImage(loaded->preprocessed);
-      sizes.emplace_back(loaded->image.width, loaded->image.height);
-    }
-  }
   return std::nullopt;
 }
 
@@ -222,12 +149,16 @@ std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatMod
     else if (tc != "auto") return Bad("'tool_choice' other than \"auto\" or \"none\" is not supported yet", "tool_choice");
   }
 
-  auto messages = ChatMessagesFromJson(j["messages"]);
+  if (auto shape = ChatMessagesFromJson(MediaPlaceholders(j["messages"])); !shape.ok()) {
+    return Bad(shape.status().message(), "messages");
+  }
+  MediaParts parts;
+  if (auto e = LoadMediaParts(j["messages"], info, parts)) return e;
+  task.image_sizes = std::move(parts.image_sizes);
+  auto messages = ChatMessagesFromJson(parts.messages);
   if (!messages.ok()) return Bad(messages.status().message(), "messages");
-  RequestMedia media;
-  if (auto e = LoadImages(j["messages"], info, media, task.image_sizes)) return e;
   if (!info.tokenizer) return HttpError{500, "the model has no tokenizer", "server_error", "", ""};
-  auto built = BuildRequestPrompt(*info.config, *info.tokenizer, *messages, chat, std::move(media));
+  auto built = BuildRequestPrompt(*info.config, *info.tokenizer, *messages, chat, std::move(parts.media));
   if (!built.ok()) return Bad(built.status().message(), "messages");
   const size_t prompt = built->ids.size();
   if (prompt >= info.context_tokens) {

@@ -1,6 +1,6 @@
 // POST /v1/chat/completions, as the OpenAI API defines it, into an engine request. Runs on the HTTP thread
-// that received the request: JSON checks, the chat template, tokenizing, and the images' decoding and
-// preprocessing (never inside the scheduler's steps). Every problem becomes an OpenAI-shaped 4xx naming the
+// that received the request: JSON checks, the chat template, tokenizing, and the decoding and preprocessing
+// of its images, videos and PDFs (media_parts.h; never inside the scheduler's steps). Every problem becomes an OpenAI-shaped 4xx naming the
 // field; nothing in a request can crash the server.
 #pragma once
 
@@ -15,6 +15,8 @@
 #include "lib/engine/sequence.h"
 #include "lib/media/image_preprocess.h"
 #include "lib/media/input_limits.h"
+#include "lib/media/pdf_inputs.h"
+#include "lib/media/video_preprocess.h"
 #include "lib/model/config.h"
 #include "lib/sampling/grammar_cache.h"
 #include "lib/tokenizer/tokenizer.h"
@@ -38,7 +40,12 @@ struct ChatModelInfo {
   ImagePreprocessConfig image_config;
   InputLimits limits;
   size_t context_tokens = 0;
-  size_t max_images = 16;        // images in one request
+  size_t max_images = 16;        // image parts in one request (PDF pages are bounded by pdf_options.max_pages)
+  VideoPreprocessConfig video_config;  // the model's video processor, with --video-max-pixels
+  VideoLoadOptions video_options;      // --fps, --max-frames; limits: the decoder's, from `limits`
+  size_t max_videos = 1;               // video_url parts in one request
+  PdfOptions pdf_options;              // --dpi, --max-pages (per PDF), --pdf-max-tokens (its pages together)
+  size_t max_pdfs = 1;                 // PDF file parts in one request
   std::string local_files_root;  // --allow-local-files DIR, resolved ("" : file:// refused)
   GrammarCache* grammars = nullptr;  // response_format's compiled schemas (thread-safe); null: refused
 };
@@ -48,7 +55,7 @@ struct ChatTask {
   bool stream = false;
   bool include_usage = false;              // stream_options.include_usage
   bool thinking = true;                    // chat_template_kwargs.enable_thinking
-  std::vector<std::pair<int, int>> image_sizes;  // width, height of each image, for boxes in pixels
+  std::vector<std::pair<int, int>> image_sizes;  // width, height of each image and PDF page, for boxes in pixels
   std::string model;                       // as the client named it (echoed back)
   std::shared_ptr<const Grammar> grammar;  // response_format json_object / json_schema; null for text
 };

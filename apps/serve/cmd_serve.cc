@@ -1,5 +1,5 @@
 // glmv serve: the OpenAI-compatible HTTP server. HTTP threads (cpp-httplib's pool) parse and validate
-// requests, decode their images and post tasks to the scheduler, whose one thread owns the engine. The
+// requests, decode their images, videos and PDFs and post tasks to the scheduler, whose one thread owns the engine. The
 // first line on stdout names the port (useful with --port 0); one log line per request goes to stderr.
 #include <fmt/core.h>
 
@@ -24,6 +24,8 @@
 #include "apps/serve/chat_response.h"
 #include "apps/serve/metrics_text.h"
 #include "apps/serve/scheduler.h"
+#include "apps/pdf_inputs.h"
+#include "apps/video_inputs.h"
 #include "apps/visual_inputs.h"
 
 namespace glmv::app {
@@ -40,8 +42,10 @@ std::vector<OptionSpec> ServeOptions() {
       {"--parallel", "", true, "N  requests generated at once, batched in every step (default 4)"},
       {"--max-queue", "", true, "N  requests waiting beyond --parallel; more get 429 (default 64)"},
       {"--max-body-bytes", "", true, "SIZE  largest request body (default 64MiB)"},
-      {"--max-images", "", true, "N  images in one request (default 16)"},
-      {"--allow-local-files", "", true, "DIR  accept file:// image URLs inside DIR (default: refused)"},
+      {"--max-images", "", true, "N  image parts in one request (default 16)"},
+      {"--max-videos", "", true, "N  video_url parts in one request (default 1; 0 refuses videos)"},
+      {"--max-pdfs", "", true, "N  PDF file parts in one request (default 1; 0 refuses PDFs)"},
+      {"--allow-local-files", "", true, "DIR  accept file:// image and video URLs inside DIR (default: refused)"},
       {"--alias", "", true, "NAME  the model's name in /v1/models and in answers (default: the file's name)"},
       {"--ctx", "", true, "N  context per request in tokens (default 4096)"},
       {"--kv-memory", "", true, "SIZE  cap on all requests' keys and values (default: --parallel × --ctx tokens)"},
@@ -51,8 +55,15 @@ std::vector<OptionSpec> ServeOptions() {
       {"--threads", "-t", true, "N  threads for the model (default: all cores)"},
       {"--help", "-h", false, "show this help"},
   };
-  for (auto& s : ImageOptionSpecs()) {
-    if (s.name != "--image") spec.push_back(s);
+  // run's media flags, less those that name a file or choose part of one (a request does that).
+  for (auto* more : {ImageOptionSpecs, VideoOptionSpecs, PdfOptionSpecs}) {
+    for (auto& s : more()) {
+      if (s.name != "--image" && s.name != "--video" && s.name != "--start" && s.name != "--end" &&
+          s.name != "--pdf" && s.name != "--pages" && s.name != "--password" && s.name != "--per-page" &&
+          s.name != "--with-text") {
+        spec.push_back(s);
+      }
+    }
   }
   for (auto& s : InputLimitOptionSpecs()) spec.push_back(s);
   return spec;
@@ -60,7 +71,8 @@ std::vector<OptionSpec> ServeOptions() {
 
 constexpr const char* kHelp =
     "usage: glmv serve -m MODEL [--host 127.0.0.1] [--port 8080] [--parallel 4] [options]\n\n"
-    "An OpenAI-compatible HTTP server: POST /v1/chat/completions (streaming or not; images as data: URLs),\n"
+    "An OpenAI-compatible HTTP server: POST /v1/chat/completions (streaming or not; images, videos and PDFs\n"
+    "as data: URLs in image_url, video_url and file parts: see apps/serve/README.md),\n"
     "GET /v1/models, GET /health (503 while loading), GET /metrics (Prometheus text). Point an OpenAI\n"
     "client's base_url at http://HOST:PORT/v1. Up to --parallel requests generate together, batched in every\n"
     "step; up to --max-queue more wait; beyond that the answer is 429 with Retry-After.\n\n";
@@ -185,10 +197,12 @@ int RunServe(int argc, char** argv) {
   auto parallel = int_flag("--parallel", 4, 1, 256);
   auto max_queue = int_flag("--max-queue", 64, 0, 1 << 20);
   auto max_images = int_flag("--max-images", 16, 0, 1024);
+  auto max_videos = int_flag("--max-videos", 1, 0, 64);
+  auto max_pdfs = int_flag("--max-pdfs", 1, 0, 64);
   auto ctx = int_flag("--ctx", 4096, 2, 1 << 24);
   auto chunk = int_flag("--prefill-chunk", 512, 1, 1 << 20);
   auto threads = int_flag("--threads", 0, 0, 4096);
-  for (const auto* r : {&port, &parallel, &max_queue, &max_images, &ctx, &chunk, &threads}) {
+  for (const auto* r : {&port, &parallel, &max_queue, &max_images, &max_videos, &max_pdfs, &ctx, &chunk, &threads}) {
     if (!r->ok()) return Fail(r->status());
   }
   uint64_t max_body = uint64_t{64} << 20;
@@ -221,6 +235,19 @@ int RunServe(int argc, char** argv) {
   server.info.image_config = *image_cfg;
   server.info.context_tokens = static_cast<size_t>(*ctx);
   server.info.max_images = static_cast<size_t>(*max_images);
+  server.info.max_videos = static_cast<size_t>(*max_videos);
+  server.info.max_pdfs = static_cast<size_t>(*max_pdfs);
+  auto video_cfg = VideoConfigFromArgs(*args, model_path);
+  if (!video_cfg.ok()) return Fail(video_cfg.status());
+  auto video_options = VideoLoadOptionsFromArgs(*args, *limits);
+  if (!video_options.ok()) return Fail(video_options.status());
+  auto pdf_options = PdfOptionsFromArgs(*args);
+  if (!pdf_options.ok()) return Fail(pdf_options.status());
+  // Checked at start, not in each request's error: the ranges are the operator's to fix.
+  if (Status s = pdf_options->Validate(); !s.ok()) return Fail(Explain(*limits, s));
+  server.info.video_config = *video_cfg;
+  server.info.video_options = *video_options;
+  server.info.pdf_options = *pdf_options;
   if (args->Has("--allow-local-files")) {
     std::error_code ec;
     const auto root = std::filesystem::canonical(args->Get("--allow-local-files"), ec);

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "lib/media/pil_resize.h"
 
@@ -17,14 +17,6 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kVideoMaxPixels = 47040000;  // 28·28·2·30000: Glm4vVideoProcessor's size.longest_edge
-
-Result<std::string> ReadText(const std::filesystem::path& path) {
-  std::ifstream f(path);
-  if (!f) return Status::Error(path.string() + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 Result<double> ReadPositiveNumber(const json& j, const char* key, const std::string& source, double fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
@@ -91,12 +83,22 @@ Result<Patches> PatchifyVideoFrames(const std::vector<const RgbImage*>& frames, 
   return PatchifyFrames(frames, config.pixels.patchify_params());
 }
 
-Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const VideoLoadOptions& options,
-                                              const VideoPreprocessConfig& config) {
+namespace {
+
+// Opens one reader of the video (a file or bytes) with the given limits; PreprocessVideo may open several.
+using OpenVideo = std::function<Result<std::unique_ptr<VideoReader>>(const VideoLimits& limits)>;
+
+// PreprocessVideoFile's and PreprocessVideoBytes' pipeline; `path` names the video in errors.
+Result<PreprocessedVideo> PreprocessVideo(const OpenVideo& open, const std::string& path, const VideoLoadOptions& options,
+                                          const VideoPreprocessConfig& config) {
   GLMV_RETURN_IF_ERROR(config.Validate().Annotate("video preprocessing settings"));
-  if (options.max_frames < 2) return Status::Error("--max-frames must be at least 2");
+  if (options.max_frames < 2) {
+    return Status::Error("VideoLoadOptions::max_frames must be at least 2, got " + std::to_string(options.max_frames));
+  }
   const VideoSamplingParams params{options.fps.value_or(config.fps), config.max_duration};
-  if (!(params.fps > 0) || !std::isfinite(params.fps)) return Status::Error("--fps must be a positive number");
+  if (!(params.fps > 0) || !std::isfinite(params.fps)) {
+    return Status::Error("VideoLoadOptions::fps must be a positive number");
+  }
   const int temporal = config.pixels.temporal_patch_size;
 
   int64_t corrected_count = -1;  // the decoder's frame count, once the container's proved wrong
@@ -104,7 +106,7 @@ Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const Vid
   // At most three reads: the sampled frames; if the stream ended early after a seek (so its length is
   // unknown), the same frames without seeking; then the frames sampled from the length found.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    GLMV_ASSIGN_OR_RETURN(std::unique_ptr<VideoReader> reader, VideoReader::Open(path, limits));
+    GLMV_ASSIGN_OR_RETURN(std::unique_ptr<VideoReader> reader, open(limits));
     const VideoInfo& info = reader->info();
     const int64_t total = corrected_count > 0 ? corrected_count : info.frame_count;
     auto range = FrameRangeForSeconds(total, info.fps, options.start_seconds, options.end_seconds);
@@ -184,6 +186,20 @@ Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const Vid
     return out;
   }
   return Status::Error(path + ": the frame count changed between reads of the file");
+}
+
+}  // namespace
+
+Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const VideoLoadOptions& options,
+                                              const VideoPreprocessConfig& config) {
+  const OpenVideo open = [&](const VideoLimits& limits) { return VideoReader::Open(path, limits); };
+  return PreprocessVideo(open, path, options, config);
+}
+
+Result<PreprocessedVideo> PreprocessVideoBytes(std::span<const uint8_t> bytes, const std::string& name,
+                                               const VideoLoadOptions& options, const VideoPreprocessConfig& config) {
+  const OpenVideo open = [&](const VideoLimits& limits) { return VideoReader::OpenBytes(bytes, name, limits); };
+  return PreprocessVideo(open, name, options, config);
 }
 
 }  // namespace glmv

@@ -7,6 +7,7 @@
 #include <cstddef>  // io/image.h uses size_t without including <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,8 +72,14 @@ Result<ResizeTarget> VideoResizeTarget(int height, int width, int num_frames, co
 Result<Patches> PatchifyVideoFrames(const std::vector<const RgbImage*>& frames, const VideoPreprocessConfig& config);
 
 // The whole pipeline for one file. When the container's frame count proves wrong (the stream ends before a
-// sampled frame), sampling is redone once with the frame count the decoder found. Errors start with the path.
+// sampled frame), sampling is redone once with the frame count the decoder found. Errors start with the path;
+// a bad option is named by its field ("VideoLoadOptions::max_frames must be at least 2").
 Result<PreprocessedVideo> PreprocessVideoFile(const std::string& path, const VideoLoadOptions& options,
                                               const VideoPreprocessConfig& config);
+
+// The same for a video held in memory (VideoReader::OpenBytes; `bytes` is read in place, not copied). `name`
+// starts every error message. The same bytes give the same result as the same file.
+Result<PreprocessedVideo> PreprocessVideoBytes(std::span<const uint8_t> bytes, const std::string& name,
+                                               const VideoLoadOptions& options, const VideoPreprocessConfig& config);
 
 }  // namespace glmv

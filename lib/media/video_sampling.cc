@@ -94,10 +94,10 @@ Result<FrameRange> FrameRangeForSeconds(int64_t total_frames, double video_fps, 
                                         std::optional<double> end_seconds) {
   if (total_frames <= 0 || !(video_fps > 0)) return Status::Error("frame range: the video has no frames");
   if (!std::isfinite(start_seconds) || start_seconds < 0) {
-    return Status::Error("--start must be a non-negative number of seconds");
+    return Status::Error("VideoLoadOptions::start_seconds must be a non-negative number of seconds");
   }
   if (end_seconds && (!std::isfinite(*end_seconds) || *end_seconds <= start_seconds)) {
-    return Status::Error("--end must be a number of seconds after --start");
+    return Status::Error("VideoLoadOptions::end_seconds must come after VideoLoadOptions::start_seconds");
   }
   // Frame i shows at i / fps: the range holds i with start ≤ i/fps < end. The small epsilon keeps a time
   // that is an exact frame boundary on that frame despite rounding in the product.

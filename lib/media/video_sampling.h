@@ -35,7 +35,8 @@ Result<std::vector<int64_t>> SampleFrameIndices(const VideoSamplingInput& input,
 
 // The frames of [start_seconds, end_seconds) as a half-open index range [first, last) of a video with
 // `total_frames` frames at `video_fps` (frame i shows at i / video_fps). Unset end = to the end. Errors
-// when the range holds no frame.
+// when the range holds no frame, and for a bad start or end, named as the VideoLoadOptions fields they come
+// from (VideoLoadOptions::start_seconds, ::end_seconds).
 struct FrameRange {
   int64_t first = 0;
   int64_t last = 0;  // exclusive

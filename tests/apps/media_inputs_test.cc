@@ -61,11 +61,11 @@ TEST_CASE("--input: files go where their bytes say, whatever their names") {
   auto bad = CollectMediaFiles(MustParse({"--input", text}));
   REQUIRE(!bad.ok());
   CHECK(bad.status().message() ==
-        text + ": --input: the file holds text, not a JPEG or PNG image, a video or a PDF (a video in a container "
+        text + ": --input: the file holds text, not a JPEG, PNG or WebP image, a video or a PDF (a video in a container "
                "glmv does not recognise by its bytes can still be given with --video)");
   WriteText(dir / "anim.png", "GIF89a\x01\x00\x01\x00");
   CHECK(CollectMediaFiles(MustParse({"--input", (dir / "anim.png").string()})).status().message() ==
-        (dir / "anim.png").string() + ": --input: unsupported GIF image (JPEG and PNG images are decoded)");
+        (dir / "anim.png").string() + ": --input: unsupported GIF image (JPEG, PNG and WebP images are decoded)");
   auto two = CollectMediaFiles(MustParse({"--pdf", "x.pdf", "--input", pdf_as_mp4}));
   REQUIRE(!two.ok());
   CHECK(two.status().message().find("a second PDF (x.pdf is one already)") != std::string::npos);

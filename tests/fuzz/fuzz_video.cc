@@ -1,6 +1,7 @@
-// libFuzzer target: the video reader (FFmpeg behind io/decode_video.cc) on arbitrary bytes. The reader takes a
-// path, so each input goes into an in-memory file; then it is opened (probe, stream choice, frame count) and
-// the first, a middle and the last frame are decoded, which exercises decoding in order and seeking. An error
+// libFuzzer target: the video reader (FFmpeg behind io/decode_video.cc) on arbitrary bytes, read in place
+// through VideoReader::OpenBytes (our AVIOContext read and seek callbacks; Open differs only in using FFmpeg's
+// file protocol instead). Each input is opened (probe, stream choice, frame count) and the first, a middle and
+// the last frame are decoded, which exercises decoding in order and seeking. An error
 // status is the normal outcome; a crash, a sanitizer report, a leak, a hang or a bad frame is a bug.
 #include <algorithm>
 #include <cstddef>
@@ -11,14 +12,12 @@
 #include "tests/fuzz/fuzz_util.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static glmv::fuzz::MemoryFile file("fuzz-video");
-  file.Assign(data, size);
   glmv::VideoLimits limits;
   limits.max_frame_pixels = 2'000'000;  // small limits keep each run short; the checks are the same code
   limits.max_frames = 5'000;
   limits.max_seconds = 5;
   limits.min_seek_gap_seconds = 0.5;  // seek often: seeking is where timestamps of a hostile file matter most
-  auto reader = glmv::VideoReader::Open(file.path(), limits);
+  auto reader = glmv::VideoReader::OpenBytes({data, size}, "fuzz-video", limits);
   if (!reader.ok()) return 0;
   const int64_t n = (*reader)->info().frame_count;
   if (n <= 0) glmv::fuzz::InvariantBroken("video: opened with no frames");

@@ -3,12 +3,13 @@
 # the corpus (files and bytes) and the crashes found. Not part of CI.
 #
 #   tests/fuzz/run_fuzzers.sh [SECONDS_PER_TARGET] [TARGET...]
-#   targets: jpeg png video pdf safetensors model_file (default: all that are built); seconds default 60
+#   targets: jpeg png webp video pdf safetensors model_file (default: all that are built); seconds default 60
 #
 # Configures build-fuzz with clang (-Dfuzz=true: ASan + UBSan + coverage on our code) if needed and builds only
 # the fuzz targets. Each target's corpus lives in build-fuzz/fuzz/TARGET/corpus (not in git) and grows from
 # run to run; it is seeded from ../shared/media (images, videos, PDFs, their malformed and edge cases) or, for
-# model files, from small valid files the target writes with the format's own writer. Findings (crash-*,
+# model files and WebP (which shared/media lacks), from small valid files the target writes with the format's
+# own writer. Findings (crash-*,
 # leak-*, timeout-*, oom-*) go to build-fuzz/fuzz/TARGET/artifacts/; reproduce one with
 #   build-fuzz/tests/fuzz/fuzz_TARGET build-fuzz/fuzz/TARGET/artifacts/crash-...
 # libFuzzer stops a target at its first finding; the summary then shows the artifact.
@@ -16,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
-all=(jpeg png video pdf safetensors model_file)
+all=(jpeg png webp video pdf safetensors model_file)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 build=build-fuzz
@@ -50,7 +51,7 @@ seed_patterns() {
 # seeds are cut to it, which still exercises the truncation paths).
 max_len() {
   case $1 in
-    jpeg | png | safetensors | model_file) echo 65536 ;;
+    jpeg | png | webp | safetensors | model_file) echo 65536 ;;
     video) echo 262144 ;;  # decoding is slow (seconds per input on a busy machine): keep inputs short
     pdf) echo 1048576 ;;
   esac
@@ -64,7 +65,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/corpus" "$work/seeds" "$work/artifacts"
   if [ -z "$(ls -A "$work/seeds")" ]; then
     case $t in
-      safetensors | model_file) GLMV_FUZZ_WRITE_SEEDS=$work/seeds "$bin" >/dev/null 2>&1 ;;
+      safetensors | model_file | webp) GLMV_FUZZ_WRITE_SEEDS=$work/seeds "$bin" >/dev/null 2>&1 ;;
       *)
         if [ -d "$media" ]; then
           for p in $(seed_patterns "$t"); do

@@ -130,7 +130,7 @@ TEST_CASE("decode: empty, text, other formats, missing paths") {
   test::WriteBytes(dir / "notes.png", std::vector<uint8_t>(text.begin(), text.end()));
   auto t = DecodeImageFile((dir / "notes.png").string());
   REQUIRE(!t.ok());
-  CHECK(t.status().message().find("not a JPEG or PNG image") != std::string::npos);
+  CHECK(t.status().message().find("not a JPEG, PNG or WebP image") != std::string::npos);
 
   // Content decides, not the extension: a PNG named .jpg decodes as PNG.
   test::WriteBytes(dir / "really_png.jpg", SmallPng());
@@ -141,7 +141,7 @@ TEST_CASE("decode: empty, text, other formats, missing paths") {
   const std::string gif = "GIF89a\x01\x00\x01\x00";
   auto g = DecodeImageBytes(std::span(reinterpret_cast<const uint8_t*>(gif.data()), gif.size()), "x.gif");
   REQUIRE(!g.ok());
-  CHECK(g.status().message() == "x.gif: unsupported image format GIF (JPEG and PNG are decoded)");
+  CHECK(g.status().message() == "x.gif: unsupported image format GIF (JPEG, PNG and WebP are decoded)");
 
   auto missing = DecodeImageFile((dir / "nope.png").string());
   REQUIRE(!missing.ok());

@@ -46,6 +46,24 @@ TEST_CASE("video: missing, empty and non-video files") {
   CheckNamedError(image.status(), jpeg.string());
 }
 
+TEST_CASE("video: empty, text, playlist and image bytes in memory") {
+  auto empty = VideoReader::OpenBytes({}, "upload");
+  REQUIRE(!empty.ok());
+  CHECK(empty.status().message() == "upload: the video data is empty");
+  const std::vector<uint8_t> text(4000, 'a');
+  auto t = VideoReader::OpenBytes(text, "upload");
+  REQUIRE(!t.ok());
+  CheckNamedError(t.status(), "upload");
+  const std::string m3u = "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n/etc/passwd\n#EXT-X-ENDLIST\n";
+  auto list = VideoReader::OpenBytes(std::vector<uint8_t>(m3u.begin(), m3u.end()), "upload");
+  REQUIRE(!list.ok());
+  CheckNamedError(list.status(), "upload");
+  auto image = VideoReader::OpenBytes(test::ReadBytes(test::DataDir() / "images" / "go-video-001.q50.420.jpeg"),
+                                      "upload");
+  REQUIRE(!image.ok());
+  CheckNamedError(image.status(), "upload");
+}
+
 TEST_CASE("video: container sniffing by content") {
   const uint8_t ftyp[] = {0, 0, 0, 0x18, 'f', 't', 'y', 'p', 'i', 's', 'o', 'm'};
   CHECK(SniffVideoContainer(ftyp) == "mp4");

@@ -67,7 +67,7 @@ TEST_CASE("image inputs: damaged bytes give an error naming the input and what i
   const std::string text = "not an image at all";
   auto garbage = LoadImageBytes({reinterpret_cast<const uint8_t*>(text.data()), text.size()}, "upload", config);
   REQUIRE(!garbage.ok());
-  CHECK(Message(garbage.status()) == "upload: not a JPEG or PNG image (starts with 6e 6f 74 20 61 6e 20 69)");
+  CHECK(Message(garbage.status()) == "upload: not a JPEG, PNG or WebP image (starts with 6e 6f 74 20 61 6e 20 69)");
   CHECK(Message(LoadImageBytes({}, "empty", config).status()) == "empty: empty file, not an image");
   CHECK(Message(LoadImageFile("/nonexistent/x.jpg", config).status()).rfind("/nonexistent/x.jpg: cannot open", 0) == 0);
 }
