@@ -29,11 +29,17 @@ Result<std::optional<std::string>> ReadModelAsset(const std::string& model, cons
   const fs::path path = fs::path(model) / name;
   std::error_code ec;
   if (!fs::exists(path, ec)) return std::optional<std::string>();
+  GLMV_ASSIGN_OR_RETURN(std::string text, ReadAssetFile(path.string()));
+  return std::optional<std::string>(std::move(text));
+}
+
+Result<std::string> ReadAssetFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::Error(path.string() + ": cannot open");
+  if (!f) return Status::Error(path + ": cannot open");
   std::stringstream ss;
   ss << f.rdbuf();
-  return std::optional<std::string>(ss.str());
+  if (f.bad()) return Status::Error(path + ": read error");
+  return ss.str();
 }
 
 }  // namespace glmv

@@ -17,6 +17,9 @@ bool IsModelFile(const std::string& path);
 // the model has none. Errors when the model itself cannot be read.
 Result<std::optional<std::string>> ReadModelAsset(const std::string& model, const std::string& name);
 
+// The whole text of the side file at `path` (an error names the path when it cannot be read).
+Result<std::string> ReadAssetFile(const std::string& path);
+
 // Asset names a converter copies into a .glmv file when the source directory has them.
 inline constexpr const char* kModelAssetNames[] = {
     "config.json",          "tokenizer.json",       "tokenizer_config.json",       "tokenizer.model",

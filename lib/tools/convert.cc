@@ -6,9 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "io/model_file.h"
@@ -121,15 +119,6 @@ Result<double> NarrowToBF16(const TensorView& t, std::vector<uint8_t>& out) {
   return total.SnrDb();
 }
 
-Result<std::string> ReadTextFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::Error(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) return Status::Error(path + ": read error");
-  return ss.str();
-}
-
 // The source files' checksums, as glmv.source: they tell later whether a model file came from this
 // checkpoint. Reading every source byte once more costs little next to quantizing them.
 Result<std::string> SourceMetadata(const Checkpoint& ckpt, const std::string& dir,
@@ -159,7 +148,7 @@ Result<std::map<std::string, std::string>> AssetMetadata(
   for (const char* name : kModelAssetNames) {
     if (std::string(name) == "tokenizer.model") continue;  // replaced by an equivalent tokenizer.json below
     if (const auto path = path_of(name)) {
-      GLMV_ASSIGN_OR_RETURN(meta[name], ReadTextFile(*path));
+      GLMV_ASSIGN_OR_RETURN(meta[name], ReadAssetFile(*path));
     }
   }
   const auto ranks = path_of("tokenizer.model"), tok_config = path_of("tokenizer_config.json");
