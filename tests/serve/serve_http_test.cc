@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/engine/answer_schema.h"
+#include "tests/serve/serve_client.h"
 #include "tests/serve/serve_process.h"
 #include "tests/test_util.h"
 
@@ -24,68 +25,13 @@ using json = nlohmann::json;
 
 const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();
 
-std::string Base64(const std::string& bytes) {
-  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-  }
-  if (i + 1 == bytes.size()) {
-    const uint32_t v = uint8_t(bytes[i]) << 16;
-    out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == bytes.size()) {
-    const uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
-    out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
-  }
-  return out;
-}
-
-std::string PngDataUrl() {
-  std::ifstream f(test::DataDir() / "images" / "basn6a08.png", std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  REQUIRE(!bytes.empty());
-  return "data:image/png;base64," + Base64(bytes);
-}
-
-json Chat(const std::string& text, int max_tokens = 6) {
-  return {{"model", "tiny"},
-          {"messages", {{{"role", "user"}, {"content", text}}}},
-          {"max_tokens", max_tokens},
-          {"temperature", 0},
-          {"chat_template_kwargs", {{"enable_thinking", false}}}};
-}
-
-struct Answer {
-  int status = 0;
-  json body;
-};
-
-Answer Post(httplib::Client& c, const std::string& body, const httplib::Headers& headers = {}) {
-  auto r = c.Post("/v1/chat/completions", headers, body, "application/json");
-  REQUIRE(r);
-  Answer a{r->status, json::parse(r->body, nullptr, false)};
-  REQUIRE_MESSAGE(!a.body.is_discarded(), r->body);
-  return a;
-}
-
-// An OpenAI-shaped error: {"error": {"message", "type", ...}} with a message that says something.
-void CheckError(const Answer& a, int status, const std::string& mentions) {
-  CHECK(a.status == status);
-  REQUIRE(a.body.contains("error"));
-  const std::string message = a.body["error"].value("message", "");
-  CHECK_MESSAGE(message.find(mentions) != std::string::npos, message);
-  CHECK(a.body["error"].contains("type"));
-}
-
-double Metric(httplib::Client& c, const std::string& name) {
-  auto r = c.Get("/metrics");
-  REQUIRE(r);
-  const size_t at = r->body.find("\n" + name + " ");
-  REQUIRE_MESSAGE(at != std::string::npos, name);
-  return std::stod(r->body.substr(at + name.size() + 2));
-}
+using test::Answer;
+using test::Base64;
+using test::Chat;
+using test::CheckError;
+using test::Metric;
+using test::PngDataUrl;
+using test::Post;
 
 TEST_CASE("serve: health, models, an answer and its stream in OpenAI's shapes") {
   test::ServeProcess server({"-m", kTiny});
@@ -273,17 +219,7 @@ TEST_CASE("serve: --api-key guards every endpoint but /health") {
 TEST_CASE("serve: a full queue answers 429 while /health and /metrics answer; a hang-up frees its slot") {
   test::ServeProcess server({"-m", kTiny, "--parallel", "1", "--max-queue", "0", "--ctx", "4096"});
   httplib::Client c("127.0.0.1", server.port());
-  // A request that cannot end early: its answer must be a string of at least 3000 characters (a random model
-  // would otherwise often emit an end-of-turn token within a few dozen tokens and free the slot by itself).
-  json long_one = Chat("Tell me everything", 4000);
-  long_one["stream"] = true;
-  long_one["temperature"] = 1;
-  long_one["seed"] = 3;
-  long_one["response_format"] = {{"type", "json_schema"},
-                                 {"json_schema", {{"name", "long"}, {"schema", {{"type", "string"}, {"minLength", 3000}}}}}};
-  const std::string body = long_one.dump();
-  const std::string http = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string http = test::RawPost(test::LongStreamRequest());  // holds the one slot
   std::string first_bytes;
   std::promise<void> hang_up;
   std::shared_future<void> hang_up_now = hang_up.get_future().share();
