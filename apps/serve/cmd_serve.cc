@@ -312,7 +312,9 @@ int RunServe(int argc, char** argv) {
       }
     }
     std::string tokens;
-    if (task) {
+    if (task && !task->reply->finished()) {  // a client that went away: its request is still being ended
+      tokens = fmt::format(" client gone, request cancelled {:.2f}s", NowSeconds() - start);
+    } else if (task) {
       const GenerateResult& r = task->reply->result();
       size_t completion = 0;
       for (const GenerateResult& x : task->reply->results()) completion += x.ids.size();

@@ -57,6 +57,11 @@ bool Reply::FinishAll(const GenerateResult& result, const Status& status) {
   return last;
 }
 
+bool Reply::finished() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return open_ == 0;
+}
+
 bool Reply::Take(std::vector<ChoiceNews>& news, int timeout_ms) {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return open_ == 0 || news_waiting_; });

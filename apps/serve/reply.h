@@ -39,6 +39,8 @@ class Reply {
   // Waits up to `timeout_ms` for news; appends it to `news` (resized to choices()). True once every
   // choice has finished (results and status are then final).
   bool Take(std::vector<ChoiceNews>& news, int timeout_ms);
+  // Every choice has finished: results and status are final (and read without a lock from then on).
+  bool finished() const;
   const GenerateResult& result(size_t choice = 0) const { return results_[choice]; }
   const std::vector<GenerateResult>& results() const { return results_; }
   const Status& status() const { return status_; }
@@ -50,7 +52,7 @@ class Reply {
  private:
   bool FinishLocked(size_t choice, const GenerateResult& result, const Status& status);
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::vector<ChoiceNews> news_;   // per choice, not yet taken
   std::vector<bool> finished_;
