@@ -35,8 +35,10 @@ std::shared_ptr<const TokenTrie> VocabularyTrie(const Engine& engine) {
 }
 
 std::unique_ptr<TokenConstraint> AnswerConstraint(const Engine& engine, std::shared_ptr<const Grammar> grammar,
-                                                  std::shared_ptr<const TokenTrie> trie, bool thinking) {
+                                                  std::shared_ptr<const TokenTrie> trie, bool thinking,
+                                                  std::vector<std::pair<int64_t, std::string>> text_tokens) {
   TokenConstraintOptions options;
+  options.text_tokens = std::move(text_tokens);
   options.eos_ids = engine.model().config().eos_token_ids;
   if (thinking && engine.tokenizer()) options.arm_after_token = ThinkEndToken(*engine.tokenizer());
   return std::make_unique<TokenConstraint>(std::move(grammar), std::move(trie), std::move(options));

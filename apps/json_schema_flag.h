@@ -24,9 +24,11 @@ Result<std::shared_ptr<const Grammar>> ReadJsonSchemaFlag(const Args& args);
 std::shared_ptr<const TokenTrie> VocabularyTrie(const Engine& engine);
 
 // A sequence's constraint to `grammar`: ends only at the model's eos ids once complete, and with `thinking`
-// armed from the token after `</think>` (the reasoning stays free). `run` and the server both use it.
+// armed from the token after `</think>` (the reasoning stays free). `text_tokens`: added tokens that count
+// as their text (TokenConstraintOptions). `run` and the server both use it.
 std::unique_ptr<TokenConstraint> AnswerConstraint(const Engine& engine, std::shared_ptr<const Grammar> grammar,
-                                                  std::shared_ptr<const TokenTrie> trie, bool thinking);
+                                                  std::shared_ptr<const TokenTrie> trie, bool thinking,
+                                                  std::vector<std::pair<int64_t, std::string>> text_tokens = {});
 
 // Engine::Generate with the answer held to `grammar` (see AnswerConstraint).
 Result<GenerateResult> GenerateWithGrammar(Engine& engine, const GenerateRequest& request,

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "apps/serve/media_parts.h"
+#include "apps/serve/tool_calls.h"
 #include "lib/prompt/request_builder.h"
 
 namespace glmv::app {
@@ -76,7 +77,10 @@ std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatMod
   if (auto e = ReadInt(j, "max_completion_tokens", 1, INT64_MAX, max_completion)) return e;
   if (auto e = ReadInt(j, "seed", INT64_MIN, INT64_MAX, seed)) return e;
   if (auto e = ReadInt(j, "n", 1, 128, n)) return e;
-  if (n && *n != 1) return Bad("'n' other than 1 is not supported yet", "n");
+  task.n = n ? static_cast<size_t>(*n) : 1;
+  if (task.n > info.max_choices) {
+    return Bad("'n' must be at most " + std::to_string(info.max_choices) + " on this server (one slot per choice: --parallel)", "n");
+  }
   SamplingParams& s = task.request.sampling;
   double temperature = 1.0, top_p = 1.0, presence = 0.0, frequency = 0.0;
   if (auto e = ReadNumber(j, "temperature", 0.0, 2.0, temperature)) return e;
@@ -90,11 +94,11 @@ std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatMod
   s.frequency_penalty = static_cast<float>(frequency);
   s.top_k = 0, s.min_p = 0.0f;  // OpenAI's sampling has neither
   s.seed = seed ? static_cast<uint64_t>(*seed) : std::random_device{}();
-  bool logprobs = false;
-  if (auto e = ReadBool(j, "logprobs", logprobs)) return e;
-  if (logprobs || (j.contains("top_logprobs") && !j["top_logprobs"].is_null())) {
-    return Bad("'logprobs' is not supported yet", "logprobs");
-  }
+  std::optional<int64_t> top_logprobs;
+  if (auto e = ReadBool(j, "logprobs", task.request.logprobs)) return e;
+  if (auto e = ReadInt(j, "top_logprobs", 0, 20, top_logprobs)) return e;
+  if (top_logprobs && !task.request.logprobs) return Bad("'top_logprobs' needs 'logprobs' set to true", "top_logprobs");
+  task.request.top_logprobs = top_logprobs ? static_cast<size_t>(*top_logprobs) : 0;
   if (j.contains("stop") && !j["stop"].is_null()) {
     const json& stop = j["stop"];
     if (stop.is_string()) {
@@ -139,15 +143,7 @@ std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatMod
     if (auto e = ReadBool(kw, "enable_thinking", task.thinking)) return e;
   }
   chat.enable_thinking = task.thinking;
-  if (j.contains("tools") && !j["tools"].is_null()) {
-    if (!j["tools"].is_array()) return Bad("'tools' must be an array", "tools");
-    chat.tools = j["tools"];
-  }
-  if (j.contains("tool_choice") && !j["tool_choice"].is_null()) {
-    const json& tc = j["tool_choice"];
-    if (tc == "none") chat.tools = json::array();
-    else if (tc != "auto") return Bad("'tool_choice' other than \"auto\" or \"none\" is not supported yet", "tool_choice");
-  }
+  if (auto e = ParseTools(j, info, task, chat)) return e;
 
   if (auto shape = ChatMessagesFromJson(MediaPlaceholders(j["messages"])); !shape.ok()) {
     return Bad(shape.status().message(), "messages");
@@ -164,7 +160,7 @@ std::optional<HttpError> ParseChatRequest(const std::string& body, const ChatMod
   if (prompt >= info.context_tokens) {
     return HttpError{400,
                      "the prompt is " + std::to_string(prompt) + " tokens; the context holds " +
-                         std::to_string(info.context_tokens) + " (the server's --ctx)",
+                         std::to_string(info.context_tokens) + " (the server's --ctx, at most the model's)",
                      "invalid_request_error", "messages", "context_length_exceeded"};
   }
   const size_t room = info.context_tokens - prompt;

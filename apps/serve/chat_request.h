@@ -19,6 +19,7 @@
 #include "lib/media/video_preprocess.h"
 #include "lib/model/config.h"
 #include "lib/sampling/grammar_cache.h"
+#include "lib/sampling/tool_call_grammar.h"
 #include "lib/tokenizer/tokenizer.h"
 
 namespace glmv::app {
@@ -48,6 +49,7 @@ struct ChatModelInfo {
   size_t max_pdfs = 1;                 // PDF file parts in one request
   std::string local_files_root;  // --allow-local-files DIR, resolved ("" : file:// refused)
   GrammarCache* grammars = nullptr;  // response_format's compiled schemas (thread-safe); null: refused
+  size_t max_choices = 1;            // the largest `n` (the server's --parallel: one slot per choice)
 };
 
 struct ChatTask {
@@ -57,7 +59,12 @@ struct ChatTask {
   bool thinking = true;                    // chat_template_kwargs.enable_thinking
   std::vector<std::pair<int, int>> image_sizes;  // width, height of each image and PDF page, for boxes in pixels
   std::string model;                       // as the client named it (echoed back)
-  std::shared_ptr<const Grammar> grammar;  // response_format json_object / json_schema; null for text
+  // response_format json_object / json_schema, or a forced tool call (tool_choice "required" or a named
+  // function); null for free text.
+  std::shared_ptr<const Grammar> grammar;
+  std::vector<std::pair<int64_t, std::string>> text_tokens;  // added tokens the grammar may write (tool tags)
+  std::vector<ToolFunction> functions;     // the request's tools: their schemas type the calls' arguments
+  size_t n = 1;                            // choices (`n`), each in a slot of its own
 };
 
 // Parses and prepares one request body. On error returns the HttpError to answer.

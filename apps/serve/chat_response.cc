@@ -1,21 +1,11 @@
 #include "apps/serve/chat_response.h"
 
+#include "apps/serve/logprobs_json.h"
+#include "apps/serve/tool_calls.h"
+
 namespace glmv::app {
 
-namespace {
-
 using json = nlohmann::ordered_json;
-
-json ToolCallsJson(const std::vector<ParsedToolCall>& calls, const std::string& id) {
-  json out = json::array();
-  for (size_t i = 0; i < calls.size(); ++i) {
-    out.push_back({{"index", i},
-                   {"id", "call_" + id.substr(id.find('-') + 1) + "_" + std::to_string(i)},
-                   {"type", "function"},
-                   {"function", {{"name", calls[i].name}, {"arguments", calls[i].arguments.dump()}}}});
-  }
-  return out;
-}
 
 json BoxesJson(const std::vector<GroundingBox>& boxes, const ChatTask& task) {
   json out = json::array();
@@ -31,8 +21,6 @@ json BoxesJson(const std::vector<GroundingBox>& boxes, const ChatTask& task) {
   return out;
 }
 
-}  // namespace
-
 const char* OpenAiFinishReason(const GenerateResult& r, bool has_tool_calls) {
   if (has_tool_calls) return "tool_calls";
   switch (r.finish) {
@@ -42,81 +30,54 @@ const char* OpenAiFinishReason(const GenerateResult& r, bool has_tool_calls) {
   }
 }
 
-json UsageJson(const GenerateResult& r) {
-  return {{"prompt_tokens", r.prompt_tokens},
-          {"completion_tokens", r.ids.size()},
-          {"total_tokens", r.prompt_tokens + r.ids.size()},
-          {"prompt_tokens_details", {{"cached_tokens", r.reused_prompt_tokens}}}};
+json UsageJson(std::span<const GenerateResult> results) {
+  size_t completion = 0;
+  for (const GenerateResult& r : results) completion += r.ids.size();
+  const size_t prompt = results.empty() ? 0 : results[0].prompt_tokens;
+  const size_t cached = results.empty() ? 0 : results[0].reused_prompt_tokens;
+  return {{"prompt_tokens", prompt},
+          {"completion_tokens", completion},
+          {"total_tokens", prompt + completion},
+          {"prompt_tokens_details", {{"cached_tokens", cached}}}};
 }
 
-json CompletionJson(const CompletionIds& ids, const ChatTask& task, const GenerateResult& r) {
-  const ParsedOutput out = ParseModelOutput(r.text);
-  json message = {{"role", "assistant"}};
-  message["content"] = out.content.empty() && !out.tool_calls.empty() ? json() : json(out.content);
-  if (!out.reasoning.empty()) message["reasoning_content"] = out.reasoning, message["reasoning"] = out.reasoning;
-  if (!out.tool_calls.empty()) message["tool_calls"] = ToolCallsJson(out.tool_calls, ids.id);
-  if (!out.boxes.empty()) message["glmv_boxes"] = BoxesJson(out.boxes, task);
+json CompletionJson(const CompletionIds& ids, const ChatTask& task, std::span<const GenerateResult> results,
+                    const Tokenizer* tokenizer) {
+  json choices = json::array();
+  for (size_t c = 0; c < results.size(); ++c) {
+    const GenerateResult& r = results[c];
+    const ParsedOutput out = ParseModelOutput(r.text);
+    json message = {{"role", "assistant"}};
+    message["content"] = out.content.empty() && !out.tool_calls.empty() ? json() : json(out.content);
+    if (!out.reasoning.empty()) message["reasoning_content"] = out.reasoning, message["reasoning"] = out.reasoning;
+    if (!out.tool_calls.empty()) {
+      json calls = json::array();
+      for (size_t i = 0; i < out.tool_calls.size(); ++i) {
+        calls.push_back(ToolCallJson(out.tool_calls[i], ToolCallId(ids.id, c, i), task.functions));
+      }
+      message["tool_calls"] = std::move(calls);
+    }
+    if (!out.boxes.empty()) message["glmv_boxes"] = BoxesJson(out.boxes, task);
+    choices.push_back({{"index", c},
+                       {"message", std::move(message)},
+                       {"logprobs", task.request.logprobs ? LogprobsJson(r.logprobs, tokenizer) : json()},
+                       {"finish_reason", OpenAiFinishReason(r, !out.tool_calls.empty())}});
+  }
   return {{"id", ids.id},
           {"object", "chat.completion"},
           {"created", ids.created},
           {"model", ids.model},
-          {"choices",
-           json::array({{{"index", 0}, {"message", message}, {"logprobs", nullptr},
-                         {"finish_reason", OpenAiFinishReason(r, !out.tool_calls.empty())}}})},
-          {"usage", UsageJson(r)}};
+          {"choices", std::move(choices)},
+          {"usage", UsageJson(results)}};
 }
 
-json ChunkJson(const CompletionIds& ids, json delta, const char* finish_reason) {
+json ChunkJson(const CompletionIds& ids, size_t index, json delta, const char* finish_reason, json logprobs) {
   return {{"id", ids.id},
           {"object", "chat.completion.chunk"},
           {"created", ids.created},
           {"model", ids.model},
-          {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr},
+          {"choices", json::array({{{"index", index}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)},
                                     {"finish_reason", finish_reason ? json(finish_reason) : json()}}})}};
-}
-
-std::string ChunkStream::Event(const json& j) const {
-  return "data: " + j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-}
-
-std::string ChunkStream::Push(const std::string& text) {
-  std::string events;
-  if (!started_) {
-    started_ = true;
-    events += Event(ChunkJson(ids_, {{"role", "assistant"}, {"content", ""}}));
-  }
-  splitter_.Push(
-      text,
-      [&](const std::string& r) {
-        if (!r.empty()) events += Event(ChunkJson(ids_, {{"reasoning_content", r}, {"reasoning", r}}));
-      },
-      [&](const std::string& c) {
-        if (!c.empty()) events += Event(ChunkJson(ids_, {{"content", c}}));
-      });
-  return events;
-}
-
-std::string ChunkStream::Finish(const ChatTask& task, const GenerateResult& r) {
-  std::string events = Push("");
-  splitter_.Flush(
-      [&](const std::string& x) {
-        if (!x.empty()) events += Event(ChunkJson(ids_, {{"reasoning_content", x}, {"reasoning", x}}));
-      },
-      [&](const std::string& c) {
-        if (!c.empty()) events += Event(ChunkJson(ids_, {{"content", c}}));
-      });
-  const ParsedOutput out = ParseModelOutput(r.text);
-  json last = json::object();
-  if (!out.tool_calls.empty()) last["tool_calls"] = ToolCallsJson(out.tool_calls, ids_.id);
-  if (!out.boxes.empty()) last["glmv_boxes"] = BoxesJson(out.boxes, task);
-  events += Event(ChunkJson(ids_, last, OpenAiFinishReason(r, !out.tool_calls.empty())));
-  if (task.include_usage) {
-    json usage = ChunkJson(ids_, json::object());
-    usage["choices"] = json::array();
-    usage["usage"] = UsageJson(r);
-    events += Event(usage);
-  }
-  return events + "data: [DONE]\n\n";
 }
 
 }  // namespace glmv::app

@@ -1,11 +1,12 @@
-// What /v1/chat/completions answers, in OpenAI's shapes: the whole completion, or its stream as
-// `chat.completion.chunk` objects sent as server-sent events and ended by `data: [DONE]`. The model's
-// reasoning comes back as `reasoning_content` (and as `reasoning`, vLLM's newer name), its tool calls as
-// `tool_calls`, and its grounding boxes as `glmv_boxes`: each box on the model's 0–1000 scale and in the
-// pixels of every input image (an extension; OpenAI's API has no field for it).
+// What /v1/chat/completions answers without streaming, in OpenAI's shape, and the pieces the stream's
+// chunks share (chat_stream.h). The model's reasoning comes back as `reasoning_content` (and as `reasoning`,
+// vLLM's newer name), its tool calls as `tool_calls`, its grounding boxes as `glmv_boxes`: each box on the
+// model's 0–1000 scale and in the pixels of every input image (an extension; OpenAI's API has no field for
+// it). With `n`, `choices` holds n entries, index 0..n-1; with `logprobs`, each has its `logprobs` object.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -24,29 +25,21 @@ struct CompletionIds {
 // "stop", "length", "tool_calls" (OpenAI's names); eos and stop strings are both "stop".
 const char* OpenAiFinishReason(const GenerateResult& r, bool has_tool_calls);
 
-nlohmann::ordered_json UsageJson(const GenerateResult& r);
+// The request's usage: its prompt once (with choice 0's cached tokens: the other choices share its prompt by
+// forking), the completion tokens of every choice summed.
+nlohmann::ordered_json UsageJson(std::span<const GenerateResult> results);
 
-// The non-streaming answer.
-nlohmann::ordered_json CompletionJson(const CompletionIds& ids, const ChatTask& task, const GenerateResult& r);
+// `glmv_boxes`: each box of `boxes` on the 0–1000 scale and in pixels of every image of the request.
+nlohmann::ordered_json BoxesJson(const std::vector<GroundingBox>& boxes, const ChatTask& task);
 
-// One streamed chunk with `delta` (e.g. {"content": "…"}); finish_reason null unless given.
-nlohmann::ordered_json ChunkJson(const CompletionIds& ids, nlohmann::ordered_json delta,
-                                 const char* finish_reason = nullptr);
+// The non-streaming answer, one choice per result.
+nlohmann::ordered_json CompletionJson(const CompletionIds& ids, const ChatTask& task,
+                                      std::span<const GenerateResult> results, const Tokenizer* tokenizer);
 
-// The stream's text as events: reasoning and answer apart, tags never split across chunks.
-class ChunkStream {
- public:
-  explicit ChunkStream(CompletionIds ids) : ids_(std::move(ids)) {}
-  // "data: {…}\n\n" events for new text (the first call also sends the assistant role).
-  std::string Push(const std::string& text);
-  // The last events: what was held back, tool calls, the finish reason, usage if asked, then [DONE].
-  std::string Finish(const ChatTask& task, const GenerateResult& r);
-
- private:
-  std::string Event(const nlohmann::ordered_json& j) const;
-  CompletionIds ids_;
-  ReasoningSplitter splitter_;
-  bool started_ = false;
-};
+// One streamed chunk of choice `index` with `delta` (e.g. {"content": "…"}); finish_reason and logprobs null
+// unless given.
+nlohmann::ordered_json ChunkJson(const CompletionIds& ids, size_t index, nlohmann::ordered_json delta,
+                                 const char* finish_reason = nullptr,
+                                 nlohmann::ordered_json logprobs = nlohmann::ordered_json());
 
 }  // namespace glmv::app

@@ -5,6 +5,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -22,6 +23,7 @@
 #include "apps/generation_flags.h"
 #include "apps/input_limits.h"
 #include "apps/serve/chat_response.h"
+#include "apps/serve/chat_stream.h"
 #include "apps/serve/metrics_text.h"
 #include "apps/serve/scheduler.h"
 #include "apps/pdf_inputs.h"
@@ -47,10 +49,11 @@ std::vector<OptionSpec> ServeOptions() {
       {"--max-pdfs", "", true, "N  PDF file parts in one request (default 1; 0 refuses PDFs)"},
       {"--allow-local-files", "", true, "DIR  accept file:// image and video URLs inside DIR (default: refused)"},
       {"--alias", "", true, "NAME  the model's name in /v1/models and in answers (default: the file's name)"},
-      {"--ctx", "", true, "N  context per request in tokens (default 4096)"},
+      {"--ctx", "", true, "N  context per request in tokens (default 4096; at most the model's positions)"},
       {"--kv-memory", "", true, "SIZE  cap on all requests' keys and values (default: --parallel × --ctx tokens)"},
       {"--cache-bytes", "", true, "SIZE  cap on finished requests' keys and values kept for prefix reuse"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step (default 512)"},
+      {"--sse-ping-ms", "", true, "N  a stream silent for N ms gets an SSE ': ping' comment (default 15000; small values are for tests)"},
       {"--experts-in-ram", "", false, "copy the routed experts into memory at load"},
       {"--threads", "-t", true, "N  threads for the model (default: all cores)"},
       {"--help", "-h", false, "show this help"},
@@ -75,7 +78,10 @@ constexpr const char* kHelp =
     "as data: URLs in image_url, video_url and file parts: see apps/serve/README.md),\n"
     "GET /v1/models, GET /health (503 while loading), GET /metrics (Prometheus text). Point an OpenAI\n"
     "client's base_url at http://HOST:PORT/v1. Up to --parallel requests generate together, batched in every\n"
-    "step; up to --max-queue more wait; beyond that the answer is 429 with Retry-After.\n\n";
+    "step; up to --max-queue more wait; beyond that the answer is 429 with Retry-After.\n"
+    "Also: n (up to --parallel choices, one slot each; the prompt is prefilled once), logprobs and\n"
+    "top_logprobs (0-20; the raw model's log-probabilities), tools with tool_choice auto, none, required or a\n"
+    "named function (forced into GLM's tool-call format), response_format json_object and json_schema.\n\n";
 
 struct Server {
   std::atomic<bool> ready{false};
@@ -86,6 +92,7 @@ struct Server {
   std::unique_ptr<Scheduler> scheduler;
   GrammarCache grammars;
   std::atomic<uint64_t> next_id{1};
+  int sse_ping_ms = 15000;
   RequestCounters counters;
   // Chat requests being answered, by id, for the log line written once the answer is sent (a stream's too).
   std::mutex answering_mu;
@@ -111,6 +118,7 @@ void HandleChat(Server& s, const httplib::Request& req, httplib::Response& res) 
   res.set_header("X-Request-Id", ids.id);
   const double start = NowSeconds();
   if (auto e = ParseChatRequest(req.body, s.info, task->chat)) return SendError(res, *e);
+  task->reply = std::make_shared<Reply>(task->chat.n);
   if (!s.scheduler->Submit(task)) {
     res.set_header("Retry-After", "1");
     return SendError(res, {429, "the server is busy: every slot is generating and the queue is full; retry later",
@@ -121,38 +129,49 @@ void HandleChat(Server& s, const httplib::Request& req, httplib::Response& res) 
     s.answering[ids.id] = {task, start};
   }
   if (!task->chat.stream) {
-    std::string text;
-    while (!task->reply->Take(text, 1000)) text.clear();
+    std::vector<ChoiceNews> news;
+    while (!task->reply->Take(news, 1000)) news.clear();
     const Status& st = task->reply->status();
     if (!st.ok()) return SendError(res, {500, st.message(), "server_error", "", ""});
-    return SendJson(res, 200, CompletionJson(ids, task->chat, task->reply->result()));
+    return SendJson(res, 200, CompletionJson(ids, task->chat, task->reply->results(), s.info.tokenizer));
   }
-  auto stream = std::make_shared<ChunkStream>(ids);
+  struct StreamState {
+    ChatStream chunks;
+    std::vector<ChoiceNews> news;
+    double last_write = NowSeconds();
+  };
+  auto state = std::make_shared<StreamState>(StreamState{ChatStream(ids, task->chat, s.info.tokenizer), {}});
   Scheduler* scheduler = s.scheduler.get();
+  const double ping = s.sse_ping_ms / 1000.0;
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [task, stream, scheduler](size_t, httplib::DataSink& sink) {
+      [task, state, scheduler, ping](size_t, httplib::DataSink& sink) {
         if (!sink.is_writable()) {  // the client went away: free its slot
           task->reply->Cancel();
           scheduler->Poke();
           return false;
         }
-        std::string text;
-        const bool finished = task->reply->Take(text, 200);
-        std::string events = stream->Push(text);
-        if (finished) {
-          const Status& st = task->reply->status();
-          if (!st.ok()) {
-            events += "data: " + ErrorJson({500, st.message(), "server_error", "", ""}).dump() + "\n\n";
-          } else {
-            events += stream->Finish(task->chat, task->reply->result());
-          }
+        const double until_ping = state->last_write + ping - NowSeconds();
+        const int wait_ms = static_cast<int>(std::clamp(until_ping * 1000.0, 1.0, 200.0));
+        const bool finished = task->reply->Take(state->news, wait_ms);
+        std::string events;
+        const Status& st = task->reply->status();
+        if (finished && !st.ok()) {
+          events = SseEvent(ErrorJson({500, st.message(), "server_error", "", ""}));
+        } else {
+          events = state->chunks.Push(state->news, *task->reply);
+          if (finished) events += state->chunks.End(*task->reply);
         }
-        if (!events.empty() && !sink.write(events.data(), events.size())) {
-          task->reply->Cancel();
-          scheduler->Poke();
-          return false;
+        // A long prefill or a wait in the queue sends nothing: a comment keeps proxies from closing the stream.
+        if (events.empty() && NowSeconds() - state->last_write >= ping) events = ": ping\n\n";
+        if (!events.empty()) {
+          if (!sink.write(events.data(), events.size())) {
+            task->reply->Cancel();
+            scheduler->Poke();
+            return false;
+          }
+          state->last_write = NowSeconds();
         }
         if (finished) sink.done();
         return true;
@@ -202,7 +221,9 @@ int RunServe(int argc, char** argv) {
   auto ctx = int_flag("--ctx", 4096, 2, 1 << 24);
   auto chunk = int_flag("--prefill-chunk", 512, 1, 1 << 20);
   auto threads = int_flag("--threads", 0, 0, 4096);
-  for (const auto* r : {&port, &parallel, &max_queue, &max_images, &max_videos, &max_pdfs, &ctx, &chunk, &threads}) {
+  auto sse_ping = int_flag("--sse-ping-ms", 15000, 1, 3'600'000);
+  for (const auto* r :
+       {&port, &parallel, &max_queue, &max_images, &max_videos, &max_pdfs, &ctx, &chunk, &threads, &sse_ping}) {
     if (!r->ok()) return Fail(r->status());
   }
   uint64_t max_body = uint64_t{64} << 20;
@@ -248,6 +269,8 @@ int RunServe(int argc, char** argv) {
   server.info.video_config = *video_cfg;
   server.info.video_options = *video_options;
   server.info.pdf_options = *pdf_options;
+  server.info.max_choices = static_cast<size_t>(*parallel);
+  server.sse_ping_ms = static_cast<int>(*sse_ping);
   if (args->Has("--allow-local-files")) {
     std::error_code ec;
     const auto root = std::filesystem::canonical(args->Get("--allow-local-files"), ec);
@@ -265,7 +288,9 @@ int RunServe(int argc, char** argv) {
   http.set_payload_max_length(max_body);
   http.set_read_timeout(60, 0);
   http.set_write_timeout(600, 0);
-  http.set_keep_alive_timeout(30);
+  // An idle keep-alive connection holds its worker until this runs out, and stopping waits for it (SIGTERM
+  // took up to 30 s): 5 s, as llama-server and cpp-httplib default to.
+  http.set_keep_alive_timeout(5);
   http.set_pre_routing_handler([&](const httplib::Request& req, httplib::Response& res) {
     if (server.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
     if (req.get_header_value("Authorization") == "Bearer " + server.api_key) return httplib::Server::HandlerResponse::Unhandled;
@@ -317,10 +342,14 @@ int RunServe(int argc, char** argv) {
       }
     }
     std::string tokens;
-    if (task) {
+    if (task && !task->reply->finished()) {  // a client that went away: its request is still being ended
+      tokens = fmt::format(" client gone, request cancelled {:.2f}s", NowSeconds() - start);
+    } else if (task) {
       const GenerateResult& r = task->reply->result();
+      size_t completion = 0;
+      for (const GenerateResult& x : task->reply->results()) completion += x.ids.size();
       tokens = fmt::format(" prompt={} cached={} completion={} finish={} {:.2f}s", r.prompt_tokens, r.reused_prompt_tokens,
-                           r.ids.size(), FinishReasonName(r.finish), NowSeconds() - start);
+                           completion, FinishReasonName(r.finish), NowSeconds() - start);
     }
     fmt::print(stderr, "{} {} {} -> {}{}\n", id.empty() ? "-" : id, req.method, req.path, res.status, tokens);
   });
@@ -346,6 +375,8 @@ int RunServe(int argc, char** argv) {
   }
   server.engine = std::move(engine).value();
   server.info.config = &server.engine->model().model_config();
+  // --ctx capped by the model's positions (the engine's context): a request's room to generate is this.
+  server.info.context_tokens = server.engine->context_tokens();
   server.info.tokenizer = server.engine->tokenizer();
   if (!server.info.tokenizer) fmt::print(stderr, "glmv serve: {} has no tokenizer: chat requests will fail\n", model_path);
   std::shared_ptr<const TokenTrie> trie = VocabularyTrie(*server.engine);
@@ -353,7 +384,7 @@ int RunServe(int argc, char** argv) {
   server.scheduler = std::make_unique<Scheduler>(*server.engine, static_cast<size_t>(*parallel), static_cast<size_t>(*max_queue),
                                                  std::move(trie));
   server.ready = true;
-  fmt::print(stderr, "glmv serve: ready ({} slots, context {} tokens)\n", *parallel, *ctx);
+  fmt::print(stderr, "glmv serve: ready ({} slots, context {} tokens)\n", *parallel, server.info.context_tokens);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

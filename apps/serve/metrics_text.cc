@@ -36,9 +36,17 @@ std::string MetricsText(const RequestCounters& counters, const Scheduler* schedu
     metric("glmv_requests_cancelled_total", "counter", "Requests ended by a disconnect.", static_cast<double>(s.cancelled));
     metric("glmv_requests_failed_total", "counter", "Requests the engine ended with an error.", static_cast<double>(s.failed));
     metric("glmv_images_total", "counter", "Images in started requests.", static_cast<double>(s.images));
+    metric("glmv_vision_images_encoded_total", "counter",
+           "Images run through the vision tower (one reused from the prefix cache is not run again).",
+           static_cast<double>(s.images_encoded));
+    metric("glmv_vision_videos_encoded_total", "counter", "Videos run through the vision tower.",
+           static_cast<double>(s.videos_encoded));
+    metric("glmv_prompt_cache_hits_total", "counter", "Requests that reused prompt tokens from the prefix cache.",
+           static_cast<double>(s.prompt_cache_hits));
     metric("glmv_steps_total", "counter", "Engine steps run.", static_cast<double>(s.steps));
     metric("glmv_queue_depth", "gauge", "Requests waiting for a slot.", static_cast<double>(scheduler->queued()));
-    metric("glmv_slots_active", "gauge", "Requests generating.", static_cast<double>(scheduler->active()));
+    metric("glmv_slots_active", "gauge", "Slots generating (a request with n choices holds n).",
+           static_cast<double>(scheduler->active()));
     metric("glmv_slots_total", "gauge", "Slots (--parallel).", static_cast<double>(scheduler->parallel()));
     metric("glmv_kv_bytes_in_use", "gauge", "Bytes of KV pages held by requests and the prefix cache.",
            static_cast<double>(s.kv_bytes));

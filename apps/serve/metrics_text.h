@@ -1,5 +1,6 @@
 // GET /metrics in Prometheus' text format: requests by endpoint and status, tokens in and out, prompt
-// tokens served from the prefix cache, queue depth, active slots, images, KV memory in use.
+// tokens served from the prefix cache and the requests that hit it, queue depth, active slots, images in
+// requests and images the vision tower actually ran, KV memory in use.
 #pragma once
 
 #include <atomic>

@@ -1,6 +1,6 @@
 #include "apps/serve/scheduler.h"
 
-#include <chrono>
+#include <algorithm>
 
 namespace glmv::app {
 
@@ -13,32 +13,6 @@ GenerateResult Ended(FinishReason why) {
 }
 
 }  // namespace
-
-void Reply::Append(const std::string& text) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    text_ += text;
-  }
-  cv_.notify_all();
-}
-
-void Reply::Finish(const GenerateResult& result, const Status& status) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    result_ = result;
-    status_ = status;
-    finished_ = true;
-  }
-  cv_.notify_all();
-}
-
-bool Reply::Take(std::string& text, int timeout_ms) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return finished_ || !text_.empty(); });
-  text += text_;
-  text_.clear();
-  return finished_;
-}
 
 Scheduler::Scheduler(Engine& engine, size_t parallel, size_t max_queue, std::shared_ptr<const TokenTrie> trie)
     : engine_(engine), parallel_(parallel), max_queue_(max_queue), trie_(std::move(trie)) {
@@ -55,6 +29,8 @@ Scheduler::~Scheduler() {
 }
 
 bool Scheduler::Submit(std::shared_ptr<Task> task) {
+  const size_t n = std::max<size_t>(task->chat.n, 1);
+  if (task->reply->choices() != n) task->reply = std::make_shared<Reply>(n);
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (in_flight_ >= parallel_ + max_queue_) return false;
@@ -67,12 +43,19 @@ bool Scheduler::Submit(std::shared_ptr<Task> task) {
 
 void Scheduler::Poke() { cv_.notify_all(); }
 
-void Scheduler::Complete(Task& task, const GenerateResult& result, const Status& status) {
+void Scheduler::Answered(const Task& task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     --in_flight_;
   }
-  task.reply->Finish(result, status);
+  const Reply& reply = *task.reply;
+  if (!reply.status().ok()) ++stats_.failed;
+  else if (reply.result(0).finish == FinishReason::kCancelled) ++stats_.cancelled;
+  else ++stats_.finished;
+}
+
+void Scheduler::EndTask(Task& task, const GenerateResult& result, const Status& status) {
+  if (task.reply->FinishAll(result, status)) Answered(task);
 }
 
 size_t Scheduler::queued() const {
@@ -80,48 +63,94 @@ size_t Scheduler::queued() const {
   return queue_.size();
 }
 
+std::function<void(const std::string&)> Scheduler::TextSink(const std::shared_ptr<Task>& task, size_t choice) const {
+  return [reply = task->reply.get(), choice](const std::string& piece) { reply->Append(choice, piece); };
+}
+
+void Scheduler::Constrain(const Task& task, Sequence& seq) const {
+  if (!task.chat.grammar || !trie_) return;
+  // With thinking on, the reasoning is free and the answer after `</think>` follows the grammar.
+  seq.SetConstraint(AnswerConstraint(engine_, task.chat.grammar, trie_, task.chat.thinking, task.chat.text_tokens));
+}
+
 void Scheduler::Admit() {
-  while (slots_.size() < parallel_) {
+  for (;;) {
     std::shared_ptr<Task> task;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (queue_.empty()) return;
+      // First come, first served: a request of n choices waits for n free slots.
+      const size_t n = std::min(std::max<size_t>(queue_.front()->chat.n, 1), parallel_);
+      if (slots_.size() + reserved_ + n > parallel_ && !queue_.front()->reply->cancelled()) return;
       task = std::move(queue_.front());
       queue_.pop_front();
     }
     Reply* reply = task->reply.get();
     if (reply->cancelled()) {  // gone before it started
-      ++stats_.cancelled;
-      Complete(*task, Ended(FinishReason::kCancelled), Status::Ok());
+      EndTask(*task, Ended(FinishReason::kCancelled), Status::Ok());
       continue;
     }
-    auto seq = engine_.Start(task->chat.request, [reply](const std::string& piece) { reply->Append(piece); },
-                             reply->cancel_flag());
+    auto seq = engine_.Start(task->chat.request, TextSink(task, 0), reply->cancel_flag());
     if (!seq.ok()) {
-      ++stats_.failed;
-      Complete(*task, Ended(FinishReason::kError), seq.status());
+      EndTask(*task, Ended(FinishReason::kError), seq.status());
       continue;
     }
     stats_.images += task->chat.image_sizes.size();
-    if (task->chat.grammar && trie_) {
-      // With thinking on, the reasoning is free and the answer after `</think>` follows the grammar.
-      (*seq)->SetConstraint(AnswerConstraint(engine_, task->chat.grammar, trie_, task->chat.thinking));
-    }
-    slots_.push_back({std::move(task), std::move(seq).value()});
+    Constrain(*task, **seq);
+    const size_t n = std::min(reply->choices(), parallel_);
+    reserved_ += n - 1;
+    slots_.push_back({std::move(task), 0, std::move(seq).value(), 0, n > 1});
   }
+}
+
+void Scheduler::ForkReady() {
+  std::vector<Slot> forks;
+  for (Slot& s : slots_) {
+    if (!s.fork_pending || s.seq->prefilling()) continue;
+    s.fork_pending = false;
+    Reply& reply = *s.task->reply;
+    const size_t n = std::min(reply.choices(), parallel_);
+    reserved_ -= n - 1;
+    if (!s.seq->status().ok()) continue;  // the request fails with it (FinishSlot)
+    for (size_t c = 1; c < n; ++c) {
+      SamplingParams sampling = s.task->chat.request.sampling;
+      sampling.seed += c;  // each choice its own stream, repeatable with the request's seed
+      auto child = engine_.Fork(*s.seq, sampling, TextSink(s.task, c), reply.cancel_flag());
+      if (!child.ok()) {
+        if (reply.FinishChoice(c, Ended(FinishReason::kError), child.status())) Answered(*s.task);
+        continue;
+      }
+      Constrain(*s.task, **child);
+      forks.push_back({s.task, c, std::move(child).value(), 0, false});
+    }
+  }
+  for (Slot& f : forks) slots_.push_back(std::move(f));
+}
+
+void Scheduler::PublishLogprobs(Slot& slot) {
+  const auto& all = slot.seq->result().logprobs;
+  if (all.size() <= slot.logprobs_sent) return;
+  slot.task->reply->AppendLogprobs(slot.choice, std::span<const TokenLogprob>(all).subspan(slot.logprobs_sent));
+  slot.logprobs_sent = all.size();
 }
 
 void Scheduler::FinishSlot(Slot& slot) {
   const GenerateResult& r = slot.seq->result();
-  stats_.prompt_tokens += r.prompt_tokens;
-  stats_.cached_prompt_tokens += r.reused_prompt_tokens;
+  if (slot.choice == 0) {  // the prompt was the request's once, however many choices share it
+    stats_.prompt_tokens += r.prompt_tokens;
+    stats_.cached_prompt_tokens += r.reused_prompt_tokens;
+    if (r.reused_prompt_tokens > 0) ++stats_.prompt_cache_hits;
+  }
   stats_.completion_tokens += r.ids.size();
-  if (r.finish == FinishReason::kCancelled) ++stats_.cancelled;
-  else if (!slot.seq->status().ok()) ++stats_.failed;
-  else ++stats_.finished;
-  Complete(*slot.task, r, slot.seq->status());
+  Reply& reply = *slot.task->reply;
+  if (!slot.seq->status().ok()) {
+    reply.Cancel();  // the other choices stop at their next token; the request answers the error
+    if (reply.FinishAll(r, slot.seq->status())) Answered(*slot.task);
+  } else if (reply.FinishChoice(slot.choice, r, Status::Ok())) {
+    Answered(*slot.task);
+  }
   // A finished conversation's pages stay in the engine's prefix cache for the next turn (LRU, --cache-bytes).
-  if (slot.seq->status().ok() && r.finish != FinishReason::kCancelled) engine_.Retire(std::move(slot.seq));
+  if (slot.choice == 0 && slot.seq->status().ok() && r.finish != FinishReason::kCancelled) engine_.Retire(std::move(slot.seq));
   slot.seq.reset();
 }
 
@@ -140,8 +169,9 @@ void Scheduler::Loop() {
       if (s.seq->prefilling() && s.task->reply->cancelled()) {
         GenerateResult r = s.seq->result();
         r.finish = FinishReason::kCancelled;
-        ++stats_.cancelled;
-        Complete(*s.task, r, Status::Ok());
+        if (s.fork_pending) reserved_ -= std::min(s.task->reply->choices(), parallel_) - 1;
+        s.fork_pending = false;
+        EndTask(*s.task, r, Status::Ok());
         s.seq.reset();
       }
     }
@@ -162,6 +192,12 @@ void Scheduler::Loop() {
       engine_.Step(decode, prefill);
       ++stats_.steps;
     }
+    // Published before any answer of this step goes out, so a client that reads /metrics after its answer
+    // sees its encodes.
+    stats_.images_encoded.store(engine_.images_encoded());
+    stats_.videos_encoded.store(engine_.videos_encoded());
+    for (Slot& s : slots_) PublishLogprobs(s);
+    ForkReady();  // before the parents finish: a parent that ended at its first token still forks
     for (Slot& s : slots_) {
       if (s.seq->finished()) FinishSlot(s);
     }
@@ -171,14 +207,14 @@ void Scheduler::Loop() {
     stats_.cached_sequences.store(engine_.cached_sequences());
   }
   // Stopping: whatever is left ends as cancelled.
-  for (Slot& s : slots_) Complete(*s.task, Ended(FinishReason::kCancelled), Status::Ok());
+  for (Slot& s : slots_) EndTask(*s.task, Ended(FinishReason::kCancelled), Status::Ok());
   slots_.clear();
   std::deque<std::shared_ptr<Task>> left;
   {
     std::lock_guard<std::mutex> lock(mu_);
     left.swap(queue_);
   }
-  for (auto& t : left) Complete(*t, Ended(FinishReason::kCancelled), Status::Ok());
+  for (auto& t : left) EndTask(*t, Ended(FinishReason::kCancelled), Status::Ok());
 }
 
 }  // namespace glmv::app

@@ -124,7 +124,13 @@ std::unique_ptr<Sequence> Engine::NewSequence() {
 void Engine::ReadyToSample(Sequence& s, const SamplingParams& sampling, std::function<void(const std::string&)> on_text,
                            const std::atomic<bool>* cancel) {
   const size_t vocab = static_cast<size_t>(model_->config().vocab_size);
-  s.sampler_ = std::make_unique<Sampler>(sampling, tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab);
+  const size_t allowed = tokenizer_ ? std::min(vocab, tokenizer_->size()) : vocab;
+  s.sampler_ = std::make_unique<Sampler>(sampling, allowed);
+  if (s.request_.logprobs) {  // sized once: the decode loop does not allocate for the row
+    s.raw_logits_.resize(allowed);
+    s.logprob_order_.reserve(s.request_.top_logprobs + 1);
+    s.result_.logprobs.reserve(s.request_.max_tokens + 1);
+  }
   if (tokenizer_) s.stream_ = std::make_unique<Tokenizer::StreamDecoder>(*tokenizer_);
   s.on_text_ = std::move(on_text);
   s.cancel_ = cancel;
@@ -143,6 +149,8 @@ Result<std::unique_ptr<Sequence>> Engine::Start(const GenerateRequest& req, std:
   s->request_.max_tokens = req.max_tokens;
   s->request_.stop = req.stop;
   s->request_.ignore_eos = req.ignore_eos;
+  s->request_.logprobs = req.logprobs;
+  s->request_.top_logprobs = req.top_logprobs;
   s->result_.prompt_tokens = req.prompt.size();
   // The text side now; the images and videos are encoded later by the steps, one stage per turn, unless a
   // shared prefix already covers them.
@@ -284,6 +292,9 @@ void Engine::AcceptToken(Sequence& s, float* logits) {
   const size_t vocab = static_cast<size_t>(c.vocab_size);
   // The step's own logits row: processors and penalties change it in place (no copy of the vocabulary).
   const std::span<float> row(logits, vocab);
+  if (s.request_.logprobs) {  // the model's own distribution, before anything below changes the row
+    std::copy_n(logits, s.raw_logits_.size(), s.raw_logits_.begin());
+  }
   for (auto& p : s.processors_) p->Process(row, s.result_.ids);
   int64_t id = s.sampler_->Sample(row, s.history_);
   if (s.constraint_) {
@@ -303,6 +314,9 @@ void Engine::AcceptToken(Sequence& s, float* logits) {
   s.history_.push_back(id);
   const bool eos = std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) != c.eos_token_ids.end();
   if (eos && !s.request_.ignore_eos) return Finish(s, FinishReason::kEos);
+  if (s.request_.logprobs) {
+    s.result_.logprobs.push_back(RawLogprobs(s.raw_logits_, id, s.request_.top_logprobs, s.logprob_order_));
+  }
   if (s.stream_) {
     std::string& pending = s.pending_text_;
     pending += s.stream_->Push(id);
@@ -344,6 +358,7 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
     Sequence& s = *prefill;
     if (s.first_step_ < 0) s.first_step_ = now;
     auto& [kind, encoding] = s.encodings_.front();
+    if (encoding.next_stage == 0) (kind == TokenModality::kImage ? images_encoded_ : videos_encoded_) += encoding.grids.size();
     vision_->EncodeStage(encoding, ctx_.scratch.linear);
     if (encoding.done()) {
       const Status st = ScatterVisualFeatures(s.prompt_, kind, encoding.features, H);

@@ -123,6 +123,11 @@ class Engine {
   // Where the steps' MoE layers get routed experts (null: the model's mapped ones). Must outlive the steps.
   void SetExpertSource(ExpertSource* experts) { ctx_.experts = experts; }
 
+  // Images and videos whose run through the vision tower began (a picture shared from a kept prefix is not
+  // run again, so it does not count): what a server reports as vision encodes.
+  uint64_t images_encoded() const { return images_encoded_; }
+  uint64_t videos_encoded() const { return videos_encoded_; }
+
   // Empties the prefix cache (e.g. /reset in chat).
   void ResetCache() { cached_.clear(); }
 
@@ -154,6 +159,7 @@ class Engine {
   std::unique_ptr<CachedExperts> cached_experts_;      // with expert_cache.budget_bytes > 0
   RuntimeContext ctx_;
   uint64_t next_id_ = 1;
+  uint64_t images_encoded_ = 0, videos_encoded_ = 0;
   std::vector<Sequence*> live_;                  // every sequence not yet destroyed (for prefix sharing)
   std::list<std::unique_ptr<Sequence>> cached_;  // retired sequences, most recently used first
 };

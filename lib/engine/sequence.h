@@ -14,6 +14,7 @@
 #include "io/status.h"
 #include "lib/prompt/mrope_index.h"
 #include "lib/prompt/multimodal.h"
+#include "lib/sampling/logprobs.h"
 #include "lib/sampling/sampler.h"
 #include "lib/sampling/token_constraint.h"
 #include "lib/text/kv_cache.h"
@@ -29,6 +30,11 @@ struct GenerateRequest {
   size_t max_tokens = 512;
   std::vector<std::string> stop;    // stop strings, matched on the decoded text (not included in it)
   bool ignore_eos = false;
+  // OpenAI's logprobs: each generated token's log-probability under the raw model distribution (logprobs.h)
+  // and its `top_logprobs` most likely alternatives go to result().logprobs. An eos that ends the run is
+  // not listed (it is not part of the text).
+  bool logprobs = false;
+  size_t top_logprobs = 0;
 };
 
 enum class FinishReason { kEos, kLength, kStop, kCancelled, kContextFull, kError };
@@ -43,6 +49,7 @@ struct GenerateResult {
   size_t reused_prompt_tokens = 0;  // prompt tokens whose keys/values came from another sequence
   double vision_seconds = 0;  // encoding images/videos
   double prefill_seconds = 0, decode_seconds = 0, first_token_seconds = 0;  // first token: from prefill start
+  std::vector<TokenLogprob> logprobs;  // with GenerateRequest::logprobs: one per generated token but a final eos
 };
 
 // A hook on a sequence's logits before its sampler sees them: masks (a grammar), biases, penalties.
@@ -111,6 +118,8 @@ class Sequence {
   int64_t next_token_ = -1;       // sampled, not yet fed back
 
   std::unique_ptr<Sampler> sampler_;
+  std::vector<float> raw_logits_;  // [allowed vocab] the row before processors (with request_.logprobs only)
+  std::vector<std::pair<float, int64_t>> logprob_order_;  // RawLogprobs' scratch
   std::vector<std::unique_ptr<LogitsProcessor>> processors_;
   std::unique_ptr<TokenConstraint> constraint_;
   std::unique_ptr<Tokenizer::StreamDecoder> stream_;

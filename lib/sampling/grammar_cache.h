@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "io/status.h"
@@ -25,6 +27,10 @@ class GrammarCache {
   // CompileJsonSchema(schema, options), or the grammar compiled for the same schema text before. Errors are
   // not kept.
   Result<std::shared_ptr<const Grammar>> JsonSchema(const nlohmann::ordered_json& schema, const JsonSchemaOptions& options);
+  // Any grammar: the one kept under `key` (text that determines it, e.g. "tools:" + the functions' JSON),
+  // or compile()'s, then kept under it.
+  Result<std::shared_ptr<const Grammar>> Get(const std::string& key,
+                                             const std::function<Result<std::shared_ptr<const Grammar>>()>& compile);
 
   size_t size() const;
   size_t hits() const;

@@ -22,16 +22,7 @@ Frag JsonFragments::Char() {
     edge(from, to, '0', '9'), edge(from, to, 'A', 'F'), edge(from, to, 'a', 'f');
   };
   edge(in, out, 0x20, 0x21), edge(in, out, 0x23, 0x5B), edge(in, out, 0x5D, 0x7F);
-  const uint32_t c1 = state(), c2 = state(), c3 = state();  // continuation bytes still to come
-  edge(c1, out, 0x80, 0xBF), edge(c2, c1, 0x80, 0xBF), edge(c3, c2, 0x80, 0xBF);
-  const uint32_t e0 = state(), ed = state(), f0 = state(), f4 = state();  // second bytes with narrower ranges
-  edge(in, c1, 0xC2, 0xDF);
-  edge(in, e0, 0xE0, 0xE0), edge(e0, c1, 0xA0, 0xBF);
-  edge(in, c2, 0xE1, 0xEC), edge(in, c2, 0xEE, 0xEF);
-  edge(in, ed, 0xED, 0xED), edge(ed, c1, 0x80, 0x9F);  // no encoded surrogates
-  edge(in, f0, 0xF0, 0xF0), edge(f0, c2, 0x90, 0xBF);
-  edge(in, c3, 0xF1, 0xF3);
-  edge(in, f4, 0xF4, 0xF4), edge(f4, c2, 0x80, 0x8F);  // nothing above U+10FFFF
+  MultiByte(in, out);
   // Escapes: \" \\ \/ \b \f \n \r \t, and \uXXXX outside the surrogates or as a high-low surrogate pair.
   const uint32_t backslash = state(), u = state(), h1 = state(), h2 = state(), h3 = state(), d = state();
   edge(in, backslash, '\\', '\\');
@@ -51,12 +42,34 @@ Frag JsonFragments::Char() {
   return {in, out};
 }
 
-Frag JsonFragments::String(size_t min, std::optional<size_t> max) {
-  return b_.Seq({b_.Literal("\""), b_.Repeat([&] { return Char(); }, min, max), b_.Literal("\"")});
+void JsonFragments::MultiByte(uint32_t in, uint32_t out) {
+  auto state = [&] { return b_.State(); };
+  auto edge = [&](uint32_t from, uint32_t to, uint8_t lo, uint8_t hi) { b_.Edge(from, to, lo, hi); };
+  const uint32_t c1 = state(), c2 = state(), c3 = state();  // continuation bytes still to come
+  edge(c1, out, 0x80, 0xBF), edge(c2, c1, 0x80, 0xBF), edge(c3, c2, 0x80, 0xBF);
+  const uint32_t e0 = state(), ed = state(), f0 = state(), f4 = state();  // second bytes with narrower ranges
+  edge(in, c1, 0xC2, 0xDF);
+  edge(in, e0, 0xE0, 0xE0), edge(e0, c1, 0xA0, 0xBF);
+  edge(in, c2, 0xE1, 0xEC), edge(in, c2, 0xEE, 0xEF);
+  edge(in, ed, 0xED, 0xED), edge(ed, c1, 0x80, 0x9F);  // no encoded surrogates
+  edge(in, f0, 0xF0, 0xF0), edge(f0, c2, 0x90, 0xBF);
+  edge(in, c3, 0xF1, 0xF3);
+  edge(in, f4, 0xF4, 0xF4), edge(f4, c2, 0x80, 0x8F);  // nothing above U+10FFFF
 }
 
-Frag JsonFragments::PatternString(std::span<const PatternAtom> atoms) {
-  std::vector<Frag> parts = {b_.Literal("\"")};
+Frag JsonFragments::RawChar() {
+  const uint32_t in = b_.State(), out = b_.State();
+  b_.Edge(in, out, 0x09, 0x0A), b_.Edge(in, out, 0x0D, 0x0D), b_.Edge(in, out, 0x20, 0x3B), b_.Edge(in, out, 0x3D, 0x7E);
+  MultiByte(in, out);
+  return {in, out};
+}
+
+Frag JsonFragments::RawString(size_t min, std::optional<size_t> max) {
+  return b_.Repeat([&] { return RawChar(); }, min, max);
+}
+
+Frag JsonFragments::PatternBody(std::span<const PatternAtom> atoms) {
+  std::vector<Frag> parts;
   for (const PatternAtom& a : atoms) {
     auto one = [&] {
       std::vector<Frag> choices;
@@ -66,8 +79,17 @@ Frag JsonFragments::PatternString(std::span<const PatternAtom> atoms) {
     };
     parts.push_back(b_.Repeat(one, a.min, a.max));
   }
-  parts.push_back(b_.Literal("\""));
-  return b_.Seq(parts);
+  return parts.empty() ? b_.Empty() : b_.Seq(parts);
+}
+
+Frag JsonFragments::RawPatternString(std::span<const PatternAtom> atoms) { return PatternBody(atoms); }
+
+Frag JsonFragments::String(size_t min, std::optional<size_t> max) {
+  return b_.Seq({b_.Literal("\""), b_.Repeat([&] { return Char(); }, min, max), b_.Literal("\"")});
+}
+
+Frag JsonFragments::PatternString(std::span<const PatternAtom> atoms) {
+  return b_.Seq({b_.Literal("\""), PatternBody(atoms), b_.Literal("\"")});
 }
 
 Frag JsonFragments::Digits(size_t min, size_t max) {

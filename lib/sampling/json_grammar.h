@@ -28,6 +28,12 @@ class JsonFragments {
   Frag String(size_t min, std::optional<size_t> max);
   // A quoted string whose content matches the parsed pattern (string_pattern.h).
   Frag PatternString(std::span<const PatternAtom> atoms);
+  // Text written raw rather than as a JSON string (GLM's tool-call argument values of type string): one
+  // well-formed UTF-8 code point other than '<' (which starts the closing tag) and the control characters
+  // but tab, newline and carriage return; min..max of them; or the content of a pattern (string_pattern.h).
+  Frag RawChar();
+  Frag RawString(size_t min, std::optional<size_t> max);
+  Frag RawPatternString(std::span<const PatternAtom> atoms);
   Frag Integer();
   Frag Number();
   // Any JSON value / object / array (rules, declared on first use).
@@ -36,6 +42,10 @@ class JsonFragments {
   Frag AnyArray();
 
  private:
+  // The multi-byte UTF-8 code points (Unicode's Table 3-7) from `in` to `out`.
+  void MultiByte(uint32_t in, uint32_t out);
+  // The characters of a pattern, unquoted.
+  Frag PatternBody(std::span<const PatternAtom> atoms);
   // From min to max decimal digits.
   Frag Digits(size_t min, size_t max);
 

@@ -44,19 +44,12 @@ bool HasType(const Json& v, std::string_view type) {
   return v.is_null();
 }
 
-class SchemaCompiler {
+}  // namespace
+
+class JsonSchemaCompiler::Impl {
  public:
-  SchemaCompiler(const Json& root, const JsonSchemaOptions& options) : root_(root), options_(options), json_(b_) {}
-
-  Result<Grammar> Compile() {
-    GLMV_ASSIGN_OR_RETURN(const uint32_t root, RefRule("#", "#"));
-    return b_.Build(root);
-  }
-
- private:
-  static Status Error(const std::string& what, const std::string& path) {
-    return Status::Error("JSON schema: " + what + " at " + path);
-  }
+  Impl(GrammarBuilder& b, const Json& root, const JsonSchemaOptions& options)
+      : root_(root), options_(options), b_(b), json_(b_) {}
 
   // The rule for the schema at JSON pointer `ref` ("#" or "#/..."), compiled once (so recursion ends).
   Result<uint32_t> RefRule(const std::string& ref, const std::string& path) {
@@ -83,6 +76,11 @@ class SchemaCompiler {
     GLMV_ASSIGN_OR_RETURN(const Frag body, Node(node, path));
     b_.DefineRule(rule, body);
     return rule;
+  }
+
+ private:
+  static Status Error(const std::string& what, const std::string& path) {
+    return Status::Error("JSON schema: " + what + " at " + path);
   }
 
   // The keyword's value as a count (a non-negative integer), nullopt when absent.
@@ -296,13 +294,22 @@ class SchemaCompiler {
 
   const Json& root_;
   JsonSchemaOptions options_;
-  GrammarBuilder b_;
+  GrammarBuilder& b_;
   JsonFragments json_;
   std::map<std::string, uint32_t> rules_;  // by $ref
   int depth_ = 0;
 };
 
-}  // namespace
+JsonSchemaCompiler::JsonSchemaCompiler(GrammarBuilder& b, const nlohmann::ordered_json& root, const JsonSchemaOptions& options)
+    : impl_(std::make_unique<Impl>(b, root, options)) {}
+
+JsonSchemaCompiler::~JsonSchemaCompiler() = default;
+
+Result<uint32_t> JsonSchemaCompiler::RootRule() { return impl_->RefRule("#", "#"); }
+
+Result<uint32_t> JsonSchemaCompiler::Rule(const nlohmann::ordered_json& node, const std::string& path) {
+  return impl_->SubRule(node, path);
+}
 
 std::shared_ptr<const Grammar> JsonObjectGrammar() {
   static const std::shared_ptr<const Grammar> grammar = [] {
@@ -316,7 +323,9 @@ std::shared_ptr<const Grammar> JsonObjectGrammar() {
 }
 
 Result<std::shared_ptr<const Grammar>> CompileJsonSchema(const nlohmann::ordered_json& schema, const JsonSchemaOptions& options) {
-  GLMV_ASSIGN_OR_RETURN(Grammar g, SchemaCompiler(schema, options).Compile());
+  GrammarBuilder b;
+  GLMV_ASSIGN_OR_RETURN(const uint32_t root, JsonSchemaCompiler(b, schema, options).RootRule());
+  GLMV_ASSIGN_OR_RETURN(Grammar g, b.Build(root));
   return std::make_shared<const Grammar>(std::move(g));
 }
 

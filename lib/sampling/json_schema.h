@@ -27,6 +27,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <nlohmann/json.hpp>
 
 #include "io/status.h"
@@ -36,6 +37,27 @@ namespace glmv {
 
 struct JsonSchemaOptions {
   bool strict = false;  // json_schema.strict of the request
+};
+
+// The compiler behind CompileJsonSchema, for grammars that embed JSON values (e.g. the tool-call format's
+// argument values, tool_call_grammar.h): it adds rules to the caller's builder. `root` is the schema that
+// "#" means in a $ref; it must outlive the compiler.
+class JsonSchemaCompiler {
+ public:
+  JsonSchemaCompiler(GrammarBuilder& b, const nlohmann::ordered_json& root, const JsonSchemaOptions& options);
+  ~JsonSchemaCompiler();
+  JsonSchemaCompiler(const JsonSchemaCompiler&) = delete;
+  JsonSchemaCompiler& operator=(const JsonSchemaCompiler&) = delete;
+
+  // The rule whose sentences are the compact JSON documents `root` accepts.
+  Result<uint32_t> RootRule();
+  // The same for `node`, a schema inside root; `path` (a JSON pointer, e.g. "#/properties/city") names it
+  // in errors.
+  Result<uint32_t> Rule(const nlohmann::ordered_json& node, const std::string& path);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // {"type":"json_object"}: any JSON object.

@@ -105,6 +105,7 @@ ParsedOutput ParseModelOutput(std::string_view text, bool prompt_opened_think) {
       // Values the model wrote as JSON (numbers, lists, objects, true/false/null) become JSON; others text.
       auto parsed = nlohmann::ordered_json::parse(value, nullptr, false);
       call.arguments[key] = (parsed.is_discarded() || parsed.is_string()) ? nlohmann::ordered_json(value) : parsed;
+      call.raw_arguments.emplace_back(key, value);
       k = block.find("<arg_key>", val_end);
     }
     if (!call.name.empty()) out.tool_calls.push_back(std::move(call));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace glmv {
@@ -20,6 +21,7 @@ struct GroundingBox {
 struct ParsedToolCall {
   std::string name;
   nlohmann::ordered_json arguments = nlohmann::ordered_json::object();  // JSON-looking values parsed, else strings
+  std::vector<std::pair<std::string, std::string>> raw_arguments;       // key, value as written, in order
 };
 
 struct ParsedOutput {

@@ -24,12 +24,20 @@ bool TokenConstraint::IsEos(int64_t id) const {
   return std::find(options_.eos_ids.begin(), options_.eos_ids.end(), id) != options_.eos_ids.end();
 }
 
+const std::string* TokenConstraint::BytesOf(int64_t id) const {
+  for (const auto& [token, text] : options_.text_tokens) {
+    if (token == id) return &text;
+  }
+  if (id < 0 || static_cast<size_t>(id) >= trie_->vocab() || trie_->bytes(id).empty()) return nullptr;
+  return &trie_->bytes(id);
+}
+
 bool TokenConstraint::Allows(int64_t id) {
   if (!armed_) return true;
   if (IsEos(id)) return matcher_.Complete() || OnlyEos();
-  if (id < 0 || static_cast<size_t>(id) >= trie_->vocab() || OnlyEos()) return false;
-  const std::string& bytes = trie_->bytes(id);
-  return !bytes.empty() && matcher_.Accepts(bytes);
+  if (OnlyEos()) return false;
+  const std::string* bytes = BytesOf(id);
+  return bytes && matcher_.Accepts(*bytes);
 }
 
 const std::vector<uint64_t>& TokenConstraint::AllowedIds() {
@@ -47,6 +55,10 @@ const std::vector<uint64_t>& TokenConstraint::AllowedIds() {
   m.state = state;
   m.last_used = uses_;
   trie_->Allowed(matcher_, state, scratch_, m.bits);
+  for (const auto& [id, text] : options_.text_tokens) {
+    if (id < 0 || static_cast<size_t>(id) >= trie_->vocab() || !matcher_.Accepts(text)) continue;
+    m.bits[static_cast<size_t>(id) >> 6] |= uint64_t{1} << (id & 63);
+  }
   const bool any = std::any_of(m.bits.begin(), m.bits.end(), [](uint64_t w) { return w != 0; });
   // eos: once the answer is complete, or when nothing else is possible (so that the sequence ends).
   const bool eos = matcher_.Complete() || !any;
@@ -89,8 +101,8 @@ bool TokenConstraint::Accept(int64_t id) {
     return true;
   }
   if (IsEos(id)) return Allows(id);
-  if (id < 0 || static_cast<size_t>(id) >= trie_->vocab() || trie_->bytes(id).empty()) return false;
-  if (!matcher_.Advance(trie_->bytes(id))) return false;
+  const std::string* bytes = BytesOf(id);
+  if (!bytes || !matcher_.Advance(*bytes)) return false;
   if (matcher_.Compact(kMaxMatchStates)) masks_.clear();  // state ids changed
   return true;
 }

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 #include <span>
 #include <vector>
 
@@ -26,6 +28,10 @@ namespace glmv {
 struct TokenConstraintOptions {
   std::vector<int64_t> eos_ids;           // the model's end-of-sequence ids (TextConfig::eos_token_ids)
   std::optional<int64_t> arm_after_token;  // constrain only after this id was generated
+  // Added tokens that count as their text here (the trie holds regular tokens only): each may come next
+  // when the grammar accepts its text. GLM's <tool_call>, <arg_key>, ... for the tool-call format, so that a
+  // forced call can be written with the tokens the model was trained on (their text is the same either way).
+  std::vector<std::pair<int64_t, std::string>> text_tokens = {};
 };
 
 // The id of `</think>` in `tokenizer` (the end of GLM's thinking block), if it has one.
@@ -56,6 +62,8 @@ class TokenConstraint {
 
  private:
   bool IsEos(int64_t id) const;
+  // The bytes `id` writes under the grammar: the trie's, or a text token's; null when it writes none.
+  const std::string* BytesOf(int64_t id) const;
   // Nothing but eos may follow: the grammar is complete and can take no more bytes, or has died.
   bool OnlyEos() const { return !matcher_.CanContinue(); }
 

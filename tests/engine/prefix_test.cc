@@ -6,26 +6,15 @@
 #include <algorithm>
 #include <cmath>
 
-#include "io/npy.h"
-#include "lib/engine/engine.h"
-#include "tests/test_util.h"
+#include "tests/engine/tiny_engine.h"
 
 namespace glmv {
 namespace {
 
-const auto kTiny = test::DataDir() / "tiny-glm4v-moe";
+using test::TinyIds;
 
-std::vector<int64_t> Ids(const std::string& name) {
-  auto a = ReadNpy((kTiny / name).string());
-  REQUIRE(a.ok());
-  return a->ToInt64();
-}
-
-std::unique_ptr<Engine> NewEngine(EngineOptions options = {}) {
-  auto e = Engine::Load(kTiny.string(), options);
-  REQUIRE_MESSAGE(e.ok(), e.status().message());
-  return std::move(e).value();
-}
+std::vector<int64_t> Ids(const std::string& name) { return TinyIds(name); }
+std::unique_ptr<Engine> NewEngine(EngineOptions options = {}) { return test::TinyEngine(options); }
 
 class Recorder : public LogitsProcessor {
  public:
@@ -36,19 +25,7 @@ class Recorder : public LogitsProcessor {
   std::vector<std::vector<float>>* out_;
 };
 
-GenerateRequest ImageRequest() {  // case 6: an image, then the reference's greedy continuation
-  GenerateRequest r;
-  r.prompt = Ids("case6_generate_image__input_ids.npy");
-  auto px = ReadNpy((kTiny / "case2_image__pixel_values.npy").string());
-  REQUIRE(px.ok());
-  r.visual.image_pixels = px->ToFloat();
-  const auto grid = Ids("case2_image__image_grid_thw.npy");
-  r.visual.image_grids = {{grid[0], grid[1], grid[2]}};
-  r.max_tokens = Ids("case6_generate_image__generated_ids.npy").size();
-  r.sampling.temperature = 0;
-  r.ignore_eos = true;
-  return r;
-}
+GenerateRequest ImageRequest() { return test::TinyImageRequest(); }
 
 // Runs `s` alone to the end, recording its logits.
 std::vector<std::vector<float>> Run(Engine& e, Sequence& s) {

@@ -2,6 +2,13 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "tests/test_util.h"
+
 namespace glmv::test {
 
 using json = nlohmann::json;
@@ -32,6 +39,13 @@ std::string DataUrl(const std::string& type, std::span<const uint8_t> bytes) {
   return "data:" + type + ";base64," + Base64(bytes);
 }
 
+std::string PngDataUrl() {
+  std::ifstream f(DataDir() / "images" / "basn6a08.png", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  REQUIRE(!bytes.empty());
+  return "data:image/png;base64," + Base64(bytes);
+}
+
 json WithParts(json parts, int max_tokens) {
   json req = Chat("", max_tokens);
   parts.push_back({{"type", "text"}, {"text", "What is this?"}});
@@ -53,7 +67,24 @@ json Chat(const std::string& text, int max_tokens) {
           {"chat_template_kwargs", {{"enable_thinking", false}}}};
 }
 
+json LongStreamRequest() {
+  json r = Chat("Tell me everything", 4000);
+  r["stream"] = true;
+  r["temperature"] = 1;
+  r["seed"] = 3;
+  r["response_format"] = {{"type", "json_schema"},
+                          {"json_schema", {{"name", "long"}, {"schema", {{"type", "string"}, {"minLength", 3000}}}}}};
+  return r;
+}
+
+std::string RawPost(const json& body) {
+  const std::string b = body.dump();
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(b.size()) + "\r\n\r\n" + b;
+}
+
 Answer Post(httplib::Client& c, const std::string& body, const httplib::Headers& headers) {
+  c.set_read_timeout(300, 0);  // not cpp-httplib's 5 s: tests run side by side on a loaded machine
   auto r = c.Post("/v1/chat/completions", headers, body, "application/json");
   REQUIRE(r);
   Answer a{r->status, json::parse(r->body, nullptr, false)};
@@ -75,6 +106,34 @@ double Metric(httplib::Client& c, const std::string& name) {
   const size_t at = r->body.find("\n" + name + " ");
   REQUIRE_MESSAGE(at != std::string::npos, name);
   return std::stod(r->body.substr(at + name.size() + 2));
+}
+
+bool WaitForMetric(httplib::Client& c, const std::string& name, double value) {
+  for (int i = 0; i < 250; ++i) {
+    if (Metric(c, name) == value) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+Stream ParseSse(const std::string& body) {
+  Stream s;
+  size_t at = 0;
+  while ((at = body.find("data: ", at)) != std::string::npos) {
+    const size_t end = body.find("\n\n", at);
+    REQUIRE(end != std::string::npos);
+    const std::string data = body.substr(at + 6, end - at - 6);
+    at = end;
+    CHECK_FALSE(s.done);  // nothing after [DONE]
+    if (data == "[DONE]") {
+      s.done = true;
+      continue;
+    }
+    const json chunk = json::parse(data, nullptr, false);
+    REQUIRE_MESSAGE(!chunk.is_discarded(), data);
+    s.chunks.push_back(chunk);
+  }
+  return s;
 }
 
 }  // namespace glmv::test

@@ -27,16 +27,11 @@ using test::Base64;
 using test::Chat;
 using test::CheckError;
 using test::Metric;
+using test::PngDataUrl;
 using test::Post;
 
 const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();
 
-std::string PngDataUrl() {
-  std::ifstream f(test::DataDir() / "images" / "basn6a08.png", std::ios::binary);
-  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  REQUIRE(!bytes.empty());
-  return "data:image/png;base64," + Base64(bytes);
-}
 
 TEST_CASE("serve: health, models, an answer and its stream in OpenAI's shapes") {
   test::ServeProcess server({"-m", kTiny});
@@ -224,17 +219,7 @@ TEST_CASE("serve: --api-key guards every endpoint but /health") {
 TEST_CASE("serve: a full queue answers 429 while /health and /metrics answer; a hang-up frees its slot") {
   test::ServeProcess server({"-m", kTiny, "--parallel", "1", "--max-queue", "0", "--ctx", "4096"});
   httplib::Client c("127.0.0.1", server.port());
-  // A request that cannot end early: its answer must be a string of at least 3000 characters (a random model
-  // would otherwise often emit an end-of-turn token within a few dozen tokens and free the slot by itself).
-  json long_one = Chat("Tell me everything", 4000);
-  long_one["stream"] = true;
-  long_one["temperature"] = 1;
-  long_one["seed"] = 3;
-  long_one["response_format"] = {{"type", "json_schema"},
-                                 {"json_schema", {{"name", "long"}, {"schema", {{"type", "string"}, {"minLength", 3000}}}}}};
-  const std::string body = long_one.dump();
-  const std::string http = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string http = test::RawPost(test::LongStreamRequest());  // holds the one slot
   std::string first_bytes;
   std::promise<void> hang_up;
   std::shared_future<void> hang_up_now = hang_up.get_future().share();
