@@ -107,7 +107,7 @@ if (!viaHaproxy) {
     test('leastconn spread the requests: both replicas answered', async () => {
       const answered = async (s) => s.metric('glmv_requests_total{path="/v1/chat/completions",status="200"}');
       const [na, nb] = [await answered(a), await answered(b)];
-      console.log(`chat requests answered: replica 1 ${na}, replica 2 ${nb}`);
+      console.log(`# chat requests answered: replica 1 ${na}, replica 2 ${nb}`);
       assert.ok(na > 0 && nb > 0);
     });
 
