@@ -8,7 +8,7 @@
 //     into 4 KiB-aligned buffers, the first half with one read in flight, the second with four; the better
 //     rate is the disk read bandwidth every ratio divides by.
 //   bench_streaming run MODEL.glmv --mode cache|mmap [--budget 6G] [--prompt-tokens 512] [--decode-tokens 32]
-//                       [--threads N] [--reader pread|uring] [--direct 1|0] [--prefetch 1|0]
+//                       [--prefill-chunk 512] [--threads N] [--reader pread|uring] [--direct 1|0] [--prefetch 1|0]
 //     cache: the routed experts through the expert cache with budget_bytes = budget − resident set, where the
 //            resident set is the file's bytes minus its routed expert units (the mapping of those units is
 //            made unreachable, so nothing else of them can be resident); mmap: the plain mapping.
@@ -46,7 +46,7 @@ namespace {
 struct Options {
   std::string command, model, mode = "cache";
   uint64_t budget = 6'000'000'000, disk_bytes = 8'000'000'000, block = 8u << 20;
-  size_t prompt_tokens = 512, decode_tokens = 32;
+  size_t prompt_tokens = 512, decode_tokens = 32, prefill_chunk = 512;
   int threads = 0;
   bool uring = true, direct = true, prefetch = true;
 };
@@ -80,6 +80,8 @@ Result<Options> Parse(int argc, char** argv) {
       if (o.block % kExpertReadAlign != 0) return Status::Error("--block must be a multiple of 4 KiB");
     } else if (arg == "--prompt-tokens") {
       o.prompt_tokens = std::stoul(v);
+    } else if (arg == "--prefill-chunk") {
+      o.prefill_chunk = std::stoul(v);
     } else if (arg == "--decode-tokens") {
       o.decode_tokens = std::stoul(v);
     } else if (arg == "--threads") {
@@ -100,7 +102,9 @@ Result<Options> Parse(int argc, char** argv) {
   }
   o.command = positional[0];
   o.model = positional[1];
-  if (o.prompt_tokens == 0 || o.decode_tokens == 0) return Status::Error("token counts must be positive");
+  if (o.prompt_tokens == 0 || o.decode_tokens == 0 || o.prefill_chunk == 0) {
+    return Status::Error("token counts must be positive");
+  }
   return o;
 }
 
@@ -213,7 +217,7 @@ int Run(const Options& o) {
   const uint64_t resident = split->file_bytes - split->expert_bytes;
   EngineOptions eo;
   eo.context_tokens = o.prompt_tokens + o.decode_tokens + 2;
-  eo.prefill_chunk = 512;
+  eo.prefill_chunk = o.prefill_chunk;
   eo.threads = o.threads;
   const bool cache = o.mode == "cache";
   if (cache) {
@@ -264,7 +268,7 @@ int Run(const Options& o) {
       {"resident_set_bytes", resident}, {"budget_bytes", o.budget},
       {"expert_cache_bytes", cache ? eo.expert_cache.budget_bytes : 0}, {"moe_layers", engine.model().weights().layers.size() - static_cast<size_t>(c.first_k_dense_replace)},
       {"n_routed_experts", c.n_routed_experts}, {"threads", o.threads > 0 ? o.threads : NumThreads()},
-      {"prompt_tokens", o.prompt_tokens}, {"decode_tokens", decoded}, {"load_seconds", load_seconds},
+      {"prompt_tokens", o.prompt_tokens}, {"prefill_chunk", o.prefill_chunk}, {"decode_tokens", decoded}, {"load_seconds", load_seconds},
       {"ttft_seconds", ttft}, {"first_token_seconds_engine", s.result().first_token_seconds},
       {"prefill_tokens_per_s", Ratio(static_cast<double>(o.prompt_tokens), ttft)},
       {"decode_seconds", decode_seconds}, {"decode_tokens_per_s", Ratio(static_cast<double>(decoded), decode_seconds)},
@@ -279,8 +283,8 @@ int Run(const Options& o) {
     line["policy"] = experts->policy_name();
     line["reader_notes"] = experts->notes();
     if (static_cast<int64_t>(experts->slots()) < c.n_routed_experts) {
-      line["warning"] = "fewer slots than one layer's experts: a prompt chunk that routes to all of them fails "
-                        "unless MoE acquires experts in groups";
+      line["warning"] = "fewer slots than one layer's experts: a prompt chunk that routes to more experts than there "
+                        "are slots fails unless MoE acquires experts in groups";
     }
     line["decode_hit_rate"] = Ratio(static_cast<double>(end.hits - after_prefill.hits), static_cast<double>(acquires));
     line["hit_rate"] = Ratio(static_cast<double>(end.hits), static_cast<double>(end.acquires));

@@ -14,7 +14,7 @@ placed, before it executes, into a fresh cgroup v1 memory limit equal to the bud
 Root is needed for both. Standard library only.
 
   benchmarks/bench_streaming.py [MODEL.glmv] [--budget 6G] [--pairs 3] [--decode-tokens 32]
-      [--prompt-tokens 512] [--skew LABEL] [--threads N] [--bin build/benchmarks/bench_streaming]
+      [--prompt-tokens 512] [--prefill-chunk 512] [--skew LABEL] [--threads N] [--bin build/benchmarks/bench_streaming]
       [--disk-bytes 8G] [--no-memory-held] [--timeout 3600]
 """
 import argparse
@@ -139,7 +139,8 @@ def measure_disk(args):
 
 def run_mode(args, mode, index, disk_bw, use_cgroup=True):
     argv = ["run", args.model, "--mode", mode, "--budget", str(args.budget), "--prompt-tokens",
-            str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens)]
+            str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens), "--prefill-chunk",
+            str(args.prefill_chunk)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     drop_caches()
@@ -177,6 +178,9 @@ def main():
     p.add_argument("--pairs", type=int, default=3)
     p.add_argument("--decode-tokens", type=int, default=32)
     p.add_argument("--prompt-tokens", type=int, default=512)
+    p.add_argument("--prefill-chunk", type=int, default=512,
+                   help="prompt tokens per step; smaller chunks touch fewer experts at once (while MoE acquires "
+                        "all of a step's experts together, the cache needs a slot for each)")
     p.add_argument("--skew", default="0", help="a label: the --expert-skew the model was synthesized with")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--disk-bytes", type=parse_size, default=parse_size("8G"))
@@ -194,7 +198,7 @@ def main():
     emit({"bench": "streaming_setup", "cpu": cpu_name(), "cores": os.cpu_count(), "model": args.model,
           "file_bytes": file_bytes, "budget_bytes": args.budget, "file_over_budget": file_bytes / args.budget,
           "skew": args.skew, "pairs": args.pairs, "prompt_tokens": args.prompt_tokens,
-          "decode_tokens": args.decode_tokens, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+          "prefill_chunk": args.prefill_chunk, "decode_tokens": args.decode_tokens, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
 
     disk_first = measure_disk(args)
     runs = {"cache": [], "mmap": []}
