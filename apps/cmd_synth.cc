@@ -63,7 +63,7 @@ constexpr const char* kHelp =
     "  glmv synth --config tests/data/tiny-glm4v-moe/config.json -o /tmp/tiny --seed 1 --shard-size 300KB\n"
     "  glmv run -m /tmp/tiny --prompt-ids 1,2,3 -n 4\n"
     "  # GLM-4.5V's real widths with 12 layers as one int4/int8 file (~18.5 GB), no bf16 copy on disk\n"
-    "  glmv synth --config glm45v-12layer.json --format glmv -o /tmp/glm45v-12l.glmv\n\n"
+    "  glmv synth --config benchmarks/configs/glm45v-12layer.json --format glmv -o /tmp/glm45v-12l.glmv\n\n"
     "--format glmv writes the values the directory would hold (same seed, same --dtype rounding) quantized\n"
     "by round-to-nearest into the formats of `glmv convert --recipe R` (int4 on the non-uniform grid), one\n"
     "tensor at a time: the free space needed is the .glmv file's, and memory the largest tensor's.\n\n"
