@@ -4,6 +4,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "apps/args.h"
@@ -34,6 +35,9 @@ const std::vector<OptionSpec> kOptions = {
                            "directly (-o names the file; no bf16 copy on disk)"},
     {"--recipe", "", true, "mixed|q8|q4|float  with --format glmv: which tensors get int4 / int8, as in glmv convert "
                            "(default mixed), quantized by round-to-nearest"},
+    {"--expert-skew", "", true, "S  with --format glmv: routing locality, a Zipf popularity of exponent S over each "
+                                "MoE layer's experts, set through the router's correction bias (default 0: "
+                                "close to uniform, as random routers pick)"},
     {"--force", "", false, "replace DIR (or the .glmv file) if it exists"},
     {"--threads", "", true, "N  threads generating the weights (default: all cores)"},
     {"--help", "-h", false, "show this help"},
@@ -42,7 +46,8 @@ const std::vector<OptionSpec> kOptions = {
 constexpr const char* kHelp =
     "usage: glmv synth --config CONFIG.json -o DIR [--seed N] [--dtype bf16|f32] [--shard-size 4GB]\n"
     "                  [--tokenizer-from DIR] [--force]\n"
-    "       glmv synth --config CONFIG.json --format glmv -o MODEL.glmv [--recipe mixed|q8|q4|float] [...]\n\n"
+    "       glmv synth --config CONFIG.json --format glmv -o MODEL.glmv [--recipe mixed|q8|q4|float]\n"
+    "                  [--expert-skew S] [...]\n\n"
     "Writes a model directory with random weights for any GLM-V config: config.json, the shards\n"
     "model-0000K-of-0000N.safetensors, model.safetensors.index.json, and the tokenizer/processor files\n"
     "found beside the config or in --tokenizer-from. Every tensor the runtime expects is there, with its\n"
@@ -58,10 +63,14 @@ constexpr const char* kHelp =
     "  glmv synth --config tests/data/tiny-glm4v-moe/config.json -o /tmp/tiny --seed 1 --shard-size 300KB\n"
     "  glmv run -m /tmp/tiny --prompt-ids 1,2,3 -n 4\n"
     "  # GLM-4.5V's real widths with 12 layers as one int4/int8 file (~18.5 GB), no bf16 copy on disk\n"
-    "  glmv synth --config glm45v-12layer.json --format glmv -o /tmp/glm45v-12l.glmv\n\n"
+    "  glmv synth --config benchmarks/configs/glm45v-12layer.json --format glmv -o /tmp/glm45v-12l.glmv\n\n"
     "--format glmv writes the values the directory would hold (same seed, same --dtype rounding) quantized\n"
     "by round-to-nearest into the formats of `glmv convert --recipe R` (int4 on the non-uniform grid), one\n"
-    "tensor at a time: the free space needed is the .glmv file's, and memory the largest tensor's.\n\n";
+    "tensor at a time: the free space needed is the .glmv file's, and memory the largest tensor's.\n\n"
+    "--expert-skew S (with --format glmv) replaces each MoE layer's e_score_correction_bias by\n"
+    "-0.1 * S * ln(rank), centred, over a random per-layer ranking of the experts: expert popularity falls as\n"
+    "a Zipf law of exponent S, so expert caches meet skewed routing (S = 1: the top 10 % of experts take about\n"
+    "half the picks). The bias only chooses experts; the picked ones are weighed as before. Default 0.\n\n";
 
 int Fail(const Status& s) {
   fmt::print(stderr, "glmv synth: {}\n", s.message());
@@ -122,6 +131,15 @@ int WriteModelFileFormat(const Args& args, const SynthPlan& plan, const SynthOpt
   auto recipe = ParseConvertRecipe(args.Get("--recipe", "mixed"));
   if (!recipe.ok()) return Fail(recipe.status().Annotate("--recipe"));
   file_options.convert.recipe = *recipe;
+  if (args.Has("--expert-skew")) {
+    const std::string text = args.Get("--expert-skew");
+    char* end = nullptr;
+    const double skew = std::strtod(text.c_str(), &end);
+    if (text.empty() || end != text.c_str() + text.size() || !(skew >= 0 && skew <= 100)) {
+      return Fail(Status::Error("--expert-skew takes a number from 0 to 100 (a Zipf exponent, e.g. 1), not '" + text + "'"));
+    }
+    file_options.expert_skew = skew;
+  }
   if (args.Has("--shard-size")) return Fail(Status::Error("--shard-size applies to --format dir only"));
   const std::string& out = options.out_dir;
   std::error_code ec;
@@ -165,9 +183,10 @@ int WriteModelFileFormat(const Args& args, const SynthPlan& plan, const SynthOpt
   if (tty) fmt::print(stderr, "\n");
   if (!report.ok()) return Fail(report.status().Annotate("nothing was written to " + out));
   const double seconds = NowSeconds() - t0;
-  fmt::print("synth: {}: {} tensors, {} ({} of {} weights), recipe {}, round-to-nearest, {:.1f} s; seed {}\n", out,
+  fmt::print("synth: {}: {} tensors, {} ({} of {} weights), recipe {}, round-to-nearest, {:.1f} s; seed {}{}\n", out,
              report->tensors.size(), FormatBytes(report->file_bytes), FormatBytes(report->source_bytes),
-             DTypeName(options.dtype), ConvertRecipeName(file_options.convert.recipe), seconds, options.seed);
+             DTypeName(options.dtype), ConvertRecipeName(file_options.convert.recipe), seconds, options.seed,
+             file_options.expert_skew > 0 ? fmt::format(", expert skew {}", file_options.expert_skew) : "");
   return 0;
 }
 
@@ -189,6 +208,7 @@ int RunSynth(int argc, char** argv) {
   if (format == "glmv") return WriteModelFileFormat(*args, *plan, *options);
   if (format != "dir") return Fail(Status::Error("--format must be dir or glmv, not '" + format + "'"));
   if (args->Has("--recipe")) return Fail(Status::Error("--recipe applies to --format glmv only"));
+  if (args->Has("--expert-skew")) return Fail(Status::Error("--expert-skew applies to --format glmv only"));
   if (Status s = CheckSynthOutput(*plan, *options); !s.ok()) return Fail(s);
   for (const auto& name : plan->oversized) {
     fmt::print(stderr, "glmv synth: note: {} is larger than --shard-size; it gets a shard of its own\n", name);

@@ -100,18 +100,6 @@ Result<Options> Parse(int argc, char** argv) {
   return o;
 }
 
-// Ids below the lowest special token (image and video markers, which a text prompt must not hold).
-std::vector<int64_t> RandomPrompt(size_t n, const ModelConfig& m, uint64_t seed) {
-  int64_t limit = m.text.vocab_size;
-  for (int64_t id : {m.image_token_id, m.video_token_id, m.image_start_token_id, m.image_end_token_id,
-                     m.video_start_token_id, m.video_end_token_id}) {
-    if (id >= 0) limit = std::min(limit, id);
-  }
-  std::vector<int64_t> ids(n);
-  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int64_t>(bench::Hash(seed * 1000003 + i) % static_cast<uint64_t>(limit));
-  return ids;
-}
-
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
@@ -188,7 +176,7 @@ int main(int argc, char** argv) {
       std::vector<std::unique_ptr<Sequence>> seqs;
       std::vector<Sequence*> ptrs;
       for (size_t i = 0; i < B; ++i) {
-        auto s = engine.Start(Request(RandomPrompt(prompt_tokens, engine.model().model_config(), 17 * pass + i), o.decode_tokens + 1));
+        auto s = engine.Start(Request(bench::RandomTextPrompt(prompt_tokens, engine.model().model_config(), 17 * pass + i), o.decode_tokens + 1));
         if (!s.ok()) return Fail("starting a sequence", s.status());
         ptrs.push_back(s->get());
         seqs.push_back(std::move(s).value());
@@ -262,8 +250,8 @@ int main(int argc, char** argv) {
 
     // The longest gap between two tokens of a running sequence while a long prompt is prefilled beside it.
     if (o.gap_prompt_tokens > 0 && precision == o.precisions.front()) {
-      auto runner = engine.Start(Request(RandomPrompt(o.prompt_tokens, engine.model().model_config(), 991), 1u << 20));
-      auto longer = engine.Start(Request(RandomPrompt(o.gap_prompt_tokens, engine.model().model_config(), 992), 1));
+      auto runner = engine.Start(Request(bench::RandomTextPrompt(o.prompt_tokens, engine.model().model_config(), 991), 1u << 20));
+      auto longer = engine.Start(Request(bench::RandomTextPrompt(o.gap_prompt_tokens, engine.model().model_config(), 992), 1));
       if (!runner.ok() || !longer.ok()) return Fail("starting the gap sequences", runner.ok() ? longer.status() : runner.status());
       while ((*runner)->prefilling()) engine.Prefill(**runner);
       Sequence* running[] = {runner->get()};
@@ -304,7 +292,7 @@ int main(int argc, char** argv) {
         const int64_t merge = engine.vision()->config().spatial_merge_size;
         GenerateRequest r = Request({}, 1);
         const ModelConfig& mc = engine.model().model_config();
-        r.prompt = RandomPrompt(8, mc, 993);
+        r.prompt = bench::RandomTextPrompt(8, mc, 993);
         r.prompt.push_back(mc.image_start_token_id);
         r.prompt.insert(r.prompt.end(), static_cast<size_t>(side * side / (merge * merge)), mc.image_token_id);
         r.prompt.push_back(mc.image_end_token_id);
@@ -343,7 +331,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<Sequence>> seqs;
     std::vector<Sequence*> ptrs;
     for (size_t i = 0; i < 8; ++i) {  // 100 prompt tokens each (distinct: nothing shared), one token generated
-      auto s = engine.Start(Request(RandomPrompt(100, engine.model().model_config(), 5000 + i), 1));
+      auto s = engine.Start(Request(bench::RandomTextPrompt(100, engine.model().model_config(), 5000 + i), 1));
       if (!s.ok()) return Fail("starting a sequence", s.status());
       ptrs.push_back(s->get());
       seqs.push_back(std::move(s).value());

@@ -33,6 +33,17 @@ size_t StatusField(const char* field) {
 }
 }  // namespace
 
+std::vector<int64_t> RandomTextPrompt(size_t n, const ModelConfig& m, uint64_t seed) {
+  int64_t limit = m.text.vocab_size;
+  for (int64_t id : {m.image_token_id, m.video_token_id, m.image_start_token_id, m.image_end_token_id,
+                     m.video_start_token_id, m.video_end_token_id}) {
+    if (id >= 0) limit = std::min(limit, id);
+  }
+  std::vector<int64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int64_t>(Hash(seed * 1000003 + i) % static_cast<uint64_t>(limit));
+  return ids;
+}
+
 size_t PeakRssBytes() { return StatusField("VmHWM:"); }
 size_t RssBytes() { return StatusField("VmRSS:"); }
 

@@ -6,9 +6,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "lib/model/config.h"
 #include "simd/quant_layout.h"
 
 namespace glmv::bench {
@@ -29,6 +31,9 @@ size_t RssBytes();
 // loads, as one or several interleaved streams per thread, with and without software prefetch; the best
 // of `passes` passes of each loop (a naive loop under-reports by ~3×, a single stream by up to ~15%).
 double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5);
+
+// n pseudo-random text token ids for `seed`, below the lowest special (image/video marker) id.
+std::vector<int64_t> RandomTextPrompt(size_t n, const ModelConfig& m, uint64_t seed);
 
 // splitmix64's finaliser: cheap, well mixed, deterministic (benchmark inputs).
 uint32_t Hash(uint64_t x);

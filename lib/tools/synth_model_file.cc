@@ -11,6 +11,9 @@ namespace glmv {
 Result<ConvertReport> WriteSynthModelFile(const ModelConfig& config, std::map<std::string, std::string> metadata,
                                           const std::string& out_path, const SynthModelFileOptions& options,
                                           const std::function<Status(const ConvertProgress&)>& progress) {
+  if (!(options.expert_skew >= 0 && options.expert_skew <= 100)) {
+    return Status::Error("an expert skew must be between 0 and 100, not " + std::to_string(options.expert_skew));
+  }
   if (options.dtype != DType::kBF16 && options.dtype != DType::kF32) {
     return Status::Error("synthetic weights are generated as bf16 or f32, not " + std::string(DTypeName(options.dtype)));
   }
@@ -34,7 +37,12 @@ Result<ConvertReport> WriteSynthModelFile(const ModelConfig& config, std::map<st
   source.values = [&](const std::string& name, std::vector<uint8_t>& scratch) -> Result<TensorView> {
     const SynthTensor& t = *by_name.at(name);
     scratch.resize(t.NumBytes());
-    FillSynthTensor(t, options.seed, 0, t.NumElements(), scratch.data());
+    if (options.expert_skew > 0 && t.init == SynthInit::kCorrectionBias) {
+      FillSkewedCorrectionBias(t.name, static_cast<size_t>(t.NumElements()), options.expert_skew, options.seed,
+                               reinterpret_cast<float*>(scratch.data()));  // F32 always (SynthTensor)
+    } else {
+      FillSynthTensor(t, options.seed, 0, t.NumElements(), scratch.data());
+    }
     TensorView view;
     view.name = t.name;
     view.dtype = t.dtype;
@@ -45,10 +53,9 @@ Result<ConvertReport> WriteSynthModelFile(const ModelConfig& config, std::map<st
   };
 
   metadata["glmv.recipe"] = RecipeMetadata(options.convert, quant::QuantScheme::kRoundToNearest);
-  metadata["glmv.source"] = nlohmann::json({{"synthetic", true},
-                                            {"seed", options.seed},
-                                            {"dtype", DTypeName(options.dtype)}})
-                                .dump();
+  nlohmann::json source_note = {{"synthetic", true}, {"seed", options.seed}, {"dtype", DTypeName(options.dtype)}};
+  if (options.expert_skew > 0) source_note["expert_skew"] = options.expert_skew;  // absent at 0: files unchanged
+  metadata["glmv.source"] = source_note.dump();
   return WriteModelFile(config, source, metadata, out_path, options.convert, quant::QuantScheme::kRoundToNearest,
                         progress);
 }

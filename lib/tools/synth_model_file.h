@@ -23,6 +23,9 @@ struct SynthModelFileOptions {
   uint64_t seed = 0;
   DType dtype = DType::kBF16;  // the generated values' type before quantization (kBF16 or kF32)
   ConvertOptions convert;      // recipe and formats; the quantizer is always round-to-nearest
+  // Routing locality (FillSkewedCorrectionBias): 0 writes the uniform correction biases (the same bytes as
+  // before this option); S > 0 a Zipf popularity of exponent S per MoE layer, recorded in glmv.source.
+  double expert_skew = 0;
 };
 
 // Writes `config`'s tensors for `options` into `out_path` (as out_path.partial, renamed when complete).

@@ -174,6 +174,22 @@ void FillSynthTensor(const SynthTensor& t, uint64_t seed, uint64_t first, uint64
   });
 }
 
+void FillSkewedCorrectionBias(const std::string& name, size_t experts, double skew, uint64_t seed, float* bias) {
+  // A permutation by Fisher–Yates on a key of its own (not the uniform values' key), so rank r's expert is
+  // order[r - 1].
+  const uint64_t key = Mix(TensorKey(seed, name) ^ 0x736b6577ull /* "skew" */);
+  std::vector<size_t> order(experts);
+  for (size_t i = 0; i < experts; ++i) order[i] = i;
+  for (size_t i = experts; i > 1; --i) std::swap(order[i - 1], order[Mix(key + i * kGamma) % i]);
+  std::vector<double> value(experts);
+  double mean = 0;
+  for (size_t r = 0; r < experts; ++r) {
+    value[order[r]] = -kExpertSkewScale * skew * std::log(static_cast<double>(r + 1));
+    mean += value[order[r]] / static_cast<double>(experts);
+  }
+  for (size_t e = 0; e < experts; ++e) bias[e] = static_cast<float>(value[e] - mean);
+}
+
 namespace {
 
 const std::map<std::string, std::string> kMetadata = {{"format", "pt"}};  // what transformers writes

@@ -54,6 +54,18 @@ std::vector<SynthTensor> SynthModelTensors(const ModelConfig& config, DType dtyp
 // little-endian), using all ParallelFor threads.
 void FillSynthTensor(const SynthTensor& t, uint64_t seed, uint64_t first, uint64_t count, uint8_t* out);
 
+// Routing locality for benchmarks of the expert cache (issue 14 item 5). Random routers pick experts close to
+// uniformly; `skew` S > 0 gives each MoE layer an expert popularity instead: a Zipf law of exponent S over a
+// random permutation of the layer's experts (keyed by seed and the tensor's name, so every layer has other
+// favourites), i.e. weights w_e ∝ rank_e^-S, written into e_score_correction_bias as
+//   bias_e = kExpertSkewScale · ln(w_e), centred to mean 0 (so bias_e = −0.1 · S · ln(rank_e) + const).
+// The bias only chooses experts (noaux_tc adds it to the sigmoid scores for the top-k, never to the weights),
+// so it moves which experts are picked without changing how the picked ones are weighed. The realized pick
+// shares depend on the router logits' spread (unit variance for synthesized weights): see apps/README.md.
+inline constexpr double kExpertSkewScale = 0.1;
+// Fills bias[0, experts) for the correction-bias tensor `name` (F32 values).
+void FillSkewedCorrectionBias(const std::string& name, size_t experts, double skew, uint64_t seed, float* bias);
+
 // Called after each chunk written with the bytes written so far (tensor data, this call); a returned
 // error (e.g. "interrupted") stops the writing.
 using SynthProgress = std::function<Status(uint64_t bytes_done)>;

@@ -311,7 +311,7 @@ TEST_CASE("synth --format glmv: the q8 file holds what synth then convert --quan
   CHECK_MESSAGE(run.status == 0, run.out);
 }
 
-TEST_CASE("synth --format glmv refuses an existing file without --force, a directory, and flags of the other format") {
+TEST_CASE("synth --format glmv refuses an existing file without --force, a directory, flags of the other format, bad skews") {
   test::TempDir dir;
   const fs::path out = dir / "m.glmv";
   std::ofstream(out) << "keep me";
@@ -334,8 +334,17 @@ TEST_CASE("synth --format glmv refuses an existing file without --force, a direc
   r = Glmv(Synth(dir / "z.glmv", "--format glmv --recipe q3"));
   CHECK(r.status == 1);
   CHECK(r.out.find("unknown recipe") != std::string::npos);
+  r = Glmv(Synth(dir / "e", "--expert-skew 1"));
+  CHECK(r.status == 1);
+  CHECK(r.out.find("--expert-skew applies to --format glmv only") != std::string::npos);
+  for (const char* bad : {"-1", "x", "1.5x", "1000"}) {
+    r = Glmv(Synth(dir / "s.glmv", std::string("--format glmv --expert-skew ") + bad));
+    CHECK(r.status == 1);
+    CHECK(r.out.find("--expert-skew takes a number from 0 to 100") != std::string::npos);
+  }
   CHECK(!fs::exists(dir / "x.glmv"));
   CHECK(!fs::exists(dir / "z.glmv"));
+  CHECK(!fs::exists(dir / "s.glmv"));
 }
 
 TEST_CASE("sizes on the command line") {
