@@ -10,7 +10,9 @@
 
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/expert_cache_stats.h"
 #include "apps/generation_flags.h"
+#include "apps/mem_budget_flag.h"
 #include "apps/output_sink.h"
 #include "lib/prompt/request_builder.h"
 #include "lib/sampling/output_parser.h"
@@ -49,6 +51,7 @@ int RunChat(int argc, char** argv) {
   auto flags = ReadGenerationFlags(*args, /*greedy_default=*/false);
   if (!flags.ok()) return Fail(flags.status());
   GenerationFlags& f = *flags;
+  if (Status plan = ApplyMemoryPlan(f.model_dir, f.mem_budget, "chat", f.engine); !plan.ok()) return Fail(plan);
   auto engine = Engine::Load(f.model_dir, f.engine);
   if (!engine.ok()) return Fail(engine.status());
   Engine& e = **engine;
@@ -65,6 +68,7 @@ int RunChat(int argc, char** argv) {
   std::vector<ChatMessage> history;
   if (!f.system.empty()) history.push_back(ChatMessage::Text("system", f.system));
   std::string line;
+  uint64_t tokens_run = 0;  // prompt tokens prefilled and tokens generated, for --stats
   while (true) {
     if (interactive) fmt::print(stderr, "> ");
     g_interrupted.store(false);
@@ -108,6 +112,7 @@ int RunChat(int argc, char** argv) {
       history.pop_back();
       continue;
     }
+    tokens_run += result->prompt_tokens - result->reused_prompt_tokens + result->ids.size();
     const ParsedOutput parsed = ParseModelOutput(result->text);
     ChatMessage answer = ChatMessage::Text("assistant", parsed.content);
     answer.reasoning = parsed.reasoning;
@@ -115,6 +120,7 @@ int RunChat(int argc, char** argv) {
     if (result->finish == FinishReason::kCancelled) fmt::print(stderr, "[stopped]\n");
     if (interactive) fmt::print(stderr, "{}\n", StatsLine(*result));
   }
+  if (f.stats) fmt::print(stderr, "{}", ExpertCacheStatsText(e.cached_experts(), tokens_run));
   return 0;
 }
 

@@ -43,6 +43,20 @@ bool Scheduler::Submit(std::shared_ptr<Task> task) {
 
 void Scheduler::Poke() { cv_.notify_all(); }
 
+void Scheduler::PublishExpertStats() {
+  const CachedExperts* cache = engine_.cached_experts();
+  if (!cache) return;
+  const ExpertCacheStats c = cache->stats();
+  stats_.expert_hits.store(c.hits);
+  stats_.expert_misses.store(c.misses);
+  stats_.expert_evictions.store(c.evictions);
+  stats_.expert_disk_bytes.store(c.reader.bytes);
+  stats_.expert_stall_seconds.store(c.stall_seconds);
+  stats_.expert_prefetch_issued.store(c.prefetch_issued);
+  stats_.expert_prefetch_useful.store(c.prefetch_useful);
+  stats_.expert_cache.store(true);  // last: a reader that sees it on sees counters of a step
+}
+
 void Scheduler::Answered(const Task& task) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -156,6 +170,7 @@ void Scheduler::FinishSlot(Slot& slot) {
 
 void Scheduler::Loop() {
   std::vector<Sequence*> decode;
+  PublishExpertStats();  // /metrics shows the cache's counters (at 0) before the first request
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -193,9 +208,10 @@ void Scheduler::Loop() {
       ++stats_.steps;
     }
     // Published before any answer of this step goes out, so a client that reads /metrics after its answer
-    // sees its encodes.
+    // sees its encodes and expert reads.
     stats_.images_encoded.store(engine_.images_encoded());
     stats_.videos_encoded.store(engine_.videos_encoded());
+    PublishExpertStats();
     for (Slot& s : slots_) PublishLogprobs(s);
     ForkReady();  // before the parents finish: a parent that ended at its first token still forks
     for (Slot& s : slots_) {
