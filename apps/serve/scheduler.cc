@@ -16,6 +16,7 @@ GenerateResult Ended(FinishReason why) {
 
 Scheduler::Scheduler(Engine& engine, size_t parallel, size_t max_queue, std::shared_ptr<const TokenTrie> trie)
     : engine_(engine), parallel_(parallel), max_queue_(max_queue), trie_(std::move(trie)) {
+  PublishExpertStats();  // /metrics shows the cache's counters (at 0) from the start, before the thread owns the engine
   thread_ = std::thread([this] { Loop(); });  // last: the loop reads the members above
 }
 
@@ -170,7 +171,6 @@ void Scheduler::FinishSlot(Slot& slot) {
 
 void Scheduler::Loop() {
   std::vector<Sequence*> decode;
-  PublishExpertStats();  // /metrics shows the cache's counters (at 0) before the first request
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu_);
