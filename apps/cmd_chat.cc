@@ -44,7 +44,9 @@ int RunChat(int argc, char** argv) {
   if (!args.ok()) return Fail(args.status());
   if (args->Has("--help")) {
     fmt::print("usage: glmv chat -m MODEL [options]\n\nAn interactive conversation. Type a message and press "
-               "Enter. Commands:\n{}\nOptions:\n{}",
+               "Enter. Commands:\n{}\n--mem-budget SIZE streams a .glmv file's routed experts through an expert cache "
+               "(as glmv run --help explains);\n--stats prints the cache's statistics when the chat ends.\n\n"
+               "Options:\n{}",
                kChatHelp, OptionsHelp(spec));
     return 0;
   }

@@ -153,7 +153,12 @@ int RunGenerate(int argc, char** argv) {
                "first in the prompt, then the video, then the PDF's pages. Untrusted files are bounded by the limit flags\n"
                "(--max-image-pixels, --max-decoded-frames, --max-decoded-bytes, --max-file-bytes, --max-pages,\n"
                "--decode-time-limit, --pdf-max-tokens): a file over a limit is an error naming the file, the limit\n"
-               "and the flag that raises it.\n\n{}",
+               "and the flag that raises it.\n\n"
+               "Memory: --mem-budget SIZE streams the routed experts of a .glmv file through an expert cache so that\n"
+               "the other weights, the KV reserve (--ctx) and the cache fit SIZE; a budget below the minimum is refused\n"
+               "with the minimum stated. Without it, a model that does not fit in 90% of available memory (MemAvailable,\n"
+               "cgroup limit) gets that budget, and one line says so. --stats prints the cache's hit rate, disk bytes and\n"
+               "stall time per token and prefetch accuracy at the end.\n\n{}",
                OptionsHelp(spec));
     return 0;
   }
