@@ -24,8 +24,10 @@ Status ApplyMemoryPlan(const std::string& model, uint64_t mem_budget, const char
     if (mem_budget > 0) return Status::Error("--mem-budget and --experts-in-ram exclude each other");
     return Status::Ok();  // the experts go to RAM, as asked
   }
-  GLMV_ASSIGN_OR_RETURN(const ModelMemoryFacts facts, ReadModelMemoryFacts(model, options));
-  GLMV_ASSIGN_OR_RETURN(const MemoryPlan plan, PlanMemory(facts, ReadHostMemory(), mem_budget));
+  const Result<ModelMemoryFacts> facts = ReadModelMemoryFacts(model, options);
+  // A model that cannot be read: with no budget asked for, loading it reports that in its own words.
+  if (!facts.ok()) return mem_budget > 0 ? facts.status() : Status::Ok();
+  GLMV_ASSIGN_OR_RETURN(const MemoryPlan plan, PlanMemory(*facts, ReadHostMemory(), mem_budget));
   if (!plan.note.empty()) fmt::print(stderr, "glmv {}: {}\n", command, plan.note);
   options.expert_cache.budget_bytes = plan.cached ? static_cast<size_t>(plan.expert_cache_bytes) : 0;
   return Status::Ok();
