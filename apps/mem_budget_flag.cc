@@ -24,7 +24,7 @@ Status ApplyMemoryPlan(const std::string& model, uint64_t mem_budget, const char
     if (mem_budget > 0) return Status::Error("--mem-budget and --experts-in-ram exclude each other");
     return Status::Ok();  // the experts go to RAM, as asked
   }
-  const Result<ModelMemoryFacts> facts = ReadModelMemoryFacts(model, options);
+  Result<ModelMemoryFacts> facts = ReadModelMemoryFacts(model, options);
   // A model that cannot be read: with no budget asked for, loading it reports that in its own words.
   if (!facts.ok()) return mem_budget > 0 ? facts.status() : Status::Ok();
   GLMV_ASSIGN_OR_RETURN(const MemoryPlan plan, PlanMemory(*facts, ReadHostMemory(), mem_budget));
