@@ -68,9 +68,9 @@ Result<MemoryPlan> PlanMemory(const ModelMemoryFacts& f, const HostMemory& host,
   if (usable == 0) return p;  // nothing known about the machine: today's mapping
   const uint64_t share = static_cast<uint64_t>(kUsableMemoryShare * static_cast<double>(usable));
   if (f.file_bytes + p.kv_reserve_bytes <= share) return p;  // fits in RAM: plain mmap
-  const std::string why = f.model + " (" + Bytes(f.file_bytes) + ") and its KV reserve (" + Bytes(p.kv_reserve_bytes) +
-                          ") exceed 90% of the available memory (" + Bytes(usable) +
-                          ", the smaller of MemAvailable and the cgroup limit)";
+  const std::string why = f.model + " and its KV reserve take " + Bytes(f.file_bytes + p.kv_reserve_bytes) +
+                          ", more than 90% of the available memory, " + Bytes(usable) +
+                          " (the smaller of MemAvailable and the cgroup limit)";
   if (!can_stream) {
     p.note = why + "; only a .glmv model file can stream its experts (glmv convert), so it is mapped as it is";
     return p;
@@ -84,7 +84,7 @@ Result<MemoryPlan> PlanMemory(const ModelMemoryFacts& f, const HostMemory& host,
   p.budget_bytes = share;
   p.expert_cache_bytes = share - p.resident_bytes - p.kv_reserve_bytes;
   p.note = why + ": streaming routed experts from disk under a memory budget of " + Bytes(share) +
-           " (90% of it); --mem-budget SIZE sets another";
+           ", 90% of it; --mem-budget SIZE sets another";
   return p;
 }
 
