@@ -2,7 +2,7 @@
 // budget below the minimum is refused by run, chat and serve with the minimum stated (serve's larger: it
 // reserves KV for --parallel sequences), a Hugging Face directory and malformed sizes are refused, and a
 // budget that holds only one layer's experts gives the same greedy ids as the mapped run, with --stats
-// showing the cache at work.
+// showing the cache at work (and chat's at the end of the conversation).
 #include <doctest/doctest.h>
 
 #include <regex>
@@ -97,6 +97,14 @@ TEST_CASE("run under a budget of one layer's experts: the mapped run's greedy id
   CHECK(std::regex_search(cached.err, std::regex("\\d+ bytes per token over 20 tokens")));
   CHECK(std::regex_search(cached.err, std::regex("ms per token")));
   CHECK(std::regex_search(cached.err, std::regex("\\d+ issued, \\d+ useful \\(\\d+\\.\\d% accuracy\\), \\d+ useful bytes")));
+
+  // chat prints the same summary when the conversation ends.
+  const auto chat = test::RunCommand(std::string(GLMV_BIN) + " chat -m " + model + " -n 4 --seed 1 --stats --mem-budget " +
+                                     std::to_string(budget), "Hello\nHow are you?\n");
+  REQUIRE_MESSAGE(chat.status == 0, chat.err);
+  CHECK(Number(chat.err, "expert cache: (\\d+) slots") == 8);
+  CHECK(Number(chat.err, "(\\d+) misses") > 0);
+  CHECK(chat.err.find("bytes per token") != std::string::npos);
 }
 
 }  // namespace
