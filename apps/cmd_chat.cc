@@ -10,7 +10,9 @@
 
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/expert_cache_stats.h"
 #include "apps/generation_flags.h"
+#include "apps/mem_budget_flag.h"
 #include "apps/output_sink.h"
 #include "lib/prompt/request_builder.h"
 #include "lib/sampling/output_parser.h"
@@ -42,13 +44,16 @@ int RunChat(int argc, char** argv) {
   if (!args.ok()) return Fail(args.status());
   if (args->Has("--help")) {
     fmt::print("usage: glmv chat -m MODEL [options]\n\nAn interactive conversation. Type a message and press "
-               "Enter. Commands:\n{}\nOptions:\n{}",
+               "Enter. Commands:\n{}\n--mem-budget SIZE streams a .glmv file's routed experts through an expert cache "
+               "(as glmv run --help explains);\n--stats prints the cache's statistics when the chat ends.\n\n"
+               "Options:\n{}",
                kChatHelp, OptionsHelp(spec));
     return 0;
   }
   auto flags = ReadGenerationFlags(*args, /*greedy_default=*/false);
   if (!flags.ok()) return Fail(flags.status());
   GenerationFlags& f = *flags;
+  if (Status plan = ApplyMemoryPlan(f.model_dir, f.mem_budget, "chat", f.engine); !plan.ok()) return Fail(plan);
   auto engine = Engine::Load(f.model_dir, f.engine);
   if (!engine.ok()) return Fail(engine.status());
   Engine& e = **engine;
@@ -65,6 +70,7 @@ int RunChat(int argc, char** argv) {
   std::vector<ChatMessage> history;
   if (!f.system.empty()) history.push_back(ChatMessage::Text("system", f.system));
   std::string line;
+  uint64_t tokens_run = 0;  // prompt tokens prefilled and tokens generated, for --stats
   while (true) {
     if (interactive) fmt::print(stderr, "> ");
     g_interrupted.store(false);
@@ -108,6 +114,7 @@ int RunChat(int argc, char** argv) {
       history.pop_back();
       continue;
     }
+    tokens_run += result->prompt_tokens - result->reused_prompt_tokens + result->ids.size();
     const ParsedOutput parsed = ParseModelOutput(result->text);
     ChatMessage answer = ChatMessage::Text("assistant", parsed.content);
     answer.reasoning = parsed.reasoning;
@@ -115,6 +122,7 @@ int RunChat(int argc, char** argv) {
     if (result->finish == FinishReason::kCancelled) fmt::print(stderr, "[stopped]\n");
     if (interactive) fmt::print(stderr, "{}\n", StatsLine(*result));
   }
+  if (f.stats) fmt::print(stderr, "{}", ExpertCacheStatsText(e.cached_experts(), tokens_run));
   return 0;
 }
 

@@ -9,10 +9,12 @@
 
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/expert_cache_stats.h"
 #include "apps/generation_flags.h"
 #include "apps/json_schema_flag.h"
 #include "apps/input_limits.h"
 #include "apps/media_inputs.h"
+#include "apps/mem_budget_flag.h"
 #include "apps/output_sink.h"
 #include "apps/pdf_inputs.h"
 #include "apps/video_inputs.h"
@@ -151,7 +153,12 @@ int RunGenerate(int argc, char** argv) {
                "first in the prompt, then the video, then the PDF's pages. Untrusted files are bounded by the limit flags\n"
                "(--max-image-pixels, --max-decoded-frames, --max-decoded-bytes, --max-file-bytes, --max-pages,\n"
                "--decode-time-limit, --pdf-max-tokens): a file over a limit is an error naming the file, the limit\n"
-               "and the flag that raises it.\n\n{}",
+               "and the flag that raises it.\n\n"
+               "Memory: --mem-budget SIZE streams the routed experts of a .glmv file through an expert cache so that\n"
+               "the other weights, the KV reserve (--ctx) and the cache fit SIZE; a budget below the minimum is refused\n"
+               "with the minimum stated. Without it, a model that does not fit in 90% of available memory (MemAvailable,\n"
+               "cgroup limit) gets that budget, and one line says so. --stats prints the cache's hit rate, disk bytes and\n"
+               "stall time per token and prefetch accuracy at the end.\n\n{}",
                OptionsHelp(spec));
     return 0;
   }
@@ -173,9 +180,12 @@ int RunGenerate(int argc, char** argv) {
     return Fail(Status::Error("--draw-boxes needs an image or a PDF"));
   }
 
+  if (Status plan = ApplyMemoryPlan(f.model_dir, f.mem_budget, "run", f.engine); !plan.ok()) return Fail(plan);
   auto engine = Engine::Load(f.model_dir, f.engine);
   if (!engine.ok()) return Fail(engine.status());
   Engine& e = **engine;
+  uint64_t tokens_run = 0;  // prompt tokens prefilled and tokens generated, for --stats
+  auto count = [&](const GenerateResult& r) { tokens_run += r.prompt_tokens - r.reused_prompt_tokens + r.ids.size(); };
   if (by_ids) {
     GenerateRequest req = f.request;
     auto ids = ParseIdList(args->Get("--prompt-ids"), "--prompt-ids");
@@ -184,14 +194,16 @@ int RunGenerate(int argc, char** argv) {
     if (req.max_tokens == 0) return fmt::print("\n"), 0;
     auto result = e.Generate(req);
     if (!result.ok()) return Fail(result.status());
+    count(*result);
     if (json_out) {
       fmt::print("{}\n", ResultJson(*result, f, false, Job()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-      return 0;
+    } else {
+      std::string line;
+      for (int64_t id : result->ids) line += (line.empty() ? "" : " ") + std::to_string(id);
+      fmt::print("{}\n", line);
+      fmt::print(stderr, "{}\n", StatsLine(*result));
     }
-    std::string line;
-    for (int64_t id : result->ids) line += (line.empty() ? "" : " ") + std::to_string(id);
-    fmt::print("{}\n", line);
-    fmt::print(stderr, "{}\n", StatsLine(*result));
+    if (f.stats) fmt::print(stderr, "{}", ExpertCacheStatsText(e.cached_experts(), tokens_run));
     return 0;
   }
   if (!e.tokenizer()) {
@@ -234,6 +246,7 @@ int RunGenerate(int argc, char** argv) {
     auto result = grammar ? GenerateWithGrammar(e, req, on_text, grammar, trie, f.chat.enable_thinking.value_or(true))
                           : e.Generate(req, on_text);
     if (!result.ok()) return Fail(result.status());
+    count(*result);
     if (args->Has("--draw-boxes")) {
       std::string out = args->Get("--draw-boxes");
       if (!job.pages.empty() && jobs->size() > 1) {  // one drawing per page request
@@ -251,6 +264,7 @@ int RunGenerate(int argc, char** argv) {
     sink.Finish();
     fmt::print(stderr, "{}\n", StatsLine(*result));
   }
+  if (f.stats) fmt::print(stderr, "{}", ExpertCacheStatsText(e.cached_experts(), tokens_run));
   return 0;
 }
 

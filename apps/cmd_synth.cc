@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "apps/args.h"
+#include "apps/byte_size.h"
 #include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/synth_model.h"
@@ -94,9 +95,7 @@ Result<SynthOptions> ReadOptions(const Args& args) {
     return Status::Error("--dtype must be bf16 or f32, not '" + dtype + "'");
   }
   if (args.Has("--shard-size")) {
-    auto size = ParseByteSize(args.Get("--shard-size"));
-    if (!size.ok()) return size.status().Annotate("--shard-size");
-    o.shard_bytes = *size;
+    GLMV_ASSIGN_OR_RETURN(o.shard_bytes, ParseByteSize(args.Get("--shard-size"), "--shard-size"));
   }
   o.force = args.Has("--force");
   o.tokenizer_dirs = args.GetAll("--tokenizer-from");

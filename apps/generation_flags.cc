@@ -5,6 +5,7 @@
 
 #include "apps/act_precision_flag.h"
 #include "apps/byte_size.h"
+#include "apps/mem_budget_flag.h"
 #include "lib/base/parallel.h"
 
 namespace glmv::app {
@@ -44,6 +45,8 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--experts-in-ram", "", false, "copy the routed experts into memory at load: faster decode, RAM the size of the experts"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step; long prompts are prefilled in chunks (default 512)"},
       {"--cache-bytes", "", true, "SIZE  cap on finished turns' keys and values kept for reuse (e.g. 1GiB; default: what --kv-memory leaves)"},
+      MemBudgetOption(),
+      {"--stats", "", false, "at the end, print the expert cache's statistics (with --mem-budget or an automatic budget)"},
       {"--threads", "-t", true, "N  threads (default: all cores)"},
       ActPrecisionOption(),
   };
@@ -66,6 +69,8 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
     f.engine.kv_memory_bytes = static_cast<size_t>(bytes);
   }
   f.engine.experts_in_ram = args.Has("--experts-in-ram");
+  GLMV_ASSIGN_OR_RETURN(f.mem_budget, ReadMemBudget(args));
+  f.stats = args.Has("--stats");
   if (args.Has("--cache-bytes")) {
     GLMV_ASSIGN_OR_RETURN(const uint64_t bytes, ParseByteSize(args.Get("--cache-bytes"), "--cache-bytes"));
     f.engine.prefix_cache_bytes = static_cast<size_t>(bytes);

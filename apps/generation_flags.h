@@ -2,6 +2,7 @@
 // become an EngineOptions / GenerateRequest / ChatOptions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,8 @@ struct GenerationFlags {
   ChatOptions chat;         // thinking switch and template variant
   std::string system;       // --system text, "" for none
   bool seed_given = false;
+  uint64_t mem_budget = 0;  // --mem-budget; 0: the memory plan decides (ApplyMemoryPlan before loading)
+  bool stats = false;       // --stats
 };
 
 // Reads and checks the shared options; `greedy_default` makes temperature 0 unless --temp is given.

@@ -78,30 +78,6 @@ std::string FormatBytes(uint64_t bytes) {
   return fmt::format("{} B", bytes);
 }
 
-Result<uint64_t> ParseByteSize(const std::string& text) {
-  size_t pos = 0;
-  while (pos < text.size() && (std::isdigit(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) ++pos;
-  std::string unit = text.substr(pos);
-  for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  const Status bad = Status::Error("'" + text + "' is not a size (examples: 4GB, 500MB, 2GiB, 1000000)");
-  if (pos == 0) return bad;
-  const std::string digits = text.substr(0, pos);
-  char* end = nullptr;
-  const double number = std::strtod(digits.c_str(), &end);
-  if (end != digits.c_str() + digits.size()) return bad;
-  double scale = 0;
-  const std::pair<const char*, double> kUnits[] = {
-      {"", 1}, {"B", 1}, {"K", 1e3}, {"KB", 1e3}, {"M", 1e6}, {"MB", 1e6}, {"G", 1e9}, {"GB", 1e9},
-      {"T", 1e12}, {"TB", 1e12}, {"KIB", 1024.0}, {"MIB", 1048576.0}, {"GIB", 1073741824.0}, {"TIB", 1099511627776.0}};
-  for (const auto& [name, value] : kUnits) {
-    if (unit == name) scale = value;
-  }
-  if (scale == 0) return bad;
-  const double bytes = number * scale;
-  if (!(bytes >= 1) || bytes > 1e18) return Status::Error("size '" + text + "' must be between 1 byte and 1 EB");
-  return static_cast<uint64_t>(bytes);
-}
-
 Result<SynthPlan> PlanSynthModel(const SynthOptions& options) {
   SynthPlan plan;
   GLMV_ASSIGN_OR_RETURN(plan.config_text, ReadText(options.config_path));

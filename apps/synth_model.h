@@ -50,9 +50,6 @@ struct SynthPlan {
   std::vector<std::string> oversized;
 };
 
-// "4GB" (10^9), "500MB", "2GiB" (2^30), "64KB", "1000000" (bytes); case-insensitive; must be > 0.
-Result<uint64_t> ParseByteSize(const std::string& text);
-
 // Reads and validates the config, lists the tensors and packs them, in table order, into shards of at
 // most `shard_bytes`. Refuses configs whose tensor list alone would be unreasonable (> 1M tensors).
 Result<SynthPlan> PlanSynthModel(const SynthOptions& options);

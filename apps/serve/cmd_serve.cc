@@ -22,6 +22,7 @@
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
 #include "apps/input_limits.h"
+#include "apps/mem_budget_flag.h"
 #include "apps/serve/chat_response.h"
 #include "apps/serve/chat_stream.h"
 #include "apps/serve/metrics_text.h"
@@ -55,6 +56,7 @@ std::vector<OptionSpec> ServeOptions() {
       {"--prefill-chunk", "", true, "N  prompt tokens per step (default 512)"},
       {"--sse-ping-ms", "", true, "N  a stream silent for N ms gets an SSE ': ping' comment (default 15000; small values are for tests)"},
       {"--experts-in-ram", "", false, "copy the routed experts into memory at load"},
+      MemBudgetOption(),
       {"--threads", "-t", true, "N  threads for the model (default: all cores)"},
       {"--help", "-h", false, "show this help"},
   };
@@ -81,7 +83,11 @@ constexpr const char* kHelp =
     "step; up to --max-queue more wait; beyond that the answer is 429 with Retry-After.\n"
     "Also: n (up to --parallel choices, one slot each; the prompt is prefilled once), logprobs and\n"
     "top_logprobs (0-20; the raw model's log-probabilities), tools with tool_choice auto, none, required or a\n"
-    "named function (forced into GLM's tool-call format), response_format json_object and json_schema.\n\n";
+    "named function (forced into GLM's tool-call format), response_format json_object and json_schema.\n"
+    "--mem-budget SIZE streams routed experts from a .glmv file through an expert cache so that weights, KV for\n"
+    "--parallel × --ctx and the cache fit SIZE (refused below the minimum, which the error states); without it\n"
+    "a model that does not fit in 90% of available memory gets that budget (one line says so). /metrics then\n"
+    "exports glmv_expert_* counters (hits, misses, evictions, disk bytes, stall seconds, prefetches).\n\n";
 
 struct Server {
   std::atomic<bool> ready{false};
@@ -248,6 +254,10 @@ int RunServe(int argc, char** argv) {
     if (!b.ok()) return Fail(b.status());
     (std::string(flag) == "--kv-memory" ? eo.kv_memory_bytes : eo.prefix_cache_bytes) = static_cast<size_t>(*b);
   }
+  // The plan reserves KV for --parallel × --ctx (or --kv-memory): refused here, before the port is taken.
+  auto mem_budget = ReadMemBudget(*args);
+  if (!mem_budget.ok()) return Fail(mem_budget.status());
+  if (Status plan = ApplyMemoryPlan(model_path, *mem_budget, "serve", eo); !plan.ok()) return Fail(plan);
   auto limits = InputLimitsFromArgs(*args);
   if (!limits.ok()) return Fail(limits.status());
   auto image_cfg = ImageConfigFromArgs(*args, model_path);

@@ -21,6 +21,31 @@ std::string RequestCounters::Text() const {
   return out;
 }
 
+namespace {
+
+// The expert cache's counters (--mem-budget, or a budget the server chose), when it is on.
+template <typename Metric>
+void ExpertCacheMetrics(const SchedulerStats& s, Metric& metric) {
+  const struct {
+    const char* name;
+    const char* help;
+    double value;
+  } counters[] = {
+      {"glmv_expert_cache_hits_total", "Routed expert acquires served from the expert cache.", static_cast<double>(s.expert_hits)},
+      {"glmv_expert_cache_misses_total", "Routed expert acquires that read the expert from disk.", static_cast<double>(s.expert_misses)},
+      {"glmv_expert_cache_evictions_total", "Experts whose cache slot went to another expert.", static_cast<double>(s.expert_evictions)},
+      {"glmv_expert_disk_bytes_total", "Bytes of routed experts read from disk (misses and prefetches).",
+       static_cast<double>(s.expert_disk_bytes)},
+      {"glmv_expert_stall_seconds_total", "Seconds steps waited for expert reads.", s.expert_stall_seconds.load()},
+      {"glmv_expert_prefetch_issued_total", "Experts read ahead by the prefetcher.", static_cast<double>(s.expert_prefetch_issued)},
+      {"glmv_expert_prefetch_useful_total", "Prefetched experts used before their eviction.",
+       static_cast<double>(s.expert_prefetch_useful)},
+  };
+  for (const auto& c : counters) metric(c.name, "counter", c.help, c.value);
+}
+
+}  // namespace
+
 std::string MetricsText(const RequestCounters& counters, const Scheduler* scheduler) {
   std::string out = counters.Text();
   auto metric = [&](const char* name, const char* type, const char* help, double value) {
@@ -52,6 +77,7 @@ std::string MetricsText(const RequestCounters& counters, const Scheduler* schedu
            static_cast<double>(s.kv_bytes));
     metric("glmv_prefix_cache_sequences", "gauge", "Finished requests kept for prefix reuse.",
            static_cast<double>(s.cached_sequences));
+    if (s.expert_cache) ExpertCacheMetrics(s, metric);
   }
   return out;
 }

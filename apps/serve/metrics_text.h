@@ -1,6 +1,7 @@
 // GET /metrics in Prometheus' text format: requests by endpoint and status, tokens in and out, prompt
 // tokens served from the prefix cache and the requests that hit it, queue depth, active slots, images in
-// requests and images the vision tower actually ran, KV memory in use.
+// requests and images the vision tower actually ran, KV memory in use; the expert cache's counters when it
+// is on (--mem-budget).
 #pragma once
 
 #include <atomic>

@@ -16,6 +16,7 @@ GenerateResult Ended(FinishReason why) {
 
 Scheduler::Scheduler(Engine& engine, size_t parallel, size_t max_queue, std::shared_ptr<const TokenTrie> trie)
     : engine_(engine), parallel_(parallel), max_queue_(max_queue), trie_(std::move(trie)) {
+  PublishExpertStats();  // /metrics shows the cache's counters (at 0) from the start, before the thread owns the engine
   thread_ = std::thread([this] { Loop(); });  // last: the loop reads the members above
 }
 
@@ -42,6 +43,20 @@ bool Scheduler::Submit(std::shared_ptr<Task> task) {
 }
 
 void Scheduler::Poke() { cv_.notify_all(); }
+
+void Scheduler::PublishExpertStats() {
+  const CachedExperts* cache = engine_.cached_experts();
+  if (!cache) return;
+  const ExpertCacheStats c = cache->stats();
+  stats_.expert_hits.store(c.hits);
+  stats_.expert_misses.store(c.misses);
+  stats_.expert_evictions.store(c.evictions);
+  stats_.expert_disk_bytes.store(c.reader.bytes);
+  stats_.expert_stall_seconds.store(c.stall_seconds);
+  stats_.expert_prefetch_issued.store(c.prefetch_issued);
+  stats_.expert_prefetch_useful.store(c.prefetch_useful);
+  stats_.expert_cache.store(true);  // last: a reader that sees it on sees counters of a step
+}
 
 void Scheduler::Answered(const Task& task) {
   {
@@ -193,9 +208,10 @@ void Scheduler::Loop() {
       ++stats_.steps;
     }
     // Published before any answer of this step goes out, so a client that reads /metrics after its answer
-    // sees its encodes.
+    // sees its encodes and expert reads.
     stats_.images_encoded.store(engine_.images_encoded());
     stats_.videos_encoded.store(engine_.videos_encoded());
+    PublishExpertStats();
     for (Slot& s : slots_) PublishLogprobs(s);
     ForkReady();  // before the parents finish: a parent that ended at its first token still forks
     for (Slot& s : slots_) {

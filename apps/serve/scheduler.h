@@ -41,6 +41,11 @@ struct SchedulerStats {
   std::atomic<uint64_t> steps{0};
   // The engine's state after the last step, published for other threads (the engine is the scheduler's).
   std::atomic<uint64_t> kv_bytes{0}, cached_sequences{0};
+  // The engine's expert cache after the last step (all zero and expert_cache false when experts are mapped).
+  std::atomic<bool> expert_cache{false};
+  std::atomic<uint64_t> expert_hits{0}, expert_misses{0}, expert_evictions{0}, expert_disk_bytes{0};
+  std::atomic<uint64_t> expert_prefetch_issued{0}, expert_prefetch_useful{0};
+  std::atomic<double> expert_stall_seconds{0};
 };
 
 class Scheduler {
@@ -77,6 +82,8 @@ class Scheduler {
   // Choices 1..n-1 of the slots whose prompt is now prefilled, as new slots.
   void ForkReady();
   void PublishLogprobs(Slot& slot);
+  // The engine's expert cache counters into stats_ (this thread owns the engine; HTTP threads read stats_).
+  void PublishExpertStats();
   void FinishSlot(Slot& slot);
   // Ends every open choice of `task` with `result` and `status` (as cancelled, or failed).
   void EndTask(Task& task, const GenerateResult& result, const Status& status);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "lib/base/parallel.h"
+#include "lib/engine/memory_plan.h"
 #include "lib/engine/prompt_keys.h"
 #include "lib/model/model_assets.h"
 
@@ -69,12 +70,9 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
   if (options.kv_page_tokens == 0) return Status::Error("KV pages of 0 tokens (--kv-page-tokens)");
   if (options.prefill_chunk == 0) return Status::Error("a prefill chunk of 0 tokens (--prefill-chunk)");
   const size_t page_tokens = options.kv_page_tokens;
-  const size_t per_seq_pages = (e->context_tokens_ + page_tokens - 1) / page_tokens;
   const size_t page_bytes = 2 * static_cast<size_t>(c.kv_width()) * page_tokens * sizeof(float);
   const size_t layers = static_cast<size_t>(c.num_hidden_layers);
-  const size_t kv_bytes = options.kv_memory_bytes > 0
-                              ? options.kv_memory_bytes
-                              : per_seq_pages * layers * page_bytes * std::max<size_t>(options.max_sequences, 1);
+  const size_t kv_bytes = KvReserveBytes(c, options);  // the memory plan reserves the same (memory_plan.h)
   if (kv_bytes < layers * page_bytes) {
     return Status::Error("--kv-memory of " + std::to_string(kv_bytes) + " bytes is below one page per layer (" +
                          std::to_string(layers * page_bytes) + " bytes)");

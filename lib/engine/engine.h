@@ -39,7 +39,7 @@ struct EngineOptions {
   bool experts_in_ram = false;
   // Routed experts streamed from the .glmv file into an expert cache of expert_cache.budget_bytes
   // (lib/experts/cached_experts.h) instead of used in place in the mapping, whose expert units are then made
-  // unreachable; 0: mapped. No flag sets it yet (issue 14's --mem-budget will).
+  // unreachable; 0: mapped. --mem-budget sets it through the memory plan (lib/engine/memory_plan.h).
   CachedExpertsOptions expert_cache;
   int threads = 0;               // 0: OpenMP's default; applied on the thread that runs each step
   ActPrecision act_precision = ActPrecision::kAuto;

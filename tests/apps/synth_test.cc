@@ -17,6 +17,7 @@
 #include <string>
 #include <sys/wait.h>
 
+#include "apps/byte_size.h"
 #include "apps/synth_model.h"
 #include "io/model_file.h"
 #include "lib/model/checkpoint.h"
@@ -348,16 +349,16 @@ TEST_CASE("synth --format glmv refuses an existing file without --force, a direc
 }
 
 TEST_CASE("sizes on the command line") {
-  CHECK(app::ParseByteSize("4GB").value() == 4000000000ull);
-  CHECK(app::ParseByteSize("2GiB").value() == 2147483648ull);
-  CHECK(app::ParseByteSize("500mb").value() == 500000000ull);
-  CHECK(app::ParseByteSize("1.5KB").value() == 1500ull);
-  CHECK(app::ParseByteSize("1000").value() == 1000ull);
-  CHECK(!app::ParseByteSize("").ok());
-  CHECK(!app::ParseByteSize("GB").ok());
-  CHECK(!app::ParseByteSize("0").ok());
-  CHECK(!app::ParseByteSize("4XB").ok());
-  CHECK(!app::ParseByteSize("1.2.3GB").ok());
+  CHECK(app::ParseByteSize("4GB", "--shard-size").value() == 4000000000ull);
+  CHECK(app::ParseByteSize("2GiB", "--shard-size").value() == 2147483648ull);
+  CHECK(app::ParseByteSize("500mb", "--shard-size").value() == 500000000ull);
+  CHECK(app::ParseByteSize("1.5KB", "--shard-size").value() == 1500ull);
+  CHECK(app::ParseByteSize("1000", "--shard-size").value() == 1000ull);
+  CHECK(!app::ParseByteSize("", "--shard-size").ok());
+  CHECK(!app::ParseByteSize("GB", "--shard-size").ok());
+  CHECK(!app::ParseByteSize("0", "--shard-size").ok());
+  CHECK(!app::ParseByteSize("4XB", "--shard-size").ok());
+  CHECK(!app::ParseByteSize("1.2.3GB", "--shard-size").ok());
   CHECK(app::FormatBytes(18700000000ull) == "18.70 GB");
 }
 
