@@ -49,7 +49,8 @@ namespace glmv {
 struct CachedExpertsOptions {
   size_t budget_bytes = 0;  // memory for the slots: slots = budget_bytes / slot_bytes (the largest unit)
   ExpertReaderOptions reader;
-  // The policy (null: LruPerLayerPolicy). A factory, so the options stay copyable.
+  // The policy (null: LruPerLayerPolicy; ExpertCachePolicyByName names the others). A factory, so the
+  // options stay copyable.
   std::function<std::unique_ptr<ExpertCachePolicy>()> policy;
   bool prefetch = true;       // a background I/O thread serves Prefetch; false: Prefetch does nothing
   size_t prefetch_batch = 8;  // experts per batch the I/O thread submits

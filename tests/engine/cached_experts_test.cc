@@ -4,9 +4,9 @@
 // the mapped run's logits and ids bit for bit, with pread and with io_uring, on the tiny golden model
 // converted to .glmv and on a synthetic model the test writes; misses, evictions, reader bytes and the
 // prefetch prediction counters are above zero (and the used predictions within their denominators), and the
-// experts' units in the mapping are unreachable. A cache of one or two slots (groups of one or two experts)
-// gives the same bits without deadlocking against its prefetches. Models and options the cache cannot
-// serve are refused at load.
+// experts' units in the mapping are unreachable. Caches of one and two slots (groups of one and two
+// experts), and one of four under the frequency-aware policy, give the same bits without deadlocking
+// against their prefetches. Models and options the cache cannot serve are refused at load.
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -201,7 +201,7 @@ TEST_CASE("three sequences on a synthetic 16-expert model through a 6-slot cache
   CompareCached(model, options, 6, requests);  // groups of at most 5 of the 16 experts, 3 layers of them
 }
 
-TEST_CASE("a cache of one or two slots runs groups of one or two experts beside its prefetches: same bits, no deadlock") {
+TEST_CASE("caches of 1, 2 and 4 slots run groups of 1, 2 and 3 experts beside their prefetches: same bits, no deadlock") {
   test::TempDir dir;
   const std::string model = ConvertTiny(dir);
   EngineOptions options;
@@ -209,13 +209,20 @@ TEST_CASE("a cache of one or two slots runs groups of one or two experts beside 
   auto golden = GoldenRequests(*NewEngine(model, options));
   const std::vector<GenerateRequest> requests = {golden[0], golden[4]};  // text prefill and text generation
   const Run mapped = RunAll(*NewEngine(model, options), requests);
-  for (const size_t slots : {1, 2}) {  // 2: the experts one token picks per layer, the smallest budget planned
+  // 2: the experts one token picks per layer, the smallest budget planned. 4, with the frequency-aware
+  // policy: groups of 3.
+  for (const auto& [slots, policy] : {std::pair<size_t, const char*>{1, "lru-per-layer"}, {2, "lru-per-layer"},
+                                      {4, "lfu-decay-per-layer"}}) {
     CAPTURE(slots);
+    const std::string policy_name = policy;
+    CAPTURE(policy_name);
     EngineOptions cached_options = options;
     cached_options.expert_cache.budget_bytes = slots * SlotBytes(model);
+    cached_options.expert_cache.policy = ExpertCachePolicyByName(policy);
     auto engine = NewEngine(model, cached_options);
     REQUIRE(engine->cached_experts()->slots() == slots);
-    CHECK(engine->cached_experts()->max_held() == slots);
+    CHECK(std::string(engine->cached_experts()->policy_name()) == policy);
+    CHECK(engine->cached_experts()->max_held() == slots - slots / 4);
     CheckSame(RunAll(*engine, requests), mapped);
     const ExpertCacheStats s = engine->cached_experts()->stats();
     MESSAGE(slots << " slots: " << s.misses << " misses, " << s.prefetch_issued << " prefetched, " << s.prefetch_dropped
