@@ -102,6 +102,9 @@ Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& fi
   }
   c->slot_of_.assign(c->experts_.size(), -1);
   c->queued_.assign(c->experts_.size(), 0);
+  c->marks_.assign(c->experts_.size(), 0);
+  c->predicted_layer_.assign(per_layer.size(), 0);
+  c->max_held_ = std::max<size_t>(1, slots - (options.prefetch ? slots / 4 : 0));
   c->queue_.assign(c->experts_.size(), 0);
   c->prefetch_batch_ = std::max<size_t>(1, options.prefetch_batch);
   c->policy_ = options.policy ? options.policy() : std::make_unique<LruPerLayerPolicy>();
@@ -161,6 +164,11 @@ Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
   const size_t key = first_[layer] + expert;
   std::unique_lock<std::mutex> lock(mutex_);
   ++stats_.acquires;
+  if (predicted_layer_[layer] && !(marks_[key] & kAcquired)) {
+    marks_[key] |= kAcquired;
+    ++stats_.acquired_after_prediction;
+    if (marks_[key] & kPredicted) ++stats_.prefetch_predicted_used;
+  }
   double waited_since = 0;  // set once the call first blocks
   auto wait = [&] {
     if (waited_since == 0) waited_since = Seconds();
@@ -195,7 +203,9 @@ Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
     const std::optional<size_t> choice = policy_->ChooseSlot(layer, false, state_);
     if (!choice) {
       if (AnyLoading()) {  // a read in flight will free or fill a slot
+        ++slot_waiters_;
         wait();
+        --slot_waiters_;
         continue;
       }
       if (waited_since != 0) stats_.stall_seconds += Seconds() - waited_since;
@@ -245,9 +255,15 @@ void CachedExperts::Prefetch(size_t layer, std::span<const int64_t> experts) {
   bool queued = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    // A new prediction for the layer: the previous one's marks go.
+    std::fill(marks_.begin() + static_cast<ptrdiff_t>(first_[layer]), marks_.begin() + static_cast<ptrdiff_t>(first_[layer + 1]), 0);
+    predicted_layer_[layer] = 1;
     for (const int64_t e : experts) {
       if (e < 0 || static_cast<size_t>(e) >= count) continue;
       const size_t key = first_[layer] + static_cast<size_t>(e);
+      if (marks_[key] & kPredicted) continue;  // named twice in this call
+      marks_[key] |= kPredicted;
+      ++stats_.prefetch_predicted;
       if (slot_of_[key] >= 0 || queued_[key]) continue;  // cached, being read, or already asked for
       // Each key is queued at most once, so the ring (one entry per expert) never overflows.
       queue_[(queue_head_ + queue_size_) % queue_.size()] = key;
@@ -293,6 +309,10 @@ void CachedExperts::IoThread() {
       --queue_size_;
       queued_[key] = 0;
       if (slot_of_[key] >= 0) continue;  // an Acquire got to it first
+      if (slot_waiters_ > 0) {  // a step waits for a slot: it comes first, and the hints are stale by then
+        ++stats_.prefetch_dropped;
+        continue;
+      }
       const std::optional<size_t> choice = policy_->ChooseSlot(experts_[key].layer, true, state_);
       if (!choice || *choice >= slots_.size() || !state_[*choice].Free()) {
         ++stats_.prefetch_dropped;

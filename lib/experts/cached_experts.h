@@ -8,14 +8,18 @@
 // Pins. Acquire pins the expert's slot and Release unpins it; a pinned slot is never evicted. When no slot
 // is free (every slot pinned, none being filled), Acquire fails with an error saying so instead of evicting:
 // callers acquire in groups that fit, i.e. the experts held at once by all callers together are at most
-// slots(). (MoE code today acquires every expert a layer's step routes to, then releases them all: the
-// budget must hold a layer's experts for one step, at most n_routed_experts.)
+// slots(). MoE code acquires a layer's experts in groups of max_held() (lib/text/moe.h): all slots without
+// prefetch; with prefetch, a quarter of them (rounded down) stays for reads ahead, so the I/O thread can
+// fill slots for the next layer while a group of this one is pinned. A group never waits on prefetches for
+// long: slots filled by a prefetch and not pinned are free to evict, a demand waiting for a slot makes the
+// I/O thread drop its queued hints, and a read in flight ends on its own.
 //
 // Prefetch. Prefetch(layer, experts) queues the experts not yet cached for one background I/O thread (owned
 // by this object, no process-global state), which reads them in batches (io_uring when the reader has it)
 // into slots the policy frees, while the caller computes. An Acquire of an expert being read waits for that
 // read (stall time) instead of reading it again. A prefetched expert counts as useful when it is acquired
-// before it is evicted.
+// before it is evicted. Each Prefetch call is also scored as a prediction of its layer's next step (see the
+// prefetch_predicted counters), whether or not its experts needed reading.
 //
 // Threads. Acquire, Release, Prefetch and stats may be called from any threads at once (OpenMP workers
 // included): one mutex guards the slot table, the policy and the counters, and is never held during a read;
@@ -45,7 +49,8 @@ namespace glmv {
 struct CachedExpertsOptions {
   size_t budget_bytes = 0;  // memory for the slots: slots = budget_bytes / slot_bytes (the largest unit)
   ExpertReaderOptions reader;
-  // The policy (null: LruPerLayerPolicy). A factory, so the options stay copyable.
+  // The policy (null: LruPerLayerPolicy; ExpertCachePolicyByName names the others). A factory, so the
+  // options stay copyable.
   std::function<std::unique_ptr<ExpertCachePolicy>()> policy;
   bool prefetch = true;       // a background I/O thread serves Prefetch; false: Prefetch does nothing
   size_t prefetch_batch = 8;  // experts per batch the I/O thread submits
@@ -63,8 +68,24 @@ struct ExpertCacheStats {
   uint64_t prefetch_useful = 0;   // of those, acquired before their eviction
   uint64_t prefetch_useful_bytes = 0;
   uint64_t prefetch_unused = 0;   // evicted before any Acquire
-  uint64_t prefetch_dropped = 0;  // hints not read: no free slot, or a read error
+  uint64_t prefetch_dropped = 0;  // hints not read: no free slot, a demand waiting for one, or a read error
+  // Prediction accuracy. A Prefetch(layer, ids) call predicts the experts that layer's next step acquires;
+  // the prediction stands until the next Prefetch call for the same layer.
+  uint64_t prefetch_predicted = 0;         // experts named by Prefetch calls (distinct within a call)
+  uint64_t prefetch_predicted_used = 0;    // of those, acquired while their prediction stood
+  uint64_t acquired_after_prediction = 0;  // distinct experts acquired while their layer's prediction stood
   ExpertReadStats reader;         // every read, the I/O thread's included (its stall_seconds too)
+
+  // Of the predicted experts, the share the step used (0 before any prediction).
+  double PrefetchPrecision() const {
+    return prefetch_predicted ? static_cast<double>(prefetch_predicted_used) / static_cast<double>(prefetch_predicted) : 0.0;
+  }
+  // Of the experts steps acquired after a prediction, the share that was predicted.
+  double PrefetchRecall() const {
+    return acquired_after_prediction
+               ? static_cast<double>(prefetch_predicted_used) / static_cast<double>(acquired_after_prediction)
+               : 0.0;
+  }
 };
 
 class CachedExperts final : public ExpertSource {
@@ -84,6 +105,9 @@ class CachedExperts final : public ExpertSource {
   Result<const MlpWeights*> Acquire(size_t layer, size_t expert) override;
   void Release(size_t layer, size_t expert) override;
   void Prefetch(size_t layer, std::span<const int64_t> experts) override;
+  // slots() less the slots kept for reads ahead when prefetching (see Pins above); at least 1.
+  size_t max_held() const override { return max_held_; }
+  bool wants_prefetch() const override { return io_thread_.joinable(); }
 
   // Blocks until every queued prefetch has been read or dropped (tests, benchmarks).
   void WaitForPrefetch();
@@ -121,6 +145,10 @@ class CachedExperts final : public ExpertSource {
   std::vector<size_t> first_;           // [layers + 1]: layer l's experts are experts_[first_[l], first_[l + 1])
   std::vector<int32_t> slot_of_;        // [experts_]: its slot, or -1
   std::vector<uint8_t> queued_;         // [experts_]: in the prefetch queue
+  // [experts_]: kPredicted and/or kAcquired since the last Prefetch call for its layer (accuracy counters).
+  enum Mark : uint8_t { kPredicted = 1, kAcquired = 2 };
+  std::vector<uint8_t> marks_;
+  std::vector<uint8_t> predicted_layer_;  // [layers]: a Prefetch call for the layer has been made
   std::vector<Slot> slots_;
   std::vector<CacheSlot> state_;        // [slots_]: what the policy sees
   size_t slot_bytes_ = 0;
@@ -129,11 +157,13 @@ class CachedExperts final : public ExpertSource {
   std::unique_ptr<ExpertReader> reader_;
   std::unique_ptr<ExpertCachePolicy> policy_;
   size_t moe_layers_ = 0;
+  size_t max_held_ = 1;
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;     // a read finished, a slot was unpinned, the queue drained
   std::condition_variable work_;        // the I/O thread: hints queued, or stop
   size_t waiting_ = 0;                  // threads blocked on changed_
+  size_t slot_waiters_ = 0;             // of those, Acquires waiting for any slot: the I/O thread yields
   uint64_t clock_ = 0;
   ExpertCacheStats stats_;
   std::vector<size_t> queue_;           // ring of expert keys to prefetch, capacity experts_.size()

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -21,8 +22,17 @@ class ExpertSource {
   // matching Release. May block on I/O; an error names the file, the unit and the offset.
   virtual Result<const MlpWeights*> Acquire(size_t layer, size_t expert) = 0;
   virtual void Release(size_t layer, size_t expert) = 0;
-  // A hint that these experts of `layer` will likely be acquired soon (ids in [0, experts)).
+  // A hint that these experts of `layer` will likely be acquired soon (ids in [0, experts)). One call per
+  // layer per step: a cached source measures each call as one prediction of the layer's next step.
   virtual void Prefetch(size_t layer, std::span<const int64_t> experts) = 0;
+
+  // The most experts one step may hold at once (acquired, not yet released): MoE code acquires a layer's
+  // experts in groups of at most this many and releases each group before acquiring the next. Unlimited for
+  // sources that hold everything; a cache's slots, less those it keeps for reads ahead.
+  virtual size_t max_held() const { return std::numeric_limits<size_t>::max(); }
+  // Whether Prefetch does anything. Callers predict experts (which costs a router pass per layer) only when
+  // it does, so sources that hold everything pay nothing for prefetching.
+  virtual bool wants_prefetch() const { return false; }
 };
 
 // Every expert resident in the mapping: Acquire returns the bound views, Release and Prefetch do nothing.

@@ -78,26 +78,25 @@ namespace {
 
 bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed() && m.down.is_packed(); }
 
-// Decode and other small batches with packed experts: every routed expert that got tokens (and the shared
-// expert) runs in two passes, gate and up of all of them, then down of all of them (LinearPackedBatch), in
-// place of three passes per expert — 2 thread fork/joins per layer instead of 3 · (k + 1), and weight
-// streams that run on from one expert into the next. Same arithmetic as SwiGlu per expert, summed in the
-// same order. Returns false (nothing done) when the experts are not all packed, or when an expert got more
-// than kBatchedExpertMaxTokens tokens (or the shared expert, which gets all n, would), where each matrix is
-// reused across its tokens and one pass per expert costs little.
+// Decode and other small batches with packed experts: every routed expert of a group that got tokens (and
+// the shared expert, with the last group) runs in two passes, gate and up of all of them, then down of all
+// of them (LinearPackedBatch), in place of three passes per expert — 2 thread fork/joins per group instead
+// of 3 · (k + 1), and weight streams that run on from one expert into the next. Same arithmetic as SwiGlu
+// per expert (each job's result is exactly Linear()'s), summed in the same order. Returns false (nothing
+// done) when the group's experts are not all packed.
 bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                    MoeScratch& s, ActRows acts) {
+                    MoeScratch& s, ActRows acts, ExpertGroup group, bool with_shared) {
   const size_t H = static_cast<size_t>(c.hidden_size), width = static_cast<size_t>(c.moe_intermediate_size);
-  if (layer.has_shared && (!Packed(layer.shared) || n > kBatchedExpertMaxTokens)) return false;
   size_t total = 0;
-  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+  for (size_t e = group.begin; e < group.end; ++e) {
     const size_t m = s.per_expert[e].size();
     if (m == 0) continue;
-    if (m > kBatchedExpertMaxTokens || !Packed(*s.acquired[e])) return false;
+    if (!Packed(*s.acquired[e])) return false;
     total += m;
   }
-  const size_t shared_width = layer.has_shared ? static_cast<size_t>(layer.shared.gate.rows()) : 0;
-  const size_t shared_n = layer.has_shared ? n : 0;
+  const bool shared = with_shared && layer.has_shared;
+  const size_t shared_width = shared ? static_cast<size_t>(layer.shared.gate.rows()) : 0;
+  const size_t shared_n = shared ? n : 0;
   // [gathered: total·H][gate: total·width][up: total·width][expert out: total·H] then the shared expert's
   // [gate: n·sw][up: n·sw][out: n·H].
   const size_t need = 2 * total * H + 2 * total * width + shared_n * (2 * shared_width + H);
@@ -113,7 +112,7 @@ bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeigh
   jobs.clear();
   s.gathered_acts.resize(total);
   size_t at = 0;
-  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+  for (size_t e = group.begin; e < group.end; ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
     for (size_t i = 0; i < list.size(); ++i) {
@@ -123,7 +122,7 @@ bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeigh
     at += list.size();
   }
   at = 0;
-  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+  for (size_t e = group.begin; e < group.end; ++e) {
     const auto& list = s.per_expert[e];
     if (list.empty()) continue;
     const auto& w = *s.acquired[e];
@@ -132,34 +131,69 @@ bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeigh
     jobs.push_back({&w.up, gathered + at * H, list.size(), up + at * width, nullptr, expert_acts});
     at += list.size();
   }
-  if (layer.has_shared) {
+  if (shared) {
     jobs.push_back({&layer.shared.gate, x, n, shared_gate, nullptr, acts});
     jobs.push_back({&layer.shared.up, x, n, shared_up, nullptr, acts});
   }
   LinearPackedBatch(cx, jobs);
   simd::SiluMul(gate, up, gate, total * width);
-  if (layer.has_shared) simd::SiluMul(shared_gate, shared_up, shared_gate, n * shared_width);
+  if (shared) simd::SiluMul(shared_gate, shared_up, shared_gate, n * shared_width);
   jobs.clear();
   at = 0;
-  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+  for (size_t e = group.begin; e < group.end; ++e) {
     const size_t m = s.per_expert[e].size();
     if (m == 0) continue;
     jobs.push_back({&s.acquired[e]->down, gate + at * width, m, expert_out + at * H, nullptr,
                     ActRows{.per_row = s.gathered_acts.data() + at}});
     at += m;
   }
-  if (layer.has_shared) jobs.push_back({&layer.shared.down, shared_gate, n, shared_out, nullptr, acts});
+  if (shared) jobs.push_back({&layer.shared.down, shared_gate, n, shared_out, nullptr, acts});
   LinearPackedBatch(cx, jobs);
   at = 0;
-  for (const auto& list : s.per_expert) {
+  for (size_t e = group.begin; e < group.end; ++e) {
+    const auto& list = s.per_expert[e];
     for (size_t i = 0; i < list.size(); ++i) simd::Axpy(list[i].second, expert_out + (at + i) * H, out + list[i].first * H, H);
     at += list.size();
   }
-  if (layer.has_shared) {
+  if (shared) {
     for (size_t i = 0; i < n * H; ++i) out[i] += shared_out[i];
   }
   return true;
 }
+
+// Each expert of the group on its tokens, one at a time (three passes each), accumulated in expert order.
+void ExpertsOneByOne(LinearContext& cx, const TextConfig& c, const float* x, float* out, MoeScratch& s, ActRows acts,
+                     ExpertGroup group) {
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  for (size_t e = group.begin; e < group.end; ++e) {
+    const auto& list = s.per_expert[e];
+    if (list.empty()) continue;
+    const size_t m = list.size();
+    if (s.gathered.size() < m * H) s.gathered.resize(m * H);
+    if (s.expert_out.size() < m * H) s.expert_out.resize(m * H);
+    if (s.gathered_acts.size() < m) s.gathered_acts.resize(m);
+    for (size_t i = 0; i < m; ++i) {
+      std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
+      s.gathered_acts[i] = acts.At(list[i].first);
+    }
+    SwiGlu(cx, *s.acquired[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
+    for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
+  }
+}
+
+// Releases the experts a group holds when it goes out of scope, whatever happened in between.
+struct ReleaseGroup {
+  ExpertSource& source;
+  size_t layer;
+  std::vector<const MlpWeights*>& held;
+  ExpertGroup group;
+  ~ReleaseGroup() {
+    for (size_t e = group.begin; e < group.end; ++e) {
+      if (held[e]) source.Release(layer, e);
+      held[e] = nullptr;
+    }
+  }
+};
 
 }  // namespace
 
@@ -187,44 +221,46 @@ void RouteTokens(LinearContext& cx, const TextConfig& c, const TextLayerWeights&
   }
 }
 
+ExpertGroup NextExpertGroup(std::span<const std::vector<std::pair<uint32_t, float>>> per_expert, size_t begin,
+                            size_t max_held) {
+  while (begin < per_expert.size() && per_expert[begin].empty()) ++begin;
+  size_t end = begin, held = 0;
+  while (end < per_expert.size() && held < std::max<size_t>(1, max_held)) {
+    if (!per_expert[end].empty()) ++held;
+    ++end;
+  }
+  return {begin, end};
+}
+
 Status RunExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, size_t layer_index,
                   ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size);
-  // Every expert that got tokens, acquired for the layer's run (each is read once for all its tokens) and
-  // released at the end, whatever happens in between.
-  s.acquired.assign(s.per_expert.size(), nullptr);
-  struct ReleaseAll {
-    ExpertSource& source;
-    size_t layer;
-    const std::vector<const MlpWeights*>& held;
-    ~ReleaseAll() {
-      for (size_t e = 0; e < held.size(); ++e) {
-        if (held[e]) source.Release(layer, e);
-      }
-    }
-  } release{experts, layer_index, s.acquired};
-  for (size_t e = 0; e < s.per_expert.size(); ++e) {
-    if (s.per_expert[e].empty()) continue;
-    GLMV_ASSIGN_OR_RETURN(s.acquired[e], experts.Acquire(layer_index, e));
-  }
-  // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does.
+  // Small batches of packed experts run as one LinearPackedBatch per group; whether they do is decided once
+  // for the layer (by token counts, not by grouping), though the results would be the same either way.
+  bool batch = !layer.has_shared || (Packed(layer.shared) && n <= kBatchedExpertMaxTokens);
+  for (const auto& list : s.per_expert) batch = batch && list.size() <= kBatchedExpertMaxTokens;
+  // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does. They are
+  // acquired in groups of at most experts.max_held() (each expert read once for all its tokens), run, and
+  // released before the next group; accumulating group after group keeps the expert order.
   std::fill(out, out + n * H, 0.0f);
-  if (BatchedExperts(cx, c, layer, x, n, out, s, acts)) return Status::Ok();
-  for (size_t e = 0; e < s.per_expert.size(); ++e) {
-    const auto& list = s.per_expert[e];
-    if (list.empty()) continue;
-    const size_t m = list.size();
-    if (s.gathered.size() < m * H) s.gathered.resize(m * H);
-    if (s.expert_out.size() < m * H) s.expert_out.resize(m * H);
-    if (s.gathered_acts.size() < m) s.gathered_acts.resize(m);
-    for (size_t i = 0; i < m; ++i) {
-      std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
-      s.gathered_acts[i] = acts.At(list[i].first);
+  s.acquired.assign(s.per_expert.size(), nullptr);
+  const size_t max_held = experts.max_held();
+  bool shared_done = false;
+  for (ExpertGroup g = NextExpertGroup(s.per_expert, 0, max_held); g.begin < g.end;
+       g = NextExpertGroup(s.per_expert, g.end, max_held)) {
+    ReleaseGroup release{experts, layer_index, s.acquired, g};
+    for (size_t e = g.begin; e < g.end; ++e) {
+      if (s.per_expert[e].empty()) continue;
+      GLMV_ASSIGN_OR_RETURN(s.acquired[e], experts.Acquire(layer_index, e));
     }
-    SwiGlu(cx, *s.acquired[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
-    for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
+    const bool last = NextExpertGroup(s.per_expert, g.end, max_held).begin == s.per_expert.size();
+    if (batch && BatchedExperts(cx, c, layer, x, n, out, s, acts, g, last)) {
+      shared_done = last;
+    } else {
+      ExpertsOneByOne(cx, c, x, out, s, acts, g);
+    }
   }
-  if (layer.has_shared) {
+  if (layer.has_shared && !shared_done) {
     if (s.expert_out.size() < n * H) s.expert_out.resize(n * H);
     SwiGlu(cx, layer.shared, x, n, s.expert_out.data(), s.mlp, acts);
     for (size_t i = 0; i < n * H; ++i) out[i] += s.expert_out[i];

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "lib/experts/expert_source.h"
@@ -38,7 +40,7 @@ struct MoeScratch {
   std::vector<std::vector<std::pair<uint32_t, float>>> per_expert;  // token, weight
   std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
   std::vector<ActQuant> gathered_acts;  // ActQuant of each gathered row, expert by expert
-  std::vector<const MlpWeights*> acquired;  // [E]: the experts with tokens, acquired for this layer
+  std::vector<const MlpWeights*> acquired;  // [E]: the experts of the group being run, acquired (else null)
   SelectScratch select;
 };
 
@@ -47,7 +49,8 @@ struct MoeScratch {
 // [0, E)) those experts are used instead of the router's top-k, weighed by WeighExperts: golden checks
 // compare a quantized model's arithmetic along the reference's routing, apart from near-tie flips.
 // `acts` says how each of the n rows meets packed weights; a gathered row keeps its own. Routed experts come
-// from `experts` (layer `layer_index`), acquired for the layer's run and released after it.
+// from `experts` (layer `layer_index`), acquired in groups of at most experts.max_held() in expert order,
+// each group released after its GEMMs; the result does not depend on the grouping, bit for bit.
 // Linear layers run in `cx` (lib/model/linear.h).
 Status MoeForward(LinearContext& cx, const TextConfig& config, const TextLayerWeights& layer, size_t layer_index,
                   ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& scratch,
@@ -58,6 +61,14 @@ Status MoeForward(LinearContext& cx, const TextConfig& config, const TextLayerWe
 // lists — every routed expert on its tokens and the shared expert on all.
 void RouteTokens(LinearContext& cx, const TextConfig& config, const TextLayerWeights& layer, const float* x, size_t n,
                  MoeScratch& scratch, const int64_t* forced_ids = nullptr);
+// Experts [begin, end) of a layer, of which at most max_held got tokens.
+struct ExpertGroup {
+  size_t begin = 0, end = 0;
+};
+// The next group from expert `begin` on: it starts at the first expert with tokens and ends after max_held
+// (at least 1) experts with tokens or at the last expert; begin == end == E when none is left.
+ExpertGroup NextExpertGroup(std::span<const std::vector<std::pair<uint32_t, float>>> per_expert, size_t begin,
+                            size_t max_held);
 Status RunExperts(LinearContext& cx, const TextConfig& config, const TextLayerWeights& layer, size_t layer_index,
                   ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& scratch, ActRows acts = {});
 

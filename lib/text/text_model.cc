@@ -30,6 +30,14 @@ void RecordRouting(const TextConfig& c, size_t n, const MoeScratch& moe, TextTra
   }
 }
 
+// While layer l computes, the experts layer l + 1 will likely pick are read ahead: its router on layer l's
+// MLP input (`h`, n rows). Only for sources that prefetch: the mapped path does not pay for the router pass.
+void PrefetchNextLayer(const TextConfig& c, const TextWeights& w, size_t l, const float* h, size_t n,
+                       ExpertSource& experts, ForwardScratch& s) {
+  if (!experts.wants_prefetch() || l + 1 >= w.layers.size() || w.layers[l + 1].dense) return;
+  experts.Prefetch(l + 1, PredictExperts(s.linear, c, w.layers[l + 1], h, n, s.prediction));
+}
+
 }  // namespace
 
 const char* ForwardPartName(ForwardPart part) {
@@ -184,7 +192,9 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
     for (size_t i = 0; i < n * H; ++i) x[i] += s.mlp_out[i];
     for (size_t i = 0; i < n; ++i) simd::RmsNorm(x + i * H, L.post_attn_norm.data, eps, s.h.data() + i * H, H);
     done(ForwardPart::kNormsResidualRope, l);
+    ExpertSource& experts = options.experts ? *options.experts : mapped_experts_;
     if (L.dense) {
+      PrefetchNextLayer(c, w_, l, s.h.data(), n, experts, s);
       SwiGlu(s.linear, L.mlp, s.h.data(), n, s.mlp_out.data(), s.mlp, acts);
       done(ForwardPart::kDenseMlp, l);
     } else {
@@ -205,8 +215,8 @@ Status TextModel::Forward(ForwardScratch& s, float* x, const MRopePositions& pos
         forced = ids.data();
       }
       RouteTokens(s.linear, c, L, s.h.data(), n, s.moe, forced);
+      PrefetchNextLayer(c, w_, l, s.h.data(), n, experts, s);  // before this layer's reads and GEMMs
       done(ForwardPart::kRouter, l);
-      ExpertSource& experts = options.experts ? *options.experts : mapped_experts_;
       GLMV_RETURN_IF_ERROR(RunExperts(s.linear, c, L, l, experts, s.h.data(), n, s.mlp_out.data(), s.moe, acts));
       done(ForwardPart::kExperts, l);
     }

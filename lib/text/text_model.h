@@ -14,6 +14,7 @@
 #include "lib/model/config.h"
 #include "lib/model/linear.h"
 #include "lib/text/attention.h"
+#include "lib/text/expert_prediction.h"
 #include "lib/text/kv_cache.h"
 #include "lib/text/moe.h"
 #include "lib/text/rope.h"
@@ -56,6 +57,7 @@ struct ForwardScratch {
   std::vector<AttentionRows> attention;   // per group
   RopeTable rope;
   MoeScratch moe;
+  ExpertPrediction prediction;            // the next layer's experts, when the expert source prefetches
 };
 
 // Which logits a group of rows wants back.

@@ -376,5 +376,62 @@ TEST_CASE("LRU per layer: empty slots first, then the layer's own oldest at its 
   CHECK(p.ChooseSlot(1, false, slots) == std::nullopt);  // all pinned or loading
 }
 
+TEST_CASE("LFU with decay per layer: the fewest recent uses go first, a prefetch counts one, old counts halve") {
+  auto make = ExpertCachePolicyByName("lfu-decay-per-layer");
+  REQUIRE(make != nullptr);
+  auto p = make();
+  CHECK(std::string(p->name()) == "lfu-decay-per-layer");
+  CHECK(ExpertCachePolicyByName("lru-per-layer") != nullptr);
+  CHECK(ExpertCachePolicyByName("random") == nullptr);
+  p->Start(4, 2, 1);  // 4 slots, layer 1 MoE: its share is all 4
+  using S = CacheSlot::State;
+  std::vector<CacheSlot> slots(4);
+  auto set = [&](size_t i, uint64_t last_use, uint64_t uses, bool prefetched = false, uint32_t pins = 0) {
+    slots[i].state = S::kReady;
+    slots[i].layer = 1;
+    slots[i].last_use = last_use;
+    slots[i].uses = uses;
+    slots[i].prefetched = prefetched;
+    slots[i].pins = pins;
+  };
+  set(0, 10, 5);
+  set(1, 9, 1);   // the least used: goes first although slot 3 is older
+  set(2, 11, 3);
+  set(3, 8, 2);
+  CHECK(p->ChooseSlot(1, false, slots) == std::optional<size_t>(1));
+  set(1, 9, 0, true);  // prefetched, not acquired yet: counts one use, still the fewest
+  CHECK(p->ChooseSlot(1, false, slots) == std::optional<size_t>(1));
+  set(3, 8, 1);  // tie at one use: the older (slot 3) goes
+  CHECK(p->ChooseSlot(1, false, slots) == std::optional<size_t>(3));
+  set(3, 8, 1, false, 1);  // pinned: never
+  CHECK(p->ChooseSlot(1, false, slots) == std::optional<size_t>(1));
+  // Time passes (now = 30): slot 0's 5 uses at tick 10 halve 5 times (20 ticks / 4 slots) to 0, slot 2's 3 uses
+  // at tick 11 halve 4 times to 0; slot 1 was used at tick 30: its prefetch vote keeps it.
+  set(1, 30, 0, true);
+  CHECK(p->ChooseSlot(1, false, slots) == std::optional<size_t>(0));  // 0 = 0: the older of 0 and 2
+
+  // Through the cache: every expert it hands out is the mapped one.
+  test::TempDir dir;
+  const Loaded l = Load(test::WriteTinySynthGlmv(dir));
+  CachedExpertsOptions o;
+  o.policy = make;
+  auto cache = NewCache(l, 3, o);
+  CHECK(std::string(cache->policy_name()) == "lfu-decay-per-layer");
+  for (int round = 0; round < 2; ++round) {
+    for (const size_t layer : kLayers) {
+      for (const size_t e : {0, 1, 0, 2, 0, 3, 1}) {
+        auto got = cache->Acquire(layer, e);
+        REQUIRE(got.ok());
+        CHECK(SameExpert(**got, l.per_layer[layer][e]));
+        cache->Release(layer, e);
+      }
+    }
+  }
+  const ExpertCacheStats s = cache->stats();
+  MESSAGE("lfu-decay-per-layer over 3 slots: " << s.hits << " hits, " << s.misses << " misses");
+  CHECK(s.hits > 0);
+  CHECK(s.evictions > 0);
+}
+
 }  // namespace
 }  // namespace glmv

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "tests/test_util.h"
@@ -12,5 +13,9 @@ namespace glmv::test {
 
 // Writes it into `dir` and returns its path (REQUIREs success).
 std::string WriteTinySynthGlmv(const TempDir& dir, uint64_t seed = 7);
+
+// The same writer for the config.json at `config` (keep it small: the file is written in full), into
+// dir/`name`.
+std::string WriteSynthGlmv(const TempDir& dir, const std::filesystem::path& config, const std::string& name, uint64_t seed);
 
 }  // namespace glmv::test
