@@ -27,6 +27,10 @@ std::string ExpertCacheStatsText(const CachedExperts* cache, uint64_t tokens) {
                      s.prefetch_issued, s.prefetch_useful,
                      100.0 * Ratio(static_cast<double>(s.prefetch_useful), static_cast<double>(s.prefetch_issued)),
                      s.prefetch_useful_bytes, s.prefetch_unused, s.prefetch_dropped);
+  out += fmt::format("expert prediction (layer L+1's router on layer L's input): {} predicted, {} used: "
+                     "{:.1f}% precision, {:.1f}% recall\n",
+                     s.prefetch_predicted, s.prefetch_predicted_used, 100.0 * s.PrefetchPrecision(),
+                     100.0 * s.PrefetchRecall());
   return out;
 }
 

@@ -140,7 +140,7 @@ def measure_disk(args):
 def run_mode(args, mode, index, disk_bw, use_cgroup=True):
     argv = ["run", args.model, "--mode", mode, "--budget", str(args.budget), "--prompt-tokens",
             str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens), "--prefill-chunk",
-            str(args.prefill_chunk)]
+            str(args.prefill_chunk), "--policy", args.policy]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     drop_caches()
@@ -179,10 +179,10 @@ def main():
     p.add_argument("--decode-tokens", type=int, default=32)
     p.add_argument("--prompt-tokens", type=int, default=512)
     p.add_argument("--prefill-chunk", type=int, default=512,
-                   help="prompt tokens per step; smaller chunks touch fewer experts at once (while MoE acquires "
-                        "all of a step's experts together, the cache needs a slot for each)")
+                   help="prompt tokens per step (MoE acquires a step's experts in groups that fit the cache)")
     p.add_argument("--skew", default="0", help="a label: the --expert-skew the model was synthesized with")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--policy", default="lru-per-layer", help="the cache's policy: lru-per-layer or lfu-decay-per-layer")
     p.add_argument("--disk-bytes", type=parse_size, default=parse_size("8G"))
     p.add_argument("--bin", default=os.path.join(HERE, "..", "build", "benchmarks", "bench_streaming"))
     p.add_argument("--no-memory-held", action="store_true", help="skip the run without a cgroup")

@@ -40,6 +40,10 @@ void ExpertCacheMetrics(const SchedulerStats& s, Metric& metric) {
       {"glmv_expert_prefetch_issued_total", "Experts read ahead by the prefetcher.", static_cast<double>(s.expert_prefetch_issued)},
       {"glmv_expert_prefetch_useful_total", "Prefetched experts used before their eviction.",
        static_cast<double>(s.expert_prefetch_useful)},
+      {"glmv_expert_predicted_total", "Experts the next layer's router predicted for the next MoE layer.",
+       static_cast<double>(s.expert_predicted)},
+      {"glmv_expert_predicted_used_total", "Predicted experts the next layer then used (÷ predicted = prefetch accuracy).",
+       static_cast<double>(s.expert_predicted_used)},
   };
   for (const auto& c : counters) metric(c.name, "counter", c.help, c.value);
 }

@@ -55,6 +55,8 @@ void Scheduler::PublishExpertStats() {
   stats_.expert_stall_seconds.store(c.stall_seconds);
   stats_.expert_prefetch_issued.store(c.prefetch_issued);
   stats_.expert_prefetch_useful.store(c.prefetch_useful);
+  stats_.expert_predicted.store(c.prefetch_predicted);
+  stats_.expert_predicted_used.store(c.prefetch_predicted_used);
   stats_.expert_cache.store(true);  // last: a reader that sees it on sees counters of a step
 }
 

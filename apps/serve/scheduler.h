@@ -45,6 +45,7 @@ struct SchedulerStats {
   std::atomic<bool> expert_cache{false};
   std::atomic<uint64_t> expert_hits{0}, expert_misses{0}, expert_evictions{0}, expert_disk_bytes{0};
   std::atomic<uint64_t> expert_prefetch_issued{0}, expert_prefetch_useful{0};
+  std::atomic<uint64_t> expert_predicted{0}, expert_predicted_used{0};
   std::atomic<double> expert_stall_seconds{0};
 };
 
