@@ -8,7 +8,7 @@
 //     into 4 KiB-aligned buffers, the first half with one read in flight, the second with four; the better
 //     rate is the disk read bandwidth every ratio divides by.
 //   bench_streaming run MODEL.glmv --mode cache|mmap [--budget 6G] [--prompt-tokens 512] [--decode-tokens 32]
-//                       [--prefill-chunk 512] [--threads N] [--reader pread|uring] [--direct 1|0] [--prefetch 1|0]
+//                       [--prefill-chunk 512] [--threads N] [--reader pread|uring] [--direct 1|0] [--prefetch 1|0] [--prefetch-top N]
 //                       [--policy lru-per-layer|lfu-decay-per-layer]
 //     cache: the routed experts through the expert cache with budget_bytes = budget − resident set, where the
 //            resident set is the file's bytes minus its routed expert units (the mapping of those units is
@@ -51,6 +51,7 @@ struct Options {
   int threads = 0;
   bool uring = true, direct = true, prefetch = true;
   std::string policy = "lru-per-layer";
+  size_t prefetch_top = 0;
 };
 
 int Fail(const std::string& what, const Status& s) {
@@ -95,6 +96,8 @@ Result<Options> Parse(int argc, char** argv) {
       o.direct = v != "0";
     } else if (arg == "--prefetch") {
       o.prefetch = v != "0";
+    } else if (arg == "--prefetch-top") {
+      o.prefetch_top = std::stoul(v);
     } else if (arg == "--policy") {
       if (!ExpertCachePolicyByName(v)) return Status::Error("--policy takes lru-per-layer or lfu-decay-per-layer");
       o.policy = v;
@@ -236,6 +239,7 @@ int Run(const Options& o) {
     eo.expert_cache.reader.io_uring = o.uring;
     eo.expert_cache.reader.direct = o.direct;
     eo.expert_cache.prefetch = o.prefetch;
+    eo.expert_cache.prefetch_top = o.prefetch_top;
     eo.expert_cache.policy = ExpertCachePolicyByName(o.policy);
   }
   const uint64_t read_at_start = DiskReadBytes();

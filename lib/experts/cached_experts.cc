@@ -105,6 +105,7 @@ Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& fi
   c->marks_.assign(c->experts_.size(), 0);
   c->predicted_layer_.assign(per_layer.size(), 0);
   c->max_held_ = std::max<size_t>(1, slots - (options.prefetch ? slots / 4 : 0));
+  c->prefetch_top_ = options.prefetch_top;
   c->queue_.assign(c->experts_.size(), 0);
   c->prefetch_batch_ = std::max<size_t>(1, options.prefetch_batch);
   c->policy_ = options.policy ? options.policy() : std::make_unique<LruPerLayerPolicy>();

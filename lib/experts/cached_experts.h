@@ -54,6 +54,9 @@ struct CachedExpertsOptions {
   std::function<std::unique_ptr<ExpertCachePolicy>()> policy;
   bool prefetch = true;       // a background I/O thread serves Prefetch; false: Prefetch does nothing
   size_t prefetch_batch = 8;  // experts per batch the I/O thread submits
+  // Of each token's predicted experts, prefetch only the `prefetch_top` heaviest (0: all num_experts_per_tok).
+  // When reads are the bottleneck, a wrong guess costs a read and evicts a cached expert.
+  size_t prefetch_top = 0;
 };
 
 struct ExpertCacheStats {
@@ -108,6 +111,7 @@ class CachedExperts final : public ExpertSource {
   // slots() less the slots kept for reads ahead when prefetching (see Pins above); at least 1.
   size_t max_held() const override { return max_held_; }
   bool wants_prefetch() const override { return io_thread_.joinable(); }
+  size_t prefetch_top() const override { return prefetch_top_; }
 
   // Blocks until every queued prefetch has been read or dropped (tests, benchmarks).
   void WaitForPrefetch();
@@ -158,6 +162,7 @@ class CachedExperts final : public ExpertSource {
   std::unique_ptr<ExpertCachePolicy> policy_;
   size_t moe_layers_ = 0;
   size_t max_held_ = 1;
+  size_t prefetch_top_ = 0;
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;     // a read finished, a slot was unpinned, the queue drained

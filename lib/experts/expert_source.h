@@ -33,6 +33,8 @@ class ExpertSource {
   // Whether Prefetch does anything. Callers predict experts (which costs a router pass per layer) only when
   // it does, so sources that hold everything pay nothing for prefetching.
   virtual bool wants_prefetch() const { return false; }
+  // How many of each token's predicted experts to read ahead, heaviest first (0: all it would pick).
+  virtual size_t prefetch_top() const { return 0; }
 };
 
 // Every expert resident in the mapping: Acquire returns the bound views, Release and Prefetch do nothing.

@@ -21,15 +21,17 @@ struct ExpertPrediction {
   std::vector<float> router_logits;  // [n, E]
   std::vector<int64_t> ids;          // [k]: one token's choice
   std::vector<float> weights;        // [k]
+  std::vector<size_t> order;         // [k]: one token's choices, heaviest first (when `top` cuts them)
   std::vector<uint8_t> picked;       // [E]: chosen by some token
   std::vector<int64_t> experts;      // the union, ascending
   SelectScratch select;
 };
 
 // The experts `next` (an MoE layer) would choose for any of the n rows of x [n, H], as RouteTokens chooses
-// them (SelectExperts with the layer's correction bias), in ascending order. The span lives until the next
-// call with `p`.
+// them (SelectExperts with the layer's correction bias), in ascending order. With 0 < top < k, only each row's
+// `top` heaviest choices count: the surest guesses, since a wrong one costs a read and a slot. The span lives
+// until the next call with `p`.
 std::span<const int64_t> PredictExperts(LinearContext& cx, const TextConfig& config, const TextLayerWeights& next,
-                                        const float* x, size_t n, ExpertPrediction& p);
+                                        const float* x, size_t n, ExpertPrediction& p, size_t top = 0);
 
 }  // namespace glmv

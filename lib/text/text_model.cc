@@ -35,7 +35,7 @@ void RecordRouting(const TextConfig& c, size_t n, const MoeScratch& moe, TextTra
 void PrefetchNextLayer(const TextConfig& c, const TextWeights& w, size_t l, const float* h, size_t n,
                        ExpertSource& experts, ForwardScratch& s) {
   if (!experts.wants_prefetch() || l + 1 >= w.layers.size() || w.layers[l + 1].dense) return;
-  experts.Prefetch(l + 1, PredictExperts(s.linear, c, w.layers[l + 1], h, n, s.prediction));
+  experts.Prefetch(l + 1, PredictExperts(s.linear, c, w.layers[l + 1], h, n, s.prediction, experts.prefetch_top()));
 }
 
 }  // namespace

@@ -173,6 +173,20 @@ TEST_CASE("PredictExperts applied to a layer's own MLP input is exactly that lay
     // One token: exactly its k experts.
     const auto one = PredictExperts(cx, c, t.model->weights().layers[layer], x.data(), 1, p);
     CHECK(one.size() == static_cast<size_t>(c.num_experts_per_tok));
+    // top = 1: the one token's heaviest choice, which is the largest routing weight RouteTokens gave it.
+    const std::vector<int64_t> one_all(one.begin(), one.end());
+    const auto heaviest = PredictExperts(cx, c, t.model->weights().layers[layer], x.data(), 1, p, 1);
+    REQUIRE(heaviest.size() == 1);
+    int64_t best = -1;
+    float best_w = -1;
+    for (size_t i = 0; i < static_cast<size_t>(c.num_experts_per_tok); ++i) {
+      if (moe.weights[i] > best_w) best_w = moe.weights[i], best = moe.ids[i];
+    }
+    CHECK(heaviest[0] == best);
+    // Every token's top choices are a subset of its full choices.
+    const auto top2 = PredictExperts(cx, c, t.model->weights().layers[layer], x.data(), ids.size(), p, 2);
+    CHECK(top2.size() <= 2 * ids.size());
+    for (const int64_t e : top2) CHECK(std::find(want.begin(), want.end(), e) != want.end());
   }
 }
 
