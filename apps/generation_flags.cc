@@ -46,6 +46,7 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--prefill-chunk", "", true, "N  prompt tokens per step; long prompts are prefilled in chunks (default 512)"},
       {"--cache-bytes", "", true, "SIZE  cap on finished turns' keys and values kept for reuse (e.g. 1GiB; default: what --kv-memory leaves)"},
       MemBudgetOption(),
+      ExpertPrefetchOption(),
       {"--stats", "", false, "at the end, print the expert cache's statistics (with --mem-budget or an automatic budget)"},
       {"--threads", "-t", true, "N  threads (default: all cores)"},
       ActPrecisionOption(),
@@ -70,6 +71,7 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
   }
   f.engine.experts_in_ram = args.Has("--experts-in-ram");
   GLMV_ASSIGN_OR_RETURN(f.mem_budget, ReadMemBudget(args));
+  GLMV_RETURN_IF_ERROR(ReadExpertPrefetch(args, f.engine));
   f.stats = args.Has("--stats");
   if (args.Has("--cache-bytes")) {
     GLMV_ASSIGN_OR_RETURN(const uint64_t bytes, ParseByteSize(args.Get("--cache-bytes"), "--cache-bytes"));

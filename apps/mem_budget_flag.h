@@ -13,6 +13,12 @@ namespace glmv::app {
 
 OptionSpec MemBudgetOption();
 
+// --expert-prefetch N: with an expert cache, read each token's N heaviest predicted experts of the next layer
+// while this one computes (0, the default: no prefetch, which measured faster: benchmarks/README.md).
+OptionSpec ExpertPrefetchOption();
+// Sets options.expert_cache.prefetch and prefetch_top from --expert-prefetch.
+Status ReadExpertPrefetch(const Args& args, EngineOptions& options);
+
 // --mem-budget's bytes (SizeGrammar::kMemBudget), or 0 when absent (the runtime decides).
 Result<uint64_t> ReadMemBudget(const Args& args);
 

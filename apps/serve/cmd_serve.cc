@@ -57,6 +57,7 @@ std::vector<OptionSpec> ServeOptions() {
       {"--sse-ping-ms", "", true, "N  a stream silent for N ms gets an SSE ': ping' comment (default 15000; small values are for tests)"},
       {"--experts-in-ram", "", false, "copy the routed experts into memory at load"},
       MemBudgetOption(),
+      ExpertPrefetchOption(),
       {"--threads", "-t", true, "N  threads for the model (default: all cores)"},
       {"--help", "-h", false, "show this help"},
   };
@@ -257,6 +258,7 @@ int RunServe(int argc, char** argv) {
   // The plan reserves KV for --parallel × --ctx (or --kv-memory): refused here, before the port is taken.
   auto mem_budget = ReadMemBudget(*args);
   if (!mem_budget.ok()) return Fail(mem_budget.status());
+  if (Status prefetch = ReadExpertPrefetch(*args, eo); !prefetch.ok()) return Fail(prefetch);
   if (Status plan = ApplyMemoryPlan(model_path, *mem_budget, "serve", eo); !plan.ok()) return Fail(plan);
   auto limits = InputLimitsFromArgs(*args);
   if (!limits.ok()) return Fail(limits.status());

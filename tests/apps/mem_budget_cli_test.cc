@@ -84,7 +84,7 @@ TEST_CASE("run under a budget of one layer's experts: the mapped run's greedy id
   const uint64_t pinned = Number(refused.err, "2 experts one MoE step pins (\\d+) bytes");
   // Room for 8 of the 16 experts: one layer's, so steps rarely split into groups and prefetch has room.
   const uint64_t budget = minimum + 3 * pinned;
-  const auto cached = Glmv("run -m " + model + kPrompt + " --stats --mem-budget " + std::to_string(budget));
+  const auto cached = Glmv("run -m " + model + kPrompt + " --stats --expert-prefetch 2 --mem-budget " + std::to_string(budget));
   REQUIRE_MESSAGE(cached.status == 0, cached.err);
   CHECK(cached.out == mapped.out);
   CHECK(!cached.out.empty());
@@ -106,6 +106,12 @@ TEST_CASE("run under a budget of one layer's experts: the mapped run's greedy id
   REQUIRE_MESSAGE(at_minimum.status == 0, at_minimum.err);
   CHECK(at_minimum.out == mapped.out);
   CHECK(Number(at_minimum.err, "expert cache: (\\d+) slots") == 2);
+  // Without --expert-prefetch nothing is read ahead.
+  CHECK(Number(at_minimum.err, "(\\d+) predicted, \\d+ used") == 0);
+  CHECK(Number(at_minimum.err, "expert prefetch: (\\d+) issued") == 0);
+  const auto negative = Glmv("run -m " + model + kPrompt + " --expert-prefetch -1 --mem-budget " + std::to_string(budget));
+  CHECK(negative.status == 1);
+  CHECK(negative.err.find("--expert-prefetch") != std::string::npos);
 
   // chat prints the same summary when the conversation ends.
   const auto chat = test::RunCommand(std::string(GLMV_BIN) + " chat -m " + model + " -n 4 --seed 1 --stats --mem-budget " +
