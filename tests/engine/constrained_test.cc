@@ -8,6 +8,7 @@
 
 #include "lib/engine/engine.h"
 #include "lib/sampling/json_schema.h"
+#include "lib/sampling/token_constraint.h"
 #include "tests/engine/answer_schema.h"
 #include "tests/test_util.h"
 
@@ -109,6 +110,43 @@ TEST_CASE("armed after a token: the run up to that token is the unconstrained on
     CHECK_MESSAGE(test::AnswerProblems(answer) == "", text);
   }
   CHECK(checked == 3);
+}
+
+// What the server does with thinking on (apps/serve/scheduler.cc): the grammar armed after `</think>`, the
+// tokenizer's own token. The reasoning before it is free (the unconstrained run's ids, through `</think>`),
+// and the answer after it validates.
+TEST_CASE("thinking on: the grammar is armed only after the reasoning block's </think>") {
+  Tiny t = Load();
+  const std::optional<int64_t> think_end = ThinkEndToken(*t.engine->tokenizer());
+  REQUIRE(think_end.has_value());
+  const std::vector<int64_t>& eos = t.engine->model().config().eos_token_ids;
+  auto is_eos = [&](int64_t id) { return std::find(eos.begin(), eos.end(), id) != eos.end(); };
+  const std::vector<int64_t> prompt =
+      t.engine->tokenizer()->Encode("[gMASK]<sop><|user|>\nDescribe the point as JSON.<|assistant|>\n<think>");
+  int checked = 0;
+  for (uint64_t seed = 1; seed <= 60 && checked < 2; ++seed) {
+    CAPTURE(seed);
+    // A free run in which the random model closes its reasoning before any eos, within 300 tokens.
+    GenerateRequest free_request = Sampled(prompt, seed, 300);
+    const GenerateResult free = Run(t, free_request, nullptr);
+    const auto close = std::find(free.ids.begin(), free.ids.end(), *think_end);
+    if (close == free.ids.end() || std::any_of(free.ids.begin(), close, is_eos)) continue;
+    const size_t reasoning = static_cast<size_t>(close - free.ids.begin()) + 1;  // through </think>
+    ++checked;
+    const GenerateResult r = Run(t, Sampled(prompt, seed, reasoning + 600),
+                                 std::make_unique<TokenConstraint>(t.grammar, t.trie, TokenConstraintOptions{eos, think_end}));
+    REQUIRE(r.ids.size() > reasoning);
+    CHECK(std::vector<int64_t>(r.ids.begin(), r.ids.begin() + static_cast<std::ptrdiff_t>(reasoning)) ==
+          std::vector<int64_t>(free.ids.begin(), free.ids.begin() + static_cast<std::ptrdiff_t>(reasoning)));
+    CHECK(r.finish == FinishReason::kEos);
+    const std::vector<int64_t> answer_ids(r.ids.begin() + static_cast<std::ptrdiff_t>(reasoning), r.ids.end() - 1);
+    const std::string text = t.engine->tokenizer()->Decode(answer_ids);
+    Json answer;
+    REQUIRE_NOTHROW(answer = Json::parse(text));
+    CHECK_MESSAGE(test::AnswerProblems(answer) == "", text);
+    MESSAGE("seed " << seed << ": " << reasoning << " reasoning tokens, then " << text);
+  }
+  CHECK(checked == 2);
 }
 
 }  // namespace
