@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include <doctest/doctest.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <regex>
 #include <random>
 
 namespace glmv::test {
@@ -80,6 +82,12 @@ double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
   double worst = 0;
   for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(static_cast<double>(a[i]) - b[i]));
   return worst;
+}
+
+uint64_t Number(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  REQUIRE_MESSAGE(std::regex_search(text, m, std::regex(pattern)), text);
+  return std::stoull(m[1].str());
 }
 
 }  // namespace glmv::test

@@ -39,6 +39,10 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::string& command, const std::string& stdin_text = "", bool capture_stderr = true);
 
+// The number the first group of `pattern` (a regex with one group of digits) matches in `text`; REQUIREs a
+// match (printing `text` otherwise), e.g. Number(err, "(\\d+) misses").
+uint64_t Number(const std::string& text, const std::string& pattern);
+
 // Largest |a[i] − b[i]|; infinity when the sizes differ.
 double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b);
 

@@ -13,6 +13,8 @@
 namespace glmv {
 namespace {
 
+using test::Number;
+
 const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();
 const std::string kPrompt = " --prompt-ids 282,284,287,162,87,60,14,57,155,272,233,288 -n 8";
 
@@ -23,13 +25,6 @@ std::string ConvertTiny(const test::TempDir& dir) {
   const auto r = Glmv("convert " + kTiny + " -o " + out);
   REQUIRE_MESSAGE(r.status == 0, r.err);
   return out;
-}
-
-// The number before " bytes" in `pattern`'s match in `text` (pattern: a regex with one group of digits).
-uint64_t Number(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(text, m, std::regex(pattern)), text);
-  return std::stoull(m[1].str());
 }
 
 TEST_CASE("--mem-budget below the minimum is refused by run, chat and serve, stating the minimum in bytes and GiB") {

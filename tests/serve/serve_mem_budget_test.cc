@@ -14,6 +14,8 @@
 namespace glmv {
 namespace {
 
+using test::Number;
+
 using test::Metric;
 
 const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();
@@ -22,12 +24,6 @@ const char* const kExpertMetrics[] = {
     "glmv_expert_disk_bytes_total",      "glmv_expert_stall_seconds_total",   "glmv_expert_prefetch_issued_total",
     "glmv_expert_prefetch_useful_total",
 };
-
-uint64_t Number(const std::string& text, const std::string& pattern) {
-  std::smatch m;
-  REQUIRE_MESSAGE(std::regex_search(text, m, std::regex(pattern)), text);
-  return std::stoull(m[1].str());
-}
 
 TEST_CASE("serve --mem-budget: /metrics exports the expert cache's counters, and a request moves them") {
   test::TempDir dir;
