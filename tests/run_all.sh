@@ -34,6 +34,8 @@ run_suite "release build" build-test --buildtype=release || status=1
 run_suite "ASan + UBSan build" build-asan -Doptimization=1 -Ddebug=false -Db_ndebug=false -Db_sanitize=address,undefined \
   -Db_lundef=false -Dbenchmarks=false "-Dcpp_args=-fno-sanitize-recover=all -g1" "-Dc_args=-g1" || status=1
 
+# The failed tests again, last, where a log cut to its tail still shows them (python3 is CI's own).
+[ "$failed" -eq 0 ] || python3 tests/print_failures.py build-test build-asan
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then echo "tests: a build or setup step failed"; fi
 exit "$status"
