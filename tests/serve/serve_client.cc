@@ -109,11 +109,12 @@ double Metric(httplib::Client& c, const std::string& name) {
 }
 
 bool WaitForMetric(httplib::Client& c, const std::string& name, double value) {
-  for (int i = 0; i < 250; ++i) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
     if (Metric(c, name) == value) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return false;
 }
 
 Stream ParseSse(const std::string& body) {

@@ -31,6 +31,7 @@ using test::CheckError;
 using test::Metric;
 using test::ParseSse;
 using test::Post;
+using test::WaitForMetric;
 
 const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();
 
@@ -356,20 +357,12 @@ TEST_CASE("serve: a stream waiting for its turn gets ': ping' comments before it
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::thread holder([&] { test::RawExchange(server.port(), test::RawPost(test::LongStreamRequest()), "\"delta\":{\"content\"", 1 << 16, [&] { released.wait(); }); });
-  bool busy = false;
-  for (int i = 0; i < 200 && !busy; ++i) {
-    busy = Metric(c, "glmv_slots_active") == 1;
-    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const bool busy = WaitForMetric(c, "glmv_slots_active", 1);
   json waiting = Chat("my turn", 4);
   waiting["stream"] = true;
   std::string body;
   std::thread waiter([&] { body = test::RawExchange(server.port(), test::RawPost(waiting), "data: [DONE]"); });
-  bool queued = false;
-  for (int i = 0; i < 200 && !queued; ++i) {
-    queued = Metric(c, "glmv_queue_depth") == 1;
-    if (!queued) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const bool queued = WaitForMetric(c, "glmv_queue_depth", 1);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few ping intervals in the queue
   release.set_value();  // the holder hangs up: the slot frees, the waiting request runs
   holder.join();

@@ -29,6 +29,7 @@ using test::CheckError;
 using test::Metric;
 using test::PngDataUrl;
 using test::Post;
+using test::WaitForMetric;
 
 const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();
 
@@ -229,11 +230,7 @@ TEST_CASE("serve: a full queue answers 429 while /health and /metrics answer; a 
     first_bytes = test::RawExchange(server.port(), http, "\"delta\":{\"content\"", 1 << 16, [&] { hang_up_now.wait(); });
   });
   // Wait until the one slot is busy.
-  bool busy = false;
-  for (int i = 0; i < 100 && !busy; ++i) {
-    busy = Metric(c, "glmv_slots_active") == 1;
-    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  const bool busy = WaitForMetric(c, "glmv_slots_active", 1);
   // No REQUIRE until the streamer is released: a throw here would leave its thread waiting.
   CHECK(busy);
   auto r = c.Post("/v1/chat/completions", Chat("me too").dump(), "application/json");
@@ -245,12 +242,7 @@ TEST_CASE("serve: a full queue answers 429 while /health and /metrics answer; a 
   streamer.join();  // read the first content chunk, then hung up
   CHECK(health_ok);
   CHECK(first_bytes.find("200 OK") != std::string::npos);
-  bool freed = false;
-  for (int i = 0; i < 100 && !freed; ++i) {  // within a few steps
-    freed = Metric(c, "glmv_slots_active") == 0;
-    if (!freed) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  CHECK(freed);
+  CHECK(WaitForMetric(c, "glmv_slots_active", 0));  // within a few steps
   CHECK(Metric(c, "glmv_requests_cancelled_total") == 1);
   CHECK(Post(c, Chat("my turn").dump()).status == 200);
 }
