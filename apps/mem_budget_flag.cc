@@ -45,6 +45,7 @@ Status ApplyMemoryPlan(const std::string& model, uint64_t mem_budget, const char
   GLMV_ASSIGN_OR_RETURN(const MemoryPlan plan, PlanMemory(*facts, ReadHostMemory(), mem_budget));
   if (!plan.note.empty()) fmt::print(stderr, "glmv {}: {}\n", command, plan.note);
   options.expert_cache.budget_bytes = plan.cached ? static_cast<size_t>(plan.expert_cache_bytes) : 0;
+  options.vision_lend_bytes = plan.cached ? static_cast<size_t>(plan.vision_lend_bytes) : 0;
   return Status::Ok();
 }
 

@@ -9,10 +9,12 @@
 //     rate is the disk read bandwidth every ratio divides by.
 //   bench_streaming run MODEL.glmv --mode cache|mmap [--budget 6G] [--prompt-tokens 512] [--decode-tokens 32]
 //                       [--prefill-chunk 512] [--threads N] [--reader pread|uring] [--direct 1|0] [--prefetch 1|0] [--prefetch-top N]
-//                       [--policy lru-per-layer|lfu-decay-per-layer]
+//                       [--policy lru-per-layer|lfu-decay-per-layer] [--vision-share 1|0]
 //     cache: the routed experts through the expert cache with budget_bytes = budget − resident set, where the
 //            resident set is the file's bytes minus its routed expert units (the mapping of those units is
 //            made unreachable, so nothing else of them can be resident); mmap: the plain mapping.
+//            --vision-share 1 (default) adds the vision tower's bytes to the cache, lent back while images
+//            encode, as glmv's memory plan does (lib/engine/memory_plan.h); 0 counts the tower as resident.
 //     Loads the model, prefills a prompt of --prompt-tokens pseudo-random ids (time to first token), decodes
 //     --decode-tokens greedily, and prints the tokens/s, every ExpertCacheStats counter, the bytes the process
 //     read from the disk (/proc/self/io read_bytes) and VmHWM.
@@ -38,6 +40,7 @@
 #include "io/expert_reader.h"
 #include "io/model_file.h"
 #include "lib/base/parallel.h"
+#include "lib/engine/memory_facts.h"
 #include "lib/engine/engine.h"
 
 using namespace glmv;
@@ -49,7 +52,7 @@ struct Options {
   uint64_t budget = 6'000'000'000, disk_bytes = 8'000'000'000, block = 8u << 20;
   size_t prompt_tokens = 512, decode_tokens = 32, prefill_chunk = 512;
   int threads = 0;
-  bool uring = true, direct = true, prefetch = true;
+  bool uring = true, direct = true, prefetch = true, vision_share = true;
   std::string policy = "lru-per-layer";
   size_t prefetch_top = 0;
 };
@@ -98,6 +101,8 @@ Result<Options> Parse(int argc, char** argv) {
       o.prefetch = v != "0";
     } else if (arg == "--prefetch-top") {
       o.prefetch_top = std::stoul(v);
+    } else if (arg == "--vision-share") {
+      o.vision_share = v != "0";
     } else if (arg == "--policy") {
       if (!ExpertCachePolicyByName(v)) return Status::Error("--policy takes lru-per-layer or lfu-decay-per-layer");
       o.policy = v;
@@ -236,6 +241,12 @@ int Run(const Options& o) {
                                             "beside the resident set of " + std::to_string(resident) + " bytes"));
     }
     eo.expert_cache.budget_bytes = static_cast<size_t>(o.budget - resident);
+    if (o.vision_share) {
+      auto facts = ReadModelMemoryFacts(o.model, eo);
+      if (!facts.ok()) return Fail("reading " + o.model, facts.status());
+      eo.expert_cache.budget_bytes += facts->vision_bytes;
+      eo.vision_lend_bytes = facts->vision_bytes;
+    }
     eo.expert_cache.reader.io_uring = o.uring;
     eo.expert_cache.reader.direct = o.direct;
     eo.expert_cache.prefetch = o.prefetch;
@@ -278,7 +289,7 @@ int Run(const Options& o) {
       {"bench", "streaming_run"}, {"mode", o.mode}, {"model", o.model}, {"file_bytes", split->file_bytes},
       {"routed_expert_bytes", split->expert_bytes}, {"routed_expert_units", split->units},
       {"resident_set_bytes", resident}, {"budget_bytes", o.budget},
-      {"expert_cache_bytes", cache ? eo.expert_cache.budget_bytes : 0}, {"moe_layers", engine.model().weights().layers.size() - static_cast<size_t>(c.first_k_dense_replace)},
+      {"expert_cache_bytes", cache ? eo.expert_cache.budget_bytes : 0}, {"vision_lend_bytes", eo.vision_lend_bytes}, {"moe_layers", engine.model().weights().layers.size() - static_cast<size_t>(c.first_k_dense_replace)},
       {"n_routed_experts", c.n_routed_experts}, {"threads", o.threads > 0 ? o.threads : NumThreads()},
       {"prompt_tokens", o.prompt_tokens}, {"prefill_chunk", o.prefill_chunk}, {"decode_tokens", decoded}, {"load_seconds", load_seconds},
       {"ttft_seconds", ttft}, {"first_token_seconds_engine", s.result().first_token_seconds},

@@ -90,4 +90,29 @@ uint64_t Number(const std::string& text, const std::string& pattern) {
   return std::stoull(m[1].str());
 }
 
+std::string WriteTextOnlyTinyGlmv(const std::string& glmv_bin, const TempDir& dir) {
+  std::ifstream in(DataDir() / "tiny-glm4v-moe" / "config.json");
+  std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Drop `"vision_config": {...},` (the config's strings hold no braces).
+  const size_t key = json.find("\"vision_config\"");
+  REQUIRE(key != std::string::npos);
+  size_t end = json.find('{', key);
+  REQUIRE(end != std::string::npos);
+  for (int depth = 0; end < json.size(); ++end) {
+    depth += json[end] == '{' ? 1 : json[end] == '}' ? -1 : 0;
+    if (depth == 0) break;
+  }
+  REQUIRE(end < json.size());
+  end = json.find_first_not_of(" \n\t", end + 1);
+  if (end != std::string::npos && json[end] == ',') ++end;
+  json.erase(key, end - key);
+  const auto config = dir / "text-only-config.json";
+  std::ofstream(config) << json;
+  const std::string model = (dir / "text-only.glmv").string();
+  const auto r = RunCommand(glmv_bin + " synth --config " + config.string() + " --format glmv -o " + model +
+                            " --tokenizer-from " + (DataDir() / "tiny-glm4v-moe").string());
+  REQUIRE_MESSAGE(r.status == 0, r.err);
+  return model;
+}
+
 }  // namespace glmv::test

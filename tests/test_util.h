@@ -43,6 +43,12 @@ CommandResult RunCommand(const std::string& command, const std::string& stdin_te
 // match (printing `text` otherwise), e.g. Number(err, "(\\d+) misses").
 uint64_t Number(const std::string& text, const std::string& pattern);
 
+// The tiny model's config without its vision tower, as a .glmv written by `glmv_bin synth` into `dir`
+// (with the tiny model's tokenizer). For tests of small --mem-budget caches: a model with a tower lends
+// the tower's bytes to the expert cache (lib/engine/memory_plan.h), which on the tiny model holds every
+// expert, so nothing would be evicted.
+std::string WriteTextOnlyTinyGlmv(const std::string& glmv_bin, const TempDir& dir);
+
 // Largest |a[i] − b[i]|; infinity when the sizes differ.
 double MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b);
 

@@ -104,6 +104,16 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
       GLMV_RETURN_IF_ERROR(HideMappedPages({u.bytes.data(), padded}).Annotate(file->path()));
     }
     e->ctx_.experts = e->cached_experts_.get();
+    if (options.vision_lend_bytes > 0 && e->vision_) {
+      for (const TensorView& t : file->tensors()) {
+        if (t.name.starts_with("model.visual.")) e->vision_pages_.push_back(t.bytes);
+      }
+      // Whole slots, and never so many that a MoE step's num_experts_per_tok could not be held.
+      const size_t slot = e->cached_experts_->slot_bytes();
+      const size_t keep = static_cast<size_t>(std::max<int64_t>(c.num_experts_per_tok, 1));
+      const size_t slots = e->cached_experts_->slots();
+      e->vision_lend_slots_ = std::min((options.vision_lend_bytes + slot - 1) / slot, slots > keep ? slots - keep : 0);
+    }
   }
   e->ctx_.threads = options.threads;
   e->ctx_.act_precision = options.act_precision;
@@ -340,6 +350,14 @@ void Engine::AcceptToken(Sequence& s, float* logits) {
   s.phase_ = Sequence::Phase::kDecode;
 }
 
+void Engine::ReturnVisionShare() {
+  if (vision_lend_slots_ == 0 || cached_experts_->parked() == 0) return;
+  // The tower's pages leave this process's memory (they stay in the page cache, reclaimable), and the
+  // expert cache has its slots again until the next encode parks them.
+  for (const auto& pages : vision_pages_) ReleaseMappedPages(pages);
+  cached_experts_->Unpark();
+}
+
 void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
   if (ctx_.threads > 0) SetNumThreads(ctx_.threads);  // OpenMP's thread count is per calling thread
   const TextConfig& c = model_->config();
@@ -352,17 +370,22 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
   const double now = Now();
   // One stage of the prefilling sequence's vision encode, or else its next prefill chunk; then one row per
   // decoding sequence. Each reserves its KV room or ends alone.
-  if (prefill && prefill->prefilling() && prefill->encoding()) {
+  const bool vision_stage = prefill && prefill->prefilling() && prefill->encoding();
+  if (!vision_stage) ReturnVisionShare();  // an encode that ended otherwise (its sequence failed or was dropped)
+  if (vision_stage) {
     Sequence& s = *prefill;
     if (s.first_step_ < 0) s.first_step_ = now;
     auto& [kind, encoding] = s.encodings_.front();
     if (encoding.next_stage == 0) (kind == TokenModality::kImage ? images_encoded_ : videos_encoded_) += encoding.grids.size();
+    // The tower's share of the budget back from the expert cache while it runs (a no-op once parked).
+    if (vision_lend_slots_ > 0) cached_experts_->Park(vision_lend_slots_);
     vision_->EncodeStage(encoding, ctx_.scratch.linear);
     if (encoding.done()) {
       const Status st = ScatterVisualFeatures(s.prompt_, kind, encoding.features, H);
       s.encodings_.erase(s.encodings_.begin());
       if (!st.ok()) Fail(s, st);
     }
+    if (s.encodings_.empty()) ReturnVisionShare();
     s.result_.vision_seconds += Now() - now;
   } else if (prefill && prefill->prefilling()) {
     Sequence& s = *prefill;

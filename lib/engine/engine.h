@@ -41,6 +41,11 @@ struct EngineOptions {
   // (lib/experts/cached_experts.h) instead of used in place in the mapping, whose expert units are then made
   // unreachable; 0: mapped. --mem-budget sets it through the memory plan (lib/engine/memory_plan.h).
   CachedExpertsOptions expert_cache;
+  // With an expert cache: bytes of its slots parked while the vision tower runs, the tower's share of the
+  // memory budget that the cache holds while no image or video encodes (MemoryPlan::vision_lend_bytes). The
+  // slots are parked when an encode begins; when a sequence's last encode ends, the tower's pages are
+  // dropped from memory and the slots come back. 0: the cache keeps its slots throughout.
+  size_t vision_lend_bytes = 0;
   int threads = 0;               // 0: OpenMP's default; applied on the thread that runs each step
   ActPrecision act_precision = ActPrecision::kAuto;
 };
@@ -147,6 +152,9 @@ class Engine {
   Status SharePrefix(Sequence& s);
   void Finish(Sequence& s, FinishReason reason);
   void Fail(Sequence& s, const Status& status);
+  // Ends the expert cache's loan to the vision tower (options_.vision_lend_bytes), if any: drops the tower's
+  // pages, unparks the slots.
+  void ReturnVisionShare();
 
   EngineOptions options_;
   size_t context_tokens_ = 0;
@@ -160,6 +168,9 @@ class Engine {
   RuntimeContext ctx_;
   uint64_t next_id_ = 1;
   uint64_t images_encoded_ = 0, videos_encoded_ = 0;
+  // The vision tower's tensors in the mapping (with vision_lend_bytes), dropped after encodes.
+  std::vector<std::span<const uint8_t>> vision_pages_;
+  size_t vision_lend_slots_ = 0;  // slots to park while the tower runs
   std::vector<Sequence*> live_;                  // every sequence not yet destroyed (for prefix sharing)
   std::list<std::unique_ptr<Sequence>> cached_;  // retired sequences, most recently used first
 };

@@ -55,6 +55,9 @@ Result<ModelMemoryFacts> ReadModelMemoryFacts(const std::string& model, const En
       f.expert_bytes += RoundUp(u.bytes.size());
       f.slot_bytes = std::max<uint64_t>(f.slot_bytes, RoundUp(u.bytes.size()));
     }
+    for (const TensorView& t : file.tensors()) {  // the vision tower, used only while images encode
+      if (t.name.starts_with("model.visual.")) f.vision_bytes += t.bytes.size();
+    }
     if (auto it = file.metadata().find("config.json"); it != file.metadata().end()) config_text = it->second;
   } else {
     std::error_code ec;

@@ -59,7 +59,8 @@ Result<MemoryPlan> PlanMemory(const ModelMemoryFacts& f, const HostMemory& host,
     }
     p.cached = true;
     p.budget_bytes = mem_budget;
-    p.expert_cache_bytes = mem_budget - p.resident_bytes - p.kv_reserve_bytes;
+    p.expert_cache_bytes = mem_budget - p.resident_bytes - p.kv_reserve_bytes + f.vision_bytes;
+    p.vision_lend_bytes = f.vision_bytes;
     return p;
   }
 
@@ -82,7 +83,8 @@ Result<MemoryPlan> PlanMemory(const ModelMemoryFacts& f, const HostMemory& host,
   }
   p.cached = true;
   p.budget_bytes = share;
-  p.expert_cache_bytes = share - p.resident_bytes - p.kv_reserve_bytes;
+  p.expert_cache_bytes = share - p.resident_bytes - p.kv_reserve_bytes + f.vision_bytes;
+  p.vision_lend_bytes = f.vision_bytes;
   p.note = why + ": streaming routed experts from disk under a memory budget of " + Bytes(share) +
            ", 90% of it; --mem-budget SIZE sets another";
   return p;

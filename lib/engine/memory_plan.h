@@ -10,7 +10,13 @@
 //   pinned    = num_experts_per_tok slots of the largest expert unit: what one MoE step holds at least
 //               (MoE code acquires experts in groups that fit the cache)
 //   minimum   = resident + kv + pinned
-//   expert cache = budget − resident − kv
+//   expert cache = budget − resident − kv + vision
+//   vision    = the vision tower's bytes in the file. Text never touches them, so the expert cache holds
+//               them too until an image or video encodes: then the engine parks that many bytes of cache
+//               slots while the tower runs, and drops the tower's pages afterwards (EngineOptions::
+//               vision_lend_bytes). Memory stays within the budget either way; text-only work gets
+//               the tower's share as cache (1.5-1.7x decode at a 6 GB budget on the 12-layer model,
+//               benchmarks/README.md).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +36,7 @@ struct ModelMemoryFacts {
   uint64_t slot_bytes = 0;         // the largest expert unit rounded up to 4 KiB: one cache slot
   uint64_t experts_per_token = 0;  // num_experts_per_tok
   uint64_t kv_reserve_bytes = 0;   // KvReserveBytes
+  uint64_t vision_bytes = 0;       // the vision tower's tensors (model.visual.*) in a .glmv file, else 0
 };
 
 // Memory the machine gives this process; 0 where unknown or unlimited.
@@ -44,6 +51,7 @@ struct MemoryPlan {
   uint64_t budget_bytes = 0;  // the whole budget; 0 when mapped
   uint64_t resident_bytes = 0, kv_reserve_bytes = 0, pinned_bytes = 0, minimum_bytes = 0;
   uint64_t expert_cache_bytes = 0;  // for CachedExpertsOptions::budget_bytes (0 when mapped)
+  uint64_t vision_lend_bytes = 0;   // of those, lent back while the vision tower runs (0 when mapped)
   std::string note;  // one line to show when the runtime chose something the user did not ask for, else ""
 };
 

@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 
 namespace glmv {
@@ -104,7 +105,8 @@ Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& fi
   c->queued_.assign(c->experts_.size(), 0);
   c->marks_.assign(c->experts_.size(), 0);
   c->predicted_layer_.assign(per_layer.size(), 0);
-  c->max_held_ = std::max<size_t>(1, slots - (options.prefetch ? slots / 4 : 0));
+  c->prefetch_reserve_ = options.prefetch;
+  c->UpdateMaxHeld();
   c->prefetch_top_ = options.prefetch_top;
   c->queue_.assign(c->experts_.size(), 0);
   c->prefetch_batch_ = std::max<size_t>(1, options.prefetch_batch);
@@ -152,6 +154,55 @@ void CachedExperts::BindSlot(size_t s) {
   MoveView(x.mapped.gate, x.unit_begin, slot.bytes, slot.views.gate);
   MoveView(x.mapped.up, x.unit_begin, slot.bytes, slot.views.up);
   MoveView(x.mapped.down, x.unit_begin, slot.bytes, slot.views.down);
+}
+
+void CachedExperts::UpdateMaxHeld() {
+  const size_t active = slots_.size() - parked_;
+  max_held_.store(std::max<size_t>(1, active - (prefetch_reserve_ ? active / 4 : 0)), std::memory_order_relaxed);
+}
+
+size_t CachedExperts::Park(size_t n) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  n = std::min(n, slots_.size() - 1);
+  const size_t before = parked_;
+  // From the end of the arena, whatever they hold: which experts matter most is the policy's business, and
+  // a cache about to be shrunk for an image encode is refilled by the steps after it anyway.
+  for (size_t s = slots_.size(); s-- > 0 && parked_ < n;) {
+    CacheSlot& st = state_[s];
+    if (!st.Free()) continue;
+    if (st.state == State::kReady) {
+      slot_of_[slots_[s].key] = -1;
+      ++stats_.evictions;
+      if (st.prefetched) ++stats_.prefetch_unused;
+    }
+    st = CacheSlot();
+    st.state = State::kParked;
+    st.layer = UINT32_MAX;  // no layer's: per-layer policies do not count it
+    madvise(slots_[s].bytes, slot_bytes_, MADV_DONTNEED);
+    ++parked_;
+  }
+  UpdateMaxHeld();
+  stats_.parked = parked_;
+  if (before == 0 && parked_ > 0) ++stats_.loans;
+  return parked_;
+}
+
+void CachedExperts::Unpark() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (CacheSlot& st : state_) {
+      if (st.state == State::kParked) st = CacheSlot();
+    }
+    parked_ = 0;
+    UpdateMaxHeld();
+    stats_.parked = 0;
+  }
+  changed_.notify_all();  // an Acquire waiting for a slot may take one now
+}
+
+size_t CachedExperts::parked() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return parked_;
 }
 
 bool CachedExperts::AnyLoading() const {

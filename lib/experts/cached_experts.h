@@ -27,6 +27,7 @@
 // matching Release, whatever other threads do.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -61,6 +62,8 @@ struct CachedExpertsOptions {
 
 struct ExpertCacheStats {
   size_t slots = 0, slot_bytes = 0;
+  size_t parked = 0;       // of the slots, lent out now (Park)
+  uint64_t loans = 0;      // Park calls that parked slots (the vision tower's turns)
   uint64_t acquires = 0;
   uint64_t hits = 0;       // the expert was in its slot, ready
   uint64_t waits = 0;      // it was being read (a prefetch, or another thread's miss): waited for that read
@@ -108,10 +111,22 @@ class CachedExperts final : public ExpertSource {
   Result<const MlpWeights*> Acquire(size_t layer, size_t expert) override;
   void Release(size_t layer, size_t expert) override;
   void Prefetch(size_t layer, std::span<const int64_t> experts) override;
-  // slots() less the slots kept for reads ahead when prefetching (see Pins above); at least 1.
-  size_t max_held() const override { return max_held_; }
+  // The active slots (slots() less those parked) less the slots kept for reads ahead when prefetching (see
+  // Pins above); at least 1.
+  size_t max_held() const override { return max_held_.load(std::memory_order_relaxed); }
   bool wants_prefetch() const override { return io_thread_.joinable(); }
   size_t prefetch_top() const override { return prefetch_top_; }
+
+  // Lending memory (issue 14: the vision tower's share of a budget). Park(n) parks free slots until n are
+  // parked in all: each one's expert is evicted and its bytes go back to the OS (MADV_DONTNEED), so the
+  // budget's memory can hold something else for a while (the vision tower's pages while an image encodes).
+  // A pinned or loading slot is not parked: the count may fall short of n until a later call, and at least
+  // one slot always stays active. Returns the slots parked in all. Unpark() makes every parked slot empty
+  // and usable again. Call them between steps, not while the caller's own acquires are held: max_held()
+  // follows the active slots.
+  size_t Park(size_t n);
+  void Unpark();
+  size_t parked() const;
 
   // Blocks until every queued prefetch has been read or dropped (tests, benchmarks).
   void WaitForPrefetch();
@@ -143,6 +158,8 @@ class CachedExperts final : public ExpertSource {
   // Points slot `s`'s views at its bytes (outside the lock: the slot is loading, no one else touches it).
   void BindSlot(size_t s);
   bool AnyLoading() const;
+  // max_held_ from the active slots (under the lock, or before any thread shares the object).
+  void UpdateMaxHeld();
   void IoThread();
 
   std::vector<Expert> experts_;         // [Σ experts of MoE layers]
@@ -161,7 +178,9 @@ class CachedExperts final : public ExpertSource {
   std::unique_ptr<ExpertReader> reader_;
   std::unique_ptr<ExpertCachePolicy> policy_;
   size_t moe_layers_ = 0;
-  size_t max_held_ = 1;
+  std::atomic<size_t> max_held_{1};
+  bool prefetch_reserve_ = false;       // max_held_ keeps a quarter of the active slots for reads ahead
+  size_t parked_ = 0;                   // slots in State::kParked
   size_t prefetch_top_ = 0;
 
   mutable std::mutex mutex_;

@@ -18,10 +18,11 @@ namespace glmv {
 
 // One slot of the cache as a policy sees it.
 struct CacheSlot {
-  enum class State : uint8_t { kEmpty, kLoading, kReady };
+  // kParked: lent out (CachedExperts::Park), its memory returned to the OS; never Free(), never chosen.
+  enum class State : uint8_t { kEmpty, kLoading, kReady, kParked };
   State state = State::kEmpty;
   uint32_t pins = 0;      // Acquires not yet released
-  uint32_t layer = 0;     // the expert it holds or is being filled with (state != kEmpty)
+  uint32_t layer = 0;     // the expert it holds or is being filled with (kLoading, kReady)
   uint32_t expert = 0;
   uint64_t last_use = 0;  // the cache's clock (one tick per fill or acquire) at its last fill or acquire
   uint64_t uses = 0;      // acquires since it was filled

@@ -2,7 +2,9 @@
 // budget below the minimum is refused by run, chat and serve with the minimum stated (serve's larger: it
 // reserves KV for --parallel sequences), a Hugging Face directory and malformed sizes are refused, and a
 // budget that holds only one layer's experts gives the same greedy ids as the mapped run, with --stats
-// showing the cache at work (and chat's at the end of the conversation).
+// showing the cache at work (and chat's at the end of the conversation). Those runs use the tiny model
+// without its vision tower: with it, the tower's share of the budget goes to the cache (lent back while
+// images encode) and holds every tiny expert, which the last case checks.
 #include <doctest/doctest.h>
 
 #include <regex>
@@ -69,7 +71,7 @@ TEST_CASE("--mem-budget needs a .glmv model and a size in its grammar; --help ex
 
 TEST_CASE("run under a budget of one layer's experts: the mapped run's greedy ids, and --stats shows reads") {
   test::TempDir dir;
-  const std::string model = ConvertTiny(dir);
+  const std::string model = test::WriteTextOnlyTinyGlmv(GLMV_BIN, dir);
   const auto mapped = Glmv("run -m " + model + kPrompt + " --stats");
   REQUIRE_MESSAGE(mapped.status == 0, mapped.err);
   CHECK(mapped.err.find("expert cache: off") != std::string::npos);
@@ -115,6 +117,21 @@ TEST_CASE("run under a budget of one layer's experts: the mapped run's greedy id
   CHECK(Number(chat.err, "expert cache: (\\d+) slots") == 8);
   CHECK(Number(chat.err, "(\\d+) misses") > 0);
   CHECK(chat.err.find("bytes per token") != std::string::npos);
+}
+
+TEST_CASE("with a vision tower, the minimum budget's cache also holds the tower's share: every tiny expert") {
+  test::TempDir dir;
+  const std::string model = ConvertTiny(dir);
+  const auto mapped = Glmv("run -m " + model + kPrompt);
+  REQUIRE_MESSAGE(mapped.status == 0, mapped.err);
+  const auto refused = Glmv("run -m " + model + kPrompt + " --mem-budget 1");
+  const uint64_t minimum = Number(refused.err, "below the minimum of (\\d+) bytes");
+  const auto cached = Glmv("run -m " + model + kPrompt + " --stats --mem-budget " + std::to_string(minimum));
+  REQUIRE_MESSAGE(cached.status == 0, cached.err);
+  CHECK(cached.out == mapped.out);
+  MESSAGE(cached.err);
+  CHECK(Number(cached.err, "expert cache: (\\d+) slots") == 16);  // 2 pinned + the tower's ~250 KB, capped at 16
+  CHECK(Number(cached.err, "(\\d+) evictions") == 0);
 }
 
 }  // namespace

@@ -57,6 +57,15 @@ std::vector<GenerateRequest> GoldenRequests(const Engine& engine) {
   return requests;
 }
 
+// Every golden prompt at once, in chunks of 5 tokens (× 2 experts of 8) beside the other sequences' rows:
+// most steps touch 5 experts or more.
+EngineOptions GoldenBatchOptions() {
+  EngineOptions options;
+  options.prefill_chunk = 5;
+  options.max_sequences = 8;
+  return options;
+}
+
 // Ids and every logits row equal, bit for bit.
 void CheckSame(const Run& got, const Run& want) {
   REQUIRE(got.logits.size() == want.logits.size());
@@ -152,11 +161,30 @@ void CompareCached(const std::string& model, const EngineOptions& options, size_
 TEST_CASE("every golden prompt at once through a 5-slot expert cache with prefetch: logits and ids bit-identical to mapped") {
   test::TempDir dir;
   const std::string model = ConvertTiny(dir);
-  EngineOptions options;
-  options.prefill_chunk = 5;  // 5 tokens × 2 experts of 8, beside the other sequences' rows: most steps touch 5+
-  options.max_sequences = 8;
+  const EngineOptions options = GoldenBatchOptions();
   const auto requests = GoldenRequests(*NewEngine(model, options));
   CompareCached(model, options, 5, requests);  // groups of at most 4 experts (one slot kept for reads ahead)
+}
+
+TEST_CASE("the vision tower's share lent by the expert cache while images encode: bit-identical, slots back after") {
+  test::TempDir dir;
+  const std::string model = ConvertTiny(dir);
+  const EngineOptions options = GoldenBatchOptions();
+  const auto requests = GoldenRequests(*NewEngine(model, options));
+  REQUIRE(std::any_of(requests.begin(), requests.end(), [](const GenerateRequest& r) { return !r.visual.empty(); }));
+  const Run mapped = RunAll(*NewEngine(model, options), requests);
+  EngineOptions lending = options;
+  lending.expert_cache.budget_bytes = 6 * SlotBytes(model);
+  lending.vision_lend_bytes = size_t{1} << 30;  // more than the cache: all but num_experts_per_tok slots go
+  auto engine = NewEngine(model, lending);
+  const CachedExperts* cache = engine->cached_experts();
+  REQUIRE(cache != nullptr);
+  CheckSame(RunAll(*engine, requests), mapped);
+  const ExpertCacheStats s = cache->stats();
+  CheckStats(s, "lending");
+  CHECK(s.loans > 0);        // the images' encodes parked slots...
+  CHECK(cache->parked() == 0);  // ...and the slots came back after
+  CHECK(cache->max_held() == 6 - 6 / 4);
 }
 
 // The tiny config widened to 16 experts (4 per token) over 4 layers, written as a random-weight .glmv by

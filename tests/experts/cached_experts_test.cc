@@ -154,6 +154,49 @@ TEST_CASE("an Acquire while every slot is pinned fails with the documented error
   cache->Release(2, 3);
 }
 
+TEST_CASE("Park lends free slots out (never a pinned one, never the last), max_held follows, Unpark returns them") {
+  test::TempDir dir;
+  const Loaded l = Load(test::WriteTinySynthGlmv(dir));
+  CachedExpertsOptions options;
+  options.prefetch = false;
+  auto cache = NewCache(l, 5, options);
+  CHECK(cache->max_held() == 5);
+  for (size_t e = 0; e < 5; ++e) {  // fill every slot
+    REQUIRE(cache->Acquire(1, e).ok());
+    cache->Release(1, e);
+  }
+  auto held = cache->Acquire(1, 4);  // the newest: pinned while parking
+  REQUIRE(held.ok());
+  CHECK(cache->Park(3) == 3);
+  CHECK(cache->parked() == 3);
+  CHECK(cache->stats().parked == 3);
+  CHECK(cache->max_held() == 2);
+  CHECK(cache->stats().evictions == 3);  // the parked slots' experts are gone
+  CHECK(SameExpert(**held, l.per_layer[1][4]));  // the pinned one stayed
+  // Two active slots: the held one and one more; a third expert at once is refused.
+  auto second = cache->Acquire(2, 0);
+  REQUIRE(second.ok());
+  CHECK(SameExpert(**second, l.per_layer[2][0]));
+  CHECK(!cache->Acquire(2, 1).ok());
+  cache->Release(2, 0);
+  cache->Release(1, 4);
+  CHECK(cache->Park(3) == 3);   // already parked: nothing more happens
+  CHECK(cache->Park(99) == 4);  // never the last slot
+  CHECK(cache->max_held() == 1);
+  cache->Unpark();
+  CHECK(cache->parked() == 0);
+  CHECK(cache->max_held() == 5);
+  // Every slot usable again, and the experts read into them are the mapped ones.
+  std::vector<const MlpWeights*> all;
+  for (size_t e = 0; e < 5; ++e) {
+    auto got = cache->Acquire(2, e);
+    REQUIRE_MESSAGE(got.ok(), got.status().message());
+    CHECK(SameExpert(**got, l.per_layer[2][e]));
+    all.push_back(*got);
+  }
+  for (size_t e = 0; e < 5; ++e) cache->Release(2, e);
+}
+
 // Always slot 0, in use or not.
 class StubbornPolicy final : public ExpertCachePolicy {
  public:

@@ -88,6 +88,28 @@ TEST_CASE("plan: an explicit budget sizes the expert cache, even for a model tha
   CHECK(least->expert_cache_bytes == 8 * (14 << 20));
 }
 
+TEST_CASE("plan: the vision tower's bytes go to the expert cache too, lent back while images encode") {
+  ModelMemoryFacts f = BigModel();
+  f.vision_bytes = 2 * kGiB;  // part of the 4 GiB resident
+  const auto plan = PlanMemory(f, {}, 8 * kGiB);
+  REQUIRE(plan.ok());
+  CHECK(plan->resident_bytes == kResident);  // the minimum still holds the tower, for when it runs
+  CHECK(plan->minimum_bytes == kMinimum);
+  CHECK(plan->expert_cache_bytes == 8 * kGiB - kResident - 1 * kGiB + 2 * kGiB);
+  CHECK(plan->vision_lend_bytes == 2 * kGiB);
+  // At the minimum, lending the tower's share leaves exactly the pinned experts' slots.
+  const auto least = PlanMemory(f, {}, kMinimum);
+  REQUIRE(least.ok());
+  CHECK(least->expert_cache_bytes - least->vision_lend_bytes == 8 * (14 << 20));
+  // The automatic budget lends it the same way; a mapped model lends nothing.
+  const auto automatic = PlanMemory(f, {.mem_available = 40 * kGiB}, 0);
+  REQUIRE(automatic.ok());
+  CHECK(automatic->cached);
+  CHECK(automatic->vision_lend_bytes == 2 * kGiB);
+  CHECK(automatic->expert_cache_bytes == automatic->budget_bytes - kResident - 1 * kGiB + 2 * kGiB);
+  CHECK(PlanMemory(f, {.mem_available = 100 * kGiB}, 0)->vision_lend_bytes == 0);
+}
+
 TEST_CASE("plan: budgets below the minimum are refused, stating the minimum in bytes and GiB") {
   const auto below = PlanMemory(BigModel(), {}, kMinimum - 1);
   REQUIRE(!below.ok());
@@ -140,6 +162,11 @@ TEST_CASE("facts of the tiny model converted to .glmv: units, experts per token,
   CHECK(facts->expert_bytes == units);
   CHECK(facts->slot_bytes == largest);
   CHECK(facts->expert_bytes < facts->file_bytes);
+  uint64_t vision = 0;
+  for (const auto& t : file->tensors()) vision += t.name.starts_with("model.visual.") ? t.bytes.size() : 0;
+  CHECK(vision > 0);
+  CHECK(facts->vision_bytes == vision);
+  CHECK(facts->vision_bytes < facts->file_bytes - facts->expert_bytes);
   auto engine = Engine::Load(model, options);
   REQUIRE(engine.ok());
   const KvPool& pool = (*engine)->kv_pool();
@@ -150,6 +177,7 @@ TEST_CASE("facts of the tiny model converted to .glmv: units, experts per token,
   CHECK(!hf->model_file);
   CHECK(hf->file_bytes == std::filesystem::file_size(test::DataDir() / "tiny-glm4v-moe" / "model.safetensors"));
   CHECK(hf->expert_bytes == 0);
+  CHECK(hf->vision_bytes == 0);  // a directory cannot stream: nothing to lend
 }
 
 void Write(const std::filesystem::path& path, const std::string& text) {
