@@ -140,7 +140,8 @@ def measure_disk(args):
 def run_mode(args, mode, index, disk_bw, use_cgroup=True):
     argv = ["run", args.model, "--mode", mode, "--budget", str(args.budget), "--prompt-tokens",
             str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens), "--prefill-chunk",
-            str(args.prefill_chunk), "--policy", args.policy, "--vision-share", str(args.vision_share)]
+            str(args.prefill_chunk), "--policy", args.policy, "--vision-share", str(args.vision_share),
+            "--prefetch", str(args.prefetch)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     drop_caches()
@@ -183,6 +184,9 @@ def main():
     p.add_argument("--skew", default="0", help="a label: the --expert-skew the model was synthesized with")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--policy", default="lru-per-layer", help="the cache's policy: lru-per-layer or lfu-decay-per-layer")
+    p.add_argument("--prefetch", type=int, choices=(0, 1), default=0,
+                   help="1: read the next layer's predicted experts ahead (glmv's --expert-prefetch); 0: off, "
+                        "glmv's default")
     p.add_argument("--vision-share", type=int, choices=(0, 1), default=1,
                    help="1: the cache also holds the vision tower's share, lent back while images encode "
                         "(glmv's memory plan); 0: the tower counts as resident")
@@ -200,7 +204,7 @@ def main():
     file_bytes = os.path.getsize(args.model)
     emit({"bench": "streaming_setup", "cpu": cpu_name(), "cores": os.cpu_count(), "model": args.model,
           "file_bytes": file_bytes, "budget_bytes": args.budget, "file_over_budget": file_bytes / args.budget,
-          "skew": args.skew, "vision_share": args.vision_share, "pairs": args.pairs, "prompt_tokens": args.prompt_tokens,
+          "skew": args.skew, "vision_share": args.vision_share, "prefetch": args.prefetch, "pairs": args.pairs, "prompt_tokens": args.prompt_tokens,
           "prefill_chunk": args.prefill_chunk, "decode_tokens": args.decode_tokens, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
 
     disk_first = measure_disk(args)
