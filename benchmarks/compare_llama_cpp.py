@@ -88,7 +88,7 @@ def gguf_problem(path, kind):
         want_types = {"blk.1.ffn_gate_exps.weight": 2, "blk.0.attn_q.weight": 8, "output.weight": 8}  # Q4_0, Q8_0
     else:
         want = {"clip.projector_type": "glm4v", "clip.vision.block_count": 24, "clip.vision.embedding_length": 1536}
-        want_types = {"v.blk.0.attn_qkv.weight": 1} if "v.blk.0.attn_qkv.weight" in types else {}
+        want_types = {"v.blk.0.attn_q.weight": 1}  # F16
     bad = [f"{k}={meta.get(k)!r} (want {v!r})" for k, v in want.items() if meta.get(k) != v]
     bad += [f"{k} has ggml type {types.get(k)} (want {v})" for k, v in want_types.items() if types.get(k) != v]
     return "; ".join(bad) or None
@@ -158,6 +158,7 @@ FIGURES = {
     "decode_16k_tps": "decode after 16K context (tok/s)",
     "decode_32k_tps": "decode after 32K context (tok/s)",
     "decode_short_bw_ratio": "decode weight bytes/s ÷ read bandwidth",
+    "read_bandwidth": "read bandwidth, the yardstick (GB/s; bench_util via bench_decode)",
     "peak_rss_prefill_4096": "peak RSS, prefill 4096 process (GB)",
     "peak_rss_decode_16k": "peak RSS, decode at 16K process (GB)",
 }
@@ -191,7 +192,7 @@ def summarize(results, has_llama, read_bw_yardstick):
             if l.get("decode_short_tps") and read_bw_yardstick.get("llama_bytes_per_token"):
                 l["decode_short_bw_ratio"] = l["decode_short_tps"] * read_bw_yardstick["llama_bytes_per_token"] / g["read_bandwidth"]
         for key in set(g) | set(l):
-            if key.endswith("_tokens") or key in ("read_bandwidth", "weight_bytes_per_token", "gemm_peak_gflop_per_s",
+            if key.endswith("_tokens") or key in ("weight_bytes_per_token", "gemm_peak_gflop_per_s",
                                                   "decode_ratio_to_read_bandwidth") or key.endswith("_note"):
                 continue
             f = per_figure.setdefault(key, {"glmv": [], "llama.cpp": [], "ratio": []})
@@ -202,7 +203,8 @@ def summarize(results, has_llama, read_bw_yardstick):
             if key in g and key in l and l[key]:
                 f["ratio"].append(g[key] / l[key])
     out = []
-    for key, f in sorted(per_figure.items()):
+    order = list(FIGURES)  # the table's order: FIGURES first, then encodes and the remaining peak RSS rows
+    for key, f in sorted(per_figure.items(), key=lambda kf: (order.index(kf[0]) if kf[0] in order else len(order), kf[0])):
         line = {"bench": "compare_figure", "figure": key, "glmv_median": median(f["glmv"]), "glmv_runs": f["glmv"]}
         if has_llama:
             line.update({"llama_cpp_median": median(f["llama.cpp"]), "llama_cpp_runs": f["llama.cpp"],
@@ -229,7 +231,7 @@ def print_table(lines, has_llama, tokens):
     def fmt(key, v):
         if v is None:
             return "-"
-        return f"{v / 1e9:.2f}" if key.startswith("peak_rss") else f"{v:.3g}" if v < 10 else f"{v:.1f}"
+        return f"{v / 1e9:.2f}" if key.startswith("peak_rss") or key == "read_bandwidth" else f"{v:.2f}" if v < 10 else f"{v:.1f}"
 
     print()
     head = "| figure | glmv | llama.cpp | glmv ÷ llama.cpp (per-pair range) | pairs |" if has_llama else "| figure | glmv | runs |"
@@ -298,6 +300,8 @@ def main():
                     out = {}
                     for s in mine:
                         out.update(llama.vision(s, images[s]))
+                    # One process per image here, one for all of the pair's images on glmv's side: the larger.
+                    out["peak_rss_vision"] = max(v for k, v in out.items() if k.startswith("peak_rss_encode_"))
                     return out
                 run_pairs("vision", 1, lambda mine=mine: glmv.vision(mine, args.work_dir),
                           L(llama and llama_side), lock, results, start=i)

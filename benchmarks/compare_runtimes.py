@@ -122,9 +122,12 @@ class Llama:
         return {f"decode_{depth // 1024}k_tps": tests[0]["avg_ts"], f"peak_rss_decode_{depth // 1024}k": rss}
 
     def vision(self, size, image):
-        # -c 8192: the default context (65536 from the GGUF) would allocate a KV cache no image needs.
+        # --image-max-tokens 6144: GLM-4.5V's own cap (glmv's preprocessing keeps it); llama.cpp's GLM4V default
+        # is 4096, which would shrink a page scan below glmv's token count. -c 16384: room for those tokens; the
+        # default (65536, from the GGUF) would allocate a KV cache no image needs.
         r = run([self.mtmd, "-m", self.text, "--mmproj", self.mmproj, "--chat-template", "chatglm4",
-                 "--image", image, "-p", "describe", "-n", "1", "-t", str(THREADS), "-c", "8192"],
+                 "--image", image, "-p", "describe", "-n", "1", "-t", str(THREADS), "-c", "16384",
+                 "--image-max-tokens", "6144"],
                 TIMEOUT).check(f"llama-mtmd-cli ({size})")
         log = r.stdout + r.stderr
         ms = re.findall(r"(?:mtmd batch encoding done|image slice encoded) in (\d+) ms", log)
