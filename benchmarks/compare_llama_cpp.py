@@ -53,6 +53,8 @@ def parse_args():
     p.add_argument("--no-prefill-4096", action="store_true", help="skip the 4096-token prefill in 'short'")
     p.add_argument("--vision-sizes", default="448x448,1024x1024,1920x2480")
     p.add_argument("--cpu-lock", help="lock file taken exclusively (flock) around each pair, e.g. /work/cpu.lock")
+    p.add_argument("--lock-per-run", action="store_true",
+                   help="take --cpu-lock around each run instead of each pair (long figures: shorter holds)")
     p.add_argument("--peer-dir", default=os.path.join(os.path.dirname(REPO), "shared", "peer"),
                    help="the GGUF writers (synth_gguf_glm4moe.py, synth_gguf_glm4v_mmproj.py)")
     p.add_argument("--gguf-py", help="llama.cpp's gguf-py (default: found above the llama.cpp build dir)")
@@ -168,7 +170,7 @@ def run_pairs(name, pairs, glmv_fn, llama_fn, lock, results, start=0):
     """pairs alternations of the two runs, each pair under the exclusive CPU lock; glmv first in even pairs
     (pairs are numbered from start)."""
     for i in range(start, start + pairs):
-        with lock:
+        with lock.pair():
             sides = [("glmv", glmv_fn), ("llama.cpp", llama_fn)]
             if i % 2:
                 sides.reverse()
@@ -176,7 +178,8 @@ def run_pairs(name, pairs, glmv_fn, llama_fn, lock, results, start=0):
                 if fn is None:
                     continue
                 t0 = time.monotonic()
-                figures = fn()
+                with lock.run():
+                    figures = fn()
                 emit({"bench": "compare_run", "task": name, "pair": i, "side": side,
                       "seconds": round(time.monotonic() - t0, 1), **figures})
                 results.setdefault((name, i), {})[side] = figures
@@ -267,7 +270,7 @@ def main():
     emit({"bench": "compare_setup", "cpu": cpu_name(), "date_utc": datetime.datetime.utcnow().isoformat(timespec="seconds"),
           "threads": 2, "figures": args.figures, "glmv_model": glmv.model, "llama_cpp_build": llama_build,
           "llama_cpp_decode_bytes_per_token": yard["llama_bytes_per_token"], "cpu_lock": args.cpu_lock})
-    lock = CpuLock(args.cpu_lock)
+    lock = CpuLock(args.cpu_lock, per_run=args.lock_per_run)
     L = (lambda f: f) if llama else (lambda f: None)
     tokens = {}
     for group in args.figures:

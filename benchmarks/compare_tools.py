@@ -66,10 +66,7 @@ def run(argv, timeout, env=None):
                    seconds, usage.ru_maxrss * 1024)
 
 
-class CpuLock:
-    """flock(LOCK_EX) on a shared lock file for one alternation pair, so that the two runs of a pair see the
-    same quiet machine and other people's builds (which take it shared) run between pairs."""
-
+class _Flock:
     def __init__(self, path):
         self.path = path
 
@@ -87,6 +84,21 @@ class CpuLock:
         if self.path:
             fcntl.flock(self.f, fcntl.LOCK_UN)
             self.f.close()
+
+
+class CpuLock:
+    """flock(LOCK_EX) on a shared lock file for one alternation pair, so that the two runs of a pair see the
+    same quiet machine and other people's builds (which take it shared) run between pairs. per_run takes it
+    around each run instead: a pair of long figures (decode after 16K) would hold it too long for the others."""
+
+    def __init__(self, path, per_run=False):
+        self.path, self.per_run = path, per_run
+
+    def pair(self):
+        return _Flock(None if self.per_run else self.path)
+
+    def run(self):
+        return _Flock(self.path if self.per_run else None)
 
 
 def check_free_space(directory, needed_bytes, what):
