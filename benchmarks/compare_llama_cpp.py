@@ -19,7 +19,8 @@ Prints one JSON line per run and per figure, then a table and the group's wall t
 
   benchmarks/compare_llama_cpp.py --llama-cpp LLAMA_BUILD_DIR [--figures short,vision] [--work-dir DIR]
       [--glmv-model MODEL.glmv] [--glmv-build build] [--pairs 3] [--long-pairs 2] [--pairs-32k 1]
-      [--cpu-lock /work/cpu.lock] [--no-prefill-4096] [--gguf-py DIR] [--peer-dir ../shared/peer]
+      [--cpu-lock /work/cpu.lock [--lock-per-run]] [--no-prefill-4096] [--vision-sizes 448x448,...]
+      [--gguf-py DIR] [--peer-dir ../shared/peer]
 """
 import argparse
 import datetime
@@ -30,7 +31,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare_runtimes import Glmv, Llama, decode_bytes_per_token  # noqa: E402
-from compare_tools import CpuLock, check_free_space, cpu_name, emit, fail, median, read_gguf, run, write_png  # noqa: E402
+from compare_tools import (CpuLock, check_free_space, cpu_name, emit, fail, median, read_gguf, run,  # noqa: E402
+                           write_png)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GLMV_NAME, TEXT_GGUF, MMPROJ_GGUF = "glm45v-4l-mixed.glmv", "glm45v-4l-q4_0.gguf", "glm45v-mmproj-f16.gguf"
@@ -41,7 +43,8 @@ PAGE_PIXELS = 2_000_000  # an image larger than this is a "page scan": --long-pa
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--llama-cpp", metavar="BUILD_DIR", help="llama.cpp CMake build dir (with bin/llama-bench, bin/llama-mtmd-cli)")
+    p.add_argument("--llama-cpp", metavar="BUILD_DIR",
+                   help="llama.cpp CMake build dir (with bin/llama-bench, bin/llama-mtmd-cli)")
     p.add_argument("--glmv-only", action="store_true", help="without --llama-cpp: measure glmv's side alone")
     p.add_argument("--figures", default="short", help="comma-separated groups: short, long, vision (default short)")
     p.add_argument("--work-dir", default=os.getcwd(), help="where the models and images are written or reused")
@@ -124,11 +127,13 @@ def prepare_models(args, glmv, want_llama, want_vision):
             if os.path.exists(path):
                 problem = gguf_problem(path, kind)
                 if problem:
-                    fail(f"{path} exists but is not the GGUF this comparison needs ({problem}); remove it to have it written")
+                    fail(f"{path} exists but is not the GGUF this comparison needs ({problem}); "
+                         f"remove it to have it written")
             else:
                 todo.append(kind)
     needed = sum(SIZE[k] for k in todo) + (SIZE["vision_tmp"] if want_vision else 0) + 0.5e9
-    free = check_free_space(args.work_dir, needed, ", ".join(todo + (["bench_vision's temporary tower"] if want_vision else [])) or "temporary files")
+    what = todo + (["bench_vision's temporary tower"] if want_vision else [])
+    free = check_free_space(args.work_dir, needed, ", ".join(what) or "temporary files")
     emit({"bench": "compare_files", "glmv_model": glmv_path, "text_gguf": text if want_llama else None,
           "mmproj_gguf": mmproj if want_llama else None, "to_write": todo, "free_bytes": free, "needed_bytes": needed})
     if "glmv" in todo:
@@ -193,7 +198,8 @@ def summarize(results, has_llama, read_bw_yardstick):
         if "decode_short_tps" in g:
             g["decode_short_bw_ratio"] = g["decode_ratio_to_read_bandwidth"]
             if l.get("decode_short_tps") and read_bw_yardstick.get("llama_bytes_per_token"):
-                l["decode_short_bw_ratio"] = l["decode_short_tps"] * read_bw_yardstick["llama_bytes_per_token"] / g["read_bandwidth"]
+                l["decode_short_bw_ratio"] = (l["decode_short_tps"] * read_bw_yardstick["llama_bytes_per_token"]
+                                              / g["read_bandwidth"])
         for key in set(g) | set(l):
             if key.endswith("_tokens") or key in ("weight_bytes_per_token", "gemm_peak_gflop_per_s",
                                                   "decode_ratio_to_read_bandwidth") or key.endswith("_note"):
@@ -207,7 +213,8 @@ def summarize(results, has_llama, read_bw_yardstick):
                 f["ratio"].append(g[key] / l[key])
     out = []
     order = list(FIGURES)  # the table's order: FIGURES first, then encodes and the remaining peak RSS rows
-    for key, f in sorted(per_figure.items(), key=lambda kf: (order.index(kf[0]) if kf[0] in order else len(order), kf[0])):
+    rank = lambda key: (order.index(key) if key in order else len(order), key)  # noqa: E731
+    for key, f in sorted(per_figure.items(), key=lambda kf: rank(kf[0])):
         line = {"bench": "compare_figure", "figure": key, "glmv_median": median(f["glmv"]), "glmv_runs": f["glmv"]}
         if has_llama:
             line.update({"llama_cpp_median": median(f["llama.cpp"]), "llama_cpp_runs": f["llama.cpp"],
@@ -234,11 +241,15 @@ def print_table(lines, has_llama, tokens):
     def fmt(key, v):
         if v is None:
             return "-"
-        return f"{v / 1e9:.2f}" if key.startswith("peak_rss") or key == "read_bandwidth" else f"{v:.2f}" if v < 10 else f"{v:.1f}"
+        if key.startswith("peak_rss") or key == "read_bandwidth":
+            return f"{v / 1e9:.2f}"
+        return f"{v:.2f}" if v < 10 else f"{v:.1f}"
 
     print()
-    head = "| figure | glmv | llama.cpp | glmv ÷ llama.cpp (per-pair range) | pairs |" if has_llama else "| figure | glmv | runs |"
-    print(head)
+    if has_llama:
+        print("| figure | glmv | llama.cpp | glmv ÷ llama.cpp (per-pair range) | pairs |")
+    else:
+        print("| figure | glmv | runs |")
     print("|" + "---|" * (5 if has_llama else 3))
     for ln in lines:
         key = ln["figure"]
@@ -246,7 +257,8 @@ def print_table(lines, has_llama, tokens):
         if has_llama:
             r = ln["glmv_over_llama_cpp_per_pair"]
             ratio = f"{ln['glmv_over_llama_cpp_median']:.2f} ({min(r):.2f}–{max(r):.2f})" if r else "-"
-            print(f"| {name} | {fmt(key, ln['glmv_median'])} | {fmt(key, ln['llama_cpp_median'])} | {ratio} | {len(r)} |")
+            g, l = fmt(key, ln["glmv_median"]), fmt(key, ln["llama_cpp_median"])
+            print(f"| {name} | {g} | {l} | {ratio} | {len(r)} |")
         else:
             print(f"| {name} | {fmt(key, ln['glmv_median'])} | {len(ln['glmv_runs'])} |")
     print(flush=True)
@@ -264,10 +276,13 @@ def main():
     glmv = Glmv(args.glmv_build, None)
     want_vision = "vision" in args.figures
     llama_build = args.llama_cpp
+    if llama_build:  # a missing binary is reported before any model is written
+        Llama(llama_build, None, None)
     glmv.model, text, mmproj = prepare_models(args, glmv, bool(llama_build), want_vision)
     llama = Llama(llama_build, text, mmproj) if llama_build else None
     yard = {"llama_bytes_per_token": decode_bytes_per_token(text) if llama else None}
-    emit({"bench": "compare_setup", "cpu": cpu_name(), "date_utc": datetime.datetime.utcnow().isoformat(timespec="seconds"),
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    emit({"bench": "compare_setup", "cpu": cpu_name(), "date_utc": now,
           "threads": 2, "figures": args.figures, "glmv_model": glmv.model, "llama_cpp_build": llama_build,
           "llama_cpp_decode_bytes_per_token": yard["llama_bytes_per_token"], "cpu_lock": args.cpu_lock})
     lock = CpuLock(args.cpu_lock, per_run=args.lock_per_run)
@@ -278,8 +293,8 @@ def main():
         if group == "short":
             run_pairs("short", args.pairs, glmv.short, L(llama and llama.short), lock, results)
             if not args.no_prefill_4096:
-                run_pairs("prefill_4096", args.pairs, lambda: glmv.prefill(4096), L(llama and (lambda: llama.prefill(4096))),
-                          lock, results)
+                run_pairs("prefill_4096", args.pairs, lambda: glmv.prefill(4096),
+                          L(llama and (lambda: llama.prefill(4096))), lock, results)
         elif group == "long":
             run_pairs("decode_16k", args.long_pairs, lambda: glmv.decode_at(16384),
                       L(llama and (lambda: llama.decode_at(16384))), lock, results)

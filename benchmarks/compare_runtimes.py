@@ -31,7 +31,8 @@ class Glmv:
         self.model = model
         for path in (self.glmv, self.bench_decode, self.bench_vision):
             if not os.access(path, os.X_OK):
-                fail(f"glmv binary missing: {path} (build it: meson setup {build} --buildtype=release && ninja -C {build})")
+                fail(f"glmv binary missing: {path} "
+                     f"(build it: meson setup {build} --buildtype=release && ninja -C {build})")
 
     def short(self):
         """bench_decode: prefill of 512 tokens (best of two after a warm-up run) and 64 greedy decode steps after
@@ -63,7 +64,8 @@ class Glmv:
 
     def decode_at(self, depth):
         t, rss = self._run_ids(depth, 32, f"decode at {depth}")
-        return {f"decode_{depth // 1024}k_tps": t["generated_tokens_per_second"], f"peak_rss_decode_{depth // 1024}k": rss}
+        k = depth // 1024
+        return {f"decode_{k}k_tps": t["generated_tokens_per_second"], f"peak_rss_decode_{k}k": rss}
 
     def vision(self, sizes, work_dir):
         """bench_vision writes its random-weight tower (the real shapes, BF16 like the mixed recipe's vision
