@@ -10,6 +10,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "simd/attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
 
@@ -54,10 +55,9 @@ void Scores4(const float* const q[kQueryBlock], const float* HWY_RESTRICT k, siz
 }
 
 // One query's online-softmax step over `count` ≥ 1 scores of a tile: s becomes the tile's weights
-// exp(s − m_new), the running max m and sum l move on, and out (running Σ weight·v) is rescaled and
-// accumulated. v: [count][hd].
-void Update(float* HWY_RESTRICT s, size_t count, const float* HWY_RESTRICT v, size_t hd, float& m, float& l,
-            float* HWY_RESTRICT out) {
+// exp(s − m_new), the running max m and sum l move on, and the factor that rescales its running output is
+// returned.
+float Softmax(float* HWY_RESTRICT s, size_t count, float& m, float& l) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   float m_tile = s[0];
@@ -77,18 +77,63 @@ void Update(float* HWY_RESTRICT s, size_t count, const float* HWY_RESTRICT v, si
   }
   l = l * corr + hn::GetLane(hn::SumOfLanes(d, vsum));
   m = m_new;
+  return corr;
+}
+
+// out ← out·corr + Σ_j p[j]·v[j] over j in [0, count), v: [count][hd]. Every lane is one chain of FMAs in j
+// order; Accumulate4 below runs the very same chain for four queries at once.
+void Accumulate(const float* HWY_RESTRICT p, size_t count, float corr, const float* HWY_RESTRICT v, size_t hd,
+                float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
   const auto vcorr = hn::Set(d, corr);
   size_t e = 0;
   for (; e + N <= hd; e += N) {
     auto acc = hn::Mul(hn::LoadU(d, out + e), vcorr);
-    for (size_t j = 0; j < count; ++j) acc = hn::MulAdd(hn::Set(d, s[j]), hn::LoadU(d, v + j * hd + e), acc);
+    for (size_t j = 0; j < count; ++j) acc = hn::MulAdd(hn::Set(d, p[j]), hn::LoadU(d, v + j * hd + e), acc);
     hn::StoreU(acc, d, out + e);
   }
   for (; e < hd; ++e) {
     float acc = out[e] * corr;
-    for (size_t j = 0; j < count; ++j) acc += s[j] * v[j * hd + e];
+    for (size_t j = 0; j < count; ++j) acc += p[j] * v[j * hd + e];
     out[e] = acc;
   }
+}
+
+// Accumulate for four queries that see the same `count` positions: each value row is loaded once for all
+// four (the decode case, and every prefill tile off the diagonal). Same per-query arithmetic as Accumulate.
+void Accumulate4(const float p[kQueryBlock][kAttentionKvTile], size_t count, const float corr[kQueryBlock],
+                 const float* HWY_RESTRICT v, size_t hd, float* const out[kQueryBlock]) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const auto c0 = hn::Set(d, corr[0]), c1 = hn::Set(d, corr[1]), c2 = hn::Set(d, corr[2]), c3 = hn::Set(d, corr[3]);
+  size_t e = 0;
+  for (; e + N <= hd; e += N) {
+    auto a0 = hn::Mul(hn::LoadU(d, out[0] + e), c0), a1 = hn::Mul(hn::LoadU(d, out[1] + e), c1);
+    auto a2 = hn::Mul(hn::LoadU(d, out[2] + e), c2), a3 = hn::Mul(hn::LoadU(d, out[3] + e), c3);
+    for (size_t j = 0; j < count; ++j) {
+      const auto x = hn::LoadU(d, v + j * hd + e);
+      a0 = hn::MulAdd(hn::Set(d, p[0][j]), x, a0);
+      a1 = hn::MulAdd(hn::Set(d, p[1][j]), x, a1);
+      a2 = hn::MulAdd(hn::Set(d, p[2][j]), x, a2);
+      a3 = hn::MulAdd(hn::Set(d, p[3][j]), x, a3);
+    }
+    hn::StoreU(a0, d, out[0] + e);
+    hn::StoreU(a1, d, out[1] + e);
+    hn::StoreU(a2, d, out[2] + e);
+    hn::StoreU(a3, d, out[3] + e);
+  }
+  for (; e < hd; ++e) {
+    for (size_t b = 0; b < kQueryBlock; ++b) {
+      float acc = out[b][e] * corr[b];
+      for (size_t j = 0; j < count; ++j) acc += p[b][j] * v[j * hd + e];
+      out[b][e] = acc;
+    }
+  }
+}
+
+void PrefetchRun(const float* p, size_t floats) {
+  for (size_t o = 0; o < floats; o += 64 / sizeof(float)) hwy::Prefetch(p + o);
 }
 
 void FlashAttentionImpl(const KvHeadPages& kv, size_t hd, size_t group, float scale, const AttentionQueries& a,
@@ -109,6 +154,13 @@ void FlashAttentionImpl(const KvHeadPages& kv, size_t hd, size_t group, float sc
     const size_t len = std::min({kAttentionKvTile - t0 % kAttentionKvTile, P - in_page, end - t0});
     const float* k = kv.k[t0 / P] + in_page * hd;
     const float* v = kv.v[t0 / P] + in_page * hd;
+    // Ask for the next tile now: tiles are short runs (a page per kv-head, pages apart), too short for the
+    // hardware prefetcher to get ahead of decode's one pass over the keys and values.
+    if (t0 + len < end) {
+      const size_t next = t0 + len, next_len = std::min({kAttentionKvTile - next % kAttentionKvTile, P - next % P, end - next});
+      PrefetchRun(kv.k[next / P] + (next % P) * hd, next_len * hd);
+      PrefetchRun(kv.v[next / P] + (next % P) * hd, next_len * hd);
+    }
     // Rows that start at or before t0 see none of this tile: begin with the first query whose row sees t0.
     const size_t first_row = t0 > a.start ? t0 - a.start : 0;
     for (size_t qb = first_row * group; qb < nq; qb += kQueryBlock) {
@@ -122,9 +174,19 @@ void FlashAttentionImpl(const KvHeadPages& kv, size_t hd, size_t group, float sc
         max_count = std::max(max_count, count[b]);
       }
       Scores4(q, k, hd, max_count, scale, s);
+      float corr[kQueryBlock];
+      float* out[kQueryBlock];
+      bool same_count = b_end == kQueryBlock;
       for (size_t b = 0; b < b_end; ++b) {
         const size_t i = qb + b;
-        Update(s[b], count[b], v, hd, m[i], l[i], a.out + (i / group) * a.out_stride + (i % group) * hd);
+        corr[b] = Softmax(s[b], count[b], m[i], l[i]);
+        out[b] = a.out + (i / group) * a.out_stride + (i % group) * hd;
+        same_count = same_count && count[b] == count[0];
+      }
+      if (same_count) {
+        Accumulate4(s, count[0], corr, v, hd, out);
+      } else {
+        for (size_t b = 0; b < b_end; ++b) Accumulate(s[b], count[b], corr[b], v, hd, out[b]);
       }
     }
     t0 += len;
