@@ -132,6 +132,11 @@ void Accumulate4(const float p[kQueryBlock][kAttentionKvTile], size_t count, con
   }
 }
 
+// Positions in the tile that starts at t0: up to the next multiple of kAttentionKvTile, page end or `end`.
+size_t TileLength(size_t t0, size_t P, size_t end) {
+  return std::min({kAttentionKvTile - t0 % kAttentionKvTile, P - t0 % P, end - t0});
+}
+
 void PrefetchRun(const float* p, size_t floats) {
   for (size_t o = 0; o < floats; o += 64 / sizeof(float)) hwy::Prefetch(p + o);
 }
@@ -151,13 +156,13 @@ void FlashAttentionImpl(const KvHeadPages& kv, size_t hd, size_t group, float sc
   alignas(64) float s[kQueryBlock][kAttentionKvTile] = {};
   for (size_t t0 = 0; t0 < end;) {
     const size_t in_page = t0 % P;
-    const size_t len = std::min({kAttentionKvTile - t0 % kAttentionKvTile, P - in_page, end - t0});
+    const size_t len = TileLength(t0, P, end);
     const float* k = kv.k[t0 / P] + in_page * hd;
     const float* v = kv.v[t0 / P] + in_page * hd;
     // Ask for the next tile now: tiles are short runs (a page per kv-head, pages apart), too short for the
     // hardware prefetcher to get ahead of decode's one pass over the keys and values.
     if (t0 + len < end) {
-      const size_t next = t0 + len, next_len = std::min({kAttentionKvTile - next % kAttentionKvTile, P - next % P, end - next});
+      const size_t next = t0 + len, next_len = TileLength(next, P, end);
       PrefetchRun(kv.k[next / P] + (next % P) * hd, next_len * hd);
       PrefetchRun(kv.v[next / P] + (next % P) * hd, next_len * hd);
     }
