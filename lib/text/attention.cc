@@ -4,53 +4,81 @@
 #include <cmath>
 
 #include "lib/base/parallel.h"
-#include "simd/kernels.h"
+#include "simd/attention.h"
 
 namespace glmv {
+namespace {
+
+// Query rows per work item in prefill. Each item streams its sequence's keys and values up to its last row
+// once, so larger tiles read less memory; 16 rows × 12 heads (GLM-4.5V's group) is 192 queries per K/V tile,
+// while a 512-row chunk still makes 32 × kv_heads items for the threads to share. Decode rows are tiles of one.
+constexpr size_t kQueryTileRows = 16;
+
+size_t Tiles(size_t n) { return (n + kQueryTileRows - 1) / kQueryTileRows; }
+
+}  // namespace
 
 void CausalAttention(const TextConfig& c, const float* q, std::span<const AttentionRows> groups, size_t layer,
-                     float* out, std::vector<float>& scratch) {
+                     float* out, AttentionScratch& scratch) {
   const size_t heads = static_cast<size_t>(c.num_attention_heads);
-  const size_t group = heads / static_cast<size_t>(c.num_key_value_heads);
+  const size_t kv_heads = static_cast<size_t>(c.num_key_value_heads);
+  const size_t group = heads / kv_heads;
   const size_t hd = static_cast<size_t>(c.head_dim);
   const size_t q_width = heads * hd;
-  // Score rows sized to the sequences' whole context at once, so decode does not grow them token by token.
-  size_t rows = 0, ctx = 0;
+  // Page pointers of every (group, kv-head), K then V, sized to the sequences' whole context so decode does
+  // not grow them token by token.
+  size_t pointers = 0, items = 0;
   for (const auto& g : groups) {
-    rows += g.n;
-    ctx = std::max({ctx, g.start + g.n, g.kv->max_tokens()});
+    const size_t P = g.kv->pool().page_tokens();
+    const size_t cap = std::max(g.start + g.n, g.kv->max_tokens());
+    pointers += 2 * kv_heads * ((cap + P - 1) / P);
+    items += kv_heads * Tiles(g.n);
   }
+  if (scratch.pages.size() < pointers) scratch.pages.resize(pointers);
+  const float** ptr = scratch.pages.data();
+  for (const auto& g : groups) {
+    const auto pages = g.kv->pages(layer);
+    const size_t used = (g.start + g.n + g.kv->pool().page_tokens() - 1) / g.kv->pool().page_tokens();
+    const size_t head_elems = g.kv->pool().page_tokens() * hd;  // kv-head h sits at h·P·hd inside each page
+    for (size_t h = 0; h < kv_heads; ++h) {
+      for (size_t p = 0; p < used; ++p) ptr[p] = g.kv->pool().K(pages[p]) + h * head_elems;
+      for (size_t p = 0; p < used; ++p) ptr[used + p] = g.kv->pool().V(pages[p]) + h * head_elems;
+      ptr += 2 * used;
+    }
+  }
+  const size_t state_floats = simd::FlashAttentionStateFloats(group, kQueryTileRows);
   const size_t threads = static_cast<size_t>(NumThreads());
-  if (scratch.size() < threads * ctx) scratch.resize(threads * ctx);
+  if (scratch.state.size() < threads * state_floats) scratch.state.resize(threads * state_floats);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  ParallelFor(rows * heads, 1, [&](size_t begin, size_t end, size_t thread) {
-    float* scores = scratch.data() + thread * ctx;
-    size_t gi = 0, group_end = groups.empty() ? 0 : groups[0].n;  // items are row-major: find each row's group
+  // Items are (group, kv-head, query tile) in that order: a contiguous range of them spreads each sequence's
+  // short early tiles and long late tiles over the kv-heads, so the threads' ranges cost about the same.
+  ParallelFor(items, 1, [&](size_t begin, size_t end, size_t thread) {
+    float* state = scratch.state.data() + thread * state_floats;
+    size_t gi = 0, first_item = 0;
+    const float* const* group_ptrs = scratch.pages.data();
     for (size_t item = begin; item < end; ++item) {
-      const size_t row = item / heads, h = item % heads;
-      while (row >= group_end) group_end += groups[++gi].n;
+      // Walk to the group of `item` (items and groups both ascend), skipping the page pointers of groups before.
+      for (;;) {
+        const AttentionRows& g = groups[gi];
+        const size_t group_items = kv_heads * Tiles(g.n);
+        if (item < first_item + group_items) break;
+        const size_t P = g.kv->pool().page_tokens();
+        group_ptrs += 2 * kv_heads * ((g.start + g.n + P - 1) / P);
+        first_item += group_items;
+        ++gi;
+      }
       const AttentionRows& g = groups[gi];
-      const KvSequence& kv = *g.kv;
-      const size_t P = kv.pool().page_tokens();
-      const size_t head_offset = (h / group) * P * hd;  // kv-head h/group inside each page
-      const size_t i = row - (group_end - g.n);
-      const float* qh = q + (g.row_begin + i) * q_width + h * hd;
-      const size_t visible = g.start + i + 1;
-      const auto pages = kv.pages(layer);
-      // Page by page: positions [p·P, p·P + P) are one contiguous run of this kv-head's keys (and values).
-      for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
-        const float* k = kv.pool().K(pages[p]) + head_offset;
-        const size_t count = std::min(P, visible - first);
-        for (size_t o = 0; o < count; ++o) scores[first + o] = simd::Dot(qh, k + o * hd, hd) * scale;
-      }
-      simd::SoftmaxInPlace(scores, visible);
-      float* oh = out + (g.row_begin + i) * q_width + h * hd;
-      std::fill(oh, oh + hd, 0.0f);
-      for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
-        const float* v = kv.pool().V(pages[p]) + head_offset;
-        const size_t count = std::min(P, visible - first);
-        for (size_t o = 0; o < count; ++o) simd::Axpy(scores[first + o], v + o * hd, oh, hd);
-      }
+      const size_t P = g.kv->pool().page_tokens();
+      const size_t used = (g.start + g.n + P - 1) / P;
+      const size_t local = item - first_item, tiles = Tiles(g.n);
+      const size_t h = local / tiles, r0 = (local % tiles) * kQueryTileRows;
+      const size_t rows = std::min(kQueryTileRows, g.n - r0);
+      const float* const* hp = group_ptrs + h * 2 * used;
+      const simd::KvHeadPages kv{{hp, used}, {hp + used, used}, P};
+      const size_t row = g.row_begin + r0;
+      const simd::AttentionQueries a{q + row * q_width + h * group * hd, q_width,
+                                     out + row * q_width + h * group * hd, q_width, g.start + r0, rows};
+      simd::FlashAttention(kv, hd, group, scale, a, state);
     }
   });
 }

@@ -137,7 +137,7 @@ void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<c
     }
   }
   s.attn.resize(n * q_width);
-  CausalAttention(c, s.q.data(), s.attention, layer, s.attn.data(), s.scores);
+  CausalAttention(c, s.q.data(), s.attention, layer, s.attn.data(), s.attention_scratch);
   if (observer) observer->PartDone(ForwardPart::kAttentionCore, layer);
   Linear(s.linear, L.o, nullptr, s.attn.data(), n, out, acts);
   if (observer) observer->PartDone(ForwardPart::kOProj, layer);

@@ -52,7 +52,8 @@ class ForwardObserver {
 // call, then is reused, so steady decoding does not allocate.
 struct ForwardScratch {
   LinearContext linear;                   // every linear layer's buffers and oneDNN primitives
-  std::vector<float> h, q, k, v, attn, mlp_out, mlp, scores, last;
+  std::vector<float> h, q, k, v, attn, mlp_out, mlp, last;
+  AttentionScratch attention_scratch;     // page pointers and online-softmax state of CausalAttention
   std::vector<ActQuant> acts;             // [n] per row
   std::vector<AttentionRows> attention;   // per group
   RopeTable rope;

@@ -1,0 +1,176 @@
+// Long-context attention (issue 15): the flash-style CausalAttention (simd::FlashAttention per (sequence,
+// kv-head, query tile)) against the per-(row, head) loop it replaced, in the same run, at GLM-4.5V's real
+// width (96 query heads, 8 kv-heads, head_dim 128; one layer of f32 KV in the engine's default 16-token
+// pages). Cases: decode of one row at contexts 512, 4096, 16384, and a 512-row prefill ending at 4096.
+// Prints one JSON line per case with both times and new÷old speed, and the largest output difference.
+//
+//   bench_attention [--page-tokens 16] [--min-seconds 1]
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "benchmarks/bench_util.h"
+#include "lib/base/parallel.h"
+#include "lib/text/attention.h"
+#include "simd/kernels.h"
+
+namespace glmv {
+namespace {
+
+// lib/text/attention.cc before issue 15, verbatim but for its name: per (row, query head) one simd::Dot per
+// past position into a full score row, softmax, then one simd::Axpy per position. Kept as the baseline.
+void OldCausalAttention(const TextConfig& c, const float* q, std::span<const AttentionRows> groups, size_t layer,
+                        float* out, std::vector<float>& scratch) {
+  const size_t heads = static_cast<size_t>(c.num_attention_heads);
+  const size_t group = heads / static_cast<size_t>(c.num_key_value_heads);
+  const size_t hd = static_cast<size_t>(c.head_dim);
+  const size_t q_width = heads * hd;
+  size_t rows = 0, ctx = 0;
+  for (const auto& g : groups) {
+    rows += g.n;
+    ctx = std::max({ctx, g.start + g.n, g.kv->max_tokens()});
+  }
+  const size_t threads = static_cast<size_t>(NumThreads());
+  if (scratch.size() < threads * ctx) scratch.resize(threads * ctx);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  ParallelFor(rows * heads, 1, [&](size_t begin, size_t end, size_t thread) {
+    float* scores = scratch.data() + thread * ctx;
+    size_t gi = 0, group_end = groups.empty() ? 0 : groups[0].n;
+    for (size_t item = begin; item < end; ++item) {
+      const size_t row = item / heads, h = item % heads;
+      while (row >= group_end) group_end += groups[++gi].n;
+      const AttentionRows& g = groups[gi];
+      const KvSequence& kv = *g.kv;
+      const size_t P = kv.pool().page_tokens();
+      const size_t head_offset = (h / group) * P * hd;
+      const size_t i = row - (group_end - g.n);
+      const float* qh = q + (g.row_begin + i) * q_width + h * hd;
+      const size_t visible = g.start + i + 1;
+      const auto pages = kv.pages(layer);
+      for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
+        const float* k = kv.pool().K(pages[p]) + head_offset;
+        const size_t count = std::min(P, visible - first);
+        for (size_t o = 0; o < count; ++o) scores[first + o] = simd::Dot(qh, k + o * hd, hd) * scale;
+      }
+      simd::SoftmaxInPlace(scores, visible);
+      float* oh = out + (g.row_begin + i) * q_width + h * hd;
+      std::fill(oh, oh + hd, 0.0f);
+      for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
+        const float* v = kv.pool().V(pages[p]) + head_offset;
+        const size_t count = std::min(P, visible - first);
+        for (size_t o = 0; o < count; ++o) simd::Axpy(scores[first + o], v + o * hd, oh, hd);
+      }
+    }
+  });
+}
+
+std::string CpuModel() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+// Seconds per call of fn: repeated until `min_seconds` have passed (at least 3 calls), best of the calls.
+template <typename Fn>
+double TimeBest(Fn&& fn, double min_seconds) {
+  double best = 1e30, total = 0;
+  for (int calls = 0; calls < 3 || total < min_seconds; ++calls) {
+    const double t0 = bench::Now();
+    fn();
+    const double dt = bench::Now() - t0;
+    best = std::min(best, dt);
+    total += dt;
+  }
+  return best;
+}
+
+int Run(int argc, char** argv) {
+  size_t page_tokens = 16;
+  double min_seconds = 1.0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--page-tokens")) page_tokens = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--min-seconds")) min_seconds = std::stod(argv[i + 1]);
+  }
+  TextConfig c;
+  c.num_attention_heads = 96;
+  c.num_key_value_heads = 8;
+  c.head_dim = 128;
+  const size_t heads = 96, kv_heads = 8, hd = 128, q_width = heads * hd;
+  const std::string cpu = CpuModel();
+  // The machine's read bandwidth, measured here: decode streams every key and value once, so the new kernel's
+  // KV bytes per second over this is how close decode attention is to memory-bound.
+  const double bandwidth = bench::MeasureReadBandwidth(size_t{512} << 20, 3);
+
+  struct BenchCase {
+    const char* kind;
+    size_t context, rows;
+  };
+  const BenchCase cases[] = {{"decode", 512, 1}, {"decode", 4096, 1}, {"decode", 16384, 1}, {"prefill", 4096, 512}};
+  for (const BenchCase& bc : cases) {
+    const size_t kv_bytes = 2 * bc.context * kv_heads * hd * sizeof(float);
+    auto pool = KvPool::Create(kv_heads, hd, page_tokens, kv_bytes + 2 * page_tokens * kv_heads * hd * sizeof(float));
+    if (!pool.ok()) {
+      std::fprintf(stderr, "bench_attention: %s\n", pool.status().message().c_str());
+      return 1;
+    }
+    KvSequence seq(&pool.value(), 1, bc.context);
+    if (auto st = seq.Reserve(bc.context); !st.ok()) {
+      std::fprintf(stderr, "bench_attention: %s\n", st.message().c_str());
+      return 1;
+    }
+    // Keys and values in [−1, 1); queries scaled so the softmax is far from uniform.
+    std::mt19937 gen(7);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    for (int32_t page : seq.pages(0)) {
+      float* kv = pool->K(page);
+      for (size_t e = 0; e < 2 * page_tokens * kv_heads * hd; ++e) kv[e] = dist(gen);
+    }
+    seq.Advance(bc.context);
+    std::vector<float> q(bc.rows * q_width), out_old(q.size()), out_new(q.size());
+    for (float& x : q) x = 4.0f * dist(gen);
+    const AttentionRows rows{&seq, 0, bc.rows, bc.context - bc.rows};
+    const std::span<const AttentionRows> groups(&rows, 1);
+    std::vector<float> old_scratch;
+    AttentionScratch new_scratch;
+    const double t_old = TimeBest([&] { OldCausalAttention(c, q.data(), groups, 0, out_old.data(), old_scratch); },
+                                  min_seconds);
+    const double t_new = TimeBest([&] { CausalAttention(c, q.data(), groups, 0, out_new.data(), new_scratch); },
+                                  min_seconds);
+    double max_diff = 0;
+    for (size_t i = 0; i < q.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(out_old[i] - out_new[i])));
+    nlohmann::ordered_json line;
+    line["bench"] = "attention";
+    line["case"] = bc.kind;
+    line["context"] = bc.context;
+    line["rows"] = bc.rows;
+    line["heads"] = heads;
+    line["kv_heads"] = kv_heads;
+    line["head_dim"] = hd;
+    line["page_tokens"] = page_tokens;
+    line["threads"] = NumThreads();
+    line["old_ms"] = t_old * 1e3;
+    line["new_ms"] = t_new * 1e3;
+    line["new_speed_over_old"] = t_old / t_new;
+    line["kv_gb_per_s_new"] = static_cast<double>(kv_bytes) / t_new / 1e9;
+    line["kv_fraction_of_read_bandwidth"] = static_cast<double>(kv_bytes) / t_new / bandwidth;
+    line["read_gb_per_s"] = bandwidth / 1e9;
+    line["max_abs_diff"] = max_diff;
+    line["target"] = simd::CurrentTargetName();
+    line["cpu"] = cpu;
+    bench::Emit(line);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace glmv
+
+int main(int argc, char** argv) { return glmv::Run(argc, argv); }

@@ -1,0 +1,52 @@
+// Causal attention of one (sequence, kv-head) pair over paged keys and values, flash-style: keys and values
+// are read tile by tile, once for every query vector of the call (all `group` query heads that share the
+// kv-head, for every query row), and each query keeps a running max, sum and f32 output (online softmax), so
+// no full score row is ever materialised. Decode calls it with one row; prefill with a tile of rows.
+//
+// Determinism: a query's arithmetic depends only on its own vector, its position and the keys and values it
+// sees. Key tiles start at absolute positions (multiples of kAttentionKvTile, and page starts), never at the
+// call's first row, so a row gives bit-identical output whichever rows or sequences share its call.
+#pragma once
+
+#include <cstddef>
+#include <span>
+
+namespace glmv::simd {
+
+// Key/value positions per tile (a tile never crosses a page either). 32 × head_dim 128 × 4 bytes keeps a K
+// tile and a V tile (32 KiB together) near L1 while the group's queries reuse them.
+inline constexpr size_t kAttentionKvTile = 32;
+
+// One kv-head's keys and values of one sequence: k[p] and v[p] point at [page_tokens][head_dim] f32 runs
+// holding positions [p·page_tokens, (p+1)·page_tokens). Only the pages covering the positions read are used.
+struct KvHeadPages {
+  std::span<const float* const> k, v;
+  size_t page_tokens = 0;
+};
+
+// Query rows r in [0, rows) sit at positions start + r and see positions [0, start + r]; the pages must hold
+// them all. Query head g in [0, group) of row r is q[r·q_stride + g·head_dim ..+ head_dim), already rotated;
+// its output goes to out[r·out_stride + g·head_dim ..+ head_dim]. scale multiplies q·k (1/√head_dim).
+struct AttentionQueries {
+  const float* q = nullptr;
+  size_t q_stride = 0;
+  float* out = nullptr;
+  size_t out_stride = 0;
+  size_t start = 0, rows = 0;
+};
+
+// Floats of `state` FlashAttention needs for `rows` rows of `group` heads (running max and sum per query).
+inline size_t FlashAttentionStateFloats(size_t group, size_t rows) { return 2 * group * rows; }
+
+// softmax(scale · q·Kᵀ, causal) · V for every query of `queries`. `state` holds
+// FlashAttentionStateFloats(group, rows) floats of caller scratch. Any head_dim, group, page size and length.
+void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state);
+
+namespace scalar {
+// The plain-C++ twin: the same tiles and online softmax, one query at a time, dot products in double.
+void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state);
+}  // namespace scalar
+
+}  // namespace glmv::simd
