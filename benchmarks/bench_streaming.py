@@ -26,6 +26,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare_tools import cpu_name  # noqa: E402
+
 CGROUP_ROOT = "/sys/fs/cgroup/memory"
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -46,14 +49,6 @@ def parse_size(text):
     if i == 0 or unit not in units:
         raise argparse.ArgumentTypeError(f"'{text}' is not a size (e.g. 6G, 6GiB, 6000M)")
     return int(float(t[:i]) * units[unit])
-
-
-def cpu_name():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def drop_caches():

@@ -106,7 +106,7 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
     e->ctx_.experts = e->cached_experts_.get();
     if (options.vision_lend_bytes > 0 && e->vision_) {
       for (const TensorView& t : file->tensors()) {
-        if (t.name.starts_with("model.visual.")) e->vision_pages_.push_back(t.bytes);
+        if (t.name.starts_with(kVisionTensorPrefix)) e->vision_pages_.push_back(t.bytes);
       }
       // Whole slots, and never so many that a MoE step's num_experts_per_tok could not be held.
       const size_t slot = e->cached_experts_->slot_bytes();
@@ -351,7 +351,8 @@ void Engine::AcceptToken(Sequence& s, float* logits) {
 }
 
 void Engine::ReturnVisionShare() {
-  if (vision_lend_slots_ == 0 || cached_experts_->parked() == 0) return;
+  if (!vision_share_lent_) return;  // checked every step: no lock on the cache's table for it
+  vision_share_lent_ = false;
   // The tower's pages leave this process's memory (they stay in the page cache, reclaimable), and the
   // expert cache has its slots again until the next encode parks them.
   for (const auto& pages : vision_pages_) ReleaseMappedPages(pages);
@@ -378,7 +379,10 @@ void Engine::Step(std::span<Sequence* const> decode, Sequence* prefill) {
     auto& [kind, encoding] = s.encodings_.front();
     if (encoding.next_stage == 0) (kind == TokenModality::kImage ? images_encoded_ : videos_encoded_) += encoding.grids.size();
     // The tower's share of the budget back from the expert cache while it runs (a no-op once parked).
-    if (vision_lend_slots_ > 0) cached_experts_->Park(vision_lend_slots_);
+    if (vision_lend_slots_ > 0) {
+      cached_experts_->Park(vision_lend_slots_);
+      vision_share_lent_ = true;
+    }
     vision_->EncodeStage(encoding, ctx_.scratch.linear);
     if (encoding.done()) {
       const Status st = ScatterVisualFeatures(s.prompt_, kind, encoding.features, H);

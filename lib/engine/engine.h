@@ -171,6 +171,7 @@ class Engine {
   // The vision tower's tensors in the mapping (with vision_lend_bytes), dropped after encodes.
   std::vector<std::span<const uint8_t>> vision_pages_;
   size_t vision_lend_slots_ = 0;  // slots to park while the tower runs
+  bool vision_share_lent_ = false;  // slots are parked now: a step without a vision stage returns them
   std::vector<Sequence*> live_;                  // every sequence not yet destroyed (for prefix sharing)
   std::list<std::unique_ptr<Sequence>> cached_;  // retired sequences, most recently used first
 };

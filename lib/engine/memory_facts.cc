@@ -9,6 +9,7 @@
 #include "io/model_file.h"
 #include "lib/model/config.h"
 #include "lib/model/model_assets.h"
+#include "lib/vision/vision_weights.h"
 
 namespace glmv {
 namespace {
@@ -56,7 +57,7 @@ Result<ModelMemoryFacts> ReadModelMemoryFacts(const std::string& model, const En
       f.slot_bytes = std::max<uint64_t>(f.slot_bytes, RoundUp(u.bytes.size()));
     }
     for (const TensorView& t : file.tensors()) {  // the vision tower, used only while images encode
-      if (t.name.starts_with("model.visual.")) f.vision_bytes += t.bytes.size();
+      if (t.name.starts_with(kVisionTensorPrefix)) f.vision_bytes += t.bytes.size();
     }
     if (auto it = file.metadata().find("config.json"); it != file.metadata().end()) config_text = it->second;
   } else {

@@ -5,6 +5,8 @@
 // block's m×m tokens laid out channel-major (hidden × m·m). Neither is copied at load.
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/status.h"
@@ -13,6 +15,10 @@
 #include "lib/model/weight.h"
 
 namespace glmv {
+
+// Every tensor of the vision tower, and only those, is named with this prefix (the memory plan and the
+// engine find the tower's bytes in a .glmv file by it).
+inline constexpr std::string_view kVisionTensorPrefix = "model.visual.";
 
 struct VisionBlockWeights {
   Weight norm1, norm2;  // blocks.B.norm{1,2}.weight [hidden]
@@ -40,7 +46,7 @@ struct VisionWeights {
 // Calls visit(name, expected_checkpoint_shape, Weight&) for every vision tensor.
 template <typename Visitor>
 void ForEachVisionTensor(const VisionConfig& c, VisionWeights& w, Visitor&& visit) {
-  const std::string p = "model.visual.";
+  const std::string p(kVisionTensorPrefix);
   const int64_t D = c.hidden_size, O = c.out_hidden_size, ps = c.patch_size, m = c.spatial_merge_size;
   const int64_t side = c.image_size / c.patch_size;
   visit(p + "patch_embed.proj.weight", std::vector<int64_t>{D, c.in_channels, c.temporal_patch_size, ps, ps}, w.patch_embed);
