@@ -46,6 +46,9 @@ void ExpertCacheMetrics(const SchedulerStats& s, Metric& metric) {
        static_cast<double>(s.expert_predicted_used)},
   };
   for (const auto& c : counters) metric(c.name, "counter", c.help, c.value);
+  const double acquires = static_cast<double>(s.expert_hits + s.expert_misses);
+  metric("glmv_expert_cache_hit_rate", "gauge", "Hits ÷ acquires since the start (0 before the first).",
+         acquires > 0 ? static_cast<double>(s.expert_hits) / acquires : 0.0);
 }
 
 }  // namespace
@@ -73,6 +76,13 @@ std::string MetricsText(const RequestCounters& counters, const Scheduler* schedu
     metric("glmv_prompt_cache_hits_total", "counter", "Requests that reused prompt tokens from the prefix cache.",
            static_cast<double>(s.prompt_cache_hits));
     metric("glmv_steps_total", "counter", "Engine steps run.", static_cast<double>(s.steps));
+    metric("glmv_decode_step_seconds_total", "counter",
+           "Wall time of the steps that generated tokens (whole steps, a prefill chunk beside them included).",
+           s.decode_step_seconds.load());
+    const double seconds = s.decode_step_seconds.load();
+    metric("glmv_decode_tokens_per_second", "gauge",
+           "Tokens generated per second of the steps that generated them, since the start (all requests together).",
+           seconds > 0 ? static_cast<double>(s.step_tokens) / seconds : 0.0);
     metric("glmv_queue_depth", "gauge", "Requests waiting for a slot.", static_cast<double>(scheduler->queued()));
     metric("glmv_slots_active", "gauge", "Slots generating (a request with n choices holds n).",
            static_cast<double>(scheduler->active()));

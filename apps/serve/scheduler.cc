@@ -231,8 +231,14 @@ void Scheduler::Loop() {
       }
     }
     if (prefill || !decode.empty()) {
+      const auto start = std::chrono::steady_clock::now();
       engine_.Step(decode, prefill);
       ++stats_.steps;
+      if (!decode.empty()) {
+        stats_.step_tokens += decode.size();
+        stats_.decode_step_seconds =
+            stats_.decode_step_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      }
     }
     // Published before any answer of this step goes out, so a client that reads /metrics after its answer
     // sees its encodes and expert reads.

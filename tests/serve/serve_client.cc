@@ -100,12 +100,16 @@ void CheckError(const Answer& a, int status, const std::string& mentions) {
   CHECK(a.body["error"].contains("type"));
 }
 
+double MetricIn(const std::string& metrics, const std::string& name) {
+  const size_t at = metrics.find("\n" + name + " ");
+  REQUIRE_MESSAGE(at != std::string::npos, name);
+  return std::stod(metrics.substr(at + name.size() + 2));
+}
+
 double Metric(httplib::Client& c, const std::string& name) {
   auto r = c.Get("/metrics");
   REQUIRE(r);
-  const size_t at = r->body.find("\n" + name + " ");
-  REQUIRE_MESSAGE(at != std::string::npos, name);
-  return std::stod(r->body.substr(at + name.size() + 2));
+  return MetricIn(r->body, name);
 }
 
 bool WaitForMetric(httplib::Client& c, const std::string& name, double value) {

@@ -50,7 +50,8 @@ Answer Post(httplib::Client& c, const std::string& body, const httplib::Headers&
 // An OpenAI-shaped error: {"error": {"message", "type", ...}} with `status`, its message mentioning `mentions`.
 void CheckError(const Answer& a, int status, const std::string& mentions);
 
-// One line of /metrics: `name value`.
+// One line of /metrics: `name value`, from a scrape's text or from a new scrape.
+double MetricIn(const std::string& metrics, const std::string& name);
 double Metric(httplib::Client& c, const std::string& name);
 // Whether /metrics shows `name` at `value` within 30 s (the scheduler may publish just after an answer).
 // Generous: a loaded CI machine may take seconds for what takes milliseconds here, and a state that never

@@ -52,6 +52,11 @@ TEST_CASE("serve: health, models, an answer and its stream in OpenAI's shapes") 
   CHECK(usage["completion_tokens"].get<int>() >= 1);
   CHECK(usage["completion_tokens"].get<int>() <= 6);
   CHECK(usage["total_tokens"] == usage["prompt_tokens"].get<int>() + usage["completion_tokens"].get<int>());
+  // Tokens after the first come from decode steps, which /metrics times (published before the answer).
+  if (usage["completion_tokens"].get<int>() >= 2) {
+    CHECK(Metric(c, "glmv_decode_step_seconds_total") > 0);
+    CHECK(Metric(c, "glmv_decode_tokens_per_second") > 0);
+  }
 
   // The same request streamed: role first, the same text in pieces, the finish reason, usage, [DONE].
   json s = Chat("Hello there");

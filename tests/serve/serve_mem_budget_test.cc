@@ -22,7 +22,7 @@ const std::string kTiny = (test::DataDir() / "tiny-glm4v-moe").string();
 const char* const kExpertMetrics[] = {
     "glmv_expert_cache_hits_total",      "glmv_expert_cache_misses_total",    "glmv_expert_cache_evictions_total",
     "glmv_expert_disk_bytes_total",      "glmv_expert_stall_seconds_total",   "glmv_expert_prefetch_issued_total",
-    "glmv_expert_prefetch_useful_total",
+    "glmv_expert_prefetch_useful_total", "glmv_expert_cache_hit_rate",
 };
 
 TEST_CASE("serve --mem-budget: /metrics exports the expert cache's counters, and a request moves them") {
@@ -54,6 +54,12 @@ TEST_CASE("serve --mem-budget: /metrics exports the expert cache's counters, and
   REQUIRE(again.status == 200);
   CHECK(again.body["choices"][0]["message"]["content"] == a.body["choices"][0]["message"]["content"]);
   CHECK(Metric(c, "glmv_expert_cache_hits_total") + Metric(c, "glmv_expert_cache_misses_total") > hits);
+  // One scrape, so that the counters and the rate are of the same moment.
+  auto r = c.Get("/metrics");
+  REQUIRE(r);
+  const double h = test::MetricIn(r->body, "glmv_expert_cache_hits_total");
+  const double m = test::MetricIn(r->body, "glmv_expert_cache_misses_total");
+  CHECK(test::MetricIn(r->body, "glmv_expert_cache_hit_rate") == doctest::Approx(h / (h + m)).epsilon(1e-4));
 }
 
 TEST_CASE("serve with mapped experts exports no expert cache metrics") {
