@@ -27,6 +27,7 @@
 #include "apps/serve/chat_stream.h"
 #include "apps/serve/metrics_text.h"
 #include "apps/serve/scheduler.h"
+#include "apps/serve/tcp_peer.h"
 #include "apps/pdf_inputs.h"
 #include "apps/video_inputs.h"
 #include "apps/visual_inputs.h"
@@ -136,8 +137,19 @@ void HandleChat(Server& s, const httplib::Request& req, httplib::Response& res) 
     s.answering[ids.id] = {task, start};
   }
   if (!task->chat.stream) {
+    // Nothing is written until the answer is whole, so a client that gives up is seen in the kernel's
+    // connection table: its request is cancelled at the next step, as a stream's is when a write fails.
+    TcpPeerWatch peer({req.local_addr, req.local_port, req.remote_addr, req.remote_port});
     std::vector<ChoiceNews> news;
-    while (!task->reply->Take(news, 1000)) news.clear();
+    while (!task->reply->Take(news, 250)) {
+      news.clear();
+      if (!task->reply->cancelled() && peer.hung_up()) {
+        task->reply->Cancel();
+        s.scheduler->Poke();
+      }
+    }
+    // Nobody to answer: 499 (nginx's "client closed request") goes to the log line and /metrics only.
+    if (task->reply->cancelled()) return SendError(res, {499, "the client closed the connection", "client_closed", "", ""});
     const Status& st = task->reply->status();
     if (!st.ok()) return SendError(res, {500, st.message(), "server_error", "", ""});
     return SendJson(res, 200, CompletionJson(ids, task->chat, task->reply->results(), s.info.tokenizer));

@@ -252,5 +252,29 @@ TEST_CASE("serve: a full queue answers 429 while /health and /metrics answer; a 
   CHECK(Post(c, Chat("my turn").dump()).status == 200);
 }
 
+TEST_CASE("serve: a client that gives up on a non-streaming request frees its slot at once") {
+  test::ServeProcess server({"-m", kTiny, "--parallel", "1", "--ctx", "4096"});
+  httplib::Client c("127.0.0.1", server.port());
+  json long_answer = test::LongStreamRequest();
+  long_answer["stream"] = false;  // thousands of tokens, written only once all are made
+  std::promise<void> hang_up;
+  std::shared_future<void> hang_up_now = hang_up.get_future().share();
+  // Sends the request, reads nothing, and closes the connection once the slot is seen busy.
+  std::thread client([&] { test::RawExchange(server.port(), test::RawPost(long_answer), "", 0, [&] { hang_up_now.wait(); }); });
+  const bool busy = WaitForMetric(c, "glmv_slots_active", 1);
+  const double steps_busy = Metric(c, "glmv_steps_total");
+  hang_up.set_value();
+  client.join();
+  CHECK(busy);
+  CHECK(WaitForMetric(c, "glmv_slots_active", 0));
+  CHECK(Metric(c, "glmv_requests_cancelled_total") == 1);
+  // Ended long before its 4000 tokens: a watch every 250 ms, a step of the tiny model takes milliseconds.
+  const double steps_after = Metric(c, "glmv_steps_total");
+  MESSAGE("steps while the slot was busy: from " << steps_busy << " to " << steps_after);
+  CHECK(steps_after < 3000);
+  CHECK(test::WaitForMetric(c, "glmv_requests_total{path=\"/v1/chat/completions\",status=\"499\"}", 1));
+  CHECK(Post(c, Chat("my turn").dump()).status == 200);
+}
+
 }  // namespace
 }  // namespace glmv
