@@ -19,38 +19,39 @@ namespace glmv::simd {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// Query vectors handled together: one key row load feeds this many dot products.
-constexpr size_t kQueryBlock = 4;
+// Query vectors handled together: one key or value load feeds this many FMAs. 6 divides GLM-4.5V's group of 12
+// (a decode row is two blocks) and leaves registers for the loads.
+constexpr size_t kQueryBlock = 6;
 
-// s[b][j] = scale · q[b]·k[j] for j in [0, count), four queries at once (missing ones repeat the last: their
-// scores are computed and ignored). Each query has its own accumulator, summed over head_dim in the same order
-// whatever the other three are, so a score never depends on which queries share the block.
-void Scores4(const float* const q[kQueryBlock], const float* HWY_RESTRICT k, size_t hd, size_t count,
-             float scale, float s[kQueryBlock][kAttentionKvTile]) {
+// s[b][j] = scale · q[b]·k_j for the tile's keys j in [0, count). Keys are stored transposed within a page
+// (attention.h): row e of the page holds dimension e of every key, so `kt` (the tile's first key in row 0)
+// gives N keys per load and each query keeps one accumulator of N scores, with no horizontal sums. Every lane
+// is one chain of FMAs over e in order, whatever the other queries of the block are: a score never depends on
+// which queries share the block. Lanes past the page's last key are not loaded (masked); lanes past `count`
+// hold other keys' scores, which the softmax ignores.
+void Scores(const float* const q[kQueryBlock], const float* HWY_RESTRICT kt, size_t P, size_t room, size_t hd,
+            size_t count, float scale, float s[kQueryBlock][kAttentionKvTile]) {
   const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
   const size_t N = hn::Lanes(d);
-  for (size_t j = 0; j < count; ++j, k += hd) {
-    auto a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
-    size_t e = 0;
-    for (; e + N <= hd; e += N) {
-      const auto kv = hn::LoadU(d, k + e);
-      a0 = hn::MulAdd(hn::LoadU(d, q[0] + e), kv, a0);
-      a1 = hn::MulAdd(hn::LoadU(d, q[1] + e), kv, a1);
-      a2 = hn::MulAdd(hn::LoadU(d, q[2] + e), kv, a2);
-      a3 = hn::MulAdd(hn::LoadU(d, q[3] + e), kv, a3);
+  const auto vscale = hn::Set(d, scale);
+  for (size_t c = 0; c < count; c += N) {
+    V a[kQueryBlock];
+    for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::Zero(d);
+    const float* col = kt + c;
+    if (c + N <= room) {
+      for (size_t e = 0; e < hd; ++e) {
+        const V k = hn::LoadU(d, col + e * P);
+        for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::MulAdd(hn::Set(d, q[b][e]), k, a[b]);
+      }
+    } else {  // the page ends inside this vector (a page size not a multiple of the lane count)
+      const auto inside = hn::FirstN(d, room - c);
+      for (size_t e = 0; e < hd; ++e) {
+        const V k = hn::MaskedLoad(inside, d, col + e * P);
+        for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::MulAdd(hn::Set(d, q[b][e]), k, a[b]);
+      }
     }
-    float r0 = hn::GetLane(hn::SumOfLanes(d, a0)), r1 = hn::GetLane(hn::SumOfLanes(d, a1));
-    float r2 = hn::GetLane(hn::SumOfLanes(d, a2)), r3 = hn::GetLane(hn::SumOfLanes(d, a3));
-    for (; e < hd; ++e) {
-      r0 += q[0][e] * k[e];
-      r1 += q[1][e] * k[e];
-      r2 += q[2][e] * k[e];
-      r3 += q[3][e] * k[e];
-    }
-    s[0][j] = r0 * scale;
-    s[1][j] = r1 * scale;
-    s[2][j] = r2 * scale;
-    s[3][j] = r3 * scale;
+    for (size_t b = 0; b < kQueryBlock; ++b) hn::StoreU(hn::Mul(a[b], vscale), d, s[b] + c);
   }
 }
 
@@ -81,7 +82,7 @@ float Softmax(float* HWY_RESTRICT s, size_t count, float& m, float& l) {
 }
 
 // out ← out·corr + Σ_j p[j]·v[j] over j in [0, count), v: [count][hd]. Every lane is one chain of FMAs in j
-// order; Accumulate4 below runs the very same chain for four queries at once.
+// order; AccumulateBlock below runs the very same chain for a block of queries at once.
 void Accumulate(const float* HWY_RESTRICT p, size_t count, float corr, const float* HWY_RESTRICT v, size_t hd,
                 float* HWY_RESTRICT out) {
   const hn::ScalableTag<float> d;
@@ -100,28 +101,22 @@ void Accumulate(const float* HWY_RESTRICT p, size_t count, float corr, const flo
   }
 }
 
-// Accumulate for four queries that see the same `count` positions: each value row is loaded once for all
-// four (the decode case, and every prefill tile off the diagonal). Same per-query arithmetic as Accumulate.
-void Accumulate4(const float p[kQueryBlock][kAttentionKvTile], size_t count, const float corr[kQueryBlock],
-                 const float* HWY_RESTRICT v, size_t hd, float* const out[kQueryBlock]) {
+// Accumulate for a block of queries that see the same `count` positions: each value row is loaded once for
+// all of them (the decode case, and every prefill tile off the diagonal). Same per-query arithmetic as Accumulate.
+void AccumulateBlock(const float p[kQueryBlock][kAttentionKvTile], size_t count, const float corr[kQueryBlock],
+                     const float* HWY_RESTRICT v, size_t hd, float* const out[kQueryBlock]) {
   const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
   const size_t N = hn::Lanes(d);
-  const auto c0 = hn::Set(d, corr[0]), c1 = hn::Set(d, corr[1]), c2 = hn::Set(d, corr[2]), c3 = hn::Set(d, corr[3]);
   size_t e = 0;
   for (; e + N <= hd; e += N) {
-    auto a0 = hn::Mul(hn::LoadU(d, out[0] + e), c0), a1 = hn::Mul(hn::LoadU(d, out[1] + e), c1);
-    auto a2 = hn::Mul(hn::LoadU(d, out[2] + e), c2), a3 = hn::Mul(hn::LoadU(d, out[3] + e), c3);
+    V a[kQueryBlock];
+    for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::Mul(hn::LoadU(d, out[b] + e), hn::Set(d, corr[b]));
     for (size_t j = 0; j < count; ++j) {
-      const auto x = hn::LoadU(d, v + j * hd + e);
-      a0 = hn::MulAdd(hn::Set(d, p[0][j]), x, a0);
-      a1 = hn::MulAdd(hn::Set(d, p[1][j]), x, a1);
-      a2 = hn::MulAdd(hn::Set(d, p[2][j]), x, a2);
-      a3 = hn::MulAdd(hn::Set(d, p[3][j]), x, a3);
+      const V x = hn::LoadU(d, v + j * hd + e);
+      for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::MulAdd(hn::Set(d, p[b][j]), x, a[b]);
     }
-    hn::StoreU(a0, d, out[0] + e);
-    hn::StoreU(a1, d, out[1] + e);
-    hn::StoreU(a2, d, out[2] + e);
-    hn::StoreU(a3, d, out[3] + e);
+    for (size_t b = 0; b < kQueryBlock; ++b) hn::StoreU(a[b], d, out[b] + e);
   }
   for (; e < hd; ++e) {
     for (size_t b = 0; b < kQueryBlock; ++b) {
@@ -141,30 +136,26 @@ void PrefetchRun(const float* p, size_t floats) {
   for (size_t o = 0; o < floats; o += 64 / sizeof(float)) hwy::Prefetch(p + o);
 }
 
-void FlashAttentionImpl(const KvHeadPages& kv, size_t hd, size_t group, float scale, const AttentionQueries& a,
-                        float* HWY_RESTRICT state) {
+// Positions [t_begin, min(t_end, a.start + a.rows)) into the running state (m, l and the unnormalised out).
+void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, float scale, const AttentionQueries& a,
+                            size_t t_begin, size_t t_end, float* HWY_RESTRICT state) {
   static_assert(kAttentionKvTile % 16 == 0, "whole vectors of every x86 target");
   const size_t nq = a.rows * group;  // queries row-major: query i is row i / group, head i % group
   float* m = state;
   float* l = state + nq;
-  for (size_t i = 0; i < nq; ++i) {
-    m[i] = -std::numeric_limits<float>::infinity();
-    l[i] = 0.0f;
-    std::fill_n(a.out + (i / group) * a.out_stride + (i % group) * hd, hd, 0.0f);
-  }
-  const size_t P = kv.page_tokens, end = a.start + a.rows;
+  const size_t P = kv.page_tokens, end = std::min(t_end, a.start + a.rows);
   alignas(64) float s[kQueryBlock][kAttentionKvTile] = {};
-  for (size_t t0 = 0; t0 < end;) {
+  for (size_t t0 = t_begin; t0 < end;) {
     const size_t in_page = t0 % P;
     const size_t len = TileLength(t0, P, end);
-    const float* k = kv.k[t0 / P] + in_page * hd;
+    const float* kt = kv.k[t0 / P] + in_page;  // key columns [in_page, in_page + len) of rows e·P
     const float* v = kv.v[t0 / P] + in_page * hd;
-    // Ask for the next tile now: tiles are short runs (a page per kv-head, pages apart), too short for the
+    // Ask for this kv-head's next page now: its run of a page is short (pages apart), too short for the
     // hardware prefetcher to get ahead of decode's one pass over the keys and values.
-    if (t0 + len < end) {
-      const size_t next = t0 + len, next_len = TileLength(next, P, end);
-      PrefetchRun(kv.k[next / P] + (next % P) * hd, next_len * hd);
-      PrefetchRun(kv.v[next / P] + (next % P) * hd, next_len * hd);
+    const size_t next = t0 + len;
+    if (in_page + len == P && next < a.start + a.rows) {
+      PrefetchRun(kv.k[next / P], P * hd);
+      PrefetchRun(kv.v[next / P], std::min(P, a.start + a.rows - next) * hd);
     }
     // Rows that start at or before t0 see none of this tile: begin with the first query whose row sees t0.
     const size_t first_row = t0 > a.start ? t0 - a.start : 0;
@@ -178,7 +169,7 @@ void FlashAttentionImpl(const KvHeadPages& kv, size_t hd, size_t group, float sc
         count[b] = std::min(len, a.start + i / group + 1 - t0);  // visible positions of this tile
         max_count = std::max(max_count, count[b]);
       }
-      Scores4(q, k, hd, max_count, scale, s);
+      Scores(q, kt, P, P - in_page, hd, max_count, scale, s);
       float corr[kQueryBlock];
       float* out[kQueryBlock];
       bool same_count = b_end == kQueryBlock;
@@ -189,17 +180,12 @@ void FlashAttentionImpl(const KvHeadPages& kv, size_t hd, size_t group, float sc
         same_count = same_count && count[b] == count[0];
       }
       if (same_count) {
-        Accumulate4(s, count[0], corr, v, hd, out);
+        AccumulateBlock(s, count[0], corr, v, hd, out);
       } else {
         for (size_t b = 0; b < b_end; ++b) Accumulate(s[b], count[b], corr[b], v, hd, out[b]);
       }
     }
     t0 += len;
-  }
-  for (size_t i = 0; i < nq; ++i) {
-    float* o = a.out + (i / group) * a.out_stride + (i % group) * hd;
-    const float inv = 1.0f / l[i];
-    for (size_t e = 0; e < hd; ++e) o[e] *= inv;
   }
 }
 
@@ -209,11 +195,36 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace glmv::simd {
-HWY_EXPORT(FlashAttentionImpl);
+HWY_EXPORT(FlashAttentionSpanImpl);
+
+void FlashAttentionBegin(size_t head_dim, size_t group, const AttentionQueries& a, float* state) {
+  const size_t nq = a.rows * group;
+  for (size_t i = 0; i < nq; ++i) {
+    state[i] = -std::numeric_limits<float>::infinity();
+    state[nq + i] = 0.0f;
+    std::fill_n(a.out + (i / group) * a.out_stride + (i % group) * head_dim, head_dim, 0.0f);
+  }
+}
+
+void FlashAttentionSpan(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
+                        const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state) {
+  HWY_DYNAMIC_DISPATCH(FlashAttentionSpanImpl)(kv, head_dim, group, scale, queries, t_begin, t_end, state);
+}
+
+void FlashAttentionEnd(size_t head_dim, size_t group, const AttentionQueries& a, const float* state) {
+  const size_t nq = a.rows * group;
+  for (size_t i = 0; i < nq; ++i) {
+    float* o = a.out + (i / group) * a.out_stride + (i % group) * head_dim;
+    const float inv = 1.0f / state[nq + i];
+    for (size_t e = 0; e < head_dim; ++e) o[e] *= inv;
+  }
+}
 
 void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state) {
-  HWY_DYNAMIC_DISPATCH(FlashAttentionImpl)(kv, head_dim, group, scale, queries, state);
+  FlashAttentionBegin(head_dim, group, queries, state);
+  FlashAttentionSpan(kv, head_dim, group, scale, queries, 0, queries.start + queries.rows, state);
+  FlashAttentionEnd(head_dim, group, queries, state);
 }
 }  // namespace glmv::simd
 #endif  // HWY_ONCE

@@ -17,8 +17,10 @@ namespace glmv::simd {
 // tile and a V tile (32 KiB together) near L1 while the group's queries reuse them.
 inline constexpr size_t kAttentionKvTile = 32;
 
-// One kv-head's keys and values of one sequence: k[p] and v[p] point at [page_tokens][head_dim] f32 runs
-// holding positions [p·page_tokens, (p+1)·page_tokens). Only the pages covering the positions read are used.
+// One kv-head's keys and values of one sequence, page p holding positions [p·page_tokens, (p+1)·page_tokens):
+// k[p] points at [head_dim][page_tokens] f32 (keys transposed: row e holds dimension e of the page's keys, so
+// one vector load gives several keys' terms and scores need no horizontal sums), v[p] at
+// [page_tokens][head_dim] f32. Only the pages covering the positions read are used.
 struct KvHeadPages {
   std::span<const float* const> k, v;
   size_t page_tokens = 0;
@@ -42,6 +44,16 @@ inline size_t FlashAttentionStateFloats(size_t group, size_t rows) { return 2 * 
 // FlashAttentionStateFloats(group, rows) floats of caller scratch. Any head_dim, group, page size and length.
 void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state);
+
+// FlashAttention in parts, for a caller that walks several kv-heads page by page (each head's run of a page
+// is short; the heads of one page lie side by side): Begin sets the running state (and zeroes out), Span adds
+// positions [t_begin, t_end) (t_begin a page start; positions past a row's own are skipped), End divides out by
+// the softmax sums. Begin, then Spans covering [0, start + rows) in order, then End give bit-for-bit what one
+// FlashAttention call gives: the tiles and the order of every operation are the same.
+void FlashAttentionBegin(size_t head_dim, size_t group, const AttentionQueries& queries, float* state);
+void FlashAttentionSpan(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
+                        const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state);
+void FlashAttentionEnd(size_t head_dim, size_t group, const AttentionQueries& queries, const float* state);
 
 namespace scalar {
 // The plain-C++ twin: the same tiles and online softmax, one query at a time, dot products in double.

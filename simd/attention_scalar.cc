@@ -24,12 +24,12 @@ void FlashAttention(const KvHeadPages& kv, size_t hd, size_t group, float scale,
     for (size_t t0 = 0; t0 < visible;) {
       const size_t in_page = t0 % P;
       const size_t len = std::min({kAttentionKvTile - t0 % kAttentionKvTile, P - in_page, visible - t0});
-      const float* k = kv.k[t0 / P] + in_page * hd;
+      const float* kt = kv.k[t0 / P] + in_page;  // key j's dimension e at kt[e·P + j]
       const float* v = kv.v[t0 / P] + in_page * hd;
       float m_tile = -std::numeric_limits<float>::infinity();
       for (size_t j = 0; j < len; ++j) {
         double dot = 0.0;
-        for (size_t e = 0; e < hd; ++e) dot += static_cast<double>(q[e]) * k[j * hd + e];
+        for (size_t e = 0; e < hd; ++e) dot += static_cast<double>(q[e]) * kt[e * P + j];
         s[j] = static_cast<float>(dot) * scale;
         m_tile = std::max(m_tile, s[j]);
       }

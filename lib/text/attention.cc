@@ -48,15 +48,16 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
   }
   const size_t state_floats = simd::FlashAttentionStateFloats(group, kQueryTileRows);
   const size_t threads = static_cast<size_t>(NumThreads());
-  if (scratch.state.size() < threads * state_floats) scratch.state.resize(threads * state_floats);
+  const size_t thread_floats = kv_heads * state_floats;  // a state per kv-head of a head run (below)
+  if (scratch.state.size() < threads * thread_floats) scratch.state.resize(threads * thread_floats);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // Items are (group, kv-head, query tile) in that order: a contiguous range of them spreads each sequence's
   // short early tiles and long late tiles over the kv-heads, so the threads' ranges cost about the same.
   ParallelFor(items, 1, [&](size_t begin, size_t end, size_t thread) {
-    float* state = scratch.state.data() + thread * state_floats;
+    float* state = scratch.state.data() + thread * thread_floats;
     size_t gi = 0, first_item = 0;
     const float* const* group_ptrs = scratch.pages.data();
-    for (size_t item = begin; item < end; ++item) {
+    for (size_t item = begin; item < end;) {
       // Walk to the group of `item` (items and groups both ascend), skipping the page pointers of groups before.
       for (;;) {
         const AttentionRows& g = groups[gi];
@@ -71,14 +72,41 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
       const size_t P = g.kv->pool().page_tokens();
       const size_t used = (g.start + g.n + P - 1) / P;
       const size_t local = item - first_item, tiles = Tiles(g.n);
-      const size_t h = local / tiles, r0 = (local % tiles) * kQueryTileRows;
-      const size_t rows = std::min(kQueryTileRows, g.n - r0);
-      const float* const* hp = group_ptrs + h * 2 * used;
-      const simd::KvHeadPages kv{{hp, used}, {hp + used, used}, P};
-      const size_t row = g.row_begin + r0;
-      const simd::AttentionQueries a{q + row * q_width + h * group * hd, q_width,
-                                     out + row * q_width + h * group * hd, q_width, g.start + r0, rows};
-      simd::FlashAttention(kv, hd, group, scale, a, state);
+      auto head = [&](size_t h, size_t r0) {
+        const float* const* hp = group_ptrs + h * 2 * used;
+        const size_t row = g.row_begin + r0;
+        return std::pair{simd::KvHeadPages{{hp, used}, {hp + used, used}, P},
+                         simd::AttentionQueries{q + row * q_width + h * group * hd, q_width,
+                                                out + row * q_width + h * group * hd, q_width, g.start + r0,
+                                                std::min(kQueryTileRows, g.n - r0)}};
+      };
+      if (tiles > 1) {  // prefill: one kv-head's query tile, its keys and values read once for 16 rows × group
+        const auto [kv, a] = head(local / tiles, (local % tiles) * kQueryTileRows);
+        simd::FlashAttention(kv, hd, group, scale, a, state);
+        ++item;
+        continue;
+      }
+      // Decode (one tile per kv-head): this thread's consecutive kv-heads of the sequence, page by page. A
+      // head's part of a page is a short run, and the heads' parts lie side by side: walking the heads within
+      // each page reads the keys and values in long runs, which the hardware prefetcher follows. Same bits as
+      // one call per head (simd/attention.h).
+      const size_t h0 = local, h1 = std::min(kv_heads, h0 + (end - item));
+      for (size_t h = h0; h < h1; ++h) {
+        const auto [kv, a] = head(h, 0);
+        simd::FlashAttentionBegin(hd, group, a, state + (h - h0) * state_floats);
+      }
+      const size_t visible = g.start + g.n;
+      for (size_t t = 0; t < visible; t += P) {
+        for (size_t h = h0; h < h1; ++h) {
+          const auto [kv, a] = head(h, 0);
+          simd::FlashAttentionSpan(kv, hd, group, scale, a, t, t + P, state + (h - h0) * state_floats);
+        }
+      }
+      for (size_t h = h0; h < h1; ++h) {
+        const auto [kv, a] = head(h, 0);
+        simd::FlashAttentionEnd(hd, group, a, state + (h - h0) * state_floats);
+      }
+      item += h1 - h0;
     }
   });
 }

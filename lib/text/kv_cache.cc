@@ -174,15 +174,27 @@ Status KvSequenceT<T>::ShareFrom(const KvSequenceT& other, size_t tokens) {
 }
 
 template <typename T>
-T* KvSequenceT<T>::KeyAt(size_t layer, size_t pos) const {
-  const size_t P = pool_->page_tokens();
-  return pool_->K(pages_[layer][pos / P]) + (pos % P) * pool_->head_dim();
+void KvSequenceT<T>::Store(size_t layer, size_t pos, const T* k, const T* v) const {
+  const size_t P = pool_->page_tokens(), hd = pool_->head_dim(), heads = pool_->kv_heads();
+  const int32_t page = pages_[layer][pos / P];
+  T* kt = pool_->K(page) + pos % P;  // column pos % P of every [head_dim][P] head block
+  T* vr = pool_->V(page) + (pos % P) * hd;
+  for (size_t h = 0; h < heads; ++h) {
+    for (size_t e = 0; e < hd; ++e) kt[(h * hd + e) * P] = k[h * hd + e];
+    std::copy_n(v + h * hd, hd, vr + h * P * hd);
+  }
 }
 
 template <typename T>
-T* KvSequenceT<T>::ValueAt(size_t layer, size_t pos) const {
-  const size_t P = pool_->page_tokens();
-  return pool_->V(pages_[layer][pos / P]) + (pos % P) * pool_->head_dim();
+T KvSequenceT<T>::Key(size_t layer, size_t pos, size_t h, size_t e) const {
+  const size_t P = pool_->page_tokens(), hd = pool_->head_dim();
+  return pool_->K(pages_[layer][pos / P])[(h * hd + e) * P + pos % P];
+}
+
+template <typename T>
+T KvSequenceT<T>::Value(size_t layer, size_t pos, size_t h, size_t e) const {
+  const size_t P = pool_->page_tokens(), hd = pool_->head_dim();
+  return pool_->V(pages_[layer][pos / P])[(h * P + pos % P) * hd + e];
 }
 
 template class KvPoolT<float>;

@@ -1,5 +1,7 @@
-// The text decoder's keys and values, in pages. A page holds P tokens of one layer: K and V each
-// [kv_heads][P][head_dim], so attention reads one head's keys as one contiguous run per page. Pages come from
+// The text decoder's keys and values, in pages. A page holds P tokens of one layer: K as
+// [kv_heads][head_dim][P] (each head's keys transposed, so attention loads several keys' terms at once and
+// sums scores without horizontal adds) and V as [kv_heads][P][head_dim]; each head's part is one contiguous
+// run per page. Pages come from
 // one pool per engine: its address space is reserved once (capped by --kv-memory) and touched only as pages
 // are first used, pages are recycled through a free list, and the decode loop never calls malloc. A page may
 // be held by several sequences (a shared prompt prefix, Fork): it is reference-counted and written only by
@@ -43,7 +45,7 @@ class KvPoolT {
   void Release(int32_t page);
   uint32_t holders(int32_t page) const { return refs_[static_cast<size_t>(page)]; }
 
-  // K and V of `page`: [kv_heads][P][head_dim] each.
+  // K of `page`: [kv_heads][head_dim][P]; V: [kv_heads][P][head_dim].
   T* K(int32_t page) const { return base_ + static_cast<size_t>(page) * 2 * page_elems_; }
   T* V(int32_t page) const { return K(page) + page_elems_; }
 
@@ -94,9 +96,12 @@ class KvSequenceT {
   // Page `i` of layer `layer` (tokens [i·P, (i+1)·P)).
   int32_t page(size_t layer, size_t i) const { return pages_[layer][i]; }
   std::span<const int32_t> pages(size_t layer) const { return pages_[layer]; }
-  // Where token `pos`'s key and value of kv-head 0 sit in layer `layer` (head h: + h·P·head_dim).
-  T* KeyAt(size_t layer, size_t pos) const;
-  T* ValueAt(size_t layer, size_t pos) const;
+  // Writes token `pos`'s keys and values of layer `layer` (reserved, not necessarily advanced over):
+  // k and v are [kv_heads][head_dim] rows.
+  void Store(size_t layer, size_t pos, const T* k, const T* v) const;
+  // Element e of kv-head h's key or value of token `pos` (reads, for tests and tools).
+  T Key(size_t layer, size_t pos, size_t h, size_t e) const;
+  T Value(size_t layer, size_t pos, size_t h, size_t e) const;
 
  private:
   KvPoolT<T>* pool_ = nullptr;

@@ -116,24 +116,17 @@ void TextModel::Attention(ForwardScratch& s, size_t layer, size_t n, std::span<c
   Linear(s.linear, L.v, c.attention_bias ? &L.v_bias : nullptr, s.h.data(), n, s.v.data(), acts);
   if (observer) observer->PartDone(ForwardPart::kQkv, layer);
   // Partial rotary: the first rotary_dim dims of every q and k head rotate; the rest pass through. Then each
-  // row's key and value heads go to its sequence's page ([kv_heads][P][hd]).
+  // row's key and value heads go to its sequence's page (lib/text/kv_cache.h has the layout).
   const RopeTable& rope = s.rope;
   size_t row = 0;
   for (const ForwardGroup& g : groups) {
-    const size_t P = g.kv->pool().page_tokens();
     for (size_t i = 0; i < g.n; ++i, ++row) {
       const float* cs = rope.cos.data() + row * rope.half;
       const float* sn = rope.sin.data() + row * rope.half;
       float* k_row = s.k.data() + row * kv_width;
       for (size_t hh = 0; hh < heads; ++hh) simd::RotateHalf(s.q.data() + row * q_width + hh * hd, cs, sn, rope.half);
       for (size_t hh = 0; hh < kv_heads; ++hh) simd::RotateHalf(k_row + hh * hd, cs, sn, rope.half);
-      const size_t pos = g.kv->length() + i;
-      float* k_page = g.kv->KeyAt(layer, pos);
-      float* v_page = g.kv->ValueAt(layer, pos);
-      for (size_t hh = 0; hh < kv_heads; ++hh) {
-        std::copy_n(k_row + hh * hd, hd, k_page + hh * P * hd);
-        std::copy_n(s.v.data() + row * kv_width + hh * hd, hd, v_page + hh * P * hd);
-      }
+      g.kv->Store(layer, g.kv->length() + i, k_row, s.v.data() + row * kv_width);
     }
   }
   s.attn.resize(n * q_width);

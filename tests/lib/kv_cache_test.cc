@@ -36,21 +36,24 @@ TEST_CASE("shared pages: held by both, a partial last page copied by whoever wri
   KvSequence a(&*pool, 1, 100);
   REQUIRE(a.Reserve(6).ok());
   for (size_t pos = 0; pos < 6; ++pos) {
-    a.KeyAt(0, pos)[0] = static_cast<float>(pos);
-    a.ValueAt(0, pos)[1] = static_cast<float>(10 + pos);
+    const float k[2] = {static_cast<float>(pos), -1.0f}, v[2] = {0.0f, static_cast<float>(10 + pos)};
+    a.Store(0, pos, k, v);
   }
   a.Advance(6);
   KvSequence b(&*pool, 1, 100);
   REQUIRE(b.ShareFrom(a, 6).ok());
   CHECK(pool->pages_in_use() == 2);
-  CHECK(b.KeyAt(0, 5) == a.KeyAt(0, 5));  // the same memory
-  REQUIRE(b.Reserve(1).ok());              // writes into the shared partial page: b copies it first
+  CHECK(b.page(0, 1) == a.page(0, 1));  // the same memory
+  REQUIRE(b.Reserve(1).ok());           // writes into the shared partial page: b copies it first
   CHECK(pool->pages_in_use() == 3);
-  CHECK(b.KeyAt(0, 5) != a.KeyAt(0, 5));
-  CHECK(b.KeyAt(0, 5)[0] == 5.0f);          // the copy holds what was there
-  CHECK(b.ValueAt(0, 4)[1] == 14.0f);
-  CHECK(b.page(0, 0) == a.page(0, 0));      // the full page stays shared
-  b.KeyAt(0, 6)[0] = 99.0f;
+  CHECK(b.page(0, 1) != a.page(0, 1));
+  CHECK(b.Key(0, 5, 0, 0) == 5.0f);     // the copy holds what was there
+  CHECK(b.Key(0, 5, 0, 1) == -1.0f);
+  CHECK(b.Value(0, 4, 0, 1) == 14.0f);
+  CHECK(b.page(0, 0) == a.page(0, 0));  // the full page stays shared
+  const float k6[2] = {99.0f, 0.0f}, v6[2] = {0.0f, 0.0f};
+  b.Store(0, 6, k6, v6);
+  CHECK(a.Key(0, 5, 0, 0) == 5.0f);  // b's write went to its copy
   CHECK(a.Reserve(1).ok());                 // a holds its partial page alone again: no copy
   CHECK(pool->pages_in_use() == 3);
 }

@@ -62,9 +62,9 @@ struct Case {
         const float* qh = q.data() + r * q_stride + g * hd;
         double mx = -1e300;
         for (size_t t = 0; t < visible; ++t) {
-          const float* k = k_pages[t / P].data() + (t % P) * hd;
+          const float* kt = k_pages[t / P].data() + t % P;  // keys transposed within a page: [hd][P]
           double dot = 0;
-          for (size_t e = 0; e < hd; ++e) dot += double(qh[e]) * k[e];
+          for (size_t e = 0; e < hd; ++e) dot += double(qh[e]) * kt[e * P];
           sc[t] = dot * scale();
           mx = std::max(mx, sc[t]);
         }
@@ -155,6 +155,34 @@ TEST_CASE("FlashAttention: a row's output does not depend on which rows share it
       }
     }
     MESSAGE(target << ": " << compared << " outputs bit-identical across row splits");
+  });
+}
+
+TEST_CASE("FlashAttention in parts: Begin, page-aligned Spans in order, End give the one call's bits") {
+  test::ForEachTarget([](const std::string& target) {
+    size_t compared = 0;
+    for (size_t P : {size_t{5}, size_t{16}, size_t{40}}) {
+      for (size_t rows : {size_t{1}, size_t{9}}) {
+        const Case c(32, 12, P, 137, rows, 8.0f, 91);
+        std::vector<float> whole(c.rows * c.q_stride), parts(c.rows * c.q_stride);
+        c.Run(FlashAttention, 0, c.rows, whole);
+        // Spans of 1, 2, 3, ... pages, the last one past the end.
+        c.Run([&](const KvHeadPages& kv, size_t hd, size_t group, float scale, const AttentionQueries& a, float* state) {
+          FlashAttentionBegin(hd, group, a, state);
+          for (size_t t = 0, pages = 1; t < a.start + a.rows; t += pages * P, ++pages) {
+            FlashAttentionSpan(kv, hd, group, scale, a, t, t + pages * P, state);
+          }
+          FlashAttentionEnd(hd, group, a, state);
+        }, 0, c.rows, parts);
+        for (size_t r = 0; r < c.rows; ++r) {
+          for (size_t i = 0; i < c.group * c.hd; ++i) {
+            REQUIRE(whole[r * c.q_stride + i] == parts[r * c.q_stride + i]);
+            ++compared;
+          }
+        }
+      }
+    }
+    MESSAGE(target << ": " << compared << " outputs bit-identical in parts");
   });
 }
 
