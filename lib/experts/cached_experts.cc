@@ -14,6 +14,8 @@ namespace {
 
 using State = CacheSlot::State;
 
+constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+
 double Seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // The bytes behind a bound view (whichever of its pointers is set) and their size.
@@ -87,7 +89,18 @@ Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& fi
                          std::to_string(c->slot_bytes_) + " bytes)");
   }
   c->arena_bytes_ = slots * c->slot_bytes_;
-  void* p = mmap(nullptr, c->arena_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // 2 MiB-aligned and asking for transparent huge pages: the expert GEMMs stream a slot's megabytes, and with
+  // 4 KiB pages their TLB misses cost as much as the reads (the mapped file gets huge pages the same way).
+  // Slots need not be aligned themselves: every aligned 2 MiB of the arena holds slot bytes.
+  void* p = mmap(nullptr, c->arena_bytes_ + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p != MAP_FAILED) {
+    const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t aligned = (at + kHugePage - 1) / kHugePage * kHugePage;
+    if (aligned > at) munmap(p, aligned - at);
+    if (kHugePage - (aligned - at) > 0) munmap(reinterpret_cast<void*>(aligned + c->arena_bytes_), kHugePage - (aligned - at));
+    p = reinterpret_cast<void*>(aligned);
+    madvise(p, c->arena_bytes_, MADV_HUGEPAGE);  // a hint: without transparent huge pages the cache still works
+  }
   if (p == MAP_FAILED) {
     const std::string why = std::strerror(errno);
     c->arena_bytes_ = 0;
@@ -103,6 +116,9 @@ Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& fi
   }
   c->slot_of_.assign(c->experts_.size(), -1);
   c->queued_.assign(c->experts_.size(), 0);
+  c->group_read_.assign(c->experts_.size(), kNoGroupRead);
+  c->group_error_.assign(c->experts_.size(), Status::Ok());
+  c->group_queue_.assign(c->experts_.size(), 0);
   c->marks_.assign(c->experts_.size(), 0);
   c->predicted_layer_.assign(per_layer.size(), 0);
   c->prefetch_reserve_ = options.prefetch;
@@ -110,16 +126,22 @@ Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& fi
   c->prefetch_top_ = options.prefetch_top;
   c->queue_.assign(c->experts_.size(), 0);
   c->prefetch_batch_ = std::max<size_t>(1, options.prefetch_batch);
+  c->prefetch_ = options.prefetch;
+  c->group_batch_ = std::max<size_t>(1, options.group_batch);
+  const size_t batch = std::max(c->prefetch_batch_, c->group_batch_);
+  c->batch_slots_.reserve(batch);
+  c->batch_.reserve(batch);
+  c->batch_results_.resize(batch);
   c->policy_ = options.policy ? options.policy() : std::make_unique<LruPerLayerPolicy>();
   c->policy_->Start(slots, per_layer.size(), c->moe_layers_);
   c->stats_.slots = slots;
   c->stats_.slot_bytes = c->slot_bytes_;
-  if (options.prefetch) c->io_thread_ = std::thread([raw = c.get()] { raw->IoThread(); });
+  c->io_thread_ = std::thread([raw = c.get()] { raw->IoThread(); });
   return c;
 }
 
 CachedExperts::~CachedExperts() {
-  if (io_thread_.joinable()) {
+  if (io_thread_.joinable()) {  // a group read still queued is dropped: its caller has gone
     {
       std::lock_guard<std::mutex> lock(mutex_);
       stop_ = true;
@@ -209,18 +231,46 @@ bool CachedExperts::AnyLoading() const {
   return std::any_of(state_.begin(), state_.end(), [](const CacheSlot& s) { return s.state == State::kLoading; });
 }
 
-Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
-  if (layer + 1 >= first_.size() || expert >= first_[layer + 1] - first_[layer]) {
-    return Status::Error("expert " + std::to_string(expert) + " of layer " + std::to_string(layer) + " does not exist");
-  }
-  const size_t key = first_[layer] + expert;
-  std::unique_lock<std::mutex> lock(mutex_);
+void CachedExperts::CountAcquire(size_t layer, size_t key) {
   ++stats_.acquires;
   if (predicted_layer_[layer] && !(marks_[key] & kAcquired)) {
     marks_[key] |= kAcquired;
     ++stats_.acquired_after_prediction;
     if (marks_[key] & kPredicted) ++stats_.prefetch_predicted_used;
   }
+}
+
+const MlpWeights* CachedExperts::PinReady(size_t s, double waited_since) {
+  CacheSlot& st = state_[s];
+  ++st.pins;
+  ++st.uses;
+  st.last_use = ++clock_;
+  if (st.prefetched) {
+    st.prefetched = false;
+    ++stats_.prefetch_useful;
+    stats_.prefetch_useful_bytes += reader_->UnitReadBytes(experts_[slots_[s].key].unit);
+  }
+  if (waited_since == 0) {
+    ++stats_.hits;
+  } else {
+    ++stats_.waits;
+    stats_.stall_seconds += Seconds() - waited_since;
+  }
+  return &slots_[s].views;
+}
+
+Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
+  if (layer + 1 >= first_.size() || expert >= first_[layer + 1] - first_[layer]) {
+    return Status::Error("expert " + std::to_string(expert) + " of layer " + std::to_string(layer) + " does not exist");
+  }
+  const size_t key = first_[layer] + expert;
+  std::unique_lock<std::mutex> lock(mutex_);
+  CountAcquire(layer, key);
+  return AcquireLocked(lock, layer, key);
+}
+
+Result<const MlpWeights*> CachedExperts::AcquireLocked(std::unique_lock<std::mutex>& lock, size_t layer, size_t key) {
+  const size_t expert = key - first_[layer];
   double waited_since = 0;  // set once the call first blocks
   auto wait = [&] {
     if (waited_since == 0) waited_since = Seconds();
@@ -231,26 +281,11 @@ Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
   for (;;) {
     const int32_t s = slot_of_[key];
     if (s >= 0) {
-      CacheSlot& st = state_[static_cast<size_t>(s)];
-      if (st.state == State::kLoading) {  // a prefetch or another thread reads it: wait for that read
+      if (state_[static_cast<size_t>(s)].state == State::kLoading) {  // a prefetch or another thread reads it
         wait();
         continue;
       }
-      ++st.pins;
-      ++st.uses;
-      st.last_use = ++clock_;
-      if (st.prefetched) {
-        st.prefetched = false;
-        ++stats_.prefetch_useful;
-        stats_.prefetch_useful_bytes += reader_->UnitReadBytes(experts_[key].unit);
-      }
-      if (waited_since == 0) {
-        ++stats_.hits;
-      } else {
-        ++stats_.waits;
-        stats_.stall_seconds += Seconds() - waited_since;
-      }
-      return &slots_[static_cast<size_t>(s)].views;
+      return PinReady(static_cast<size_t>(s), waited_since);
     }
     const std::optional<size_t> choice = policy_->ChooseSlot(layer, false, state_);
     if (!choice) {
@@ -292,6 +327,75 @@ Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
   }
 }
 
+Status CachedExperts::BeginAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out) {
+  for (const size_t e : ids) {
+    if (layer + 1 >= first_.size() || e >= first_[layer + 1] - first_[layer]) {
+      return Status::Error("expert " + std::to_string(e) + " of layer " + std::to_string(layer) + " does not exist");
+    }
+  }
+  bool queued = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const size_t key = first_[layer] + ids[i];
+      CountAcquire(layer, key);
+      out[i] = nullptr;
+      const int32_t s = slot_of_[key];
+      if (s >= 0) {
+        // Ready: a hit. Being read (a prefetch, another caller): FinishAcquire waits for it like Acquire.
+        if (state_[static_cast<size_t>(s)].state == State::kReady) out[i] = PinReady(static_cast<size_t>(s), 0);
+        continue;
+      }
+      const std::optional<size_t> choice = policy_->ChooseSlot(layer, false, state_);
+      // No slot free now (prefetches in flight hold some): FinishAcquire acquires it the usual way.
+      if (!choice || *choice >= slots_.size() || !state_[*choice].Free()) continue;
+      Claim(*choice, key, false);  // pinned for this caller from now on
+      ++stats_.misses;
+      group_read_[key] = kGroupRead;
+      group_queue_[(group_head_ + group_size_) % group_queue_.size()] = key;
+      ++group_size_;
+      queued = true;
+    }
+  }
+  if (queued) work_.notify_one();
+  return Status::Ok();
+}
+
+Status CachedExperts::FinishAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out) {
+  Status first;
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (out[i]) continue;
+    if (layer + 1 >= first_.size() || ids[i] >= first_[layer + 1] - first_[layer]) {
+      if (first.ok()) first = Status::Error("expert " + std::to_string(ids[i]) + " of layer " + std::to_string(layer) + " does not exist");
+      continue;
+    }
+    const size_t key = first_[layer] + ids[i];
+    if (group_read_[key] == kNoGroupRead) {  // BeginAcquire found no slot for it, or another caller reads it
+      Result<const MlpWeights*> got = AcquireLocked(lock, layer, key);
+      if (got.ok()) {
+        out[i] = *got;
+      } else if (first.ok()) {
+        first = got.status();
+      }
+      continue;
+    }
+    const double since = Seconds();
+    ++waiting_;
+    changed_.wait(lock, [&] { return group_read_[key] != kGroupRead; });
+    --waiting_;
+    stats_.stall_seconds += Seconds() - since;
+    if (group_read_[key] == kGroupFailed) {
+      if (first.ok()) first = group_error_[key];
+      group_error_[key] = Status::Ok();
+    } else {
+      out[i] = &slots_[static_cast<size_t>(slot_of_[key])].views;  // pinned since BeginAcquire claimed it
+    }
+    group_read_[key] = kNoGroupRead;
+  }
+  return first;
+}
+
 void CachedExperts::Release(size_t layer, size_t expert) {
   if (layer + 1 >= first_.size() || expert >= first_[layer + 1] - first_[layer]) return;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -302,7 +406,7 @@ void CachedExperts::Release(size_t layer, size_t expert) {
 }
 
 void CachedExperts::Prefetch(size_t layer, std::span<const int64_t> experts) {
-  if (!io_thread_.joinable() || layer + 1 >= first_.size()) return;
+  if (!prefetch_ || layer + 1 >= first_.size()) return;
   const size_t count = first_[layer + 1] - first_[layer];
   bool queued = false;
   {
@@ -330,7 +434,7 @@ void CachedExperts::Prefetch(size_t layer, std::span<const int64_t> experts) {
 void CachedExperts::WaitForPrefetch() {
   std::unique_lock<std::mutex> lock(mutex_);
   ++waiting_;
-  changed_.wait(lock, [&] { return !io_thread_.joinable() || (queue_size_ == 0 && !io_busy_); });
+  changed_.wait(lock, [&] { return !io_thread_.joinable() || (queue_size_ == 0 && group_size_ == 0 && !io_busy_); });
   --waiting_;
 }
 
@@ -342,61 +446,95 @@ ExpertCacheStats CachedExperts::stats() const {
 }
 
 void CachedExperts::IoThread() {
-  std::vector<size_t> batch_slots;
-  std::vector<UnitRead> batch;
-  std::vector<Status> results;
-  batch_slots.reserve(prefetch_batch_);
-  batch.reserve(prefetch_batch_);
-  results.resize(prefetch_batch_);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    work_.wait(lock, [&] { return stop_ || queue_size_ > 0; });
+    work_.wait(lock, [&] { return stop_ || group_size_ > 0 || queue_size_ > 0; });
     if (stop_) return;
-    // Claim slots for up to a batch of hints, oldest first.
-    batch_slots.clear();
-    batch.clear();
-    while (queue_size_ > 0 && batch.size() < prefetch_batch_) {
-      const size_t key = queue_[queue_head_];
-      queue_head_ = (queue_head_ + 1) % queue_.size();
-      --queue_size_;
-      queued_[key] = 0;
-      if (slot_of_[key] >= 0) continue;  // an Acquire got to it first
-      if (slot_waiters_ > 0) {  // a step waits for a slot: it comes first, and the hints are stale by then
-        ++stats_.prefetch_dropped;
-        continue;
-      }
-      const std::optional<size_t> choice = policy_->ChooseSlot(experts_[key].layer, true, state_);
-      if (!choice || *choice >= slots_.size() || !state_[*choice].Free()) {
-        ++stats_.prefetch_dropped;
-        continue;
-      }
-      Claim(*choice, key, true);
-      ++stats_.prefetch_issued;
-      batch_slots.push_back(*choice);
-      batch.push_back({experts_[key].unit, {slots_[*choice].bytes, slot_bytes_}, &results[batch.size()]});
-    }
-    io_busy_ = true;
-    lock.unlock();
-    if (!batch.empty()) {
-      std::fill(results.begin(), results.end(), Status::Ok());
-      (void)reader_->ReadBatch(batch);  // per-unit outcomes in `results`
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (results[i].ok()) BindSlot(batch_slots[i]);
-      }
-    }
-    lock.lock();
-    io_busy_ = false;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const size_t s = batch_slots[i];
-      if (results[i].ok()) {
-        state_[s].state = State::kReady;
-      } else {  // the demand read of the same expert will report the error
-        slot_of_[slots_[s].key] = -1;
-        state_[s] = CacheSlot();
-        ++stats_.prefetch_dropped;
-      }
+    // A step waits for its group reads; hints are guesses: groups first.
+    if (group_size_ > 0) {
+      ReadGroupBatch(lock);
+    } else {
+      ReadPrefetchBatch(lock);
     }
     if (waiting_ > 0) changed_.notify_all();
+  }
+}
+
+void CachedExperts::ReadBatchUnlocked(std::unique_lock<std::mutex>& lock) {
+  io_busy_ = true;
+  lock.unlock();
+  std::fill(batch_results_.begin(), batch_results_.end(), Status::Ok());
+  (void)reader_->ReadBatch(batch_);  // per-unit outcomes in batch_results_
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    if (batch_results_[i].ok()) BindSlot(batch_slots_[i]);
+  }
+  lock.lock();
+  io_busy_ = false;
+}
+
+void CachedExperts::ReadGroupBatch(std::unique_lock<std::mutex>& lock) {
+  // Up to a batch of the oldest group reads, their slots claimed and pinned by BeginAcquire.
+  batch_slots_.clear();
+  batch_.clear();
+  while (group_size_ > 0 && batch_.size() < group_batch_) {
+    const size_t key = group_queue_[group_head_];
+    group_head_ = (group_head_ + 1) % group_queue_.size();
+    --group_size_;
+    const size_t s = static_cast<size_t>(slot_of_[key]);
+    batch_slots_.push_back(s);
+    batch_.push_back({experts_[key].unit, {slots_[s].bytes, slot_bytes_}, &batch_results_[batch_.size()]});
+  }
+  ReadBatchUnlocked(lock);
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    const size_t s = batch_slots_[i];
+    const size_t key = slots_[s].key;
+    if (batch_results_[i].ok()) {
+      state_[s].state = State::kReady;
+      group_read_[key] = kGroupDone;
+    } else {  // FinishAcquire reports it; the slot is free again
+      group_read_[key] = kGroupFailed;
+      group_error_[key] = batch_results_[i];
+      slot_of_[key] = -1;
+      state_[s] = CacheSlot();
+    }
+  }
+}
+
+void CachedExperts::ReadPrefetchBatch(std::unique_lock<std::mutex>& lock) {
+  // Claim slots for up to a batch of hints, oldest first.
+  batch_slots_.clear();
+  batch_.clear();
+  while (queue_size_ > 0 && batch_.size() < prefetch_batch_) {
+    const size_t key = queue_[queue_head_];
+    queue_head_ = (queue_head_ + 1) % queue_.size();
+    --queue_size_;
+    queued_[key] = 0;
+    if (slot_of_[key] >= 0) continue;  // an Acquire got to it first
+    if (slot_waiters_ > 0) {  // a step waits for a slot: it comes first, and the hints are stale by then
+      ++stats_.prefetch_dropped;
+      continue;
+    }
+    const std::optional<size_t> choice = policy_->ChooseSlot(experts_[key].layer, true, state_);
+    if (!choice || *choice >= slots_.size() || !state_[*choice].Free()) {
+      ++stats_.prefetch_dropped;
+      continue;
+    }
+    Claim(*choice, key, true);
+    ++stats_.prefetch_issued;
+    batch_slots_.push_back(*choice);
+    batch_.push_back({experts_[key].unit, {slots_[*choice].bytes, slot_bytes_}, &batch_results_[batch_.size()]});
+  }
+  if (batch_.empty()) return;
+  ReadBatchUnlocked(lock);
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    const size_t s = batch_slots_[i];
+    if (batch_results_[i].ok()) {
+      state_[s].state = State::kReady;
+    } else {  // the demand read of the same expert will report the error
+      slot_of_[slots_[s].key] = -1;
+      state_[s] = CacheSlot();
+      ++stats_.prefetch_dropped;
+    }
   }
 }
 

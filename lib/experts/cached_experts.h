@@ -14,9 +14,17 @@
 // long: slots filled by a prefetch and not pinned are free to evict, a demand waiting for a slot makes the
 // I/O thread drop its queued hints, and a read in flight ends on its own.
 //
+// Groups. BeginAcquire pins the group's cached experts and claims slots for the missing ones, which the I/O
+// thread then reads together, ahead of any prefetch hint, a batch at a time in the order asked (several in
+// flight through io_uring); FinishAcquire waits for them. So a step computes with its cached experts while
+// its misses are read (lib/text/moe.cc), and a prefill chunk's experts arrive in the order it runs them.
+// A slot claimed this way is pinned from the claim on, for the caller that began it.
+//
 // Prefetch. Prefetch(layer, experts) queues the experts not yet cached for one background I/O thread (owned
-// by this object, no process-global state), which reads them in batches (io_uring when the reader has it)
-// into slots the policy frees, while the caller computes. An Acquire of an expert being read waits for that
+// by this object, no process-global state; it runs whether or not prefetch is on), which reads them in small
+// batches (io_uring when the reader has it) into slots the policy frees, while the caller computes. Hints
+// wait for the next BeginAcquire (or WaitForPrefetch) to wake the I/O thread: a step's own group reads, which
+// it is about to wait for, go first, and the hints for layer l + 1 are read while layer l computes. An Acquire of an expert being read waits for that
 // read (stall time) instead of reading it again. A prefetched expert counts as useful when it is acquired
 // before it is evicted. Each Prefetch call is also scored as a prediction of its layer's next step (see the
 // prefetch_predicted counters), whether or not its experts needed reading.
@@ -53,8 +61,11 @@ struct CachedExpertsOptions {
   // The policy (null: LruPerLayerPolicy; ExpertCachePolicyByName names the others). A factory, so the
   // options stay copyable.
   std::function<std::unique_ptr<ExpertCachePolicy>()> policy;
-  bool prefetch = true;       // a background I/O thread serves Prefetch; false: Prefetch does nothing
-  size_t prefetch_batch = 8;  // experts per batch the I/O thread submits
+  bool prefetch = true;       // the background I/O thread serves Prefetch hints; false: Prefetch does nothing
+  // Hints per batch the I/O thread submits. Small, because a group read that arrives while a batch of hints is
+  // in flight waits for that batch.
+  size_t prefetch_batch = 2;
+  size_t group_batch = 4;  // group reads per batch (several in flight; each batch's experts ready together)
   // Of each token's predicted experts, prefetch only the `prefetch_top` heaviest (0: all num_experts_per_tok).
   // When reads are the bottleneck, a wrong guess costs a read and evicts a cached expert.
   size_t prefetch_top = 0;
@@ -67,9 +78,9 @@ struct ExpertCacheStats {
   uint64_t acquires = 0;
   uint64_t hits = 0;       // the expert was in its slot, ready
   uint64_t waits = 0;      // it was being read (a prefetch, or another thread's miss): waited for that read
-  uint64_t misses = 0;     // read by the Acquire itself
+  uint64_t misses = 0;     // read for the Acquire (by itself) or the BeginAcquire (by the I/O thread) that asked
   uint64_t evictions = 0;  // an expert's slot given to another expert
-  double stall_seconds = 0;  // time Acquire calls spent reading or waiting for reads
+  double stall_seconds = 0;  // time Acquire and FinishAcquire calls spent reading or waiting for reads
   uint64_t prefetch_issued = 0;   // experts the I/O thread read
   uint64_t prefetch_useful = 0;   // of those, acquired before their eviction
   uint64_t prefetch_useful_bytes = 0;
@@ -110,11 +121,13 @@ class CachedExperts final : public ExpertSource {
   // no slot is free (see Pins above). Waits for a read in flight of the same expert.
   Result<const MlpWeights*> Acquire(size_t layer, size_t expert) override;
   void Release(size_t layer, size_t expert) override;
+  Status BeginAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out) override;
+  Status FinishAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out) override;
   void Prefetch(size_t layer, std::span<const int64_t> experts) override;
   // The active slots (slots() less those parked) less the slots kept for reads ahead when prefetching (see
   // Pins above); at least 1.
   size_t max_held() const override { return max_held_.load(std::memory_order_relaxed); }
-  bool wants_prefetch() const override { return io_thread_.joinable(); }
+  bool wants_prefetch() const override { return prefetch_; }
   size_t prefetch_top() const override { return prefetch_top_; }
 
   // Lending memory (issue 14: the vision tower's share of a budget). Park(n) parks free slots until n are
@@ -128,7 +141,7 @@ class CachedExperts final : public ExpertSource {
   void Unpark();
   size_t parked() const;
 
-  // Blocks until every queued prefetch has been read or dropped (tests, benchmarks).
+  // Blocks until every queued prefetch and group read has been read or dropped (tests, benchmarks).
   void WaitForPrefetch();
   ExpertCacheStats stats() const;
   size_t slots() const { return slots_.size(); }
@@ -158,6 +171,17 @@ class CachedExperts final : public ExpertSource {
   // Points slot `s`'s views at its bytes (outside the lock: the slot is loading, no one else touches it).
   void BindSlot(size_t s);
   bool AnyLoading() const;
+  // Under the lock: counts an acquire of `key` (layer `layer`) and scores its layer's prediction.
+  void CountAcquire(size_t layer, size_t key);
+  // Under the lock: pins ready slot `s` for an acquire of its expert; `waited_since` (0: did not wait) sorts
+  // it into hits or waits.
+  const MlpWeights* PinReady(size_t s, double waited_since);
+  // Acquire's body, the acquire already counted; `lock` holds mutex_ and is held again on return.
+  Result<const MlpWeights*> AcquireLocked(std::unique_lock<std::mutex>& lock, size_t layer, size_t key);
+  // The I/O thread's batch_ read into its claimed slots and bound, with the lock released meanwhile.
+  void ReadBatchUnlocked(std::unique_lock<std::mutex>& lock);
+  void ReadGroupBatch(std::unique_lock<std::mutex>& lock);
+  void ReadPrefetchBatch(std::unique_lock<std::mutex>& lock);
   // max_held_ from the active slots (under the lock, or before any thread shares the object).
   void UpdateMaxHeld();
   void IoThread();
@@ -166,6 +190,13 @@ class CachedExperts final : public ExpertSource {
   std::vector<size_t> first_;           // [layers + 1]: layer l's experts are experts_[first_[l], first_[l + 1])
   std::vector<int32_t> slot_of_;        // [experts_]: its slot, or -1
   std::vector<uint8_t> queued_;         // [experts_]: in the prefetch queue
+  // [experts_]: kGroupRead while a BeginAcquire's read of it is queued or in flight (its slot pinned for that
+  // caller), then kGroupDone or kGroupFailed (group_error_ says why) until FinishAcquire takes it.
+  enum GroupRead : uint8_t { kNoGroupRead = 0, kGroupRead = 1, kGroupDone = 2, kGroupFailed = 3 };
+  std::vector<uint8_t> group_read_;
+  std::vector<Status> group_error_;     // [experts_]
+  std::vector<size_t> group_queue_;     // ring of expert keys BeginAcquire asked for, capacity experts_.size()
+  size_t group_head_ = 0, group_size_ = 0;
   // [experts_]: kPredicted and/or kAcquired since the last Prefetch call for its layer (accuracy counters).
   enum Mark : uint8_t { kPredicted = 1, kAcquired = 2 };
   std::vector<uint8_t> marks_;
@@ -182,18 +213,23 @@ class CachedExperts final : public ExpertSource {
   bool prefetch_reserve_ = false;       // max_held_ keeps a quarter of the active slots for reads ahead
   size_t parked_ = 0;                   // slots in State::kParked
   size_t prefetch_top_ = 0;
+  bool prefetch_ = false;               // Prefetch hints are served
 
   mutable std::mutex mutex_;
   std::condition_variable changed_;     // a read finished, a slot was unpinned, the queue drained
-  std::condition_variable work_;        // the I/O thread: hints queued, or stop
+  std::condition_variable work_;        // the I/O thread: group reads or hints queued, or stop
   size_t waiting_ = 0;                  // threads blocked on changed_
   size_t slot_waiters_ = 0;             // of those, Acquires waiting for any slot: the I/O thread yields
   uint64_t clock_ = 0;
   ExpertCacheStats stats_;
   std::vector<size_t> queue_;           // ring of expert keys to prefetch, capacity experts_.size()
   size_t queue_head_ = 0, queue_size_ = 0;
-  size_t prefetch_batch_ = 8;
+  size_t prefetch_batch_ = 2, group_batch_ = 4;
   bool io_busy_ = false;
+  // The I/O thread's batch (claimed slots and their reads), sized once: a step does not allocate.
+  std::vector<size_t> batch_slots_;
+  std::vector<UnitRead> batch_;
+  std::vector<Status> batch_results_;
   bool stop_ = false;
   std::thread io_thread_;
 };

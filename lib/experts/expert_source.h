@@ -22,6 +22,17 @@ class ExpertSource {
   // matching Release. May block on I/O; an error names the file, the unit and the offset.
   virtual Result<const MlpWeights*> Acquire(size_t layer, size_t expert) = 0;
   virtual void Release(size_t layer, size_t expert) = 0;
+  // A group of experts of one layer at once, in two halves, so that reading the missing ones overlaps
+  // computing with the cached ones. BeginAcquire sets out[i] (as Acquire would) for each of `ids` ready now
+  // and leaves it null for each still to come; a source that reads starts the reads of all of those together
+  // (several in flight) and returns without waiting. FinishAcquire then sets every null out[i] of the span it
+  // is given, waiting as needed: the caller may finish the group all at once or one expert at a time, in any
+  // order, but must finish every expert it began before it begins another group of the layer. Each expert
+  // set in `out` is released with Release. An error in BeginAcquire (an id that does not exist) sets nothing;
+  // one in FinishAcquire (a read that failed) leaves that out[i] null, still sets the others and returns the
+  // first error. The defaults acquire one expert after another in BeginAcquire.
+  virtual Status BeginAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out);
+  virtual Status FinishAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out);
   // A hint that these experts of `layer` will likely be acquired soon (ids in [0, experts)). One call per
   // layer per step: a cached source measures each call as one prediction of the layer's next step.
   virtual void Prefetch(size_t layer, std::span<const int64_t> experts) = 0;

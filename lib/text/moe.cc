@@ -82,18 +82,15 @@ bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed()
 // the shared expert, with the last group) runs in two passes, gate and up of all of them, then down of all
 // of them (LinearPackedBatch), in place of three passes per expert — 2 thread fork/joins per group instead
 // of 3 · (k + 1), and weight streams that run on from one expert into the next. Same arithmetic as SwiGlu
-// per expert (each job's result is exactly Linear()'s), summed in the same order. Returns false (nothing
-// done) when the group's experts are not all packed.
-bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, const float* x, size_t n, float* out,
-                    MoeScratch& s, ActRows acts, ExpertGroup group, bool with_shared) {
+// per expert (each job's result is exactly Linear()'s), summed in the same order. The experts BeginAcquire
+// left to come run in a second such wave, after FinishAcquire: their reads overlap the first wave. The
+// caller has checked that every expert of the group is packed.
+Status BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, size_t layer_index,
+                      ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& s, ActRows acts,
+                      ExpertGroup group, bool with_shared) {
   const size_t H = static_cast<size_t>(c.hidden_size), width = static_cast<size_t>(c.moe_intermediate_size);
   size_t total = 0;
-  for (size_t e = group.begin; e < group.end; ++e) {
-    const size_t m = s.per_expert[e].size();
-    if (m == 0) continue;
-    if (!Packed(*s.acquired[e])) return false;
-    total += m;
-  }
+  for (size_t e = group.begin; e < group.end; ++e) total += s.per_expert[e].size();
   const bool shared = with_shared && layer.has_shared;
   const size_t shared_width = shared ? static_cast<size_t>(layer.shared.gate.rows()) : 0;
   const size_t shared_n = shared ? n : 0;
@@ -109,7 +106,6 @@ bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeigh
   float* shared_up = shared_gate + shared_n * shared_width;
   float* shared_out = shared_up + shared_n * shared_width;
   std::vector<PackedLinearJob>& jobs = s.jobs;
-  jobs.clear();
   s.gathered_acts.resize(total);
   size_t at = 0;
   for (size_t e = group.begin; e < group.end; ++e) {
@@ -121,34 +117,56 @@ bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeigh
     }
     at += list.size();
   }
-  at = 0;
-  for (size_t e = group.begin; e < group.end; ++e) {
-    const auto& list = s.per_expert[e];
-    if (list.empty()) continue;
-    const auto& w = *s.acquired[e];
-    const ActRows expert_acts{.per_row = s.gathered_acts.data() + at};
-    jobs.push_back({&w.gate, gathered + at * H, list.size(), gate + at * width, nullptr, expert_acts});
-    jobs.push_back({&w.up, gathered + at * H, list.size(), up + at * width, nullptr, expert_acts});
-    at += list.size();
+  s.ran.assign(s.per_expert.size(), 0);
+  // One wave: the acquired experts not run yet (and the shared expert, in the first wave).
+  auto wave = [&](bool with_shared_expert) {
+    jobs.clear();
+    size_t at = 0;
+    for (size_t e = group.begin; e < group.end; ++e) {
+      const size_t m = s.per_expert[e].size();
+      if (m == 0) continue;
+      if (s.acquired[e] && !s.ran[e]) {
+        const auto& w = *s.acquired[e];
+        const ActRows expert_acts{.per_row = s.gathered_acts.data() + at};
+        jobs.push_back({&w.gate, gathered + at * H, m, gate + at * width, nullptr, expert_acts});
+        jobs.push_back({&w.up, gathered + at * H, m, up + at * width, nullptr, expert_acts});
+      }
+      at += m;
+    }
+    if (with_shared_expert) {
+      jobs.push_back({&layer.shared.gate, x, n, shared_gate, nullptr, acts});
+      jobs.push_back({&layer.shared.up, x, n, shared_up, nullptr, acts});
+    }
+    if (jobs.empty()) return;
+    LinearPackedBatch(cx, jobs);
+    jobs.clear();
+    at = 0;
+    for (size_t e = group.begin; e < group.end; ++e) {
+      const size_t m = s.per_expert[e].size();
+      if (m == 0) continue;
+      if (s.acquired[e] && !s.ran[e]) {
+        simd::SiluMul(gate + at * width, up + at * width, gate + at * width, m * width);
+        jobs.push_back({&s.acquired[e]->down, gate + at * width, m, expert_out + at * H, nullptr,
+                        ActRows{.per_row = s.gathered_acts.data() + at}});
+        s.ran[e] = 1;
+      }
+      at += m;
+    }
+    if (with_shared_expert) {
+      simd::SiluMul(shared_gate, shared_up, shared_gate, n * shared_width);
+      jobs.push_back({&layer.shared.down, shared_gate, n, shared_out, nullptr, acts});
+    }
+    LinearPackedBatch(cx, jobs);
+  };
+  wave(shared);
+  bool pending = false;
+  for (const MlpWeights* w : s.group_out) pending = pending || w == nullptr;
+  if (pending) {
+    const Status finished = experts.FinishAcquire(layer_index, s.group_ids, s.group_out);
+    for (size_t i = 0; i < s.group_ids.size(); ++i) s.acquired[s.group_ids[i]] = s.group_out[i];
+    GLMV_RETURN_IF_ERROR(finished);
+    wave(false);
   }
-  if (shared) {
-    jobs.push_back({&layer.shared.gate, x, n, shared_gate, nullptr, acts});
-    jobs.push_back({&layer.shared.up, x, n, shared_up, nullptr, acts});
-  }
-  LinearPackedBatch(cx, jobs);
-  simd::SiluMul(gate, up, gate, total * width);
-  if (shared) simd::SiluMul(shared_gate, shared_up, shared_gate, n * shared_width);
-  jobs.clear();
-  at = 0;
-  for (size_t e = group.begin; e < group.end; ++e) {
-    const size_t m = s.per_expert[e].size();
-    if (m == 0) continue;
-    jobs.push_back({&s.acquired[e]->down, gate + at * width, m, expert_out + at * H, nullptr,
-                    ActRows{.per_row = s.gathered_acts.data() + at}});
-    at += m;
-  }
-  if (shared) jobs.push_back({&layer.shared.down, shared_gate, n, shared_out, nullptr, acts});
-  LinearPackedBatch(cx, jobs);
   at = 0;
   for (size_t e = group.begin; e < group.end; ++e) {
     const auto& list = s.per_expert[e];
@@ -158,16 +176,29 @@ bool BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeigh
   if (shared) {
     for (size_t i = 0; i < n * H; ++i) out[i] += shared_out[i];
   }
-  return true;
+  return Status::Ok();
 }
 
 // Each expert of the group on its tokens, one at a time (three passes each), accumulated in expert order.
-void ExpertsOneByOne(LinearContext& cx, const TextConfig& c, const float* x, float* out, MoeScratch& s, ActRows acts,
-                     ExpertGroup group) {
+// Each is finished (FinishAcquire) just before it runs, so the reads BeginAcquire started, which arrive in
+// expert order, overlap the experts before them.
+Status ExpertsOneByOne(LinearContext& cx, const TextConfig& c, size_t layer_index, ExpertSource& experts, const float* x,
+                       float* out, MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size);
-  for (size_t e = group.begin; e < group.end; ++e) {
+  for (size_t g = 0; g < s.group_ids.size(); ++g) {
+    const size_t e = s.group_ids[g];
+    if (!s.group_out[g]) {
+      Status finished = experts.FinishAcquire(layer_index, std::span(s.group_ids).subspan(g, 1),
+                                              std::span(s.group_out).subspan(g, 1));
+      s.acquired[e] = s.group_out[g];
+      if (!finished.ok()) {  // finish the rest, so that nothing stays begun; the caller releases them all
+        (void)experts.FinishAcquire(layer_index, std::span(s.group_ids).subspan(g + 1),
+                                    std::span(s.group_out).subspan(g + 1));
+        for (size_t i = g + 1; i < s.group_ids.size(); ++i) s.acquired[s.group_ids[i]] = s.group_out[i];
+        return finished;
+      }
+    }
     const auto& list = s.per_expert[e];
-    if (list.empty()) continue;
     const size_t m = list.size();
     if (s.gathered.size() < m * H) s.gathered.resize(m * H);
     if (s.expert_out.size() < m * H) s.expert_out.resize(m * H);
@@ -179,6 +210,7 @@ void ExpertsOneByOne(LinearContext& cx, const TextConfig& c, const float* x, flo
     SwiGlu(cx, *s.acquired[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
     for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
   }
+  return Status::Ok();
 }
 
 // Releases the experts a group holds when it goes out of scope, whatever happened in between.
@@ -236,9 +268,13 @@ Status RunExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights
                   ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& s, ActRows acts) {
   const size_t H = static_cast<size_t>(c.hidden_size);
   // Small batches of packed experts run as one LinearPackedBatch per group; whether they do is decided once
-  // for the layer (by token counts, not by grouping), though the results would be the same either way.
+  // for the layer (by token counts and the experts' formats as bound in the mapping, not by grouping or by
+  // what is cached), though the results would be the same either way.
   bool batch = !layer.has_shared || (Packed(layer.shared) && n <= kBatchedExpertMaxTokens);
-  for (const auto& list : s.per_expert) batch = batch && list.size() <= kBatchedExpertMaxTokens;
+  for (size_t e = 0; e < s.per_expert.size(); ++e) {
+    if (s.per_expert[e].empty()) continue;
+    batch = batch && s.per_expert[e].size() <= kBatchedExpertMaxTokens && e < layer.experts.size() && Packed(layer.experts[e]);
+  }
   // Routed experts in expert order, each on the batch of tokens routed to it, as the reference does. They are
   // acquired in groups of at most experts.max_held() (each expert read once for all its tokens), run, and
   // released before the next group; accumulating group after group keeps the expert order.
@@ -249,15 +285,19 @@ Status RunExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights
   for (ExpertGroup g = NextExpertGroup(s.per_expert, 0, max_held); g.begin < g.end;
        g = NextExpertGroup(s.per_expert, g.end, max_held)) {
     ReleaseGroup release{experts, layer_index, s.acquired, g};
+    s.group_ids.clear();
     for (size_t e = g.begin; e < g.end; ++e) {
-      if (s.per_expert[e].empty()) continue;
-      GLMV_ASSIGN_OR_RETURN(s.acquired[e], experts.Acquire(layer_index, e));
+      if (!s.per_expert[e].empty()) s.group_ids.push_back(e);
     }
+    s.group_out.assign(s.group_ids.size(), nullptr);
+    GLMV_RETURN_IF_ERROR(experts.BeginAcquire(layer_index, s.group_ids, s.group_out));
+    for (size_t i = 0; i < s.group_ids.size(); ++i) s.acquired[s.group_ids[i]] = s.group_out[i];
     const bool last = NextExpertGroup(s.per_expert, g.end, max_held).begin == s.per_expert.size();
-    if (batch && BatchedExperts(cx, c, layer, x, n, out, s, acts, g, last)) {
+    if (batch) {
+      GLMV_RETURN_IF_ERROR(BatchedExperts(cx, c, layer, layer_index, experts, x, n, out, s, acts, g, last));
       shared_done = last;
     } else {
-      ExpertsOneByOne(cx, c, x, out, s, acts, g);
+      GLMV_RETURN_IF_ERROR(ExpertsOneByOne(cx, c, layer_index, experts, x, out, s, acts));
     }
   }
   if (layer.has_shared && !shared_done) {

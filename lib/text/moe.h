@@ -41,6 +41,9 @@ struct MoeScratch {
   std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
   std::vector<ActQuant> gathered_acts;  // ActQuant of each gathered row, expert by expert
   std::vector<const MlpWeights*> acquired;  // [E]: the experts of the group being run, acquired (else null)
+  std::vector<size_t> group_ids;             // the group's experts with tokens, in expert order
+  std::vector<const MlpWeights*> group_out;  // [group_ids]: BeginAcquire/FinishAcquire's results
+  std::vector<uint8_t> ran;                  // [E]: BatchedExperts has run the expert (its waves)
   SelectScratch select;
 };
 
@@ -50,7 +53,9 @@ struct MoeScratch {
 // compare a quantized model's arithmetic along the reference's routing, apart from near-tie flips.
 // `acts` says how each of the n rows meets packed weights; a gathered row keeps its own. Routed experts come
 // from `experts` (layer `layer_index`), acquired in groups of at most experts.max_held() in expert order,
-// each group released after its GEMMs; the result does not depend on the grouping, bit for bit.
+// each group released after its GEMMs; the result does not depend on the grouping, bit for bit. A group's
+// experts still being read when it begins (ExpertSource::BeginAcquire) run after the cached ones: their
+// reads overlap the cached experts' GEMMs (and the shared expert's), and the sums keep expert order.
 // Linear layers run in `cx` (lib/model/linear.h).
 Status MoeForward(LinearContext& cx, const TextConfig& config, const TextLayerWeights& layer, size_t layer_index,
                   ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& scratch,

@@ -260,7 +260,7 @@ TEST_CASE("prefetched experts are read in the background and count as useful whe
     CHECK(s.prefetch_useful == 2);
     CHECK(s.evictions == 3);  // one slot was still empty
   }
-  {  // without the I/O thread, Prefetch does nothing
+  {  // with prefetch off, Prefetch does nothing
     CachedExpertsOptions options;
     options.prefetch = false;
     auto cache = NewCache(l, 4, options);
@@ -355,6 +355,94 @@ TEST_CASE("a read error names the file, the unit and the offset, and the cache g
   CHECK(SameExpert(**b, l.per_layer[1][0]));
   cache->Release(2, 6);
   cache->Release(1, 0);
+}
+
+TEST_CASE("a group: cached experts at once, the missing ones read together in the background, finished in any order") {
+  test::TempDir dir;
+  const Loaded l = Load(test::WriteTinySynthGlmv(dir));
+  for (const bool uring : {false, true}) {
+    CAPTURE(uring);
+    CachedExpertsOptions options = ReadingBy(uring);
+    options.prefetch = false;  // group reads do not need prefetch on
+    auto cache = NewCache(l, 4, options);
+    REQUIRE(cache->Acquire(1, 0).ok());
+    cache->Release(1, 0);
+    const std::vector<size_t> ids = {0, 2, 3};
+    std::vector<const MlpWeights*> out(ids.size(), nullptr);
+    REQUIRE(cache->BeginAcquire(1, ids, out).ok());
+    REQUIRE(out[0] != nullptr);  // cached: pinned at once
+    CHECK(out[1] == nullptr);
+    CHECK(out[2] == nullptr);
+    CHECK(SameExpert(*out[0], l.per_layer[1][0]));
+    // The last first, alone; then the rest.
+    REQUIRE(cache->FinishAcquire(1, std::span(ids).subspan(2), std::span(out).subspan(2)).ok());
+    REQUIRE(out[2] != nullptr);
+    CHECK(SameExpert(*out[2], l.per_layer[1][3]));
+    REQUIRE(cache->FinishAcquire(1, ids, out).ok());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      REQUIRE(out[i] != nullptr);
+      CHECK(SameExpert(*out[i], l.per_layer[1][ids[i]]));
+    }
+    // All three stay pinned until released: a fourth slot is all another expert can get.
+    auto other = cache->Acquire(2, 5);
+    REQUIRE(other.ok());
+    CHECK(!cache->Acquire(2, 6).ok());
+    cache->Release(2, 5);
+    for (const size_t e : ids) cache->Release(1, e);
+    ExpertCacheStats s = cache->stats();
+    CHECK(s.acquires == 6);  // the refused one counts
+    CHECK(s.hits == 1);
+    CHECK(s.misses == 4);  // (1, 0) once, 2 and 3 by the group, (2, 5)
+    CHECK(s.reader.reads == 4);
+    if (uring && cache->reader().uses_io_uring()) CHECK(s.reader.uring_reads >= 2);
+    // Read once: now hits, all ready in BeginAcquire, nothing left to finish.
+    std::fill(out.begin(), out.end(), nullptr);
+    REQUIRE(cache->BeginAcquire(1, ids, out).ok());
+    for (const MlpWeights* w : out) CHECK(w != nullptr);
+    REQUIRE(cache->FinishAcquire(1, ids, out).ok());
+    for (const size_t e : ids) cache->Release(1, e);
+    CHECK(cache->stats().hits == 4);
+    CHECK(cache->stats().reader.reads == 4);
+    // An expert that does not exist: an error, nothing pinned.
+    const std::vector<size_t> bad = {1, 8};
+    std::vector<const MlpWeights*> bad_out(2, nullptr);
+    CHECK(!cache->BeginAcquire(1, bad, bad_out).ok());
+    CHECK(bad_out[0] == nullptr);
+    CHECK(cache->stats().acquires == 9);
+  }
+}
+
+TEST_CASE("a group whose read fails: FinishAcquire names the unit, sets the others, and the cache goes on") {
+  test::TempDir dir;
+  const std::string path = test::WriteTinySynthGlmv(dir);
+  const std::string cut = (dir / "cut.glmv").string();
+  fs::copy_file(path, cut);
+  const Loaded l = Load(cut);
+  const auto extents = UnitExtents(l.file());
+  const size_t last = extents.size() - 1;  // layer 2's expert 7
+  fs::resize_file(cut, extents[last].offset);
+  for (const bool uring : {false, true}) {
+    CAPTURE(uring);
+    auto cache = NewCache(l, 3, ReadingBy(uring));
+    const std::vector<size_t> ids = {5, 6, 7};
+    std::vector<const MlpWeights*> out(ids.size(), nullptr);
+    REQUIRE(cache->BeginAcquire(2, ids, out).ok());
+    const Status finished = cache->FinishAcquire(2, ids, out);
+    REQUIRE(!finished.ok());
+    MESSAGE(finished.message());
+    CHECK(finished.message().find("'" + extents[last].name + "'") != std::string::npos);
+    CHECK(finished.message().find("offset " + std::to_string(extents[last].offset)) != std::string::npos);
+    REQUIRE(out[0] != nullptr);
+    REQUIRE(out[1] != nullptr);
+    CHECK(out[2] == nullptr);
+    CHECK(SameExpert(*out[0], l.per_layer[2][5]));
+    CHECK(SameExpert(*out[1], l.per_layer[2][6]));
+    cache->Release(2, 5);
+    cache->Release(2, 6);
+    // The failed slot is free again: three other experts fit.
+    for (size_t e = 0; e < 3; ++e) REQUIRE(cache->Acquire(1, e).ok());
+    for (size_t e = 0; e < 3; ++e) cache->Release(1, e);
+  }
 }
 
 TEST_CASE("creation errors: a budget below one expert, experts that are not the file's units; fallbacks are notes") {
