@@ -65,7 +65,9 @@ struct CachedExpertsOptions {
   // Hints per batch the I/O thread submits. Small, because a group read that arrives while a batch of hints is
   // in flight waits for that batch.
   size_t prefetch_batch = 2;
-  size_t group_batch = 4;  // group reads per batch (several in flight; each batch's experts ready together)
+  // Group reads per batch. One: each expert is ready as soon as it is read, and MoE code runs it while the
+  // next is read (a batch's experts are ready together); several in flight read no faster here.
+  size_t group_batch = 1;
   // Of each token's predicted experts, prefetch only the `prefetch_top` heaviest (0: all num_experts_per_tok).
   // When reads are the bottleneck, a wrong guess costs a read and evicts a cached expert.
   size_t prefetch_top = 0;

@@ -78,13 +78,26 @@ namespace {
 
 bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed() && m.down.is_packed(); }
 
+// Finishes the group's expert i (ExpertSource::FinishAcquire) into s.acquired. On an error the rest of the
+// group is finished too, so that nothing stays begun; the caller releases whatever was acquired.
+Status FinishOne(ExpertSource& experts, size_t layer_index, MoeScratch& s, size_t i) {
+  const std::span<const size_t> ids(s.group_ids);
+  const std::span<const MlpWeights*> out(s.group_out);
+  const Status finished = experts.FinishAcquire(layer_index, ids.subspan(i, 1), out.subspan(i, 1));
+  s.acquired[ids[i]] = out[i];
+  if (finished.ok()) return finished;
+  (void)experts.FinishAcquire(layer_index, ids.subspan(i + 1), out.subspan(i + 1));
+  for (size_t j = i + 1; j < ids.size(); ++j) s.acquired[ids[j]] = out[j];
+  return finished;
+}
+
 // Decode and other small batches with packed experts: every routed expert of a group that got tokens (and
 // the shared expert, with the last group) runs in two passes, gate and up of all of them, then down of all
 // of them (LinearPackedBatch), in place of three passes per expert — 2 thread fork/joins per group instead
 // of 3 · (k + 1), and weight streams that run on from one expert into the next. Same arithmetic as SwiGlu
 // per expert (each job's result is exactly Linear()'s), summed in the same order. The experts BeginAcquire
-// left to come run in a second such wave, after FinishAcquire: their reads overlap the first wave. The
-// caller has checked that every expert of the group is packed.
+// left to come run after that first wave, one wave each as FinishAcquire hands them over: their reads
+// overlap the waves before them. The caller has checked that every expert of the group is packed.
 Status BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, size_t layer_index,
                       ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& s, ActRows acts,
                       ExpertGroup group, bool with_shared) {
@@ -159,12 +172,11 @@ Status BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWei
     LinearPackedBatch(cx, jobs);
   };
   wave(shared);
-  bool pending = false;
-  for (const MlpWeights* w : s.group_out) pending = pending || w == nullptr;
-  if (pending) {
-    const Status finished = experts.FinishAcquire(layer_index, s.group_ids, s.group_out);
-    for (size_t i = 0; i < s.group_ids.size(); ++i) s.acquired[s.group_ids[i]] = s.group_out[i];
-    GLMV_RETURN_IF_ERROR(finished);
+  // Then the rest one at a time, in the order their reads were asked for (expert order), each run as soon as
+  // it is there while the next is read.
+  for (size_t i = 0; i < s.group_ids.size(); ++i) {
+    if (s.group_out[i]) continue;
+    GLMV_RETURN_IF_ERROR(FinishOne(experts, layer_index, s, i));
     wave(false);
   }
   at = 0;
@@ -187,17 +199,7 @@ Status ExpertsOneByOne(LinearContext& cx, const TextConfig& c, size_t layer_inde
   const size_t H = static_cast<size_t>(c.hidden_size);
   for (size_t g = 0; g < s.group_ids.size(); ++g) {
     const size_t e = s.group_ids[g];
-    if (!s.group_out[g]) {
-      Status finished = experts.FinishAcquire(layer_index, std::span(s.group_ids).subspan(g, 1),
-                                              std::span(s.group_out).subspan(g, 1));
-      s.acquired[e] = s.group_out[g];
-      if (!finished.ok()) {  // finish the rest, so that nothing stays begun; the caller releases them all
-        (void)experts.FinishAcquire(layer_index, std::span(s.group_ids).subspan(g + 1),
-                                    std::span(s.group_out).subspan(g + 1));
-        for (size_t i = g + 1; i < s.group_ids.size(); ++i) s.acquired[s.group_ids[i]] = s.group_out[i];
-        return finished;
-      }
-    }
+    if (!s.group_out[g]) GLMV_RETURN_IF_ERROR(FinishOne(experts, layer_index, s, g));
     const auto& list = s.per_expert[e];
     const size_t m = list.size();
     if (s.gathered.size() < m * H) s.gathered.resize(m * H);
