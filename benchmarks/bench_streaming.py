@@ -14,7 +14,7 @@ placed, before it executes, into a fresh cgroup v1 memory limit equal to the bud
 Root is needed for both. Standard library only.
 
   benchmarks/bench_streaming.py [MODEL.glmv] [--budget 6G] [--pairs 3] [--decode-tokens 32]
-      [--prompt-tokens 512] [--prefill-chunk 512] [--skew LABEL] [--threads N] [--bin build/benchmarks/bench_streaming]
+      [--prompt-tokens 512] [--prefill-chunk 512] [--skew LABEL] [--prefetch 0|1] [--prefetch-top N] [--threads N] [--bin build/benchmarks/bench_streaming]
       [--disk-bytes 8G] [--no-memory-held] [--timeout 3600]
 """
 import argparse
@@ -136,7 +136,7 @@ def run_mode(args, mode, index, disk_bw, use_cgroup=True):
     argv = ["run", args.model, "--mode", mode, "--budget", str(args.budget), "--prompt-tokens",
             str(args.prompt_tokens), "--decode-tokens", str(args.decode_tokens), "--prefill-chunk",
             str(args.prefill_chunk), "--policy", args.policy, "--vision-share", str(args.vision_share),
-            "--prefetch", str(args.prefetch)]
+            "--prefetch", str(args.prefetch), "--prefetch-top", str(args.prefetch_top)]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     drop_caches()
@@ -182,6 +182,8 @@ def main():
     p.add_argument("--prefetch", type=int, choices=(0, 1), default=0,
                    help="1: read the next layer's predicted experts ahead (glmv's --expert-prefetch); 0: off, "
                         "glmv's default")
+    p.add_argument("--prefetch-top", type=int, default=0,
+                   help="with --prefetch 1, read only each token's N heaviest predicted experts (0: all)")
     p.add_argument("--vision-share", type=int, choices=(0, 1), default=1,
                    help="1: the cache also holds the vision tower's share, lent back while images encode "
                         "(glmv's memory plan); 0: the tower counts as resident")
