@@ -29,10 +29,10 @@
 // before it is evicted. Each Prefetch call is also scored as a prediction of its layer's next step (see the
 // prefetch_predicted counters), whether or not its experts needed reading.
 //
-// Threads. Acquire, Release, Prefetch and stats may be called from any threads at once (OpenMP workers
-// included): one mutex guards the slot table, the policy and the counters, and is never held during a read;
-// a condition variable wakes callers waiting for a read in flight. The returned views stay valid until the
-// matching Release, whatever other threads do.
+// Threads. Acquire, BeginAcquire, FinishAcquire, Release, Prefetch and stats may be called from any threads
+// at once (OpenMP workers included): one mutex guards the slot table, the policy and the counters, and is
+// never held during a read; a condition variable wakes callers waiting for a read in flight. The returned
+// views stay valid until the matching Release, whatever other threads do.
 #pragma once
 
 #include <atomic>
