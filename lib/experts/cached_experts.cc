@@ -371,7 +371,17 @@ Status CachedExperts::FinishAcquire(size_t layer, std::span<const size_t> ids, s
       continue;
     }
     const size_t key = first_[layer] + ids[i];
-    if (group_read_[key] == kNoGroupRead) {  // BeginAcquire found no slot for it, or another caller reads it
+    // A group read of the expert (this caller's, or another's whose BeginAcquire claimed it first): the
+    // first caller to finish it takes the claim's pin, or its error; any other acquires it the usual way.
+    double since = 0;
+    while (group_read_[key] == kGroupRead) {
+      if (since == 0) since = Seconds();
+      ++waiting_;
+      changed_.wait(lock);
+      --waiting_;
+    }
+    if (since != 0) stats_.stall_seconds += Seconds() - since;
+    if (group_read_[key] == kNoGroupRead) {  // no slot was free at BeginAcquire, or another caller took it
       Result<const MlpWeights*> got = AcquireLocked(lock, layer, key);
       if (got.ok()) {
         out[i] = *got;
@@ -380,11 +390,6 @@ Status CachedExperts::FinishAcquire(size_t layer, std::span<const size_t> ids, s
       }
       continue;
     }
-    const double since = Seconds();
-    ++waiting_;
-    changed_.wait(lock, [&] { return group_read_[key] != kGroupRead; });
-    --waiting_;
-    stats_.stall_seconds += Seconds() - since;
     if (group_read_[key] == kGroupFailed) {
       if (first.ok()) first = group_error_[key];
       group_error_[key] = Status::Ok();

@@ -18,7 +18,8 @@
 // thread then reads together, ahead of any prefetch hint, a batch at a time in the order asked (several in
 // flight through io_uring); FinishAcquire waits for them. So a step computes with its cached experts while
 // its misses are read (lib/text/moe.cc), and a prefill chunk's experts arrive in the order it runs them.
-// A slot claimed this way is pinned from the claim on, for the caller that began it.
+// A slot claimed this way is pinned from the claim on; the first caller to finish that expert (the one that
+// began it, or another whose BeginAcquire found it being read) takes the pin, any other acquires it anew.
 //
 // Prefetch. Prefetch(layer, experts) queues the experts not yet cached for one background I/O thread (owned
 // by this object, no process-global state; it runs whether or not prefetch is on), which reads them in small

@@ -272,7 +272,7 @@ TEST_CASE("prefetched experts are read in the background and count as useful whe
   }
 }
 
-TEST_CASE("threads acquiring at once, with prefetches in between, always hold their experts' bytes") {
+TEST_CASE("threads acquiring at once, alone and in groups, with prefetches in between, always hold their experts' bytes") {
   test::TempDir dir;
   const Loaded l = Load(test::WriteTinySynthGlmv(dir));
   for (const bool uring : {false, true}) {
@@ -292,6 +292,21 @@ TEST_CASE("threads acquiring at once, with prefetches in between, always hold th
           if (round % 5 == 0) {
             const std::vector<int64_t> next = {static_cast<int64_t>(rng() % 8), static_cast<int64_t>(rng() % 8)};
             cache->Prefetch(kLayers[rng() % 2], next);
+          }
+          if (round % 2 == 1) {  // as MoE code does: a group begun at once, finished one by one or together
+            const std::vector<size_t> ids = {e0, e1};
+            std::vector<const MlpWeights*> out(2, nullptr);
+            if (!cache->BeginAcquire(layer, ids, out).ok()) ++errors;
+            if (round % 4 == 1) {
+              if (!cache->FinishAcquire(layer, std::span(ids).subspan(1), std::span(out).subspan(1)).ok()) ++errors;
+            }
+            if (!cache->FinishAcquire(layer, ids, out).ok()) ++errors;
+            for (size_t i = 0; i < 2; ++i) {
+              if (!out[i]) continue;
+              if (!SameExpert(*out[i], l.per_layer[layer][ids[i]])) ++wrong;
+              cache->Release(layer, ids[i]);
+            }
+            continue;
           }
           auto a = cache->Acquire(layer, e0);
           auto b = cache->Acquire(layer, e1);
