@@ -260,9 +260,7 @@ const MlpWeights* CachedExperts::PinReady(size_t s, double waited_since) {
 }
 
 Result<const MlpWeights*> CachedExperts::Acquire(size_t layer, size_t expert) {
-  if (layer + 1 >= first_.size() || expert >= first_[layer + 1] - first_[layer]) {
-    return Status::Error("expert " + std::to_string(expert) + " of layer " + std::to_string(layer) + " does not exist");
-  }
+  if (!Exists(layer, expert)) return NoSuchExpert(layer, expert);
   const size_t key = first_[layer] + expert;
   std::unique_lock<std::mutex> lock(mutex_);
   CountAcquire(layer, key);
@@ -329,9 +327,7 @@ Result<const MlpWeights*> CachedExperts::AcquireLocked(std::unique_lock<std::mut
 
 Status CachedExperts::BeginAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out) {
   for (const size_t e : ids) {
-    if (layer + 1 >= first_.size() || e >= first_[layer + 1] - first_[layer]) {
-      return Status::Error("expert " + std::to_string(e) + " of layer " + std::to_string(layer) + " does not exist");
-    }
+    if (!Exists(layer, e)) return NoSuchExpert(layer, e);
   }
   bool queued = false;
   {
@@ -366,8 +362,8 @@ Status CachedExperts::FinishAcquire(size_t layer, std::span<const size_t> ids, s
   std::unique_lock<std::mutex> lock(mutex_);
   for (size_t i = 0; i < ids.size(); ++i) {
     if (out[i]) continue;
-    if (layer + 1 >= first_.size() || ids[i] >= first_[layer + 1] - first_[layer]) {
-      if (first.ok()) first = Status::Error("expert " + std::to_string(ids[i]) + " of layer " + std::to_string(layer) + " does not exist");
+    if (!Exists(layer, ids[i])) {
+      if (first.ok()) first = NoSuchExpert(layer, ids[i]);
       continue;
     }
     const size_t key = first_[layer] + ids[i];
@@ -402,7 +398,7 @@ Status CachedExperts::FinishAcquire(size_t layer, std::span<const size_t> ids, s
 }
 
 void CachedExperts::Release(size_t layer, size_t expert) {
-  if (layer + 1 >= first_.size() || expert >= first_[layer + 1] - first_[layer]) return;
+  if (!Exists(layer, expert)) return;
   std::lock_guard<std::mutex> lock(mutex_);
   const int32_t s = slot_of_[first_[layer] + expert];
   assert(s >= 0 && state_[static_cast<size_t>(s)].pins > 0);  // released more often than acquired

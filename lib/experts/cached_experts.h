@@ -174,6 +174,10 @@ class CachedExperts final : public ExpertSource {
   // Points slot `s`'s views at its bytes (outside the lock: the slot is loading, no one else touches it).
   void BindSlot(size_t s);
   bool AnyLoading() const;
+  // Whether MoE layer `layer` has an expert `expert` (a dense layer has none).
+  bool Exists(size_t layer, size_t expert) const {
+    return layer + 1 < first_.size() && expert < first_[layer + 1] - first_[layer];
+  }
   // Under the lock: counts an acquire of `key` (layer `layer`) and scores its layer's prediction.
   void CountAcquire(size_t layer, size_t key);
   // Under the lock: pins ready slot `s` for an acquire of its expert; `waited_since` (0: did not wait) sorts

@@ -4,6 +4,10 @@
 
 namespace glmv {
 
+Status NoSuchExpert(size_t layer, size_t expert) {
+  return Status::Error("expert " + std::to_string(expert) + " of layer " + std::to_string(layer) + " does not exist");
+}
+
 Status ExpertSource::BeginAcquire(size_t layer, std::span<const size_t> ids, std::span<const MlpWeights*> out) {
   for (size_t i = 0; i < ids.size(); ++i) {
     Result<const MlpWeights*> got = Acquire(layer, ids[i]);
@@ -34,9 +38,7 @@ Status ExpertSource::FinishAcquire(size_t layer, std::span<const size_t> ids, st
 }
 
 Result<const MlpWeights*> MappedExperts::Acquire(size_t layer, size_t expert) {
-  if (layer >= per_layer_.size() || expert >= per_layer_[layer].size()) {
-    return Status::Error("expert " + std::to_string(expert) + " of layer " + std::to_string(layer) + " does not exist");
-  }
+  if (layer >= per_layer_.size() || expert >= per_layer_[layer].size()) return NoSuchExpert(layer, expert);
   return &per_layer_[layer][expert];
 }
 

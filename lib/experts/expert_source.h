@@ -15,6 +15,9 @@
 
 namespace glmv {
 
+// The error for an expert id that a layer does not have (every source words it the same).
+Status NoSuchExpert(size_t layer, size_t expert);
+
 class ExpertSource {
  public:
   virtual ~ExpertSource() = default;

@@ -59,9 +59,7 @@ ResidentExperts::~ResidentExperts() {
 }
 
 Result<const MlpWeights*> ResidentExperts::Acquire(size_t layer, size_t expert) {
-  if (layer >= per_layer_.size() || expert >= per_layer_[layer].size()) {
-    return Status::Error("expert " + std::to_string(expert) + " of layer " + std::to_string(layer) + " does not exist");
-  }
+  if (layer >= per_layer_.size() || expert >= per_layer_[layer].size()) return NoSuchExpert(layer, expert);
   return &per_layer_[layer][expert];
 }
 

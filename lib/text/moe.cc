@@ -78,16 +78,14 @@ namespace {
 
 bool Packed(const MlpWeights& m) { return m.gate.is_packed() && m.up.is_packed() && m.down.is_packed(); }
 
-// Finishes the group's expert i (ExpertSource::FinishAcquire) into s.acquired. On an error the rest of the
+// Finishes the group's expert i (ExpertSource::FinishAcquire) into s.group_out. On an error the rest of the
 // group is finished too, so that nothing stays begun; the caller releases whatever was acquired.
 Status FinishOne(ExpertSource& experts, size_t layer_index, MoeScratch& s, size_t i) {
   const std::span<const size_t> ids(s.group_ids);
   const std::span<const MlpWeights*> out(s.group_out);
   const Status finished = experts.FinishAcquire(layer_index, ids.subspan(i, 1), out.subspan(i, 1));
-  s.acquired[ids[i]] = out[i];
   if (finished.ok()) return finished;
   (void)experts.FinishAcquire(layer_index, ids.subspan(i + 1), out.subspan(i + 1));
-  for (size_t j = i + 1; j < ids.size(); ++j) s.acquired[ids[j]] = out[j];
   return finished;
 }
 
@@ -97,13 +95,14 @@ Status FinishOne(ExpertSource& experts, size_t layer_index, MoeScratch& s, size_
 // of 3 · (k + 1), and weight streams that run on from one expert into the next. Same arithmetic as SwiGlu
 // per expert (each job's result is exactly Linear()'s), summed in the same order. The experts BeginAcquire
 // left to come run after that first wave, one wave each as FinishAcquire hands them over: their reads
-// overlap the waves before them. The caller has checked that every expert of the group is packed.
+// overlap the waves before them. The group is the one the caller began (s.group_ids, s.group_out), all of
+// whose experts it has checked are packed.
 Status BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights& layer, size_t layer_index,
                       ExpertSource& experts, const float* x, size_t n, float* out, MoeScratch& s, ActRows acts,
-                      ExpertGroup group, bool with_shared) {
+                      bool with_shared) {
   const size_t H = static_cast<size_t>(c.hidden_size), width = static_cast<size_t>(c.moe_intermediate_size);
   size_t total = 0;
-  for (size_t e = group.begin; e < group.end; ++e) total += s.per_expert[e].size();
+  for (const size_t e : s.group_ids) total += s.per_expert[e].size();
   const bool shared = with_shared && layer.has_shared;
   const size_t shared_width = shared ? static_cast<size_t>(layer.shared.gate.rows()) : 0;
   const size_t shared_n = shared ? n : 0;
@@ -120,31 +119,28 @@ Status BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWei
   float* shared_out = shared_up + shared_n * shared_width;
   std::vector<PackedLinearJob>& jobs = s.jobs;
   s.gathered_acts.resize(total);
+  // Each group expert's first row in the gathered, gate, up and expert-out blocks (expert order).
+  s.group_rows.resize(s.group_ids.size());
   size_t at = 0;
-  for (size_t e = group.begin; e < group.end; ++e) {
-    const auto& list = s.per_expert[e];
-    if (list.empty()) continue;
+  for (size_t g = 0; g < s.group_ids.size(); ++g) {
+    const auto& list = s.per_expert[s.group_ids[g]];
+    s.group_rows[g] = at;
     for (size_t i = 0; i < list.size(); ++i) {
       std::copy_n(x + list[i].first * H, H, gathered + (at + i) * H);
       s.gathered_acts[at + i] = acts.At(list[i].first);
     }
     at += list.size();
   }
-  s.ran.assign(s.per_expert.size(), 0);
+  s.ran.assign(s.group_ids.size(), 0);
   // One wave: the acquired experts not run yet (and the shared expert, in the first wave).
   auto wave = [&](bool with_shared_expert) {
     jobs.clear();
-    size_t at = 0;
-    for (size_t e = group.begin; e < group.end; ++e) {
-      const size_t m = s.per_expert[e].size();
-      if (m == 0) continue;
-      if (s.acquired[e] && !s.ran[e]) {
-        const auto& w = *s.acquired[e];
-        const ActRows expert_acts{.per_row = s.gathered_acts.data() + at};
-        jobs.push_back({&w.gate, gathered + at * H, m, gate + at * width, nullptr, expert_acts});
-        jobs.push_back({&w.up, gathered + at * H, m, up + at * width, nullptr, expert_acts});
-      }
-      at += m;
+    for (size_t g = 0; g < s.group_ids.size(); ++g) {
+      if (!s.group_out[g] || s.ran[g]) continue;
+      const size_t r = s.group_rows[g], m = s.per_expert[s.group_ids[g]].size();
+      const ActRows expert_acts{.per_row = s.gathered_acts.data() + r};
+      jobs.push_back({&s.group_out[g]->gate, gathered + r * H, m, gate + r * width, nullptr, expert_acts});
+      jobs.push_back({&s.group_out[g]->up, gathered + r * H, m, up + r * width, nullptr, expert_acts});
     }
     if (with_shared_expert) {
       jobs.push_back({&layer.shared.gate, x, n, shared_gate, nullptr, acts});
@@ -153,17 +149,13 @@ Status BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWei
     if (jobs.empty()) return;
     LinearPackedBatch(cx, jobs);
     jobs.clear();
-    at = 0;
-    for (size_t e = group.begin; e < group.end; ++e) {
-      const size_t m = s.per_expert[e].size();
-      if (m == 0) continue;
-      if (s.acquired[e] && !s.ran[e]) {
-        simd::SiluMul(gate + at * width, up + at * width, gate + at * width, m * width);
-        jobs.push_back({&s.acquired[e]->down, gate + at * width, m, expert_out + at * H, nullptr,
-                        ActRows{.per_row = s.gathered_acts.data() + at}});
-        s.ran[e] = 1;
-      }
-      at += m;
+    for (size_t g = 0; g < s.group_ids.size(); ++g) {
+      if (!s.group_out[g] || s.ran[g]) continue;
+      const size_t r = s.group_rows[g], m = s.per_expert[s.group_ids[g]].size();
+      simd::SiluMul(gate + r * width, up + r * width, gate + r * width, m * width);
+      jobs.push_back({&s.group_out[g]->down, gate + r * width, m, expert_out + r * H, nullptr,
+                      ActRows{.per_row = s.gathered_acts.data() + r}});
+      s.ran[g] = 1;
     }
     if (with_shared_expert) {
       simd::SiluMul(shared_gate, shared_up, shared_gate, n * shared_width);
@@ -179,11 +171,10 @@ Status BatchedExperts(LinearContext& cx, const TextConfig& c, const TextLayerWei
     GLMV_RETURN_IF_ERROR(FinishOne(experts, layer_index, s, i));
     wave(false);
   }
-  at = 0;
-  for (size_t e = group.begin; e < group.end; ++e) {
-    const auto& list = s.per_expert[e];
-    for (size_t i = 0; i < list.size(); ++i) simd::Axpy(list[i].second, expert_out + (at + i) * H, out + list[i].first * H, H);
-    at += list.size();
+  for (size_t g = 0; g < s.group_ids.size(); ++g) {
+    const auto& list = s.per_expert[s.group_ids[g]];
+    const float* rows = expert_out + s.group_rows[g] * H;
+    for (size_t i = 0; i < list.size(); ++i) simd::Axpy(list[i].second, rows + i * H, out + list[i].first * H, H);
   }
   if (shared) {
     for (size_t i = 0; i < n * H; ++i) out[i] += shared_out[i];
@@ -209,22 +200,21 @@ Status ExpertsOneByOne(LinearContext& cx, const TextConfig& c, size_t layer_inde
       std::copy_n(x + list[i].first * H, H, s.gathered.data() + i * H);
       s.gathered_acts[i] = acts.At(list[i].first);
     }
-    SwiGlu(cx, *s.acquired[e], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
+    SwiGlu(cx, *s.group_out[g], s.gathered.data(), m, s.expert_out.data(), s.mlp, ActRows{.per_row = s.gathered_acts.data()});
     for (size_t i = 0; i < m; ++i) simd::Axpy(list[i].second, s.expert_out.data() + i * H, out + list[i].first * H, H);
   }
   return Status::Ok();
 }
 
-// Releases the experts a group holds when it goes out of scope, whatever happened in between.
+// Releases the experts a group holds (s.group_out) when it goes out of scope, whatever happened in between.
 struct ReleaseGroup {
   ExpertSource& source;
   size_t layer;
-  std::vector<const MlpWeights*>& held;
-  ExpertGroup group;
+  MoeScratch& s;
   ~ReleaseGroup() {
-    for (size_t e = group.begin; e < group.end; ++e) {
-      if (held[e]) source.Release(layer, e);
-      held[e] = nullptr;
+    for (size_t g = 0; g < s.group_ids.size(); ++g) {
+      if (s.group_out[g]) source.Release(layer, s.group_ids[g]);
+      s.group_out[g] = nullptr;
     }
   }
 };
@@ -281,22 +271,20 @@ Status RunExperts(LinearContext& cx, const TextConfig& c, const TextLayerWeights
   // acquired in groups of at most experts.max_held() (each expert read once for all its tokens), run, and
   // released before the next group; accumulating group after group keeps the expert order.
   std::fill(out, out + n * H, 0.0f);
-  s.acquired.assign(s.per_expert.size(), nullptr);
   const size_t max_held = experts.max_held();
   bool shared_done = false;
   for (ExpertGroup g = NextExpertGroup(s.per_expert, 0, max_held); g.begin < g.end;
        g = NextExpertGroup(s.per_expert, g.end, max_held)) {
-    ReleaseGroup release{experts, layer_index, s.acquired, g};
     s.group_ids.clear();
     for (size_t e = g.begin; e < g.end; ++e) {
       if (!s.per_expert[e].empty()) s.group_ids.push_back(e);
     }
     s.group_out.assign(s.group_ids.size(), nullptr);
+    ReleaseGroup release{experts, layer_index, s};
     GLMV_RETURN_IF_ERROR(experts.BeginAcquire(layer_index, s.group_ids, s.group_out));
-    for (size_t i = 0; i < s.group_ids.size(); ++i) s.acquired[s.group_ids[i]] = s.group_out[i];
     const bool last = NextExpertGroup(s.per_expert, g.end, max_held).begin == s.per_expert.size();
     if (batch) {
-      GLMV_RETURN_IF_ERROR(BatchedExperts(cx, c, layer, layer_index, experts, x, n, out, s, acts, g, last));
+      GLMV_RETURN_IF_ERROR(BatchedExperts(cx, c, layer, layer_index, experts, x, n, out, s, acts, last));
       shared_done = last;
     } else {
       GLMV_RETURN_IF_ERROR(ExpertsOneByOne(cx, c, layer_index, experts, x, out, s, acts));

@@ -40,10 +40,10 @@ struct MoeScratch {
   std::vector<std::vector<std::pair<uint32_t, float>>> per_expert;  // token, weight
   std::vector<PackedLinearJob> jobs;  // decode: the experts' layers run as one batch
   std::vector<ActQuant> gathered_acts;  // ActQuant of each gathered row, expert by expert
-  std::vector<const MlpWeights*> acquired;  // [E]: the experts of the group being run, acquired (else null)
-  std::vector<size_t> group_ids;             // the group's experts with tokens, in expert order
-  std::vector<const MlpWeights*> group_out;  // [group_ids]: BeginAcquire/FinishAcquire's results
-  std::vector<uint8_t> ran;                  // [E]: BatchedExperts has run the expert (its waves)
+  std::vector<size_t> group_ids;             // the group being run: its experts with tokens, in expert order
+  std::vector<const MlpWeights*> group_out;  // [group_ids]: acquired (BeginAcquire/FinishAcquire), else null
+  std::vector<size_t> group_rows;            // [group_ids]: BatchedExperts' first gathered row of each
+  std::vector<uint8_t> ran;                  // [group_ids]: BatchedExperts has run it (its waves)
   SelectScratch select;
 };
 
