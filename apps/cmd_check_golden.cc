@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "apps/act_precision_flag.h"
+#include "apps/kv_type_flag.h"
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/golden_check.h"
@@ -20,6 +21,7 @@ const std::vector<OptionSpec> kOptions = {
                           " is (for weights perturbed outside glmv convert)"},
     {"--threads", "-t", true, "N  threads (default: all cores)"},
     ActPrecisionOption(),
+    KvTypeOption(),
     {"--help", "-h", false, "show this help"},
 };
 }  // namespace
@@ -74,6 +76,12 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   options.max_kl = *max_kl;
+  auto kv_type = ReadKvType(*args, options.model.empty() ? args->positional()[0] : options.model);
+  if (!kv_type.ok()) {
+    fmt::print(stderr, "glmv check-golden: {}\n", kv_type.status().message());
+    return 2;
+  }
+  options.kv_type = *kv_type;
   const std::string routing = args->Has("--routing") ? args->Get("--routing") : "free";
   if (routing != "free" && routing != "reference") {
     fmt::print(stderr, "glmv check-golden: --routing: '{}' is neither free nor reference\n", routing);
@@ -92,7 +100,8 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   for (const auto& c : report->cases) fmt::print("{}\n", FormatCaseLine(c));
-  fmt::print("check-golden: {} passed, {} failed, {} skipped", report->passed, report->failed, report->skipped);
+  fmt::print("check-golden: {} passed, {} failed, {} skipped (kv-type {})", report->passed, report->failed,
+             report->skipped, KvTypeName(options.kv_type));
   if (report->positions) {
     fmt::print("; over {} positions: kl_mean={:.3g} kl_max={:.3g} top1={:.4g}{}", report->positions, report->kl_mean,
                report->kl_max, report->top1, report->quantized ? " (judged by KL)" : "");

@@ -5,6 +5,7 @@
 
 #include "apps/act_precision_flag.h"
 #include "apps/byte_size.h"
+#include "apps/kv_type_flag.h"
 #include "apps/mem_budget_flag.h"
 #include "lib/base/parallel.h"
 
@@ -42,6 +43,7 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--template", "", true, "NAME  chat template: glm45v (default) or glm45 (GLM-4.5 text model)"},
       {"--ctx", "", true, "N  context size in tokens (default 4096)"},
       {"--kv-memory", "", true, "SIZE  cap on the keys and values held (e.g. 2GiB; default: --ctx tokens' worth)"},
+      KvTypeOption(),
       {"--experts-in-ram", "", false, "copy the routed experts into memory at load: faster decode, RAM the size of the experts"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step; long prompts are prefilled in chunks (default 512)"},
       {"--cache-bytes", "", true, "SIZE  cap on finished turns' keys and values kept for reuse (e.g. 1GiB; default: what --kv-memory leaves)"},
@@ -69,6 +71,7 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
     GLMV_ASSIGN_OR_RETURN(const uint64_t bytes, ParseByteSize(args.Get("--kv-memory"), "--kv-memory"));
     f.engine.kv_memory_bytes = static_cast<size_t>(bytes);
   }
+  GLMV_ASSIGN_OR_RETURN(f.engine.kv_type, ReadKvType(args, f.model_dir));
   f.engine.experts_in_ram = args.Has("--experts-in-ram");
   GLMV_ASSIGN_OR_RETURN(f.mem_budget, ReadMemBudget(args));
   GLMV_RETURN_IF_ERROR(ReadExpertPrefetch(args, f.engine));

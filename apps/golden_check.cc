@@ -114,6 +114,7 @@ struct GoldenModels {
   const VisionModel* vision = nullptr;
   Status vision_status;  // why there is no vision tower
   ActPrecision act_precision = ActPrecision::kAuto;
+  KvType kv_type = KvType::kF32;
 };
 
 // The prompt of `ids_case` with the visual inputs of `pixels_case` (the same case, or a generation case's
@@ -198,7 +199,7 @@ Status CheckForward(GoldenModels& models, const GoldenSet& set, const std::strin
   const TextModel& model = *models.text;
   GLMV_ASSIGN_OR_RETURN(CasePrompt p, BuildPrompt(models, set, c, c));
   const size_t n = p.ids.size();
-  GLMV_ASSIGN_OR_RETURN(KvCache cache, model.NewCache(n));
+  GLMV_ASSIGN_OR_RETURN(KvCache cache, model.NewCache(n, 16, models.kv_type));
   const MRopePositions& pos = p.prompt.positions.positions;
   std::vector<float> logits;
   TextTrace trace;
@@ -316,11 +317,13 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, const GoldenOptions&
   const bool has_model = !options.model.empty() || fs::exists(set.dir / "config.json");
   GoldenModels models;
   models.act_precision = options.act_precision;
+  models.kv_type = options.kv_type;
   Status load_status;
   GoldenReport report;
   if (has_model) {
     EngineOptions eo;
     eo.act_precision = options.act_precision;
+    eo.kv_type = options.kv_type;
     eo.max_sequences = 1;
     auto m = Engine::Load(options.model.empty() ? set.dir.string() : options.model, eo);
     if (m.ok()) {

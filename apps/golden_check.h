@@ -7,6 +7,7 @@
 
 #include "io/status.h"
 #include "lib/model/linear.h"
+#include "lib/text/kv_cache.h"
 
 namespace glmv::app {
 
@@ -53,6 +54,8 @@ struct GoldenOptions {
   bool judge_by_kl = false;
   // How packed weights see their activations (--act-precision).
   ActPrecision act_precision = ActPrecision::kAuto;
+  // Element type of the keys and values (--kv-type).
+  KvType kv_type = KvType::kF32;
 };
 
 // Runs every case of the set in `dir`. Errors only when the set itself cannot be read; a model that fails

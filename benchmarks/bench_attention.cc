@@ -5,7 +5,9 @@
 // fraction of the read bandwidth measured in the same run, and the largest difference from the per-(row,
 // head) loop FlashAttention replaced (run once, untimed: since keys are stored transposed it gathers each key
 // row, so its speed says nothing). To compare two builds, alternate their binaries (the JSON lines carry
-// `new_ms`).
+// `new_ms`). Each case also runs over bf16 keys and values (the same numbers rounded, --kv-type bf16) and
+// prints its time, its KV bytes/s over the same yardstick, its speed-up over f32 in the same run and its
+// largest difference from the f32 reference.
 //
 //   bench_attention [--page-tokens 16] [--min-seconds 1]
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include "benchmarks/bench_util.h"
 #include "lib/base/parallel.h"
 #include "lib/text/attention.h"
+#include "simd/attention_bf16.h"
 #include "simd/kernels.h"
 
 namespace glmv {
@@ -57,7 +60,7 @@ void OldCausalAttention(const TextConfig& c, const float* q, std::span<const Att
       const auto pages = kv.pages(layer);
       float key[1024];  // one key row gathered from the page's transposed [hd][P] block (hd ≤ 1024)
       for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
-        const float* kt = kv.pool().K(pages[p]) + (h / group) * hd * P;
+        const float* kt = reinterpret_cast<const float*>(kv.pool().K(pages[p])) + (h / group) * hd * P;
         const size_t count = std::min(P, visible - first);
         for (size_t o = 0; o < count; ++o) {
           for (size_t e = 0; e < hd; ++e) key[e] = kt[e * P + o];
@@ -68,7 +71,7 @@ void OldCausalAttention(const TextConfig& c, const float* q, std::span<const Att
       float* oh = out + (g.row_begin + i) * q_width + h * hd;
       std::fill(oh, oh + hd, 0.0f);
       for (size_t first = 0, p = 0; first < visible; first += P, ++p) {
-        const float* v = kv.pool().V(pages[p]) + head_offset;
+        const float* v = reinterpret_cast<const float*>(kv.pool().V(pages[p])) + head_offset;
         const size_t count = std::min(P, visible - first);
         for (size_t o = 0; o < count; ++o) simd::Axpy(scores[first + o], v + o * hd, oh, hd);
       }
@@ -123,35 +126,50 @@ int Run(int argc, char** argv) {
   const BenchCase cases[] = {{"decode", 512, 1}, {"decode", 4096, 1}, {"decode", 16384, 1}, {"prefill", 4096, 512}};
   for (const BenchCase& bc : cases) {
     const size_t kv_bytes = 2 * bc.context * kv_heads * hd * sizeof(float);
+    // The same keys and values in an f32 pool and a bf16 one (rounded by Store).
     auto pool = KvPool::Create(kv_heads, hd, page_tokens, kv_bytes + 2 * page_tokens * kv_heads * hd * sizeof(float));
-    if (!pool.ok()) {
-      std::fprintf(stderr, "bench_attention: %s\n", pool.status().message().c_str());
+    auto pool_bf16 = KvPool::Create(kv_heads, hd, page_tokens, kv_bytes, KvType::kBF16);
+    if (!pool.ok() || !pool_bf16.ok()) {
+      std::fprintf(stderr, "bench_attention: %s\n", (pool.ok() ? pool_bf16.status() : pool.status()).message().c_str());
       return 1;
     }
-    KvSequence seq(&pool.value(), 1, bc.context);
-    if (auto st = seq.Reserve(bc.context); !st.ok()) {
-      std::fprintf(stderr, "bench_attention: %s\n", st.message().c_str());
-      return 1;
+    KvSequence seq(&pool.value(), 1, bc.context), seq_bf16(&pool_bf16.value(), 1, bc.context);
+    for (KvSequence* s : {&seq, &seq_bf16}) {
+      if (auto st = s->Reserve(bc.context); !st.ok()) {
+        std::fprintf(stderr, "bench_attention: %s\n", st.message().c_str());
+        return 1;
+      }
     }
     // Keys and values in [−1, 1); queries scaled so the softmax is far from uniform.
     std::mt19937 gen(7);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    for (int32_t page : seq.pages(0)) {
-      float* kv = pool->K(page);
-      for (size_t e = 0; e < 2 * page_tokens * kv_heads * hd; ++e) kv[e] = dist(gen);
+    std::vector<float> k_row(kv_heads * hd), v_row(kv_heads * hd);
+    for (size_t pos = 0; pos < bc.context; ++pos) {
+      for (float& x : k_row) x = dist(gen);
+      for (float& x : v_row) x = dist(gen);
+      seq.Store(0, pos, k_row.data(), v_row.data());
+      seq_bf16.Store(0, pos, k_row.data(), v_row.data());
     }
     seq.Advance(bc.context);
-    std::vector<float> q(bc.rows * q_width), out_old(q.size()), out_new(q.size());
+    seq_bf16.Advance(bc.context);
+    std::vector<float> q(bc.rows * q_width), out_old(q.size()), out_new(q.size()), out_bf16(q.size());
     for (float& x : q) x = 4.0f * dist(gen);
     const AttentionRows rows{&seq, 0, bc.rows, bc.context - bc.rows};
-    const std::span<const AttentionRows> groups(&rows, 1);
+    const AttentionRows rows_bf16{&seq_bf16, 0, bc.rows, bc.context - bc.rows};
+    const std::span<const AttentionRows> groups(&rows, 1), groups_bf16(&rows_bf16, 1);
     std::vector<float> old_scratch;
     AttentionScratch new_scratch;
     OldCausalAttention(c, q.data(), groups, 0, out_old.data(), old_scratch);
     const double t_new = TimeBest([&] { CausalAttention(c, q.data(), groups, 0, out_new.data(), new_scratch); },
                                   min_seconds);
-    double max_diff = 0;
-    for (size_t i = 0; i < q.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(out_old[i] - out_new[i])));
+    const double t_bf16 = TimeBest(
+        [&] { CausalAttention(c, q.data(), groups_bf16, 0, out_bf16.data(), new_scratch); }, min_seconds);
+    double max_diff = 0, max_diff_bf16 = 0;
+    for (size_t i = 0; i < q.size(); ++i) {
+      max_diff = std::max(max_diff, double(std::fabs(out_old[i] - out_new[i])));
+      max_diff_bf16 = std::max(max_diff_bf16, double(std::fabs(out_old[i] - out_bf16[i])));
+    }
+    const size_t kv_bytes_bf16 = bc.context * KvBytesPerTokenLayer(KvType::kBF16, kv_heads, hd);
     nlohmann::ordered_json line;
     line["bench"] = "attention";
     line["case"] = bc.kind;
@@ -167,6 +185,11 @@ int Run(int argc, char** argv) {
     line["kv_fraction_of_read_bandwidth"] = static_cast<double>(kv_bytes) / t_new / bandwidth;
     line["read_gb_per_s"] = bandwidth / 1e9;
     line["max_abs_diff"] = max_diff;
+    line["bf16_ms"] = t_bf16 * 1e3;
+    line["bf16_speedup"] = t_new / t_bf16;
+    line["kv_fraction_of_read_bandwidth_bf16"] = static_cast<double>(kv_bytes_bf16) / t_bf16 / bandwidth;
+    line["max_abs_diff_bf16"] = max_diff_bf16;
+    line["bf16_dot"] = simd::BestBF16Dot() == simd::BF16Dot::kNative ? "avx512_bf16" : "emulated";
     line["target"] = simd::CurrentTargetName();
     line["cpu"] = cpu;
     bench::Emit(line);

@@ -10,7 +10,7 @@
 // llama.cpp's published figures for the same synthetic model are carried as `peer_reference`, labelled
 // as not measured here, with glmv/peer ratios.
 //
-//   bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2]
+//   bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2] [--kv-type f32|bf16]
 //
 // MODEL: a .glmv file or a Hugging Face directory; only the text decoder is loaded.
 #include <algorithm>
@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sys/resource.h>
 #include <string>
 #include <vector>
@@ -33,6 +34,7 @@
 #include "lib/model/linear.h"
 #include "lib/text/moe.h"
 #include "lib/base/parallel.h"
+#include "lib/model/model_assets.h"
 #include "lib/text/text_model.h"
 #include "simd/kernels.h"
 #include "simd/quant_layout.h"
@@ -59,6 +61,7 @@ struct Args {
   size_t prompt_tokens = 512;
   size_t decode_tokens = 32;
   ActPrecision precision = ActPrecision::kAuto;
+  std::optional<KvType> kv_type;  // --kv-type; default as the CLI's: bf16 for a .glmv file, else f32
 };
 
 Result<Args> ParseArgs(int argc, char** argv) {
@@ -77,6 +80,9 @@ Result<Args> ParseArgs(int argc, char** argv) {
       if (arg == "--prompt-tokens") a.prompt_tokens = static_cast<size_t>(v);
       if (arg == "--decode-tokens") a.decode_tokens = static_cast<size_t>(v);
       if (arg == "--threads") SetNumThreads(static_cast<int>(v));
+    } else if (arg == "--kv-type") {
+      if (i + 1 >= argc) return Status::Error(arg + " needs a value");
+      GLMV_ASSIGN_OR_RETURN(a.kv_type, ParseKvType(argv[++i]));
     } else if (arg == "--act-precision") {
       if (i + 1 >= argc) return Status::Error(arg + " needs a value");
       GLMV_ASSIGN_OR_RETURN(a.precision, ParseActPrecision(argv[++i]));
@@ -87,6 +93,7 @@ Result<Args> ParseArgs(int argc, char** argv) {
     }
   }
   if (a.model.empty()) return Status::Error("no MODEL given");
+  if (!a.kv_type) a.kv_type = IsModelFile(a.model) ? KvType::kBF16 : KvType::kF32;
   return a;
 }
 
@@ -172,7 +179,7 @@ int Fail(const std::string& what, const Status& s) {
 int main(int argc, char** argv) {
   auto args_or = ParseArgs(argc, argv);
   if (!args_or.ok()) {
-    std::fprintf(stderr, "bench_decode: %s\nusage: bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2]\n",
+    std::fprintf(stderr, "bench_decode: %s\nusage: bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2] [--kv-type f32|bf16]\n",
                  args_or.status().message().c_str());
     return 2;
   }
@@ -206,7 +213,7 @@ int main(int argc, char** argv) {
       {"text_weight_kernel_bytes", bytes.EveryStep() - bytes.embed_row + KernelBytes(w.embed) + bytes.all_routed},
       {"hidden", c.hidden_size}, {"layers", c.num_hidden_layers}, {"routed_experts", c.n_routed_experts},
       {"experts_per_token", c.num_experts_per_tok}, {"vocab", c.vocab_size},
-      {"text_tensor_formats", TextFormats(c, ckpt)}};
+      {"text_tensor_formats", TextFormats(c, ckpt)}, {"kv_type", KvTypeName(*args.kv_type)}};
   if (const ModelFile* mf = ckpt.model_file()) {
     std::map<std::string, uint64_t> counts;
     for (const auto& t : mf->tensors()) ++counts[DTypeName(t.dtype)];
@@ -229,7 +236,7 @@ int main(int argc, char** argv) {
   ForwardOptions prefill_options;
   prefill_options.precision = args.precision;
   for (int run = 0; run <= kTimedPrefills; ++run) {
-    auto fresh = model->NewCache(P + D + 1);
+    auto fresh = model->NewCache(P + D + 1, 16, *args.kv_type);
     if (!fresh.ok()) return Fail("KV cache", fresh.status());
     cache = std::move(fresh).value();
     if (Status s = model->Embed(prompt, x.data()); !s.ok()) return Fail("embedding the prompt", s);
@@ -303,8 +310,7 @@ int main(int argc, char** argv) {
       }
     }
     routed_sum += routed;
-    kv_sum += 2 * static_cast<uint64_t>(pos + 1) * static_cast<uint64_t>(c.kv_width()) * sizeof(float) *
-              static_cast<uint64_t>(c.num_hidden_layers);
+    kv_sum += static_cast<uint64_t>(pos + 1) * model->KvBytesPerToken(*args.kv_type);
     step_bytes.push_back(bytes.EveryStep() + routed);
     id = ArgMax(logits.data(), vocab);
   }

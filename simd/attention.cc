@@ -13,6 +13,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
+#include "simd/attention_bf16.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace glmv::simd {
@@ -61,10 +62,16 @@ void Scores(const float* const q[kQueryBlock], const float* HWY_RESTRICT kt, siz
 float Softmax(float* HWY_RESTRICT s, size_t count, float& m, float& l) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
-  float m_tile = s[0];
-  for (size_t j = 1; j < count; ++j) m_tile = std::max(m_tile, s[j]);
+  // The tile's max, a vector at a time (lanes past count masked to −inf; max is exact in any order).
+  auto vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
+  for (size_t j = 0; j < count; j += N) {
+    vmax = hn::Max(vmax, hn::IfThenElse(hn::FirstN(d, count - j), hn::LoadU(d, s + j), vmax));
+  }
+  const float m_tile = hn::GetLane(hn::MaxOfLanes(d, vmax));
   const float m_new = std::max(m, m_tile);
-  const float corr = std::exp(m - m_new);  // 0 on the first tile (m = −inf)
+  // 0 on the first tile (m = −inf); exactly 1 once the running max stops moving, which long contexts reach
+  // early, so most tiles skip the scalar exp.
+  const float corr = m_new == m ? 1.0f : std::exp(m - m_new);
   const auto vm = hn::Set(d, m_new);
   auto vsum = hn::Zero(d);
   // kAttentionKvTile is a multiple of every target's lane count: whole vectors stay inside s. Lanes past
@@ -189,6 +196,62 @@ void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, floa
   }
 }
 
+// FlashAttentionSpanImpl over bf16 pages: the same tiles, query blocks and f32 online softmax; the two dot
+// product loops are simd/attention_bf16.h's. Queries are rounded to bf16 pairs once, by the Span that starts
+// at position 0, into the state after the running maxima and sums.
+void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t group, float scale,
+                                const AttentionQueries& a, size_t t_begin, size_t t_end, float* HWY_RESTRICT state) {
+  static_assert(kBF16QueryBlock == kQueryBlock && kBF16TileKeys == kAttentionKvTile, "one tiling for both types");
+  const size_t nq = a.rows * group, pairs = (hd + 1) / 2;
+  float* m = state;
+  float* l = state + nq;
+  uint32_t* qp = reinterpret_cast<uint32_t*>(state + 2 * nq);  // [nq][pairs]
+  if (t_begin == 0) {
+    for (size_t i = 0; i < nq; ++i) {
+      const float* q = a.q + (i / group) * a.q_stride + (i % group) * hd;
+      for (size_t r = 0; r < pairs; ++r) qp[i * pairs + r] = PackBF16Pair(q[2 * r], 2 * r + 1 < hd ? q[2 * r + 1] : 0.0f);
+    }
+  }
+  const BF16Dot how = BestBF16Dot();
+  const size_t P = kv.page_tokens, end = std::min(t_end, a.start + a.rows);
+  alignas(64) float s[kQueryBlock][kAttentionKvTile] = {};
+  for (size_t t0 = t_begin; t0 < end;) {
+    const size_t in_page = t0 % P;
+    const size_t len = TileLength(t0, P, end);
+    const uint32_t* kp = kv.k[t0 / P] + in_page;  // key columns [in_page, in_page + len) of pair rows r·P
+    const size_t first_pair = in_page / 2, pair_end = (in_page + len + 1) / 2;
+    const uint32_t* vp = kv.v[t0 / P] + first_pair * hd;
+    const size_t next = t0 + len;
+    if (in_page + len == P && next < a.start + a.rows) {
+      PrefetchRun(reinterpret_cast<const float*>(kv.k[next / P]), pairs * P);
+      PrefetchRun(reinterpret_cast<const float*>(kv.v[next / P]), (std::min(P, a.start + a.rows - next) + 1) / 2 * hd);
+    }
+    const size_t first_row = t0 > a.start ? t0 - a.start : 0;
+    for (size_t qb = first_row * group; qb < nq; qb += kQueryBlock) {
+      const size_t b_end = std::min(kQueryBlock, nq - qb);
+      const uint32_t* q[kQueryBlock];
+      size_t count[kQueryBlock], max_count = 0;
+      for (size_t b = 0; b < kQueryBlock; ++b) {
+        const size_t i = qb + std::min(b, b_end - 1);
+        q[b] = qp + i * pairs;
+        count[b] = std::min(len, a.start + i / group + 1 - t0);
+        max_count = std::max(max_count, count[b]);
+      }
+      ScoresBF16(how, q, kp, P, P - in_page, pairs, max_count, scale, s);
+      float corr[kQueryBlock];
+      float* out[kQueryBlock];
+      for (size_t b = 0; b < b_end; ++b) {
+        const size_t i = qb + b;
+        corr[b] = Softmax(s[b], count[b], m[i], l[i]);
+        out[b] = a.out + (i / group) * a.out_stride + (i % group) * hd;
+      }
+      // The tile's positions start at in_page − 2·first_pair (0 or 1) into its first value pair.
+      AccumulateBF16(how, s, count, in_page - 2 * first_pair, pair_end - first_pair, corr, vp, hd, out, b_end);
+    }
+    t0 += len;
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace glmv::simd
 HWY_AFTER_NAMESPACE();
@@ -196,6 +259,7 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace glmv::simd {
 HWY_EXPORT(FlashAttentionSpanImpl);
+HWY_EXPORT(FlashAttentionSpanBF16Impl);
 
 void FlashAttentionBegin(size_t head_dim, size_t group, const AttentionQueries& a, float* state) {
   const size_t nq = a.rows * group;
@@ -211,6 +275,11 @@ void FlashAttentionSpan(const KvHeadPages& kv, size_t head_dim, size_t group, fl
   HWY_DYNAMIC_DISPATCH(FlashAttentionSpanImpl)(kv, head_dim, group, scale, queries, t_begin, t_end, state);
 }
 
+void FlashAttentionSpan(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
+                        const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state) {
+  HWY_DYNAMIC_DISPATCH(FlashAttentionSpanBF16Impl)(kv, head_dim, group, scale, queries, t_begin, t_end, state);
+}
+
 void FlashAttentionEnd(size_t head_dim, size_t group, const AttentionQueries& a, const float* state) {
   const size_t nq = a.rows * group;
   for (size_t i = 0; i < nq; ++i) {
@@ -221,6 +290,13 @@ void FlashAttentionEnd(size_t head_dim, size_t group, const AttentionQueries& a,
 }
 
 void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state) {
+  FlashAttentionBegin(head_dim, group, queries, state);
+  FlashAttentionSpan(kv, head_dim, group, scale, queries, 0, queries.start + queries.rows, state);
+  FlashAttentionEnd(head_dim, group, queries, state);
+}
+
+void FlashAttention(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state) {
   FlashAttentionBegin(head_dim, group, queries, state);
   FlashAttentionSpan(kv, head_dim, group, scale, queries, 0, queries.start + queries.rows, state);

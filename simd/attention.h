@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 
 namespace glmv::simd {
@@ -26,6 +27,16 @@ struct KvHeadPages {
   size_t page_tokens = 0;
 };
 
+// The same over bf16 keys and values, in pairs of bf16 per 32-bit word (element 2i in the low half; the
+// layout of lib/text/kv_cache.h): k[p] points at [⌈head_dim/2⌉][page_tokens] words (word (r, j): dimensions
+// 2r, 2r+1 of key j; an odd head_dim pads zeros), v[p] at [⌈page_tokens/2⌉][head_dim] words (word (i, e):
+// dimension e of the page's positions 2i, 2i+1). The dot products take the queries and the softmax weights
+// rounded to bf16 (AVX512-BF16 where the CPU has it: simd/attention_bf16.h); maxima, sums and outputs are f32.
+struct KvHeadPagesBF16 {
+  std::span<const uint32_t* const> k, v;
+  size_t page_tokens = 0;
+};
+
 // Query rows r in [0, rows) sit at positions start + r and see positions [0, start + r]; the pages must hold
 // them all. Query head g in [0, group) of row r is q[r·q_stride + g·head_dim ..+ head_dim), already rotated;
 // its output goes to out[r·out_stride + g·head_dim ..+ head_dim]. scale multiplies q·k (1/√head_dim).
@@ -37,12 +48,17 @@ struct AttentionQueries {
   size_t start = 0, rows = 0;
 };
 
-// Floats of `state` FlashAttention needs for `rows` rows of `group` heads (running max and sum per query).
-inline size_t FlashAttentionStateFloats(size_t group, size_t rows) { return 2 * group * rows; }
+// Floats of `state` FlashAttention needs for `rows` rows of `group` heads: running max and sum per query,
+// then room for the queries rounded to bf16 pairs (used by the bf16 kernel only).
+inline size_t FlashAttentionStateFloats(size_t group, size_t rows, size_t head_dim) {
+  return 2 * group * rows + group * rows * ((head_dim + 1) / 2);
+}
 
 // softmax(scale · q·Kᵀ, causal) · V for every query of `queries`. `state` holds
 // FlashAttentionStateFloats(group, rows) floats of caller scratch. Any head_dim, group, page size and length.
 void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state);
+void FlashAttention(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state);
 
 // FlashAttention in parts, for a caller that walks several kv-heads page by page (each head's run of a page
@@ -53,11 +69,18 @@ void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float 
 void FlashAttentionBegin(size_t head_dim, size_t group, const AttentionQueries& queries, float* state);
 void FlashAttentionSpan(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
                         const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state);
+// bf16: the Span with t_begin = 0 also rounds the queries into `state` for the later Spans.
+void FlashAttentionSpan(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
+                        const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state);
 void FlashAttentionEnd(size_t head_dim, size_t group, const AttentionQueries& queries, const float* state);
 
 namespace scalar {
 // The plain-C++ twin: the same tiles and online softmax, one query at a time, dot products in double.
 void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state);
+// bf16: keys and values widened exactly, queries and each tile's softmax weights rounded to bf16 as the
+// kernel rounds them, dot products in double.
+void FlashAttention(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state);
 }  // namespace scalar
 

@@ -21,6 +21,7 @@
 #include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
+#include "apps/kv_type_flag.h"
 #include "apps/input_limits.h"
 #include "apps/mem_budget_flag.h"
 #include "apps/serve/chat_response.h"
@@ -53,6 +54,7 @@ std::vector<OptionSpec> ServeOptions() {
       {"--alias", "", true, "NAME  the model's name in /v1/models and in answers (default: the file's name)"},
       {"--ctx", "", true, "N  context per request in tokens (default 4096; at most the model's positions)"},
       {"--kv-memory", "", true, "SIZE  cap on all requests' keys and values (default: --parallel × --ctx tokens)"},
+      KvTypeOption(),
       {"--cache-bytes", "", true, "SIZE  cap on finished requests' keys and values kept for prefix reuse"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step (default 512)"},
       {"--sse-ping-ms", "", true, "N  a stream silent for N ms gets an SSE ': ping' comment (default 15000; small values are for tests)"},
@@ -261,6 +263,9 @@ int RunServe(int argc, char** argv) {
   eo.prefill_chunk = static_cast<size_t>(*chunk);
   eo.threads = static_cast<int>(*threads);
   eo.experts_in_ram = args->Has("--experts-in-ram");
+  auto kv_type = ReadKvType(*args, model_path);
+  if (!kv_type.ok()) return Fail(kv_type.status());
+  eo.kv_type = *kv_type;
   for (const char* flag : {"--kv-memory", "--cache-bytes"}) {
     if (!args->Has(flag)) continue;
     auto b = ParseByteSize(args->Get(flag), flag);

@@ -70,7 +70,8 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
   if (options.kv_page_tokens == 0) return Status::Error("KV pages of 0 tokens (--kv-page-tokens)");
   if (options.prefill_chunk == 0) return Status::Error("a prefill chunk of 0 tokens (--prefill-chunk)");
   const size_t page_tokens = options.kv_page_tokens;
-  const size_t page_bytes = 2 * static_cast<size_t>(c.kv_width()) * page_tokens * sizeof(float);
+  const size_t page_bytes = KvPageBytes(options.kv_type, static_cast<size_t>(c.num_key_value_heads),
+                                        static_cast<size_t>(c.head_dim), page_tokens);
   const size_t layers = static_cast<size_t>(c.num_hidden_layers);
   const size_t kv_bytes = KvReserveBytes(c, options);  // the memory plan reserves the same (memory_plan.h)
   if (kv_bytes < layers * page_bytes) {
@@ -78,7 +79,8 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
                          std::to_string(layers * page_bytes) + " bytes)");
   }
   GLMV_ASSIGN_OR_RETURN(KvPool pool, KvPool::Create(static_cast<size_t>(c.num_key_value_heads),
-                                                    static_cast<size_t>(c.head_dim), page_tokens, kv_bytes));
+                                                    static_cast<size_t>(c.head_dim), page_tokens, kv_bytes,
+                                                    options.kv_type));
   e->pool_ = std::make_unique<KvPool>(std::move(pool));
   if (options.experts_in_ram) {
     std::vector<std::span<const MlpWeights>> per_layer;

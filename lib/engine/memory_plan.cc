@@ -35,7 +35,8 @@ size_t KvReserveBytes(const TextConfig& c, const EngineOptions& o) {
   ctx = std::max<size_t>(ctx, 1);
   const size_t page_tokens = std::max<size_t>(o.kv_page_tokens, 1);
   const size_t per_seq_pages = (ctx + page_tokens - 1) / page_tokens;
-  const size_t page_bytes = 2 * static_cast<size_t>(c.kv_width()) * page_tokens * sizeof(float);  // keys and values
+  const size_t page_bytes = KvPageBytes(o.kv_type, static_cast<size_t>(c.num_key_value_heads),
+                                        static_cast<size_t>(c.head_dim), page_tokens);  // keys and values
   return per_seq_pages * static_cast<size_t>(c.num_hidden_layers) * page_bytes * std::max<size_t>(o.max_sequences, 1);
 }
 

@@ -16,10 +16,11 @@ constexpr size_t kQueryTileRows = 16;
 
 size_t Tiles(size_t n) { return (n + kQueryTileRows - 1) / kQueryTileRows; }
 
-}  // namespace
-
-void CausalAttention(const TextConfig& c, const float* q, std::span<const AttentionRows> groups, size_t layer,
-                     float* out, AttentionScratch& scratch) {
+// The pass over items for pages of element word `W` (float, or uint32_t bf16 pairs), whose kernel takes
+// `Pages` (simd::KvHeadPages or simd::KvHeadPagesBF16).
+template <typename W, typename Pages>
+void RunAttention(const TextConfig& c, const float* q, std::span<const AttentionRows> groups, size_t layer,
+                  float* out, std::vector<const W*>& page_ptrs, std::vector<float>& state_buf) {
   const size_t heads = static_cast<size_t>(c.num_attention_heads);
   const size_t kv_heads = static_cast<size_t>(c.num_key_value_heads);
   const size_t group = heads / kv_heads;
@@ -34,29 +35,31 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
     pointers += 2 * kv_heads * ((cap + P - 1) / P);
     items += kv_heads * Tiles(g.n);
   }
-  if (scratch.pages.size() < pointers) scratch.pages.resize(pointers);
-  const float** ptr = scratch.pages.data();
+  if (page_ptrs.size() < pointers) page_ptrs.resize(pointers);
+  const W** ptr = page_ptrs.data();
   for (const auto& g : groups) {
+    const KvPool& pool = g.kv->pool();
     const auto pages = g.kv->pages(layer);
-    const size_t used = (g.start + g.n + g.kv->pool().page_tokens() - 1) / g.kv->pool().page_tokens();
-    const size_t head_elems = g.kv->pool().page_tokens() * hd;  // kv-head h sits at h·P·hd inside each page
-    for (size_t h = 0; h < kv_heads; ++h) {
-      for (size_t p = 0; p < used; ++p) ptr[p] = g.kv->pool().K(pages[p]) + h * head_elems;
-      for (size_t p = 0; p < used; ++p) ptr[used + p] = g.kv->pool().V(pages[p]) + h * head_elems;
+    const size_t used = (g.start + g.n + pool.page_tokens() - 1) / pool.page_tokens();
+    for (size_t h = 0; h < kv_heads; ++h) {  // kv-head h's part of a page starts at h times its bytes
+      for (size_t p = 0; p < used; ++p) ptr[p] = reinterpret_cast<const W*>(pool.K(pages[p]) + h * pool.k_head_bytes());
+      for (size_t p = 0; p < used; ++p) {
+        ptr[used + p] = reinterpret_cast<const W*>(pool.V(pages[p]) + h * pool.v_head_bytes());
+      }
       ptr += 2 * used;
     }
   }
-  const size_t state_floats = simd::FlashAttentionStateFloats(group, kQueryTileRows);
+  const size_t state_floats = simd::FlashAttentionStateFloats(group, kQueryTileRows, hd);
   const size_t threads = static_cast<size_t>(NumThreads());
   const size_t thread_floats = kv_heads * state_floats;  // a state per kv-head of a head run (below)
-  if (scratch.state.size() < threads * thread_floats) scratch.state.resize(threads * thread_floats);
+  if (state_buf.size() < threads * thread_floats) state_buf.resize(threads * thread_floats);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // Items are (group, kv-head, query tile) in that order: a contiguous range of them spreads each sequence's
   // short early tiles and long late tiles over the kv-heads, so the threads' ranges cost about the same.
   ParallelFor(items, 1, [&](size_t begin, size_t end, size_t thread) {
-    float* state = scratch.state.data() + thread * thread_floats;
+    float* state = state_buf.data() + thread * thread_floats;
     size_t gi = 0, first_item = 0;
-    const float* const* group_ptrs = scratch.pages.data();
+    const W* const* group_ptrs = page_ptrs.data();
     for (size_t item = begin; item < end;) {
       // Walk to the group of `item` (items and groups both ascend), skipping the page pointers of groups before.
       for (;;) {
@@ -73,9 +76,9 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
       const size_t used = (g.start + g.n + P - 1) / P;
       const size_t local = item - first_item, tiles = Tiles(g.n);
       auto head = [&](size_t h, size_t r0) {
-        const float* const* hp = group_ptrs + h * 2 * used;
+        const W* const* hp = group_ptrs + h * 2 * used;
         const size_t row = g.row_begin + r0;
-        return std::pair{simd::KvHeadPages{{hp, used}, {hp + used, used}, P},
+        return std::pair{Pages{{hp, used}, {hp + used, used}, P},
                          simd::AttentionQueries{q + row * q_width + h * group * hd, q_width,
                                                 out + row * q_width + h * group * hd, q_width, g.start + r0,
                                                 std::min(kQueryTileRows, g.n - r0)}};
@@ -109,6 +112,19 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
       item += h1 - h0;
     }
   });
+}
+
+}  // namespace
+
+void CausalAttention(const TextConfig& c, const float* q, std::span<const AttentionRows> groups, size_t layer,
+                     float* out, AttentionScratch& scratch) {
+  if (groups.empty()) return;
+  // One pool per engine: every group's pages have its element type.
+  if (groups[0].kv->pool().type() == KvType::kF32) {
+    RunAttention<float, simd::KvHeadPages>(c, q, groups, layer, out, scratch.pages, scratch.state);
+  } else {
+    RunAttention<uint32_t, simd::KvHeadPagesBF16>(c, q, groups, layer, out, scratch.pages_bf16, scratch.state);
+  }
 }
 
 }  // namespace glmv

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -20,7 +21,8 @@ struct AttentionRows {
 // Buffers of CausalAttention, owned by the caller and reused: they grow to the longest context and widest
 // call, then decoding no longer allocates.
 struct AttentionScratch {
-  std::vector<const float*> pages;  // per group, per kv-head: its K page pointers, then its V page pointers
+  std::vector<const float*> pages;         // per group, per kv-head: its K page pointers, then its V page pointers
+  std::vector<const uint32_t*> pages_bf16;  // the same for bf16 pages (pair words)
   std::vector<float> state;         // per thread: running max and sum of one query tile (simd/attention.h)
 };
 

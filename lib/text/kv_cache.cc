@@ -7,16 +7,44 @@
 #include <string>
 #include <utility>
 
+#include "io/dtype.h"
+
 namespace glmv {
 
-template <typename T>
-Result<KvPoolT<T>> KvPoolT<T>::Create(size_t kv_heads, size_t head_dim, size_t page_tokens, size_t max_bytes) {
+const char* KvTypeName(KvType t) { return t == KvType::kF32 ? "f32" : "bf16"; }
+
+Result<KvType> ParseKvType(std::string_view name) {
+  if (name == "f32") return KvType::kF32;
+  if (name == "bf16") return KvType::kBF16;
+  return Status::Error("unknown KV type '" + std::string(name) + "': expected f32 or bf16");
+}
+
+namespace {
+size_t KHeadBytes(KvType t, size_t head_dim, size_t P) {
+  return t == KvType::kF32 ? head_dim * P * 4 : (head_dim + 1) / 2 * P * 4;
+}
+size_t VHeadBytes(KvType t, size_t head_dim, size_t P) {
+  return t == KvType::kF32 ? P * head_dim * 4 : (P + 1) / 2 * head_dim * 4;
+}
+}  // namespace
+
+size_t KvBytesPerTokenLayer(KvType t, size_t kv_heads, size_t head_dim) {
+  return kv_heads * (t == KvType::kF32 ? 2 * head_dim * 4 : ((head_dim + 1) / 2 * 4 + head_dim * 2));
+}
+
+size_t KvPageBytes(KvType t, size_t kv_heads, size_t head_dim, size_t page_tokens) {
+  return kv_heads * (KHeadBytes(t, head_dim, page_tokens) + VHeadBytes(t, head_dim, page_tokens));
+}
+
+Result<KvPool> KvPool::Create(size_t kv_heads, size_t head_dim, size_t page_tokens, size_t max_bytes, KvType type) {
   if (kv_heads == 0 || head_dim == 0 || page_tokens == 0) return Status::Error("KV pool: zero-sized pages");
-  KvPoolT pool;
+  KvPool pool;
+  pool.type_ = type;
   pool.kv_heads_ = kv_heads;
   pool.head_dim_ = head_dim;
   pool.page_tokens_ = page_tokens;
-  pool.page_elems_ = kv_heads * page_tokens * head_dim;
+  pool.k_head_bytes_ = KHeadBytes(type, head_dim, page_tokens);
+  pool.v_head_bytes_ = VHeadBytes(type, head_dim, page_tokens);
   pool.capacity_pages_ = std::max<size_t>(max_bytes / pool.page_bytes(), 1);
   pool.mapped_bytes_ = pool.capacity_pages_ * pool.page_bytes();
   // Address space only: MAP_NORESERVE and no MAP_POPULATE, so memory is committed page by page as the
@@ -26,22 +54,23 @@ Result<KvPoolT<T>> KvPoolT<T>::Create(size_t kv_heads, size_t head_dim, size_t p
     return Status::Error("KV pool: cannot reserve " + std::to_string(pool.mapped_bytes_ >> 20) +
                          " MiB of address space (lower --kv-memory): " + std::strerror(errno));
   }
-  pool.base_ = static_cast<T*>(p);
+  pool.base_ = static_cast<std::byte*>(p);
   pool.refs_.reserve(pool.capacity_pages_);
   pool.free_list_.reserve(pool.capacity_pages_);
   return pool;
 }
 
-template <typename T>
-KvPoolT<T>& KvPoolT<T>::operator=(KvPoolT&& o) noexcept {
+KvPool& KvPool::operator=(KvPool&& o) noexcept {
   if (this != &o) {
     if (base_) munmap(base_, mapped_bytes_);
     base_ = std::exchange(o.base_, nullptr);
     mapped_bytes_ = std::exchange(o.mapped_bytes_, 0);
     kv_heads_ = o.kv_heads_;
     head_dim_ = o.head_dim_;
+    type_ = o.type_;
     page_tokens_ = o.page_tokens_;
-    page_elems_ = o.page_elems_;
+    k_head_bytes_ = o.k_head_bytes_;
+    v_head_bytes_ = o.v_head_bytes_;
     capacity_pages_ = o.capacity_pages_;
     next_fresh_ = o.next_fresh_;
     in_use_ = o.in_use_;
@@ -51,13 +80,11 @@ KvPoolT<T>& KvPoolT<T>::operator=(KvPoolT&& o) noexcept {
   return *this;
 }
 
-template <typename T>
-KvPoolT<T>::~KvPoolT() {
+KvPool::~KvPool() {
   if (base_) munmap(base_, mapped_bytes_);
 }
 
-template <typename T>
-int32_t KvPoolT<T>::Acquire() {
+int32_t KvPool::Acquire() {
   int32_t page;
   if (!free_list_.empty()) {
     page = free_list_.back();
@@ -73,8 +100,7 @@ int32_t KvPoolT<T>::Acquire() {
   return page;
 }
 
-template <typename T>
-void KvPoolT<T>::Release(int32_t page) {
+void KvPool::Release(int32_t page) {
   uint32_t& r = refs_[static_cast<size_t>(page)];
   if (--r == 0) {
     free_list_.push_back(page);
@@ -82,15 +108,13 @@ void KvPoolT<T>::Release(int32_t page) {
   }
 }
 
-template <typename T>
-KvSequenceT<T>::KvSequenceT(KvPoolT<T>* pool, size_t layers, size_t max_tokens)
+KvSequence::KvSequence(KvPool* pool, size_t layers, size_t max_tokens)
     : pool_(pool), max_tokens_(max_tokens), pages_(layers) {
   const size_t most = (max_tokens + pool->page_tokens() - 1) / pool->page_tokens();
   for (auto& list : pages_) list.reserve(most);  // Reserve never reallocates these in decode
 }
 
-template <typename T>
-KvSequenceT<T>::KvSequenceT(KvSequenceT&& o) noexcept
+KvSequence::KvSequence(KvSequence&& o) noexcept
     : pool_(std::exchange(o.pool_, nullptr)),
       max_tokens_(o.max_tokens_),
       length_(std::exchange(o.length_, 0)),
@@ -98,8 +122,7 @@ KvSequenceT<T>::KvSequenceT(KvSequenceT&& o) noexcept
   o.pages_.clear();
 }
 
-template <typename T>
-KvSequenceT<T>& KvSequenceT<T>::operator=(KvSequenceT&& o) noexcept {
+KvSequence& KvSequence::operator=(KvSequence&& o) noexcept {
   if (this != &o) {
     Clear();
     pool_ = std::exchange(o.pool_, nullptr);
@@ -111,8 +134,7 @@ KvSequenceT<T>& KvSequenceT<T>::operator=(KvSequenceT&& o) noexcept {
   return *this;
 }
 
-template <typename T>
-Status KvSequenceT<T>::Reserve(size_t n) {
+Status KvSequence::Reserve(size_t n) {
   const size_t P = pool_->page_tokens();
   const size_t need_tokens = length_ + n;
   if (need_tokens > max_tokens_) {
@@ -141,8 +163,7 @@ Status KvSequenceT<T>::Reserve(size_t n) {
   return Status::Ok();
 }
 
-template <typename T>
-void KvSequenceT<T>::Truncate(size_t tokens) {
+void KvSequence::Truncate(size_t tokens) {
   if (!pool_ || pages_.empty()) return;
   tokens = std::min(tokens, length_);
   const size_t P = pool_->page_tokens();
@@ -156,8 +177,7 @@ void KvSequenceT<T>::Truncate(size_t tokens) {
   length_ = tokens;
 }
 
-template <typename T>
-Status KvSequenceT<T>::ShareFrom(const KvSequenceT& other, size_t tokens) {
+Status KvSequence::ShareFrom(const KvSequence& other, size_t tokens) {
   if (length_ != 0 || (!pages_.empty() && !pages_[0].empty())) return Status::Error("ShareFrom needs an empty sequence");
   if (other.pool_ != pool_ || other.pages_.size() != pages_.size()) return Status::Error("ShareFrom across pools");
   if (tokens > other.length_ || tokens > max_tokens_) return Status::Error("ShareFrom past the other sequence's length");
@@ -173,31 +193,45 @@ Status KvSequenceT<T>::ShareFrom(const KvSequenceT& other, size_t tokens) {
   return Status::Ok();
 }
 
-template <typename T>
-void KvSequenceT<T>::Store(size_t layer, size_t pos, const T* k, const T* v) const {
+namespace {
+// Word (row, column) of a bf16 pair layout: `half` 0 is element 2i (the low half), 1 is element 2i + 1.
+uint16_t* PairHalf(std::byte* base, size_t row, size_t columns, size_t column, size_t half) {
+  return reinterpret_cast<uint16_t*>(base + (row * columns + column) * 4) + half;
+}
+}  // namespace
+
+void KvSequence::Store(size_t layer, size_t pos, const float* k, const float* v) const {
   const size_t P = pool_->page_tokens(), hd = pool_->head_dim(), heads = pool_->kv_heads();
   const int32_t page = pages_[layer][pos / P];
-  T* kt = pool_->K(page) + pos % P;  // column pos % P of every [head_dim][P] head block
-  T* vr = pool_->V(page) + (pos % P) * hd;
+  const size_t j = pos % P;
   for (size_t h = 0; h < heads; ++h) {
-    for (size_t e = 0; e < hd; ++e) kt[(h * hd + e) * P] = k[h * hd + e];
-    std::copy_n(v + h * hd, hd, vr + h * P * hd);
+    std::byte* kh = pool_->K(page) + h * pool_->k_head_bytes();
+    std::byte* vh = pool_->V(page) + h * pool_->v_head_bytes();
+    if (pool_->type() == KvType::kF32) {
+      float* kt = reinterpret_cast<float*>(kh) + j;  // column j of the [head_dim][P] block
+      for (size_t e = 0; e < hd; ++e) kt[e * P] = k[h * hd + e];
+      std::copy_n(v + h * hd, hd, reinterpret_cast<float*>(vh) + j * hd);
+    } else {
+      for (size_t e = 0; e < hd; ++e) *PairHalf(kh, e / 2, P, j, e % 2) = F32ToBF16(k[h * hd + e]);
+      if (hd % 2) *PairHalf(kh, hd / 2, P, j, 1) = 0;  // the pad of an odd head_dim: a zero term
+      for (size_t e = 0; e < hd; ++e) *PairHalf(vh, j / 2, hd, e, j % 2) = F32ToBF16(v[h * hd + e]);
+    }
   }
 }
 
-template <typename T>
-T KvSequenceT<T>::Key(size_t layer, size_t pos, size_t h, size_t e) const {
-  const size_t P = pool_->page_tokens(), hd = pool_->head_dim();
-  return pool_->K(pages_[layer][pos / P])[(h * hd + e) * P + pos % P];
+float KvSequence::Key(size_t layer, size_t pos, size_t h, size_t e) const {
+  const size_t P = pool_->page_tokens();
+  std::byte* kh = pool_->K(pages_[layer][pos / P]) + h * pool_->k_head_bytes();
+  if (pool_->type() == KvType::kF32) return reinterpret_cast<const float*>(kh)[e * P + pos % P];
+  return BF16ToF32(*PairHalf(kh, e / 2, P, pos % P, e % 2));
 }
 
-template <typename T>
-T KvSequenceT<T>::Value(size_t layer, size_t pos, size_t h, size_t e) const {
+float KvSequence::Value(size_t layer, size_t pos, size_t h, size_t e) const {
   const size_t P = pool_->page_tokens(), hd = pool_->head_dim();
-  return pool_->V(pages_[layer][pos / P])[(h * P + pos % P) * hd + e];
+  std::byte* vh = pool_->V(pages_[layer][pos / P]) + h * pool_->v_head_bytes();
+  if (pool_->type() == KvType::kF32) return reinterpret_cast<const float*>(vh)[(pos % P) * hd + e];
+  return BF16ToF32(*PairHalf(vh, (pos % P) / 2, hd, e, (pos % P) % 2));
 }
 
-template class KvPoolT<float>;
-template class KvSequenceT<float>;
 
 }  // namespace glmv

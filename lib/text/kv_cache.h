@@ -1,8 +1,7 @@
 // The text decoder's keys and values, in pages. A page holds P tokens of one layer: K as
 // [kv_heads][head_dim][P] (each head's keys transposed, so attention loads several keys' terms at once and
-// sums scores without horizontal adds) and V as [kv_heads][P][head_dim]; each head's part is one contiguous
-// run per page. Pages come from
-// one pool per engine: its address space is reserved once (capped by --kv-memory) and touched only as pages
+// sums scores without horizontal adds) and V as [kv_heads][P][head_dim] in f32 (bf16 packs pairs: KvPool);
+// each head's part is one contiguous run per page. Pages come from one pool per engine: its address space is reserved once (capped by --kv-memory) and touched only as pages
 // are first used, pages are recycled through a free list, and the decode loop never calls malloc. A page may
 // be held by several sequences (a shared prompt prefix, Fork): it is reference-counted and written only by
 // a sequence that holds it alone.
@@ -11,30 +10,51 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "io/status.h"
 
 namespace glmv {
 
-// Element type of the cache. f32 today; the speed issue adds bf16 and int8 with scales.
-template <typename T>
-class KvPoolT {
+// Element type of the cache (--kv-type). f32 keeps the reference's arithmetic (check-golden at 1e-4); bf16
+// halves the bytes attention streams and lets AVX512-BF16 dot products do two multiply-adds per lane.
+enum class KvType : uint8_t { kF32, kBF16 };
+const char* KvTypeName(KvType t);  // "f32", "bf16"
+// "f32" or "bf16"; anything else is an error naming what is accepted.
+Result<KvType> ParseKvType(std::string_view name);
+inline size_t KvElementBytes(KvType t) { return t == KvType::kF32 ? 4 : 2; }
+// Bytes of keys and values one token takes in one layer, padding included (bf16 pads an odd head_dim).
+size_t KvBytesPerTokenLayer(KvType t, size_t kv_heads, size_t head_dim);
+// Bytes of one page of `page_tokens` tokens (one layer's keys and values of every kv-head).
+size_t KvPageBytes(KvType t, size_t kv_heads, size_t head_dim, size_t page_tokens);
+
+// Page layouts, per kv-head h (each head's part one contiguous run of the page):
+//   f32:  K [head_dim][P] (keys transposed), V [P][head_dim].
+//   bf16: pairs of bf16 in 32-bit words, the unit of AVX512-BF16's dot product (element 2i in the low half):
+//         K [⌈head_dim/2⌉][P] words, word (r, j) = dims 2r, 2r+1 of key j (an odd head_dim pads a zero);
+//         V [⌈P/2⌉][head_dim] words, word (i, e) = dim e of positions 2i, 2i+1 of the page.
+class KvPool {
  public:
   // Reserves room for at most `max_bytes` of pages (rounded down to whole pages, at least one) of
   // `page_tokens` tokens, `kv_heads` × `head_dim` each. Nothing is touched until a page is first written.
-  static Result<KvPoolT> Create(size_t kv_heads, size_t head_dim, size_t page_tokens, size_t max_bytes);
-  KvPoolT() = default;
-  KvPoolT(KvPoolT&& other) noexcept { *this = std::move(other); }
-  KvPoolT& operator=(KvPoolT&& other) noexcept;
-  KvPoolT(const KvPoolT&) = delete;
-  KvPoolT& operator=(const KvPoolT&) = delete;
-  ~KvPoolT();
+  static Result<KvPool> Create(size_t kv_heads, size_t head_dim, size_t page_tokens, size_t max_bytes,
+                               KvType type = KvType::kF32);
+  KvPool() = default;
+  KvPool(KvPool&& other) noexcept { *this = std::move(other); }
+  KvPool& operator=(KvPool&& other) noexcept;
+  KvPool(const KvPool&) = delete;
+  KvPool& operator=(const KvPool&) = delete;
+  ~KvPool();
 
+  KvType type() const { return type_; }
   size_t page_tokens() const { return page_tokens_; }
   size_t kv_heads() const { return kv_heads_; }
   size_t head_dim() const { return head_dim_; }
-  size_t page_bytes() const { return page_elems_ * 2 * sizeof(T); }
+  // Bytes of one kv-head's keys (values) within a page; head h's part starts at h times this.
+  size_t k_head_bytes() const { return k_head_bytes_; }
+  size_t v_head_bytes() const { return v_head_bytes_; }
+  size_t page_bytes() const { return kv_heads_ * (k_head_bytes_ + v_head_bytes_); }
   size_t capacity_pages() const { return capacity_pages_; }
   size_t pages_in_use() const { return in_use_; }
   size_t bytes_in_use() const { return in_use_ * page_bytes(); }
@@ -45,38 +65,37 @@ class KvPoolT {
   void Release(int32_t page);
   uint32_t holders(int32_t page) const { return refs_[static_cast<size_t>(page)]; }
 
-  // K of `page`: [kv_heads][head_dim][P]; V: [kv_heads][P][head_dim].
-  T* K(int32_t page) const { return base_ + static_cast<size_t>(page) * 2 * page_elems_; }
-  T* V(int32_t page) const { return K(page) + page_elems_; }
+  // Keys of `page` (every head's, laid out as above), then its values.
+  std::byte* K(int32_t page) const { return base_ + static_cast<size_t>(page) * page_bytes(); }
+  std::byte* V(int32_t page) const { return K(page) + kv_heads_ * k_head_bytes_; }
 
  private:
-  T* base_ = nullptr;
+  std::byte* base_ = nullptr;
+  KvType type_ = KvType::kF32;
   size_t mapped_bytes_ = 0;
-  size_t kv_heads_ = 0, head_dim_ = 0, page_tokens_ = 0, page_elems_ = 0;
+  size_t kv_heads_ = 0, head_dim_ = 0, page_tokens_ = 0, k_head_bytes_ = 0, v_head_bytes_ = 0;
   size_t capacity_pages_ = 0, next_fresh_ = 0, in_use_ = 0;
   std::vector<uint32_t> refs_;      // holders per page (grows as fresh pages are handed out)
   std::vector<int32_t> free_list_;  // released pages, reused first (reserved to capacity: no malloc later)
 };
-using KvPool = KvPoolT<float>;
 
 // One sequence's keys and values: per layer, the pages that hold its tokens [0, length) in order.
-template <typename T>
-class KvSequenceT {
+class KvSequence {
  public:
-  KvSequenceT() = default;
+  KvSequence() = default;
   // `max_tokens` caps the sequence (the context length); pages come from `pool`, which must outlive it.
-  KvSequenceT(KvPoolT<T>* pool, size_t layers, size_t max_tokens);
+  KvSequence(KvPool* pool, size_t layers, size_t max_tokens);
   // A moved-from sequence holds nothing and no pool (its destructor must not touch a pool that may be gone).
-  KvSequenceT(KvSequenceT&& other) noexcept;
-  KvSequenceT& operator=(KvSequenceT&& other) noexcept;
-  KvSequenceT(const KvSequenceT&) = delete;
-  KvSequenceT& operator=(const KvSequenceT&) = delete;
-  ~KvSequenceT() { Clear(); }
+  KvSequence(KvSequence&& other) noexcept;
+  KvSequence& operator=(KvSequence&& other) noexcept;
+  KvSequence(const KvSequence&) = delete;
+  KvSequence& operator=(const KvSequence&) = delete;
+  ~KvSequence() { Clear(); }
 
   size_t length() const { return length_; }
   size_t max_tokens() const { return max_tokens_; }
   size_t layers() const { return pages_.size(); }
-  const KvPoolT<T>& pool() const { return *pool_; }
+  const KvPool& pool() const { return *pool_; }
 
   // Makes room for `n` more tokens: every layer gets the pages they need, each writable by this sequence
   // alone (a shared partial last page is copied first). Errors, taking nothing, when the sequence would pass
@@ -91,26 +110,22 @@ class KvSequenceT {
   // Shares the first `tokens` tokens of `other` (same pool and layer count): whole pages are held by both;
   // a partial last page is shared too and copied by whichever sequence writes it first. This sequence must
   // be empty.
-  Status ShareFrom(const KvSequenceT& other, size_t tokens);
+  Status ShareFrom(const KvSequence& other, size_t tokens);
 
   // Page `i` of layer `layer` (tokens [i·P, (i+1)·P)).
   int32_t page(size_t layer, size_t i) const { return pages_[layer][i]; }
   std::span<const int32_t> pages(size_t layer) const { return pages_[layer]; }
   // Writes token `pos`'s keys and values of layer `layer` (reserved, not necessarily advanced over):
-  // k and v are [kv_heads][head_dim] rows.
-  void Store(size_t layer, size_t pos, const T* k, const T* v) const;
-  // Element e of kv-head h's key or value of token `pos` (reads, for tests and tools).
-  T Key(size_t layer, size_t pos, size_t h, size_t e) const;
-  T Value(size_t layer, size_t pos, size_t h, size_t e) const;
+  // k and v are [kv_heads][head_dim] f32 rows, rounded to nearest even for bf16.
+  void Store(size_t layer, size_t pos, const float* k, const float* v) const;
+  // Element e of kv-head h's key or value of token `pos`, as stored (reads, for tests and tools).
+  float Key(size_t layer, size_t pos, size_t h, size_t e) const;
+  float Value(size_t layer, size_t pos, size_t h, size_t e) const;
 
  private:
-  KvPoolT<T>* pool_ = nullptr;
+  KvPool* pool_ = nullptr;
   size_t max_tokens_ = 0, length_ = 0;
   std::vector<std::vector<int32_t>> pages_;  // [layer][page index]
 };
-using KvSequence = KvSequenceT<float>;
-
-extern template class KvPoolT<float>;
-extern template class KvSequenceT<float>;
 
 }  // namespace glmv

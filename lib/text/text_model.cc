@@ -65,18 +65,22 @@ Result<std::unique_ptr<TextModel>> TextModel::Load(const std::string& dir) {
   return m;
 }
 
-size_t TextModel::KvBytesPerToken() const {
-  return 2 * static_cast<size_t>(config().num_hidden_layers) * static_cast<size_t>(config().kv_width()) * sizeof(float);
+size_t TextModel::KvBytesPerToken(KvType type) const {
+  return static_cast<size_t>(config().num_hidden_layers) *
+         KvBytesPerTokenLayer(type, static_cast<size_t>(config().num_key_value_heads), static_cast<size_t>(config().head_dim));
 }
 
-Result<KvCache> TextModel::NewCache(size_t capacity_tokens, size_t page_tokens) const {
+Result<KvCache> TextModel::NewCache(size_t capacity_tokens, size_t page_tokens, KvType type) const {
   const TextConfig& c = config();
   const size_t layers = static_cast<size_t>(c.num_hidden_layers);
   const size_t pages = (capacity_tokens + page_tokens - 1) / page_tokens;
   KvCache cache;
   GLMV_ASSIGN_OR_RETURN(KvPool pool, KvPool::Create(static_cast<size_t>(c.num_key_value_heads), static_cast<size_t>(c.head_dim),
-                                                     page_tokens, std::max<size_t>(pages, 1) * layers *
-                                                         2 * static_cast<size_t>(c.kv_width()) * page_tokens * sizeof(float)));
+                                                     page_tokens,
+                                                     std::max<size_t>(pages, 1) * layers *
+                                                         KvPageBytes(type, static_cast<size_t>(c.num_key_value_heads),
+                                                                     static_cast<size_t>(c.head_dim), page_tokens),
+                                                     type));
   cache.pool = std::make_unique<KvPool>(std::move(pool));
   cache.seq = KvSequence(cache.pool.get(), layers, capacity_tokens);
   cache.scratch = std::make_unique<ForwardScratch>();

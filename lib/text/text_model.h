@@ -112,10 +112,10 @@ class TextModel {
   const WeightStorage& storage() const { return storage_; }
   const TextWeights& weights() const { return w_; }
   // Bytes of keys and values one token takes over all layers.
-  size_t KvBytesPerToken() const;
+  size_t KvBytesPerToken(KvType type = KvType::kF32) const;
 
   // A single sequence of at most `capacity_tokens`, with its own pool sized to it.
-  Result<KvCache> NewCache(size_t capacity_tokens, size_t page_tokens = 16) const;
+  Result<KvCache> NewCache(size_t capacity_tokens, size_t page_tokens = 16, KvType type = KvType::kF32) const;
 
   // x[i, :] = embed_tokens[ids[i]]; an id outside [0, vocab) is an error naming it.
   Status Embed(std::span<const int64_t> ids, float* x) const;

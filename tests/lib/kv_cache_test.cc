@@ -3,6 +3,10 @@
 // page before writing into it; a single-sequence cache can be replaced by another.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <vector>
+
+#include "io/dtype.h"
 #include "lib/text/text_model.h"
 #include "tests/test_util.h"
 
@@ -71,6 +75,64 @@ TEST_CASE("a single-sequence cache replaced by another returns its pages to its 
   cache = std::move(second).value();  // under ASan, a release into the freed old pool would fail here
   CHECK(cache.length() == 0);
   CHECK(cache.pool->pages_in_use() == 0);
+}
+
+TEST_CASE("bf16 pages: half the bytes, values rounded to nearest even, odd sizes padded, copies keep them") {
+  // head_dim 5 (odd: a zero pad per key) and pages of 3 tokens (odd: half a value pair unused).
+  auto f32 = KvPool::Create(2, 5, 3, 1 << 20);
+  auto pool = KvPool::Create(2, 5, 3, 1 << 20, KvType::kBF16);
+  REQUIRE(f32.ok());
+  REQUIRE(pool.ok());
+  CHECK(pool->type() == KvType::kBF16);
+  CHECK(pool->k_head_bytes() == 3 * 3 * 4);  // ⌈5/2⌉ pair rows × 3 keys
+  CHECK(pool->v_head_bytes() == 2 * 5 * 4);  // ⌈3/2⌉ pair rows × 5 dims
+  CHECK(pool->page_bytes() == KvPageBytes(KvType::kBF16, 2, 5, 3));
+  CHECK(pool->page_bytes() < f32->page_bytes());
+  KvSequence a(&*pool, 2, 100);
+  REQUIRE(a.Reserve(7).ok());
+  std::vector<float> k(10), v(10);
+  for (size_t pos = 0; pos < 7; ++pos) {
+    for (size_t i = 0; i < 10; ++i) {
+      k[i] = 1.0f + static_cast<float>(pos * 10 + i) / 256.0f;  // 1 + x/256 needs 9 bits: rounds in bf16
+      v[i] = -static_cast<float>(pos * 10 + i) - 0.5f;
+    }
+    a.Store(1, pos, k.data(), v.data());
+  }
+  a.Advance(7);
+  double worst = 0;
+  for (size_t pos = 0; pos < 7; ++pos) {
+    for (size_t h = 0; h < 2; ++h) {
+      for (size_t e = 0; e < 5; ++e) {
+        const float want_k = 1.0f + static_cast<float>(pos * 10 + h * 5 + e) / 256.0f;
+        const float want_v = -static_cast<float>(pos * 10 + h * 5 + e) - 0.5f;
+        CHECK(a.Key(1, pos, h, e) == BF16ToF32(F32ToBF16(want_k)));
+        CHECK(a.Value(1, pos, h, e) == BF16ToF32(F32ToBF16(want_v)));
+        worst = std::max(worst, std::fabs(double(a.Key(1, pos, h, e)) - want_k));
+      }
+    }
+  }
+  MESSAGE("bf16 keys: worst rounding " << worst);
+  CHECK(worst > 0);           // some did round
+  CHECK(worst <= 1.0 / 256);  // to within half a unit of bf16's last place at 1..2
+  KvSequence b(&*pool, 2, 100);
+  REQUIRE(b.ShareFrom(a, 7).ok());
+  REQUIRE(b.Reserve(1).ok());  // copies the shared partial page
+  CHECK(b.page(1, 2) != a.page(1, 2));
+  CHECK(b.Key(1, 6, 1, 4) == a.Key(1, 6, 1, 4));
+  CHECK(b.Value(1, 6, 0, 3) == a.Value(1, 6, 0, 3));
+}
+
+TEST_CASE("--kv-type names: f32 and bf16, anything else refused naming both") {
+  auto f32 = ParseKvType("f32");
+  auto bf16 = ParseKvType("bf16");
+  REQUIRE(f32.ok());
+  REQUIRE(bf16.ok());
+  CHECK(*f32 == KvType::kF32);
+  CHECK(*bf16 == KvType::kBF16);
+  const auto bad = ParseKvType("int4");
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().message().find("expected f32 or bf16") != std::string::npos);
+  CHECK(std::string(KvTypeName(KvType::kBF16)) == "bf16");
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ struct Case {
   // Rows [r0, r0 + n) in one call of `fn`; out has the same stride as q.
   template <typename Fn>
   void Run(Fn fn, size_t r0, size_t n, std::vector<float>& out) const {
-    std::vector<float> state(FlashAttentionStateFloats(group, n));
+    std::vector<float> state(FlashAttentionStateFloats(group, n, hd));
     const AttentionQueries a{q.data() + r0 * q_stride, q_stride, out.data() + r0 * q_stride, q_stride, start() + r0, n};
     fn(kv(), hd, group, scale(), a, state.data());
   }
@@ -92,6 +92,10 @@ double MaxAbsErr(const Case& c, const std::vector<float>& a, const std::vector<f
   return worst;
 }
 
+// The f32 overloads (simd/attention.h has bf16 ones too).
+using F32Attention = void (*)(const KvHeadPages&, size_t, size_t, float, const AttentionQueries&, float*);
+const F32Attention kFlash = FlashAttention, kTwin = scalar::FlashAttention;
+
 const size_t kHeadDims[] = {8, 16, 24, 32, 128};
 const size_t kGroups[] = {1, 2, 3, 12};
 const size_t kPages[] = {3, 16, 40, 64};
@@ -114,8 +118,8 @@ TEST_CASE("FlashAttention matches its scalar twin and a two-pass softmax on ever
               const Case c(hd, group, P, length, rows, seed % 2 ? 1.0f : 8.0f, seed);
               ++seed;
               std::vector<float> out(rows * c.q_stride, -7.0f), twin(rows * c.q_stride, -7.0f);
-              c.Run(FlashAttention, 0, rows, out);
-              c.Run(scalar::FlashAttention, 0, rows, twin);
+              c.Run(kFlash, 0, rows, out);
+              c.Run(kTwin, 0, rows, twin);
               const auto naive = c.Naive();
               worst_twin = std::max(worst_twin, MaxAbsErr(c, out, twin));
               worst_naive = std::max(worst_naive, MaxAbsErr(c, out, naive));
@@ -142,9 +146,9 @@ TEST_CASE("FlashAttention: a row's output does not depend on which rows share it
       for (size_t P : {size_t{5}, size_t{32}}) {
         const Case c(24, group, P, 75, 75, 8.0f, 77);
         std::vector<float> whole(c.rows * c.q_stride), split(c.rows * c.q_stride), single(c.rows * c.q_stride);
-        c.Run(FlashAttention, 0, c.rows, whole);
-        for (size_t r0 = 0; r0 < c.rows; r0 += 7) c.Run(FlashAttention, r0, std::min<size_t>(7, c.rows - r0), split);
-        for (size_t r0 = 0; r0 < c.rows; ++r0) c.Run(FlashAttention, r0, 1, single);
+        c.Run(kFlash, 0, c.rows, whole);
+        for (size_t r0 = 0; r0 < c.rows; r0 += 7) c.Run(kFlash, r0, std::min<size_t>(7, c.rows - r0), split);
+        for (size_t r0 = 0; r0 < c.rows; ++r0) c.Run(kFlash, r0, 1, single);
         for (size_t r = 0; r < c.rows; ++r) {
           for (size_t i = 0; i < group * c.hd; ++i) {
             REQUIRE(whole[r * c.q_stride + i] == split[r * c.q_stride + i]);
@@ -165,7 +169,7 @@ TEST_CASE("FlashAttention in parts: Begin, page-aligned Spans in order, End give
       for (size_t rows : {size_t{1}, size_t{9}}) {
         const Case c(32, 12, P, 137, rows, 8.0f, 91);
         std::vector<float> whole(c.rows * c.q_stride), parts(c.rows * c.q_stride);
-        c.Run(FlashAttention, 0, c.rows, whole);
+        c.Run(kFlash, 0, c.rows, whole);
         // Spans of 1, 2, 3, ... pages, the last one past the end.
         c.Run([&](const KvHeadPages& kv, size_t hd, size_t group, float scale, const AttentionQueries& a, float* state) {
           FlashAttentionBegin(hd, group, a, state);

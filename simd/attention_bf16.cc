@@ -1,0 +1,175 @@
+// bf16 attention's dot-product loops: AVX512-BF16 intrinsics where the CPU has them, an exact emulation
+// elsewhere (attention_bf16.h).
+#include "simd/attention_bf16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define GLMV_HAVE_BF16_INTRINSICS 1
+#endif
+
+namespace glmv::simd {
+namespace {
+
+float Lo(uint32_t w) {
+  const uint32_t u = w << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+float Hi(uint32_t w) {
+  const uint32_t u = w & 0xffff0000u;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+// One lane of VDPBF16PS: the odd products first, then the even ones, each add rounded (the products are exact).
+float Dot2(float acc, uint32_t a, uint32_t b) {
+  acc += Hi(a) * Hi(b);
+  acc += Lo(a) * Lo(b);
+  return acc;
+}
+
+void ScoresEmulated(const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P, size_t pairs,
+                    size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
+  for (size_t b = 0; b < kBF16QueryBlock; ++b) {
+    for (size_t j = 0; j < count; ++j) {
+      float acc = 0.0f;
+      for (size_t r = 0; r < pairs; ++r) acc = Dot2(acc, q[b][r], kp[r * P + j]);
+      s[b][j] = acc * scale;
+    }
+  }
+}
+
+// Query b's weights as pair words (AccumulateBF16's placement), rounded as VCVTNEPS2BF16 rounds: to nearest
+// even, denormals to zero.
+void PackWeights(const float* p, size_t count, size_t lead, size_t pair_count, uint32_t* w) {
+  auto weight = [&](size_t k) {
+    if (k < lead || k - lead >= count) return 0u;
+    const float x = p[k - lead];
+    return std::fabs(x) < std::numeric_limits<float>::min() ? 0u : RoundToBF16(x);
+  };
+  for (size_t i = 0; i < pair_count; ++i) w[i] = weight(2 * i) | (weight(2 * i + 1) << 16);
+}
+
+void AccumulateEmulated(const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],
+                        size_t lead, size_t pair_count, const float corr[kBF16QueryBlock], const uint32_t* vp,
+                        size_t hd, float* const out[kBF16QueryBlock], size_t queries) {
+  uint32_t w[kBF16TilePairs];
+  for (size_t b = 0; b < queries; ++b) {
+    PackWeights(p[b], count[b], lead, pair_count, w);
+    for (size_t e = 0; e < hd; ++e) {
+      float acc = out[b][e] * corr[b];
+      for (size_t i = 0; i < pair_count; ++i) acc = Dot2(acc, w[i], vp[i * hd + e]);
+      out[b][e] = acc;
+    }
+  }
+}
+
+#ifdef GLMV_HAVE_BF16_INTRINSICS
+#define GLMV_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+GLMV_BF16_TARGET __mmask16 FirstLanes(size_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
+}
+
+GLMV_BF16_TARGET __m512 Dot(__m512 acc, __m512i a, __m512i b) {
+  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
+}
+
+// Sixteen keys per vector: lane j holds key c + j's pair r, so each query's scores build up in one register
+// with no horizontal sums; one key load feeds the block's six queries.
+GLMV_BF16_TARGET void ScoresNative(const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P,
+                                   size_t room, size_t pairs, size_t count, float scale,
+                                   float s[kBF16QueryBlock][kBF16TileKeys]) {
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (size_t c = 0; c < count; c += 16) {
+    const __mmask16 live = FirstLanes(room - c);
+    __m512 a[kBF16QueryBlock];
+    for (size_t b = 0; b < kBF16QueryBlock; ++b) a[b] = _mm512_setzero_ps();
+    const uint32_t* col = kp + c;
+    for (size_t r = 0; r < pairs; ++r) {
+      const __m512i k = _mm512_maskz_loadu_epi32(live, col + r * P);
+      for (size_t b = 0; b < kBF16QueryBlock; ++b) {
+        a[b] = Dot(a[b], _mm512_set1_epi32(static_cast<int>(q[b][r])), k);
+      }
+    }
+    for (size_t b = 0; b < kBF16QueryBlock; ++b) _mm512_storeu_ps(s[b] + c, _mm512_mul_ps(a[b], vscale));
+  }
+}
+
+// Query b's weights as pair words, converted sixteen at a time: the bf16 array of a tile's weights in
+// position order is its pair words. Lanes outside [lead, lead + count) load as zero.
+GLMV_BF16_TARGET void PackWeightsNative(const float* p, size_t count, size_t lead, size_t pair_count, uint32_t* w) {
+  uint16_t* half = reinterpret_cast<uint16_t*>(w);
+  for (size_t k = 0; k < 2 * pair_count; k += 16) {
+    // Lane l holds position k + l, weight p[k + l − lead] when lead ≤ k + l < lead + count.
+    const size_t lo = k < lead ? lead - k : 0, hi = lead + count > k ? std::min<size_t>(16, lead + count - k) : 0;
+    const __mmask16 live = static_cast<__mmask16>(FirstLanes(hi) & ~FirstLanes(lo));
+    const __m512 x = _mm512_maskz_loadu_ps(live, p + k - lead);  // masked lanes are not read
+    const __m256bh y = _mm512_cvtneps_pbh(x);
+    _mm256_mask_storeu_epi16(half + k, FirstLanes(2 * pair_count - k), reinterpret_cast<__m256i>(y));
+  }
+}
+
+// `Q` queries (all six, or one at a time for a partial block) keep 16 output lanes each in registers while
+// the tile's value pairs stream past once.
+template <size_t Q>
+GLMV_BF16_TARGET void AccumulateNativeQ(const uint32_t (*w)[kBF16TilePairs], size_t pair_count, const float* corr,
+                                        const uint32_t* vp, size_t hd, float* const* out) {
+  for (size_t e = 0; e < hd; e += 16) {
+    const __mmask16 live = FirstLanes(hd - e);
+    __m512 a[Q];
+    for (size_t b = 0; b < Q; ++b) a[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[b] + e), _mm512_set1_ps(corr[b]));
+    for (size_t i = 0; i < pair_count; ++i) {
+      const __m512i v = _mm512_maskz_loadu_epi32(live, vp + i * hd + e);
+      for (size_t b = 0; b < Q; ++b) a[b] = Dot(a[b], _mm512_set1_epi32(static_cast<int>(w[b][i])), v);
+    }
+    for (size_t b = 0; b < Q; ++b) _mm512_mask_storeu_ps(out[b] + e, live, a[b]);
+  }
+}
+
+GLMV_BF16_TARGET void AccumulateNative(const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],
+                                       size_t lead, size_t pair_count, const float corr[kBF16QueryBlock],
+                                       const uint32_t* vp, size_t hd, float* const out[kBF16QueryBlock], size_t queries) {
+  alignas(64) uint32_t w[kBF16QueryBlock][kBF16TilePairs];
+  for (size_t b = 0; b < queries; ++b) PackWeightsNative(p[b], count[b], lead, pair_count, w[b]);
+  if (queries == kBF16QueryBlock) {
+    AccumulateNativeQ<kBF16QueryBlock>(w, pair_count, corr, vp, hd, out);
+    return;
+  }
+  for (size_t b = 0; b < queries; ++b) AccumulateNativeQ<1>(w + b, pair_count, corr + b, vp, hd, out + b);
+}
+#endif
+
+}  // namespace
+
+BF16Dot BestBF16Dot() {
+#ifdef GLMV_HAVE_BF16_INTRINSICS
+  if (__builtin_cpu_supports("avx512bf16")) return BF16Dot::kNative;
+#endif
+  return BF16Dot::kEmulated;
+}
+
+void ScoresBF16(BF16Dot how, const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P, size_t room,
+                size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
+#ifdef GLMV_HAVE_BF16_INTRINSICS
+  if (how == BF16Dot::kNative) return ScoresNative(q, kp, P, room, pairs, count, scale, s);
+#endif
+  (void)room;
+  ScoresEmulated(q, kp, P, pairs, count, scale, s);
+}
+
+void AccumulateBF16(BF16Dot how, const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],
+                    size_t lead, size_t pair_count, const float corr[kBF16QueryBlock], const uint32_t* vp, size_t hd,
+                    float* const out[kBF16QueryBlock], size_t queries) {
+#ifdef GLMV_HAVE_BF16_INTRINSICS
+  if (how == BF16Dot::kNative) return AccumulateNative(p, count, lead, pair_count, corr, vp, hd, out, queries);
+#endif
+  AccumulateEmulated(p, count, lead, pair_count, corr, vp, hd, out, queries);
+}
+
+}  // namespace glmv::simd

@@ -1,0 +1,51 @@
+// The two dot-product loops of attention over bf16 keys and values (KvPool's bf16 layout,
+// lib/text/kv_cache.h): scores of a block of queries against a tile of keys, and the weighted sum of a tile
+// of values. AVX512-BF16's VDPBF16PS does two multiply-adds per f32 lane where an FMA does one, so the query
+// and the softmax weights are rounded to bf16 too (f32 accumulation). Highway 1.0.3 only emulates that
+// operation, so this file uses the intrinsic, behind a CPUID check, and an emulation in plain C++ that gives
+// the same bits (the products of two bf16 are exact in f32; VDPBF16PS adds the odd product, then the even
+// one, each rounded to nearest even) for CPUs without it. Denormals differ: the instruction flushes them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace glmv::simd {
+
+// Query vectors per block (as the f32 kernel: GLM-4.5V's group of 12 is two blocks).
+inline constexpr size_t kBF16QueryBlock = 6;
+// Keys per tile at most (kAttentionKvTile), and bf16 pairs a tile of values can span (an odd start adds one).
+inline constexpr size_t kBF16TileKeys = 32;
+inline constexpr size_t kBF16TilePairs = kBF16TileKeys / 2 + 1;
+
+// f32 → bf16 bits, rounded to nearest even (finite inputs; attention never stores NaN on purpose).
+inline uint32_t RoundToBF16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+// Two f32 as one pair word: `even` in the low half.
+inline uint32_t PackBF16Pair(float even, float odd) { return RoundToBF16(even) | (RoundToBF16(odd) << 16); }
+
+enum class BF16Dot { kNative, kEmulated };
+// kNative where the CPU has AVX512-BF16 (and the build could compile it), else kEmulated.
+BF16Dot BestBF16Dot();
+
+// s[b][j] = scale · Σ_{r < pairs} dot(q[b][r], kp[r·P + j]) for keys j in [0, count), count ≤ 32, the sum
+// taken over r in order (one chain per lane). kp: the tile's first key in pair row 0 of a K block of P
+// columns; `room` keys are left in the page from there (count ≤ room; nothing past it is read). Lanes of s
+// in [count, count rounded up to 16) hold scores of nothing, to be ignored.
+void ScoresBF16(BF16Dot how, const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P, size_t room,
+                size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]);
+
+// For b in [0, queries): out[b][e] ← out[b][e]·corr[b] + Σ_{i < pair_count} dot(w[b][i], vp[i·hd + e]) for e
+// in [0, hd), the sum over i in order. vp: the tile's first pair row of a V block ([pairs][hd] words). The
+// weights w[b] are query b's softmax weights p[b][0 .. count[b]) rounded to bf16, placed from position
+// `lead` (0 or 1: the tile may start on a pair's second half) and zero elsewhere; a weight below the
+// smallest normal f32 rounds to zero, as the instruction's conversion does.
+void AccumulateBF16(BF16Dot how, const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],
+                    size_t lead, size_t pair_count, const float corr[kBF16QueryBlock], const uint32_t* vp, size_t hd,
+                    float* const out[kBF16QueryBlock], size_t queries);
+
+}  // namespace glmv::simd

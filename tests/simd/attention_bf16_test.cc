@@ -1,0 +1,246 @@
+// FlashAttention over bf16 keys and values (KvPool's pair layout): the AVX512-BF16 loops give the bits of
+// their plain-C++ emulation; every target's kernel agrees with the bf16 scalar twin, and with a two-pass
+// softmax in double over the same rounded keys and values (within what rounding the query and the weights
+// to bf16 costs); a row's output is bit-identical however rows are split; Spans page by page equal one call.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "simd/attention.h"
+#include "simd/attention_bf16.h"
+#include "tests/simd/for_each_target.h"
+#include "tests/test_util.h"
+
+namespace glmv::simd {
+namespace {
+
+float Widen(uint32_t word, size_t half) {
+  const uint32_t u = half ? (word & 0xffff0000u) : (word << 16);
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// One kv-head over `length` positions in pages of P, in the bf16 pair layout, and its values as floats.
+struct Case {
+  size_t hd, group, P, length, rows, pairs;
+  std::vector<std::vector<uint32_t>> k_pages, v_pages;
+  std::vector<const uint32_t*> k_ptrs, v_ptrs;
+  std::vector<float> keys, values;  // [length][hd], as rounded
+  std::vector<float> q;
+  size_t q_stride;
+
+  Case(size_t hd_, size_t group_, size_t P_, size_t length_, size_t rows_, float q_gain, uint32_t seed)
+      : hd(hd_), group(group_), P(P_), length(length_), rows(rows_), pairs((hd_ + 1) / 2) {
+    const size_t pages = (length + P - 1) / P;
+    const auto k_in = test::RandomFloats(length * hd, seed), v_in = test::RandomFloats(length * hd, seed + 1);
+    keys.resize(length * hd);
+    values.resize(length * hd);
+    for (size_t p = 0; p < pages; ++p) {
+      k_pages.emplace_back(pairs * P, 0u);
+      v_pages.emplace_back((P + 1) / 2 * hd, 0u);
+    }
+    for (size_t t = 0; t < length; ++t) {
+      for (size_t e = 0; e < hd; ++e) {
+        const uint32_t kb = RoundToBF16(k_in[t * hd + e]), vb = RoundToBF16(v_in[t * hd + e]);
+        k_pages[t / P][(e / 2) * P + t % P] |= kb << (16 * (e % 2));
+        v_pages[t / P][((t % P) / 2) * hd + e] |= vb << (16 * ((t % P) % 2));
+        keys[t * hd + e] = Widen(kb, 0);
+        values[t * hd + e] = Widen(vb, 0);
+      }
+    }
+    for (size_t p = 0; p < pages; ++p) {
+      k_ptrs.push_back(k_pages[p].data());
+      v_ptrs.push_back(v_pages[p].data());
+    }
+    q_stride = group * hd + 5;
+    q = test::RandomFloats(rows * q_stride, seed + 9999);
+    for (float& x : q) x *= q_gain;
+  }
+  KvHeadPagesBF16 kv() const { return {k_ptrs, v_ptrs, P}; }
+  size_t start() const { return length - rows; }
+  float scale() const { return 1.0f / std::sqrt(static_cast<float>(hd)); }
+
+  template <typename Fn>
+  void Run(Fn fn, size_t r0, size_t n, std::vector<float>& out) const {
+    std::vector<float> state(FlashAttentionStateFloats(group, n, hd));
+    const AttentionQueries a{q.data() + r0 * q_stride, q_stride, out.data() + r0 * q_stride, q_stride, start() + r0, n};
+    fn(kv(), hd, group, scale(), a, state.data());
+  }
+
+  // Two-pass softmax in double over the rounded keys and values, with the f32 queries.
+  std::vector<float> Naive() const {
+    std::vector<float> out(rows * q_stride, 0.0f);
+    std::vector<double> sc(length);
+    for (size_t r = 0; r < rows; ++r) {
+      const size_t visible = start() + r + 1;
+      for (size_t g = 0; g < group; ++g) {
+        const float* qh = q.data() + r * q_stride + g * hd;
+        double mx = -1e300, sum = 0;
+        for (size_t t = 0; t < visible; ++t) {
+          double dot = 0;
+          for (size_t e = 0; e < hd; ++e) dot += double(qh[e]) * keys[t * hd + e];
+          mx = std::max(mx, sc[t] = dot * scale());
+        }
+        for (size_t t = 0; t < visible; ++t) sum += (sc[t] = std::exp(sc[t] - mx));
+        for (size_t e = 0; e < hd; ++e) {
+          double acc = 0;
+          for (size_t t = 0; t < visible; ++t) acc += sc[t] * values[t * hd + e];
+          out[r * q_stride + g * hd + e] = static_cast<float>(acc / sum);
+        }
+      }
+    }
+    return out;
+  }
+};
+
+double MaxAbsErr(const Case& c, const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0;
+  for (size_t r = 0; r < c.rows; ++r) {
+    for (size_t i = 0; i < c.group * c.hd; ++i) {
+      worst = std::max(worst, std::fabs(double(a[r * c.q_stride + i]) - b[r * c.q_stride + i]));
+    }
+  }
+  return worst;
+}
+
+TEST_CASE("bf16 dot-product loops: AVX512-BF16 gives the emulation's bits") {
+  if (BestBF16Dot() != BF16Dot::kNative) {
+    MESSAGE("this CPU has no AVX512-BF16: only the emulation runs (the other tests cover it)");
+    return;
+  }
+  size_t compared = 0;
+  for (size_t P : {size_t{5}, size_t{16}, size_t{40}}) {
+    for (size_t pairs : {size_t{1}, size_t{7}, size_t{64}}) {
+      for (size_t count : {size_t{1}, size_t{5}, size_t{16}, size_t{17}, size_t{32}}) {
+        const size_t room = std::max(count, std::min<size_t>(P, 32));
+        const size_t cols = std::max(P, room);
+        const auto kf = test::RandomFloats(pairs * cols * 2, static_cast<uint32_t>(P * 1000 + pairs * 10 + count));
+        const auto qf = test::RandomFloats(kBF16QueryBlock * pairs * 2, 5);
+        std::vector<uint32_t> kp(pairs * cols), qw(kBF16QueryBlock * pairs);
+        for (size_t i = 0; i < kp.size(); ++i) kp[i] = PackBF16Pair(kf[2 * i], kf[2 * i + 1]);
+        for (size_t i = 0; i < qw.size(); ++i) qw[i] = PackBF16Pair(4 * qf[2 * i], 4 * qf[2 * i + 1]);
+        const uint32_t* q[kBF16QueryBlock];
+        for (size_t b = 0; b < kBF16QueryBlock; ++b) q[b] = qw.data() + b * pairs;
+        float s_native[kBF16QueryBlock][kBF16TileKeys] = {}, s_emulated[kBF16QueryBlock][kBF16TileKeys] = {};
+        ScoresBF16(BF16Dot::kNative, q, kp.data(), cols, room, pairs, count, 0.125f, s_native);
+        ScoresBF16(BF16Dot::kEmulated, q, kp.data(), cols, room, pairs, count, 0.125f, s_emulated);
+        for (size_t b = 0; b < kBF16QueryBlock; ++b) {
+          for (size_t j = 0; j < count; ++j) {
+            REQUIRE(s_native[b][j] == s_emulated[b][j]);
+            ++compared;
+          }
+        }
+      }
+    }
+  }
+  for (size_t hd : {size_t{8}, size_t{20}, size_t{128}}) {
+    for (size_t len : {size_t{1}, size_t{2}, size_t{17}, size_t{32}}) {
+      for (size_t lead : {size_t{0}, size_t{1}}) {
+        for (size_t queries : {size_t{1}, size_t{4}, kBF16QueryBlock}) {
+          const size_t pair_count = (lead + len + 1) / 2;
+          const auto vf = test::RandomFloats(pair_count * hd * 2, static_cast<uint32_t>(hd + len + lead));
+          const auto pf = test::RandomFloats(kBF16QueryBlock * kBF16TileKeys, 3);
+          std::vector<uint32_t> vp(pair_count * hd);
+          for (size_t i = 0; i < vp.size(); ++i) vp[i] = PackBF16Pair(vf[2 * i], vf[2 * i + 1]);
+          float p[kBF16QueryBlock][kBF16TileKeys];
+          size_t count[kBF16QueryBlock];
+          for (size_t b = 0; b < kBF16QueryBlock; ++b) {
+            count[b] = std::max<size_t>(1, len - b % len);  // queries of one block see different counts
+            for (size_t j = 0; j < kBF16TileKeys; ++j) p[b][j] = std::fabs(pf[b * kBF16TileKeys + j]);
+          }
+          p[1][0] = 1e-39f;  // a denormal weight: both sides flush it
+          const float corr[kBF16QueryBlock] = {1.0f, 0.5f, 0.25f, 0.9f, 0.1f, 0.7f};
+          const auto start = test::RandomFloats(kBF16QueryBlock * hd, 11);
+          std::vector<float> a = start, e = start;
+          float* out_a[kBF16QueryBlock];
+          float* out_e[kBF16QueryBlock];
+          for (size_t b = 0; b < kBF16QueryBlock; ++b) {
+            out_a[b] = a.data() + b * hd;
+            out_e[b] = e.data() + b * hd;
+          }
+          AccumulateBF16(BF16Dot::kNative, p, count, lead, pair_count, corr, vp.data(), hd, out_a, queries);
+          AccumulateBF16(BF16Dot::kEmulated, p, count, lead, pair_count, corr, vp.data(), hd, out_e, queries);
+          for (size_t i = 0; i < a.size(); ++i) {
+            REQUIRE(a[i] == e[i]);  // queries past `queries` untouched on both sides
+            ++compared;
+          }
+          CHECK(a != start);
+        }
+      }
+    }
+  }
+  MESSAGE(compared << " scores and outputs bit-identical, AVX512-BF16 against its emulation");
+}
+
+// Rounding each query and each tile's softmax weights to bf16 (8 significant bits) moves an output by up to
+// about 2^-8 of its spread: the two-pass softmax in double keeps f32 queries and weights. The twin rounds the
+// same numbers, but its scores (double sums) can differ from the kernel's (f32 chains) in the last bit, and a
+// weight that sits on a bf16 rounding boundary then rounds the other way: 2^-8 of that weight (one dominant
+// weight moves an output up to 4e-3 of the values' spread of 2). Measured worst errors are printed.
+constexpr double kTolTwin = 2e-3, kTolNaive = 2e-2;
+
+TEST_CASE("bf16 FlashAttention matches its scalar twin and a two-pass softmax on every target") {
+  test::ForEachTarget([](const std::string& target) {
+    double worst_twin = 0, worst_naive = 0;
+    uint32_t seed = 1;
+    for (size_t hd : {size_t{7}, size_t{8}, size_t{24}, size_t{128}}) {
+      for (size_t group : {size_t{1}, size_t{3}, size_t{12}}) {
+        for (size_t P : {size_t{3}, size_t{7}, size_t{16}, size_t{40}}) {
+          for (size_t length : {size_t{1}, size_t{33}, size_t{200}}) {
+            for (size_t rows : {size_t{1}, length, length - length / 3}) {
+              const Case c(hd, group, P, length, rows, seed % 2 ? 1.0f : 8.0f, seed);
+              ++seed;
+              std::vector<float> out(rows * c.q_stride, -7.0f), twin(rows * c.q_stride, -7.0f);
+              c.Run([](auto&&... a) { FlashAttention(a...); }, 0, rows, out);
+              c.Run([](auto&&... a) { scalar::FlashAttention(a...); }, 0, rows, twin);
+              worst_twin = std::max(worst_twin, MaxAbsErr(c, out, twin));
+              worst_naive = std::max(worst_naive, MaxAbsErr(c, out, c.Naive()));
+              for (size_t r = 0; r < rows; ++r) CHECK(out[r * c.q_stride + group * hd] == -7.0f);
+            }
+          }
+        }
+      }
+    }
+    MESSAGE(target << " bf16 FlashAttention (" << std::string(BestBF16Dot() == BF16Dot::kNative ? "AVX512-BF16" : "emulated")
+                   << ") worst abs error vs scalar twin " << worst_twin << ", vs two-pass over the rounded keys and values "
+                   << worst_naive);
+    CHECK(worst_twin < kTolTwin);
+    CHECK(worst_naive < kTolNaive);
+  });
+}
+
+TEST_CASE("bf16 FlashAttention: row splits and page-by-page Spans give the one call's bits") {
+  test::ForEachTarget([](const std::string& target) {
+    size_t compared = 0;
+    for (size_t group : {size_t{1}, size_t{12}}) {
+      for (size_t P : {size_t{5}, size_t{7}, size_t{32}}) {
+        const Case c(24, group, P, 75, 75, 8.0f, 77);
+        std::vector<float> whole(c.rows * c.q_stride), split(c.rows * c.q_stride), parts(c.rows * c.q_stride);
+        auto flash = [](auto&&... a) { FlashAttention(a...); };
+        c.Run(flash, 0, c.rows, whole);
+        for (size_t r0 = 0; r0 < c.rows; r0 += 7) c.Run(flash, r0, std::min<size_t>(7, c.rows - r0), split);
+        c.Run([&](const KvHeadPagesBF16& kv, size_t hd, size_t g, float scale, const AttentionQueries& a, float* state) {
+          FlashAttentionBegin(hd, g, a, state);
+          for (size_t t = 0; t < a.start + a.rows; t += P) FlashAttentionSpan(kv, hd, g, scale, a, t, t + P, state);
+          FlashAttentionEnd(hd, g, a, state);
+        }, 0, c.rows, parts);
+        for (size_t r = 0; r < c.rows; ++r) {
+          for (size_t i = 0; i < group * c.hd; ++i) {
+            REQUIRE(whole[r * c.q_stride + i] == split[r * c.q_stride + i]);
+            REQUIRE(whole[r * c.q_stride + i] == parts[r * c.q_stride + i]);
+            ++compared;
+          }
+        }
+      }
+    }
+    MESSAGE(target << ": " << compared << " bf16 outputs bit-identical across row splits and Spans");
+  });
+}
+
+}  // namespace
+}  // namespace glmv::simd
