@@ -196,25 +196,28 @@ void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, floa
   }
 }
 
-// FlashAttentionSpanImpl over bf16 pages: the same tiles, query blocks and f32 online softmax; the two dot
-// product loops are simd/attention_bf16.h's. Queries are rounded to bf16 pairs once, by the Span that starts
+// FlashAttentionSpanImpl over bf16 pages: the same key tiles and f32 online softmax, in blocks of twelve
+// queries (simd/attention_bf16.h says why); the two dot product loops are attention_bf16.h's. Queries are rounded to bf16 pairs once, by the Span that starts
 // at position 0, into the state after the running maxima and sums.
 void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t group, float scale,
                                 const AttentionQueries& a, size_t t_begin, size_t t_end, float* HWY_RESTRICT state) {
-  static_assert(kBF16QueryBlock == kQueryBlock && kBF16TileKeys == kAttentionKvTile, "one tiling for both types");
+  static_assert(kBF16TileKeys == kAttentionKvTile, "one tiling of keys for both types");
   const size_t nq = a.rows * group, pairs = (hd + 1) / 2;
   float* m = state;
   float* l = state + nq;
-  uint32_t* qp = reinterpret_cast<uint32_t*>(state + 2 * nq);  // [nq][pairs]
+  // [pairs][nq] (transposed: a block's queries side by side), then kBF16QueryBlock words of zeros that a
+  // partial last block reads past the last pair row.
+  uint32_t* qp = reinterpret_cast<uint32_t*>(state + 2 * nq);
   if (t_begin == 0) {
     for (size_t i = 0; i < nq; ++i) {
       const float* q = a.q + (i / group) * a.q_stride + (i % group) * hd;
-      for (size_t r = 0; r < pairs; ++r) qp[i * pairs + r] = PackBF16Pair(q[2 * r], 2 * r + 1 < hd ? q[2 * r + 1] : 0.0f);
+      for (size_t r = 0; r < pairs; ++r) qp[r * nq + i] = PackBF16Pair(q[2 * r], 2 * r + 1 < hd ? q[2 * r + 1] : 0.0f);
     }
+    std::fill_n(qp + pairs * nq, kBF16QueryBlock, 0u);
   }
   const BF16Dot how = BestBF16Dot();
   const size_t P = kv.page_tokens, end = std::min(t_end, a.start + a.rows);
-  alignas(64) float s[kQueryBlock][kAttentionKvTile] = {};
+  alignas(64) float s[kBF16QueryBlock][kAttentionKvTile] = {};
   for (size_t t0 = t_begin; t0 < end;) {
     const size_t in_page = t0 % P;
     const size_t len = TileLength(t0, P, end);
@@ -227,19 +230,18 @@ void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t gro
       PrefetchRun(reinterpret_cast<const float*>(kv.v[next / P]), (std::min(P, a.start + a.rows - next) + 1) / 2 * hd);
     }
     const size_t first_row = t0 > a.start ? t0 - a.start : 0;
-    for (size_t qb = first_row * group; qb < nq; qb += kQueryBlock) {
-      const size_t b_end = std::min(kQueryBlock, nq - qb);
-      const uint32_t* q[kQueryBlock];
-      size_t count[kQueryBlock], max_count = 0;
-      for (size_t b = 0; b < kQueryBlock; ++b) {
+    for (size_t qb = first_row * group; qb < nq; qb += kBF16QueryBlock) {
+      const size_t b_end = std::min(kBF16QueryBlock, nq - qb);
+      size_t count[kBF16QueryBlock], max_count = 0;
+      for (size_t b = 0; b < kBF16QueryBlock; ++b) {
         const size_t i = qb + std::min(b, b_end - 1);
-        q[b] = qp + i * pairs;
         count[b] = std::min(len, a.start + i / group + 1 - t0);
         max_count = std::max(max_count, count[b]);
       }
-      ScoresBF16(how, q, kp, P, P - in_page, pairs, max_count, scale, s);
-      float corr[kQueryBlock];
-      float* out[kQueryBlock];
+      // Queries past b_end read their neighbours' pairs (or the zero tail): scores nobody uses.
+      ScoresBF16(how, qp + qb, nq, kp, P, P - in_page, pairs, max_count, scale, s);
+      float corr[kBF16QueryBlock];
+      float* out[kBF16QueryBlock];
       for (size_t b = 0; b < b_end; ++b) {
         const size_t i = qb + b;
         corr[b] = Softmax(s[b], count[b], m[i], l[i]);

@@ -51,7 +51,7 @@ struct AttentionQueries {
 // Floats of `state` FlashAttention needs for `rows` rows of `group` heads: running max and sum per query,
 // then room for the queries rounded to bf16 pairs (used by the bf16 kernel only).
 inline size_t FlashAttentionStateFloats(size_t group, size_t rows, size_t head_dim) {
-  return 2 * group * rows + group * rows * ((head_dim + 1) / 2);
+  return 2 * group * rows + group * rows * ((head_dim + 1) / 2) + 16;
 }
 
 // softmax(scale · q·Kᵀ, causal) · V for every query of `queries`. `state` holds

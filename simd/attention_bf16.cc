@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <cmath>
+#include <limits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -33,12 +35,12 @@ float Dot2(float acc, uint32_t a, uint32_t b) {
   return acc;
 }
 
-void ScoresEmulated(const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P, size_t pairs,
-                    size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
+void ScoresEmulated(const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t pairs, size_t count,
+                    float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
   for (size_t b = 0; b < kBF16QueryBlock; ++b) {
     for (size_t j = 0; j < count; ++j) {
       float acc = 0.0f;
-      for (size_t r = 0; r < pairs; ++r) acc = Dot2(acc, q[b][r], kp[r * P + j]);
+      for (size_t r = 0; r < pairs; ++r) acc = Dot2(acc, q[r * q_stride + b], kp[r * P + j]);
       s[b][j] = acc * scale;
     }
   }
@@ -80,25 +82,49 @@ GLMV_BF16_TARGET __m512 Dot(__m512 acc, __m512i a, __m512i b) {
   return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
 }
 
+// Accumulators come in arrays of six: GCC 12 keeps those in registers, while an array of twelve it also
+// stores to the stack on every iteration, and those stores, not the dot products, then set the pace.
+constexpr size_t kHalf = kBF16QueryBlock / 2;
+static_assert(kBF16QueryBlock == 2 * kHalf && kBF16TileKeys == 32, "two halves of queries, two vectors of keys");
+
 // Sixteen keys per vector: lane j holds key c + j's pair r, so each query's scores build up in one register
-// with no horizontal sums; one key load feeds the block's six queries.
-GLMV_BF16_TARGET void ScoresNative(const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P,
-                                   size_t room, size_t pairs, size_t count, float scale,
-                                   float s[kBF16QueryBlock][kBF16TileKeys]) {
-  const __m512 vscale = _mm512_set1_ps(scale);
-  for (size_t c = 0; c < count; c += 16) {
-    const __mmask16 live = FirstLanes(room - c);
-    __m512 a[kBF16QueryBlock];
-    for (size_t b = 0; b < kBF16QueryBlock; ++b) a[b] = _mm512_setzero_ps();
-    const uint32_t* col = kp + c;
-    for (size_t r = 0; r < pairs; ++r) {
-      const __m512i k = _mm512_maskz_loadu_epi32(live, col + r * P);
-      for (size_t b = 0; b < kBF16QueryBlock; ++b) {
-        a[b] = Dot(a[b], _mm512_set1_epi32(static_cast<int>(q[b][r])), k);
-      }
-    }
-    for (size_t b = 0; b < kBF16QueryBlock; ++b) _mm512_storeu_ps(s[b] + c, _mm512_mul_ps(a[b], vscale));
+// with no horizontal sums, and one key load feeds the block's twelve queries. `V` vectors of keys (a tile of
+// more than sixteen keys: pages of 32 tokens or more) load per pair row, so each query's broadcast feeds V.
+template <size_t V>
+GLMV_BF16_TARGET void ScoresNativeV(const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
+                                    size_t pairs, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
+  __mmask16 live[V];
+  for (size_t c = 0; c < V; ++c) live[c] = FirstLanes(room - 16 * c);
+  __m512 lo[V][kHalf], hi[V][kHalf];
+  for (size_t c = 0; c < V; ++c) {
+    for (size_t b = 0; b < kHalf; ++b) lo[c][b] = hi[c][b] = _mm512_setzero_ps();
   }
+  for (size_t r = 0; r < pairs; ++r) {
+    __m512i k[V];
+    for (size_t c = 0; c < V; ++c) k[c] = _mm512_maskz_loadu_epi32(live[c], kp + r * P + 16 * c);
+    const uint32_t* qr = q + r * q_stride;
+    for (size_t b = 0; b < kHalf; ++b) {
+      const __m512i qb = _mm512_set1_epi32(static_cast<int>(qr[b]));
+      for (size_t c = 0; c < V; ++c) lo[c][b] = Dot(lo[c][b], qb, k[c]);
+    }
+    for (size_t b = 0; b < kHalf; ++b) {
+      const __m512i qb = _mm512_set1_epi32(static_cast<int>(qr[kHalf + b]));
+      for (size_t c = 0; c < V; ++c) hi[c][b] = Dot(hi[c][b], qb, k[c]);
+    }
+  }
+  const __m512 vscale = _mm512_set1_ps(scale);
+  for (size_t c = 0; c < V; ++c) {
+    for (size_t b = 0; b < kHalf; ++b) {
+      _mm512_storeu_ps(s[b] + 16 * c, _mm512_mul_ps(lo[c][b], vscale));
+      _mm512_storeu_ps(s[kHalf + b] + 16 * c, _mm512_mul_ps(hi[c][b], vscale));
+    }
+  }
+}
+
+GLMV_BF16_TARGET void ScoresNative(const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
+                                   size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
+  if (count > 16) return ScoresNativeV<2>(q, q_stride, kp, P, room, pairs, scale, s);
+  ScoresNativeV<1>(q, q_stride, kp, P, room, pairs, scale, s);
 }
 
 // Query b's weights as pair words, converted sixteen at a time: the bf16 array of a tile's weights in
@@ -115,20 +141,39 @@ GLMV_BF16_TARGET void PackWeightsNative(const float* p, size_t count, size_t lea
   }
 }
 
-// `Q` queries (all six, or one at a time for a partial block) keep 16 output lanes each in registers while
-// the tile's value pairs stream past once.
-template <size_t Q>
-GLMV_BF16_TARGET void AccumulateNativeQ(const uint32_t (*w)[kBF16TilePairs], size_t pair_count, const float* corr,
-                                        const uint32_t* vp, size_t hd, float* const* out) {
+// Sixteen output lanes of every query of a full block stay in registers while the tile's value pairs stream
+// past once.
+GLMV_BF16_TARGET void AccumulateNativeBlock(const uint32_t (*w)[kBF16TilePairs], size_t pair_count, const float* corr,
+                                            const uint32_t* vp, size_t hd, float* const* out) {
   for (size_t e = 0; e < hd; e += 16) {
     const __mmask16 live = FirstLanes(hd - e);
-    __m512 a[Q];
-    for (size_t b = 0; b < Q; ++b) a[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[b] + e), _mm512_set1_ps(corr[b]));
+    __m512 lo[kHalf], hi[kHalf];
+    for (size_t b = 0; b < kHalf; ++b) {
+      lo[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[b] + e), _mm512_set1_ps(corr[b]));
+      hi[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[kHalf + b] + e), _mm512_set1_ps(corr[kHalf + b]));
+    }
     for (size_t i = 0; i < pair_count; ++i) {
       const __m512i v = _mm512_maskz_loadu_epi32(live, vp + i * hd + e);
-      for (size_t b = 0; b < Q; ++b) a[b] = Dot(a[b], _mm512_set1_epi32(static_cast<int>(w[b][i])), v);
+      for (size_t b = 0; b < kHalf; ++b) lo[b] = Dot(lo[b], _mm512_set1_epi32(static_cast<int>(w[b][i])), v);
+      for (size_t b = 0; b < kHalf; ++b) hi[b] = Dot(hi[b], _mm512_set1_epi32(static_cast<int>(w[kHalf + b][i])), v);
     }
-    for (size_t b = 0; b < Q; ++b) _mm512_mask_storeu_ps(out[b] + e, live, a[b]);
+    for (size_t b = 0; b < kHalf; ++b) {
+      _mm512_mask_storeu_ps(out[b] + e, live, lo[b]);
+      _mm512_mask_storeu_ps(out[kHalf + b] + e, live, hi[b]);
+    }
+  }
+}
+
+// One query of a partial block.
+GLMV_BF16_TARGET void AccumulateNativeOne(const uint32_t* w, size_t pair_count, float corr, const uint32_t* vp,
+                                          size_t hd, float* out) {
+  for (size_t e = 0; e < hd; e += 16) {
+    const __mmask16 live = FirstLanes(hd - e);
+    __m512 a = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out + e), _mm512_set1_ps(corr));
+    for (size_t i = 0; i < pair_count; ++i) {
+      a = Dot(a, _mm512_set1_epi32(static_cast<int>(w[i])), _mm512_maskz_loadu_epi32(live, vp + i * hd + e));
+    }
+    _mm512_mask_storeu_ps(out + e, live, a);
   }
 }
 
@@ -137,11 +182,8 @@ GLMV_BF16_TARGET void AccumulateNative(const float p[kBF16QueryBlock][kBF16TileK
                                        const uint32_t* vp, size_t hd, float* const out[kBF16QueryBlock], size_t queries) {
   alignas(64) uint32_t w[kBF16QueryBlock][kBF16TilePairs];
   for (size_t b = 0; b < queries; ++b) PackWeightsNative(p[b], count[b], lead, pair_count, w[b]);
-  if (queries == kBF16QueryBlock) {
-    AccumulateNativeQ<kBF16QueryBlock>(w, pair_count, corr, vp, hd, out);
-    return;
-  }
-  for (size_t b = 0; b < queries; ++b) AccumulateNativeQ<1>(w + b, pair_count, corr + b, vp, hd, out + b);
+  if (queries == kBF16QueryBlock) return AccumulateNativeBlock(w, pair_count, corr, vp, hd, out);
+  for (size_t b = 0; b < queries; ++b) AccumulateNativeOne(w[b], pair_count, corr[b], vp, hd, out[b]);
 }
 #endif
 
@@ -154,13 +196,13 @@ BF16Dot BestBF16Dot() {
   return BF16Dot::kEmulated;
 }
 
-void ScoresBF16(BF16Dot how, const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P, size_t room,
+void ScoresBF16(BF16Dot how, const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
                 size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
 #ifdef GLMV_HAVE_BF16_INTRINSICS
-  if (how == BF16Dot::kNative) return ScoresNative(q, kp, P, room, pairs, count, scale, s);
+  if (how == BF16Dot::kNative) return ScoresNative(q, q_stride, kp, P, room, pairs, count, scale, s);
 #endif
   (void)room;
-  ScoresEmulated(q, kp, P, pairs, count, scale, s);
+  ScoresEmulated(q, q_stride, kp, P, pairs, count, scale, s);
 }
 
 void AccumulateBF16(BF16Dot how, const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],

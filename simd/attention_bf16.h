@@ -13,8 +13,10 @@
 
 namespace glmv::simd {
 
-// Query vectors per block (as the f32 kernel: GLM-4.5V's group of 12 is two blocks).
-inline constexpr size_t kBF16QueryBlock = 6;
+// Query vectors per block: each block is twelve independent chains of VDPBF16PS, enough to cover the
+// instruction's latency (about 6 cycles at 1.5 per cycle on Zen 4; six chains left the loops latency-bound),
+// and one key or value load feeds twelve of them. GLM-4.5V's group of 12 is one block per decode row.
+inline constexpr size_t kBF16QueryBlock = 12;
 // Keys per tile at most (kAttentionKvTile), and bf16 pairs a tile of values can span (an odd start adds one).
 inline constexpr size_t kBF16TileKeys = 32;
 inline constexpr size_t kBF16TilePairs = kBF16TileKeys / 2 + 1;
@@ -32,11 +34,14 @@ enum class BF16Dot { kNative, kEmulated };
 // kNative where the CPU has AVX512-BF16 (and the build could compile it), else kEmulated.
 BF16Dot BestBF16Dot();
 
-// s[b][j] = scale · Σ_{r < pairs} dot(q[b][r], kp[r·P + j]) for keys j in [0, count), count ≤ 32, the sum
+// s[b][j] = scale · Σ_{r < pairs} dot(q[r·q_stride + b], kp[r·P + j]) for b < kBF16QueryBlock and keys j in
+// [0, count), count ≤ 32, the sum
 // taken over r in order (one chain per lane). kp: the tile's first key in pair row 0 of a K block of P
 // columns; `room` keys are left in the page from there (count ≤ room; nothing past it is read). Lanes of s
 // in [count, count rounded up to 16) hold scores of nothing, to be ignored.
-void ScoresBF16(BF16Dot how, const uint32_t* const q[kBF16QueryBlock], const uint32_t* kp, size_t P, size_t room,
+// The queries come transposed (pair r of the block's twelve queries side by side), so one pointer and fixed
+// offsets reach them all.
+void ScoresBF16(BF16Dot how, const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
                 size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]);
 
 // For b in [0, queries): out[b][e] ← out[b][e]·corr[b] + Σ_{i < pair_count} dot(w[b][i], vp[i·hd + e]) for e

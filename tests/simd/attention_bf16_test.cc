@@ -123,12 +123,11 @@ TEST_CASE("bf16 dot-product loops: AVX512-BF16 gives the emulation's bits") {
         const auto qf = test::RandomFloats(kBF16QueryBlock * pairs * 2, 5);
         std::vector<uint32_t> kp(pairs * cols), qw(kBF16QueryBlock * pairs);
         for (size_t i = 0; i < kp.size(); ++i) kp[i] = PackBF16Pair(kf[2 * i], kf[2 * i + 1]);
+        // queries transposed: pair r of query b at qw[r·kBF16QueryBlock + b]
         for (size_t i = 0; i < qw.size(); ++i) qw[i] = PackBF16Pair(4 * qf[2 * i], 4 * qf[2 * i + 1]);
-        const uint32_t* q[kBF16QueryBlock];
-        for (size_t b = 0; b < kBF16QueryBlock; ++b) q[b] = qw.data() + b * pairs;
         float s_native[kBF16QueryBlock][kBF16TileKeys] = {}, s_emulated[kBF16QueryBlock][kBF16TileKeys] = {};
-        ScoresBF16(BF16Dot::kNative, q, kp.data(), cols, room, pairs, count, 0.125f, s_native);
-        ScoresBF16(BF16Dot::kEmulated, q, kp.data(), cols, room, pairs, count, 0.125f, s_emulated);
+        ScoresBF16(BF16Dot::kNative, qw.data(), kBF16QueryBlock, kp.data(), cols, room, pairs, count, 0.125f, s_native);
+        ScoresBF16(BF16Dot::kEmulated, qw.data(), kBF16QueryBlock, kp.data(), cols, room, pairs, count, 0.125f, s_emulated);
         for (size_t b = 0; b < kBF16QueryBlock; ++b) {
           for (size_t j = 0; j < count; ++j) {
             REQUIRE(s_native[b][j] == s_emulated[b][j]);
@@ -154,7 +153,8 @@ TEST_CASE("bf16 dot-product loops: AVX512-BF16 gives the emulation's bits") {
             for (size_t j = 0; j < kBF16TileKeys; ++j) p[b][j] = std::fabs(pf[b * kBF16TileKeys + j]);
           }
           p[1][0] = 1e-39f;  // a denormal weight: both sides flush it
-          const float corr[kBF16QueryBlock] = {1.0f, 0.5f, 0.25f, 0.9f, 0.1f, 0.7f};
+          float corr[kBF16QueryBlock];
+          for (size_t b = 0; b < kBF16QueryBlock; ++b) corr[b] = 1.0f / static_cast<float>(b + 1);
           const auto start = test::RandomFloats(kBF16QueryBlock * hd, 11);
           std::vector<float> a = start, e = start;
           float* out_a[kBF16QueryBlock];
