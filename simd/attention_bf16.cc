@@ -135,7 +135,8 @@ GLMV_BF16_TARGET void PackWeightsNative(const float* p, size_t count, size_t lea
     // Lane l holds position k + l, weight p[k + l − lead] when lead ≤ k + l < lead + count.
     const size_t lo = k < lead ? lead - k : 0, hi = lead + count > k ? std::min<size_t>(16, lead + count - k) : 0;
     const __mmask16 live = static_cast<__mmask16>(FirstLanes(hi) & ~FirstLanes(lo));
-    const __m512 x = _mm512_maskz_loadu_ps(live, p + k - lead);  // masked lanes are not read
+    // p − lead + k, not p + (k − lead): k < lead would wrap the unsigned offset. Masked lanes are not read.
+    const __m512 x = _mm512_maskz_loadu_ps(live, p - lead + k);
     const __m256bh y = _mm512_cvtneps_pbh(x);
     _mm256_mask_storeu_epi16(half + k, FirstLanes(2 * pair_count - k), reinterpret_cast<__m256i>(y));
   }
