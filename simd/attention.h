@@ -49,7 +49,8 @@ struct AttentionQueries {
 };
 
 // Floats of `state` FlashAttention needs for `rows` rows of `group` heads: running max and sum per query,
-// then room for the queries rounded to bf16 pairs (used by the bf16 kernel only).
+// then room for the queries rounded to bf16 pairs (used by the bf16 kernel only) and 16 words of zeros that
+// its partial last block of queries (simd/attention_bf16.h: kBF16QueryBlock = 12) reads past them.
 inline size_t FlashAttentionStateFloats(size_t group, size_t rows, size_t head_dim) {
   return 2 * group * rows + group * rows * ((head_dim + 1) / 2) + 16;
 }

@@ -16,22 +16,10 @@
 namespace glmv::simd {
 namespace {
 
-float Lo(uint32_t w) {
-  const uint32_t u = w << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-float Hi(uint32_t w) {
-  const uint32_t u = w & 0xffff0000u;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
 // One lane of VDPBF16PS: the odd products first, then the even ones, each add rounded (the products are exact).
 float Dot2(float acc, uint32_t a, uint32_t b) {
-  acc += Hi(a) * Hi(b);
-  acc += Lo(a) * Lo(b);
+  acc += WidenBF16Half(a, 1) * WidenBF16Half(b, 1);
+  acc += WidenBF16Half(a, 0) * WidenBF16Half(b, 0);
   return acc;
 }
 

@@ -27,6 +27,13 @@ inline uint32_t RoundToBF16(float f) {
   std::memcpy(&u, &f, sizeof u);
   return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
 }
+// Half `half` (0: the low, element 2i; 1: the high) of a pair word, widened exactly to f32.
+inline float WidenBF16Half(uint32_t word, size_t half) {
+  const uint32_t u = half ? (word & 0xffff0000u) : (word << 16);
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
 // Two f32 as one pair word: `even` in the low half.
 inline uint32_t PackBF16Pair(float even, float odd) { return RoundToBF16(even) | (RoundToBF16(odd) << 16); }
 

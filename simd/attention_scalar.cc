@@ -12,13 +12,7 @@
 namespace glmv::simd::scalar {
 namespace {
 
-float Half(uint32_t word, size_t half) {
-  const uint32_t u = half ? (word & 0xffff0000u) : (word << 16);
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-float RoundedToBF16(float f) { return Half(RoundToBF16(f), 0); }
+float RoundedToBF16(float f) { return WidenBF16Half(RoundToBF16(f), 0); }
 
 // f32 pages: key j's dimension e at k[e·P + j], position j's value at v[j·hd + e]; nothing is rounded.
 struct F32Reader {
@@ -33,8 +27,10 @@ struct F32Reader {
 struct BF16Reader {
   const KvHeadPagesBF16& kv;
   size_t hd;
-  float Key(size_t page, size_t j, size_t e) const { return Half(kv.k[page][(e / 2) * kv.page_tokens + j], e % 2); }
-  float Value(size_t page, size_t j, size_t e) const { return Half(kv.v[page][(j / 2) * hd + e], j % 2); }
+  float Key(size_t page, size_t j, size_t e) const {
+    return WidenBF16Half(kv.k[page][(e / 2) * kv.page_tokens + j], e % 2);
+  }
+  float Value(size_t page, size_t j, size_t e) const { return WidenBF16Half(kv.v[page][(j / 2) * hd + e], j % 2); }
   static float Round(float x) { return RoundedToBF16(x); }
 };
 

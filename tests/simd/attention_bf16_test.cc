@@ -12,18 +12,12 @@
 
 #include "simd/attention.h"
 #include "simd/attention_bf16.h"
+#include "tests/simd/attention_two_pass.h"
 #include "tests/simd/for_each_target.h"
 #include "tests/test_util.h"
 
 namespace glmv::simd {
 namespace {
-
-float Widen(uint32_t word, size_t half) {
-  const uint32_t u = half ? (word & 0xffff0000u) : (word << 16);
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 // One kv-head over `length` positions in pages of P, in the bf16 pair layout, and its values as floats.
 struct Case {
@@ -49,8 +43,8 @@ struct Case {
         const uint32_t kb = RoundToBF16(k_in[t * hd + e]), vb = RoundToBF16(v_in[t * hd + e]);
         k_pages[t / P][(e / 2) * P + t % P] |= kb << (16 * (e % 2));
         v_pages[t / P][((t % P) / 2) * hd + e] |= vb << (16 * ((t % P) % 2));
-        keys[t * hd + e] = Widen(kb, 0);
-        values[t * hd + e] = Widen(vb, 0);
+        keys[t * hd + e] = WidenBF16Half(kb, 0);
+        values[t * hd + e] = WidenBF16Half(vb, 0);
       }
     }
     for (size_t p = 0; p < pages; ++p) {
@@ -74,27 +68,9 @@ struct Case {
 
   // Two-pass softmax in double over the rounded keys and values, with the f32 queries.
   std::vector<float> Naive() const {
-    std::vector<float> out(rows * q_stride, 0.0f);
-    std::vector<double> sc(length);
-    for (size_t r = 0; r < rows; ++r) {
-      const size_t visible = start() + r + 1;
-      for (size_t g = 0; g < group; ++g) {
-        const float* qh = q.data() + r * q_stride + g * hd;
-        double mx = -1e300, sum = 0;
-        for (size_t t = 0; t < visible; ++t) {
-          double dot = 0;
-          for (size_t e = 0; e < hd; ++e) dot += double(qh[e]) * keys[t * hd + e];
-          mx = std::max(mx, sc[t] = dot * scale());
-        }
-        for (size_t t = 0; t < visible; ++t) sum += (sc[t] = std::exp(sc[t] - mx));
-        for (size_t e = 0; e < hd; ++e) {
-          double acc = 0;
-          for (size_t t = 0; t < visible; ++t) acc += sc[t] * values[t * hd + e];
-          out[r * q_stride + g * hd + e] = static_cast<float>(acc / sum);
-        }
-      }
-    }
-    return out;
+    return test::TwoPassAttention(
+        q, q_stride, rows, start(), group, hd, scale(), [&](size_t t, size_t e) { return keys[t * hd + e]; },
+        [&](size_t t, size_t e) { return values[t * hd + e]; });
   }
 };
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "simd/attention.h"
+#include "tests/simd/attention_two_pass.h"
 #include "tests/simd/for_each_target.h"
 #include "tests/test_util.h"
 
@@ -52,32 +53,12 @@ struct Case {
     fn(kv(), hd, group, scale(), a, state.data());
   }
 
-  // The definition: all scores of the row, max, exp, sum, weighted values, in double.
+  // The definition (tests/simd/attention_two_pass.h); keys are transposed within a page: [hd][P].
   std::vector<float> Naive() const {
-    std::vector<float> out(rows * q_stride, 0.0f);
-    std::vector<double> sc(length);
-    for (size_t r = 0; r < rows; ++r) {
-      const size_t visible = start() + r + 1;
-      for (size_t g = 0; g < group; ++g) {
-        const float* qh = q.data() + r * q_stride + g * hd;
-        double mx = -1e300;
-        for (size_t t = 0; t < visible; ++t) {
-          const float* kt = k_pages[t / P].data() + t % P;  // keys transposed within a page: [hd][P]
-          double dot = 0;
-          for (size_t e = 0; e < hd; ++e) dot += double(qh[e]) * kt[e * P];
-          sc[t] = dot * scale();
-          mx = std::max(mx, sc[t]);
-        }
-        double sum = 0;
-        for (size_t t = 0; t < visible; ++t) sum += (sc[t] = std::exp(sc[t] - mx));
-        for (size_t e = 0; e < hd; ++e) {
-          double acc = 0;
-          for (size_t t = 0; t < visible; ++t) acc += sc[t] * v_pages[t / P][(t % P) * hd + e];
-          out[r * q_stride + g * hd + e] = static_cast<float>(acc / sum);
-        }
-      }
-    }
-    return out;
+    return test::TwoPassAttention(
+        q, q_stride, rows, start(), group, hd, scale(),
+        [&](size_t t, size_t e) { return k_pages[t / P][e * P + t % P]; },
+        [&](size_t t, size_t e) { return v_pages[t / P][(t % P) * hd + e]; });
   }
 };
 
