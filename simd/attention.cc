@@ -10,10 +10,10 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "simd/attention.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-#include "hwy/cache_control.h"
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "simd/attention_bf16.h"
+#include "simd/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace glmv::simd {
@@ -30,8 +30,10 @@ constexpr size_t kQueryBlock = 6;
 // is one chain of FMAs over e in order, whatever the other queries of the block are: a score never depends on
 // which queries share the block. Lanes past the page's last key are not loaded (masked); lanes past `count`
 // hold other keys' scores, which the softmax ignores.
+// `next_keys` is row 0 of the next key tile (simd/prefetch.h); its row e, e·P floats further, is prefetched
+// beside row e of this tile.
 void Scores(const float* const q[kQueryBlock], const float* HWY_RESTRICT kt, size_t P, size_t room, size_t hd,
-            size_t count, float scale, float s[kQueryBlock][kAttentionKvTile]) {
+            size_t count, float scale, float s[kQueryBlock][kAttentionKvTile], const PrefetchRun& next_keys) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const size_t N = hn::Lanes(d);
@@ -42,6 +44,9 @@ void Scores(const float* const q[kQueryBlock], const float* HWY_RESTRICT kt, siz
     const float* col = kt + c;
     if (c + N <= room) {
       for (size_t e = 0; e < hd; ++e) {
+        if (c == 0 && next_keys.p) {  // ≤ 32 keys: 128 bytes, ≤ 3 lines
+          PrefetchLines({static_cast<const float*>(next_keys.p) + e * P, next_keys.bytes}, 0, 3);
+        }
         const V k = hn::LoadU(d, col + e * P);
         for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::MulAdd(hn::Set(d, q[b][e]), k, a[b]);
       }
@@ -110,16 +115,20 @@ void Accumulate(const float* HWY_RESTRICT p, size_t count, float corr, const flo
 
 // Accumulate for a block of queries that see the same `count` positions: each value row is loaded once for
 // all of them (the decode case, and every prefill tile off the diagonal). Same per-query arithmetic as Accumulate.
+// `next_values` is prefetched spread over the loop.
 void AccumulateBlock(const float p[kQueryBlock][kAttentionKvTile], size_t count, const float corr[kQueryBlock],
-                     const float* HWY_RESTRICT v, size_t hd, float* const out[kQueryBlock]) {
+                     const float* HWY_RESTRICT v, size_t hd, float* const out[kQueryBlock],
+                     const PrefetchRun& next_values) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const size_t N = hn::Lanes(d);
-  size_t e = 0;
+  const size_t per_step = next_values.p ? PrefetchLinesPerStep(next_values, hd / N * count) : 0;
+  size_t step = 0, e = 0;
   for (; e + N <= hd; e += N) {
     V a[kQueryBlock];
     for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::Mul(hn::LoadU(d, out[b] + e), hn::Set(d, corr[b]));
-    for (size_t j = 0; j < count; ++j) {
+    for (size_t j = 0; j < count; ++j, ++step) {
+      if (per_step) PrefetchLines(next_values, step * per_step, per_step);
       const V x = hn::LoadU(d, v + j * hd + e);
       for (size_t b = 0; b < kQueryBlock; ++b) a[b] = hn::MulAdd(hn::Set(d, p[b][j]), x, a[b]);
     }
@@ -139,10 +148,6 @@ size_t TileLength(size_t t0, size_t P, size_t end) {
   return std::min({kAttentionKvTile - t0 % kAttentionKvTile, P - t0 % P, end - t0});
 }
 
-void PrefetchRun(const float* p, size_t floats) {
-  for (size_t o = 0; o < floats; o += 64 / sizeof(float)) hwy::Prefetch(p + o);
-}
-
 // Positions [t_begin, min(t_end, a.start + a.rows)) into the running state (m, l and the unnormalised out).
 void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, float scale, const AttentionQueries& a,
                             size_t t_begin, size_t t_end, float* HWY_RESTRICT state) {
@@ -157,12 +162,14 @@ void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, floa
     const size_t len = TileLength(t0, P, end);
     const float* kt = kv.k[t0 / P] + in_page;  // key columns [in_page, in_page + len) of rows e·P
     const float* v = kv.v[t0 / P] + in_page * hd;
-    // Ask for this kv-head's next page now: its run of a page is short (pages apart), too short for the
-    // hardware prefetcher to get ahead of decode's one pass over the keys and values.
-    const size_t next = t0 + len;
-    if (in_page + len == P && next < a.start + a.rows) {
-      PrefetchRun(kv.k[next / P], P * hd);
-      PrefetchRun(kv.v[next / P], std::min(P, a.start + a.rows - next) * hd);
+    // The next tile (in the next Span's page, when this one ends the page), fetched while this one computes:
+    // a kv-head's run of a page is too short for the hardware prefetcher to get ahead of decode.
+    const size_t next = t0 + len, visible = a.start + a.rows;
+    PrefetchRun next_keys, next_values;
+    if (next < visible) {
+      const size_t next_in_page = next % P, next_len = TileLength(next, P, visible);
+      next_keys = {kv.k[next / P] + next_in_page, next_len * sizeof(float)};
+      next_values = {kv.v[next / P] + next_in_page * hd, next_len * hd * sizeof(float)};
     }
     // Rows that start at or before t0 see none of this tile: begin with the first query whose row sees t0.
     const size_t first_row = t0 > a.start ? t0 - a.start : 0;
@@ -176,7 +183,9 @@ void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, floa
         count[b] = std::min(len, a.start + i / group + 1 - t0);  // visible positions of this tile
         max_count = std::max(max_count, count[b]);
       }
-      Scores(q, kt, P, P - in_page, hd, max_count, scale, s);
+      // The first block of queries fetches the next tile; the others find it fetched.
+      const bool first_block = qb == first_row * group;
+      Scores(q, kt, P, P - in_page, hd, max_count, scale, s, first_block ? next_keys : PrefetchRun{});
       float corr[kQueryBlock];
       float* out[kQueryBlock];
       bool same_count = b_end == kQueryBlock;
@@ -187,8 +196,9 @@ void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, floa
         same_count = same_count && count[b] == count[0];
       }
       if (same_count) {
-        AccumulateBlock(s, count[0], corr, v, hd, out);
+        AccumulateBlock(s, count[0], corr, v, hd, out, first_block ? next_values : PrefetchRun{});
       } else {
+        if (first_block && next_values.p) PrefetchLines(next_values, 0, next_values.bytes);
         for (size_t b = 0; b < b_end; ++b) Accumulate(s[b], count[b], corr[b], v, hd, out[b]);
       }
     }
@@ -224,10 +234,14 @@ void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t gro
     const uint32_t* kp = kv.k[t0 / P] + in_page;  // key columns [in_page, in_page + len) of pair rows r·P
     const size_t first_pair = in_page / 2, pair_end = (in_page + len + 1) / 2;
     const uint32_t* vp = kv.v[t0 / P] + first_pair * hd;
-    const size_t next = t0 + len;
-    if (in_page + len == P && next < a.start + a.rows) {
-      PrefetchRun(reinterpret_cast<const float*>(kv.k[next / P]), pairs * P);
-      PrefetchRun(reinterpret_cast<const float*>(kv.v[next / P]), (std::min(P, a.start + a.rows - next) + 1) / 2 * hd);
+    // The next tile (in the next Span's page, when this one ends the page), fetched while this one computes.
+    const size_t next = t0 + len, visible = a.start + a.rows;
+    PrefetchRun next_keys, next_values;
+    if (next < visible) {
+      const size_t next_in_page = next % P, next_len = TileLength(next, P, visible);
+      const size_t next_first_pair = next_in_page / 2, next_pair_end = (next_in_page + next_len + 1) / 2;
+      next_keys = {kv.k[next / P] + next_in_page, next_len * sizeof(uint32_t)};
+      next_values = {kv.v[next / P] + next_first_pair * hd, (next_pair_end - next_first_pair) * hd * sizeof(uint32_t)};
     }
     const size_t first_row = t0 > a.start ? t0 - a.start : 0;
     for (size_t qb = first_row * group; qb < nq; qb += kBF16QueryBlock) {
@@ -239,7 +253,10 @@ void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t gro
         max_count = std::max(max_count, count[b]);
       }
       // Queries past b_end read their neighbours' pairs (or the zero tail): scores nobody uses.
-      ScoresBF16(how, qp + qb, nq, kp, P, P - in_page, pairs, max_count, scale, s);
+      // The first block of queries fetches the next tile; the others find it fetched.
+      const bool first_block = qb == first_row * group;
+      ScoresBF16(how, qp + qb, nq, kp, P, P - in_page, pairs, max_count, scale, s,
+                 first_block ? next_keys : PrefetchRun{});
       float corr[kBF16QueryBlock];
       float* out[kBF16QueryBlock];
       for (size_t b = 0; b < b_end; ++b) {
@@ -248,7 +265,8 @@ void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t gro
         out[b] = a.out + (i / group) * a.out_stride + (i % group) * hd;
       }
       // The tile's positions start at in_page − 2·first_pair (0 or 1) into its first value pair.
-      AccumulateBF16(how, s, count, in_page - 2 * first_pair, pair_end - first_pair, corr, vp, hd, out, b_end);
+      AccumulateBF16(how, s, count, in_page - 2 * first_pair, pair_end - first_pair, corr, vp, hd, out, b_end,
+                     first_block ? next_values : PrefetchRun{});
     }
     t0 += len;
   }

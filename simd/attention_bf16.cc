@@ -80,7 +80,8 @@ static_assert(kBF16QueryBlock == 2 * kHalf && kBF16TileKeys == 32, "two halves o
 // more than sixteen keys: pages of 32 tokens or more) load per pair row, so each query's broadcast feeds V.
 template <size_t V>
 GLMV_BF16_TARGET void ScoresNativeV(const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
-                                    size_t pairs, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
+                                    size_t pairs, float scale, float s[kBF16QueryBlock][kBF16TileKeys],
+                                    const PrefetchRun& next) {
   __mmask16 live[V];
   for (size_t c = 0; c < V; ++c) live[c] = FirstLanes(room - 16 * c);
   __m512 lo[V][kHalf], hi[V][kHalf];
@@ -90,6 +91,7 @@ GLMV_BF16_TARGET void ScoresNativeV(const uint32_t* q, size_t q_stride, const ui
   for (size_t r = 0; r < pairs; ++r) {
     __m512i k[V];
     for (size_t c = 0; c < V; ++c) k[c] = _mm512_maskz_loadu_epi32(live[c], kp + r * P + 16 * c);
+    if (next.p) PrefetchLines({static_cast<const uint32_t*>(next.p) + r * P, next.bytes}, 0, 3);  // ≤ 128 bytes
     const uint32_t* qr = q + r * q_stride;
     for (size_t b = 0; b < kHalf; ++b) {
       const __m512i qb = _mm512_set1_epi32(static_cast<int>(qr[b]));
@@ -110,9 +112,10 @@ GLMV_BF16_TARGET void ScoresNativeV(const uint32_t* q, size_t q_stride, const ui
 }
 
 GLMV_BF16_TARGET void ScoresNative(const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
-                                   size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
-  if (count > 16) return ScoresNativeV<2>(q, q_stride, kp, P, room, pairs, scale, s);
-  ScoresNativeV<1>(q, q_stride, kp, P, room, pairs, scale, s);
+                                   size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys],
+                                   const PrefetchRun& next) {
+  if (count > 16) return ScoresNativeV<2>(q, q_stride, kp, P, room, pairs, scale, s, next);
+  ScoresNativeV<1>(q, q_stride, kp, P, room, pairs, scale, s, next);
 }
 
 // Query b's weights as pair words, converted sixteen at a time: the bf16 array of a tile's weights in
@@ -133,7 +136,9 @@ GLMV_BF16_TARGET void PackWeightsNative(const float* p, size_t count, size_t lea
 // Sixteen output lanes of every query of a full block stay in registers while the tile's value pairs stream
 // past once.
 GLMV_BF16_TARGET void AccumulateNativeBlock(const uint32_t (*w)[kBF16TilePairs], size_t pair_count, const float* corr,
-                                            const uint32_t* vp, size_t hd, float* const* out) {
+                                            const uint32_t* vp, size_t hd, float* const* out, const PrefetchRun& next) {
+  const size_t per_step = next.p ? PrefetchLinesPerStep(next, (hd + 15) / 16 * pair_count) : 0;
+  size_t step = 0;
   for (size_t e = 0; e < hd; e += 16) {
     const __mmask16 live = FirstLanes(hd - e);
     __m512 lo[kHalf], hi[kHalf];
@@ -141,7 +146,8 @@ GLMV_BF16_TARGET void AccumulateNativeBlock(const uint32_t (*w)[kBF16TilePairs],
       lo[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[b] + e), _mm512_set1_ps(corr[b]));
       hi[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[kHalf + b] + e), _mm512_set1_ps(corr[kHalf + b]));
     }
-    for (size_t i = 0; i < pair_count; ++i) {
+    for (size_t i = 0; i < pair_count; ++i, ++step) {
+      if (per_step) PrefetchLines(next, step * per_step, per_step);
       const __m512i v = _mm512_maskz_loadu_epi32(live, vp + i * hd + e);
       for (size_t b = 0; b < kHalf; ++b) lo[b] = Dot(lo[b], _mm512_set1_epi32(static_cast<int>(w[b][i])), v);
       for (size_t b = 0; b < kHalf; ++b) hi[b] = Dot(hi[b], _mm512_set1_epi32(static_cast<int>(w[kHalf + b][i])), v);
@@ -168,10 +174,13 @@ GLMV_BF16_TARGET void AccumulateNativeOne(const uint32_t* w, size_t pair_count, 
 
 GLMV_BF16_TARGET void AccumulateNative(const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],
                                        size_t lead, size_t pair_count, const float corr[kBF16QueryBlock],
-                                       const uint32_t* vp, size_t hd, float* const out[kBF16QueryBlock], size_t queries) {
+                                       const uint32_t* vp, size_t hd, float* const out[kBF16QueryBlock], size_t queries,
+                                       const PrefetchRun& next) {
   alignas(64) uint32_t w[kBF16QueryBlock][kBF16TilePairs];
   for (size_t b = 0; b < queries; ++b) PackWeightsNative(p[b], count[b], lead, pair_count, w[b]);
-  if (queries == kBF16QueryBlock) return AccumulateNativeBlock(w, pair_count, corr, vp, hd, out);
+  if (queries == kBF16QueryBlock) return AccumulateNativeBlock(w, pair_count, corr, vp, hd, out, next);
+  // A partial block (small groups, the last block of a prefill tile): the next values at once.
+  if (next.p) PrefetchLines(next, 0, next.bytes);
   for (size_t b = 0; b < queries; ++b) AccumulateNativeOne(w[b], pair_count, corr[b], vp, hd, out[b]);
 }
 #endif
@@ -186,20 +195,24 @@ BF16Dot BestBF16Dot() {
 }
 
 void ScoresBF16(BF16Dot how, const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
-                size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
+                size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys],
+                const PrefetchRun& next_keys) {
 #ifdef GLMV_HAVE_BF16_INTRINSICS
-  if (how == BF16Dot::kNative) return ScoresNative(q, q_stride, kp, P, room, pairs, count, scale, s);
+  if (how == BF16Dot::kNative) return ScoresNative(q, q_stride, kp, P, room, pairs, count, scale, s, next_keys);
 #endif
-  (void)room;
+  (void)room, (void)next_keys;  // the emulation, far from memory-bound, does not prefetch
   ScoresEmulated(q, q_stride, kp, P, pairs, count, scale, s);
 }
 
 void AccumulateBF16(BF16Dot how, const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],
                     size_t lead, size_t pair_count, const float corr[kBF16QueryBlock], const uint32_t* vp, size_t hd,
-                    float* const out[kBF16QueryBlock], size_t queries) {
+                    float* const out[kBF16QueryBlock], size_t queries, const PrefetchRun& next_values) {
 #ifdef GLMV_HAVE_BF16_INTRINSICS
-  if (how == BF16Dot::kNative) return AccumulateNative(p, count, lead, pair_count, corr, vp, hd, out, queries);
+  if (how == BF16Dot::kNative) {
+    return AccumulateNative(p, count, lead, pair_count, corr, vp, hd, out, queries, next_values);
+  }
 #endif
+  (void)next_values;
   AccumulateEmulated(p, count, lead, pair_count, corr, vp, hd, out, queries);
 }
 

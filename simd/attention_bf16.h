@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "simd/prefetch.h"
+
 namespace glmv::simd {
 
 // Query vectors per block: each block is twelve independent chains of VDPBF16PS, enough to cover the
@@ -47,17 +49,20 @@ BF16Dot BestBF16Dot();
 // columns; `room` keys are left in the page from there (count ≤ room; nothing past it is read). Lanes of s
 // in [count, count rounded up to 16) hold scores of nothing, to be ignored.
 // The queries come transposed (pair r of the block's twelve queries side by side), so one pointer and fixed
-// offsets reach them all.
+// offsets reach them all. `next_keys` is pair row 0 of the next key tile (simd/prefetch.h); its row r, r·P
+// words further, is prefetched beside row r of this tile.
 void ScoresBF16(BF16Dot how, const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t room,
-                size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys]);
+                size_t pairs, size_t count, float scale, float s[kBF16QueryBlock][kBF16TileKeys],
+                const PrefetchRun& next_keys = {});
 
 // For b in [0, queries): out[b][e] ← out[b][e]·corr[b] + Σ_{i < pair_count} dot(w[b][i], vp[i·hd + e]) for e
 // in [0, hd), the sum over i in order. vp: the tile's first pair row of a V block ([pairs][hd] words). The
 // weights w[b] are query b's softmax weights p[b][0 .. count[b]) rounded to bf16, placed from position
 // `lead` (0 or 1: the tile may start on a pair's second half) and zero elsewhere; a weight below the
-// smallest normal f32 rounds to zero, as the instruction's conversion does.
+// smallest normal f32 rounds to zero, as the instruction's conversion does. `next_values` is prefetched
+// spread over the loop.
 void AccumulateBF16(BF16Dot how, const float p[kBF16QueryBlock][kBF16TileKeys], const size_t count[kBF16QueryBlock],
                     size_t lead, size_t pair_count, const float corr[kBF16QueryBlock], const uint32_t* vp, size_t hd,
-                    float* const out[kBF16QueryBlock], size_t queries);
+                    float* const out[kBF16QueryBlock], size_t queries, const PrefetchRun& next_values = {});
 
 }  // namespace glmv::simd

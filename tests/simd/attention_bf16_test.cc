@@ -84,6 +84,38 @@ double MaxAbsErr(const Case& c, const std::vector<float>& a, const std::vector<f
   return worst;
 }
 
+TEST_CASE("prefetch: a loop's steps fetch every line of the next tile's run once") {
+  // The kernels fetch PrefetchLinesPerStep lines per step of their loop: whatever the run's alignment and
+  // length, the steps together must reach every line of it (a missed line is a stall on the next tile).
+  alignas(64) static char buf[64 * 200];
+  size_t runs = 0;
+  for (size_t offset : {0, 4, 60}) {
+    for (size_t bytes : {4, 64, 128, 1000, 4096, 8192}) {
+      for (size_t steps : {1, 8, 64, 128}) {
+        const simd::PrefetchRun run{buf + offset, bytes};
+        const size_t per = simd::PrefetchLinesPerStep(run, steps);
+        std::vector<int> fetched(200, 0);
+        for (size_t step = 0; step < steps; ++step) {
+          const simd::LineRange r = simd::PrefetchLineRange(run, step * per, per);
+          for (uintptr_t a = r.begin; a < r.end; a += 64) ++fetched[(a - reinterpret_cast<uintptr_t>(buf)) / 64];
+        }
+        const size_t first = offset / 64, last = (offset + bytes - 1) / 64;
+        for (size_t line = 0; line < fetched.size(); ++line) {
+          CAPTURE(offset);
+          CAPTURE(bytes);
+          CAPTURE(steps);
+          CAPTURE(line);
+          CHECK(fetched[line] == (line >= first && line <= last ? 1 : 0));
+        }
+        // No more than one line per step beyond what the run needs: spread, not front-loaded in a burst.
+        CHECK(per <= (last - first + 1 + steps - 1) / steps);
+        ++runs;
+      }
+    }
+  }
+  CHECK(runs == 72);
+}
+
 TEST_CASE("bf16 dot-product loops: AVX512-BF16 gives the emulation's bits") {
   if (BestBF16Dot() != BF16Dot::kNative) {
     MESSAGE("this CPU has no AVX512-BF16: only the emulation runs (the other tests cover it)");

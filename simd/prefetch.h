@@ -1,0 +1,43 @@
+// Software prefetch of the next tile of keys or values, spread over the loop that computes the current one.
+// Long-context decode reads keys and values from memory, each kv-head's part of a page a short run the
+// hardware prefetcher does not get ahead of. Asking for a whole page at once, before its tile, stalled on the
+// core's few outstanding misses; a line or two per loop step keeps the loads and the arithmetic overlapped
+// (16K-token decode 1.3× faster in bench_attention, AMD EPYC). Prefetches change no result.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace glmv::simd {
+
+// A run of bytes to fetch: the next tile's values (contiguous), or one row of its keys.
+struct PrefetchRun {
+  const void* p = nullptr;  // nullptr: nothing to fetch
+  size_t bytes = 0;
+};
+
+// The addresses of cache lines [first, first + n) of `run` (line 0 holds its first byte), clipped to the
+// run: [begin, end) in steps of 64 bytes.
+struct LineRange {
+  uintptr_t begin = 0, end = 0;
+};
+inline LineRange PrefetchLineRange(const PrefetchRun& run, size_t first, size_t n) {
+  const uintptr_t line0 = reinterpret_cast<uintptr_t>(run.p) & ~uintptr_t{63};
+  const uintptr_t run_end = reinterpret_cast<uintptr_t>(run.p) + run.bytes;
+  const uintptr_t begin = line0 + 64 * first, end = begin + 64 * n;
+  return begin >= run_end ? LineRange{} : LineRange{begin, end < run_end ? end : run_end};
+}
+
+inline void PrefetchLines(const PrefetchRun& run, size_t first, size_t n) {
+  const LineRange r = PrefetchLineRange(run, first, n);
+  for (uintptr_t a = r.begin; a < r.end; a += 64) __builtin_prefetch(reinterpret_cast<const void*>(a), 0, 3);
+}
+
+// Lines of `run` per step of a loop of `steps` steps, so that the last step has fetched them all.
+inline size_t PrefetchLinesPerStep(const PrefetchRun& run, size_t steps) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(run.p) & ~uintptr_t{63};
+  const size_t lines = (reinterpret_cast<uintptr_t>(run.p) + run.bytes - begin + 63) / 64;
+  return steps == 0 ? 0 : (lines + steps - 1) / steps;
+}
+
+}  // namespace glmv::simd
