@@ -67,7 +67,7 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
   size_t ctx = options.context_tokens;
   if (c.max_position_embeddings > 0) ctx = std::min(ctx, static_cast<size_t>(c.max_position_embeddings));
   e->context_tokens_ = std::max<size_t>(ctx, 1);
-  if (options.kv_page_tokens == 0) return Status::Error("KV pages of 0 tokens (--kv-page-tokens)");
+  if (options.kv_page_tokens == 0) return Status::Error("KV pages of 0 tokens (EngineOptions::kv_page_tokens)");
   if (options.prefill_chunk == 0) return Status::Error("a prefill chunk of 0 tokens (--prefill-chunk)");
   const size_t page_tokens = options.kv_page_tokens;
   const size_t page_bytes = KvPageBytes(options.kv_type, static_cast<size_t>(c.num_key_value_heads),
