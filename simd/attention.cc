@@ -198,7 +198,7 @@ void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, floa
       if (same_count) {
         AccumulateBlock(s, count[0], corr, v, hd, out, first_block ? next_values : PrefetchRun{});
       } else {
-        if (first_block && next_values.p) PrefetchLines(next_values, 0, next_values.bytes);
+        if (first_block && next_values.p) PrefetchAll(next_values);
         for (size_t b = 0; b < b_end; ++b) Accumulate(s[b], count[b], corr[b], v, hd, out[b]);
       }
     }

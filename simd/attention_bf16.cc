@@ -180,7 +180,7 @@ GLMV_BF16_TARGET void AccumulateNative(const float p[kBF16QueryBlock][kBF16TileK
   for (size_t b = 0; b < queries; ++b) PackWeightsNative(p[b], count[b], lead, pair_count, w[b]);
   if (queries == kBF16QueryBlock) return AccumulateNativeBlock(w, pair_count, corr, vp, hd, out, next);
   // A partial block (small groups, the last block of a prefill tile): the next values at once.
-  if (next.p) PrefetchLines(next, 0, next.bytes);
+  if (next.p) PrefetchAll(next);
   for (size_t b = 0; b < queries; ++b) AccumulateNativeOne(w[b], pair_count, corr[b], vp, hd, out[b]);
 }
 #endif
