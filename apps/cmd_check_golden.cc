@@ -4,6 +4,7 @@
 
 #include "apps/act_precision_flag.h"
 #include "apps/kv_type_flag.h"
+#include "apps/vision_math_flag.h"
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/golden_check.h"
@@ -22,6 +23,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--threads", "-t", true, "N  threads (default: all cores)"},
     ActPrecisionOption(),
     KvTypeOption(),
+    VisionMathOption(),
     {"--help", "-h", false, "show this help"},
 };
 }  // namespace
@@ -82,6 +84,12 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   options.kv_type = *kv_type;
+  auto vision_math = ReadVisionMath(*args);
+  if (!vision_math.ok()) {
+    fmt::print(stderr, "glmv check-golden: {}\n", vision_math.status().message());
+    return 2;
+  }
+  options.vision_math = *vision_math;
   const std::string routing = args->Has("--routing") ? args->Get("--routing") : "free";
   if (routing != "free" && routing != "reference") {
     fmt::print(stderr, "glmv check-golden: --routing: '{}' is neither free nor reference\n", routing);
@@ -100,8 +108,9 @@ int RunCheckGolden(int argc, char** argv) {
     return 2;
   }
   for (const auto& c : report->cases) fmt::print("{}\n", FormatCaseLine(c));
-  fmt::print("check-golden: {} passed, {} failed, {} skipped (kv-type {})", report->passed, report->failed,
-             report->skipped, KvTypeName(options.kv_type));
+  fmt::print("check-golden: {} passed, {} failed, {} skipped (kv-type {}{}{})", report->passed, report->failed,
+             report->skipped, KvTypeName(options.kv_type), report->vision_math.empty() ? "" : ", vision-math ",
+             report->vision_math);
   if (report->positions) {
     fmt::print("; over {} positions: kl_mean={:.3g} kl_max={:.3g} top1={:.4g}{}", report->positions, report->kl_mean,
                report->kl_max, report->top1, report->quantized ? " (judged by KL)" : "");

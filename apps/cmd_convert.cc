@@ -29,7 +29,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--int4-grid", "", true, "nl|uniform  int4 values: the non-uniform grid Q4NLG32 (default with search; "
                               "1.4 dB better on bell-shaped weights) or Q4G32's uniform [-8, 7]"},
     {"--vision", "", true, "bf16|f32|q8  the vision tower's matrices (default bf16: GLM-V checkpoints' own type, "
-                           "lossless for them; see above)"},
+                           "lossless for them; see above; the float recipe keeps the source's unless given)"},
     {"--force", "-f", false, "replace FILE if it exists"},
     {"--threads", "-t", true, "N  threads quantizing (default: all cores)"},
     {"--verbose", "-v", false, "print every tensor's format and SNR"},
@@ -134,6 +134,7 @@ int RunConvert(int argc, char** argv) {
   auto vision = ParseVisionFormat(args->Get("--vision", "bf16"));
   if (!vision.ok()) return fail(vision.status().Annotate("--vision"));
   options.vision = *vision;
+  options.float_recipe_vision = args->Has("--vision");
   auto threads = args->GetInt("--threads", 0);
   if (!threads.ok() || *threads < 0) return fail(Status::Error("--threads must be a number ≥ 0"));
   if (*threads > 0) SetNumThreads(static_cast<int>(*threads));

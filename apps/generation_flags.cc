@@ -6,6 +6,7 @@
 #include "apps/act_precision_flag.h"
 #include "apps/byte_size.h"
 #include "apps/kv_type_flag.h"
+#include "apps/vision_math_flag.h"
 #include "apps/mem_budget_flag.h"
 #include "lib/base/parallel.h"
 
@@ -44,6 +45,7 @@ std::vector<OptionSpec> GenerationOptionSpecs() {
       {"--ctx", "", true, "N  context size in tokens (default 4096)"},
       {"--kv-memory", "", true, "SIZE  cap on the keys and values held (e.g. 2GiB; default: --ctx tokens' worth)"},
       KvTypeOption(),
+      VisionMathOption(),
       {"--experts-in-ram", "", false, "copy the routed experts into memory at load: faster decode, RAM the size of the experts"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step; long prompts are prefilled in chunks (default 512)"},
       {"--cache-bytes", "", true, "SIZE  cap on finished turns' keys and values kept for reuse (e.g. 1GiB; default: what --kv-memory leaves)"},
@@ -72,6 +74,7 @@ Result<GenerationFlags> ReadGenerationFlags(const Args& args, bool greedy_defaul
     f.engine.kv_memory_bytes = static_cast<size_t>(bytes);
   }
   GLMV_ASSIGN_OR_RETURN(f.engine.kv_type, ReadKvType(args, f.model_dir));
+  GLMV_ASSIGN_OR_RETURN(f.engine.vision_math, ReadVisionMath(args));
   f.engine.experts_in_ram = args.Has("--experts-in-ram");
   GLMV_ASSIGN_OR_RETURN(f.mem_budget, ReadMemBudget(args));
   GLMV_RETURN_IF_ERROR(ReadExpertPrefetch(args, f.engine));

@@ -324,12 +324,14 @@ Result<GoldenReport> CheckGoldenSet(const std::string& dir, const GoldenOptions&
     EngineOptions eo;
     eo.act_precision = options.act_precision;
     eo.kv_type = options.kv_type;
+    eo.vision_math = options.vision_math;
     eo.max_sequences = 1;
     auto m = Engine::Load(options.model.empty() ? set.dir.string() : options.model, eo);
     if (m.ok()) {
       models.engine = std::move(m).value();
       models.text = &models.engine->model();
       models.vision = models.engine->vision();
+      if (models.vision) report.vision_math = models.vision->math_name();
       models.vision_status = models.engine->vision_status();
       if (const ModelFile* file = models.text->storage().checkpoint->model_file()) {
         for (const auto& t : file->tensors()) report.quantized |= IsPacked(t.dtype);

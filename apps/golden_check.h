@@ -8,6 +8,7 @@
 #include "io/status.h"
 #include "lib/model/linear.h"
 #include "lib/text/kv_cache.h"
+#include "lib/vision/vision_model.h"
 
 namespace glmv::app {
 
@@ -36,6 +37,7 @@ struct GoldenReport {
   bool quantized = false;  // the model has int4/int8 matrices: judged by KL, not by the exact rule
   double kl_mean = -1, kl_max = -1, top1 = -1;  // over every position of every case
   size_t positions = 0;
+  std::string vision_math;  // the vision tower's arithmetic ("f32" / "bf16"), "" without a tower
 };
 
 struct GoldenOptions {
@@ -56,6 +58,8 @@ struct GoldenOptions {
   ActPrecision act_precision = ActPrecision::kAuto;
   // Element type of the keys and values (--kv-type).
   KvType kv_type = KvType::kF32;
+  // The vision tower's arithmetic (--vision-math).
+  VisionMath vision_math = VisionMath::kAuto;
 };
 
 // Runs every case of the set in `dir`. Errors only when the set itself cannot be read; a model that fails

@@ -3,7 +3,10 @@
 // and encodes synthetic images of 448×448, 1024×1024 and 3840×2160 (or the sizes given), printing one JSON
 // line per image: seconds, patches, tokens, GFLOP and GFLOP/s, peak RSS. The weights are deleted at exit.
 //
-//   bench_vision [--sizes 448x448,1024x1024,3840x2160] [--dir /tmp] [--threads N]
+// Each image line also gives the encoder's rate as a fraction of the f32 and bf16 GEMM peaks measured in the
+// same run, and the share of its time in linear layers, attention and the rest.
+//
+//   bench_vision [--sizes 448x448,1024x1024,3840x2160] [--dir /tmp] [--threads N] [--vision-math auto|f32|bf16]
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,18 +79,21 @@ double Gflop(const VisionConfig& c, int64_t patches) {
   return 2 * (N * per_patch + merger) / 1e9 + attention / 1e9;
 }
 
-// The machine's f32 GEMM rate in this run (oneDNN; 2048³ and the encoder's own QKV shape, 4096 patches ×
-// 1536 → 4608; best of 5 each): the yardstick for the encoder's rate. Measured before and after the
-// encodes, and the better figure kept: one disturbed measurement must not flatter the ratio.
-double MeasureGemmGflops() {
+// The machine's GEMM rate in this run (oneDNN, f32 or bf16 inputs; 2048³ and the encoder's own QKV shape,
+// 4096 patches × 1536 → 4608; best of 5 each): the yardsticks for the encoder's rate. Measured before and
+// after the encodes, and the better figure kept: one disturbed measurement must not flatter the ratio.
+double MeasureGemmGflops(bool bf16) {
   OneDnnCache onednn;
   struct Shape { size_t m, k, n; };
   double best = 0;
   for (const Shape s : {Shape{2048, 2048, 2048}, Shape{4096, 1536, 4608}}) {
     std::vector<float> a(s.m * s.k, 0.5f), b(s.n * s.k, 0.25f), c(s.m * s.n, 0.0f);
+    std::vector<uint16_t> a16(bf16 ? a.size() : 0, 0x3f00), b16(bf16 ? b.size() : 0, 0x3e80);  // 0.5, 0.25
+    const void* pa = bf16 ? static_cast<const void*>(a16.data()) : a.data();
+    const void* pb = bf16 ? static_cast<const void*>(b16.data()) : b.data();
     for (int rep = 0; rep < 5; ++rep) {
       const double t0 = bench::Now();
-      if (!GemmOneDnn(onednn, {a.data(), s.m, s.k, s.k, b.data(), s.n, s.k, true, nullptr, c.data(), s.n}).ok()) return 0;
+      if (!GemmOneDnn(onednn, {pa, s.m, s.k, s.k, pb, s.n, s.k, true, nullptr, c.data(), s.n, bf16}).ok()) return 0;
       best = std::max(best, 2.0 * s.m * s.k * s.n / (bench::Now() - t0) / 1e9);
     }
   }
@@ -97,11 +103,17 @@ double MeasureGemmGflops() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string sizes = "448x448,1024x1024,3840x2160", base = fs::temp_directory_path().string();
+  std::string sizes = "448x448,1024x1024,3840x2160", base = fs::temp_directory_path().string(), math_name = "auto";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--sizes")) sizes = argv[i + 1];
     if (!std::strcmp(argv[i], "--dir")) base = argv[i + 1];
     if (!std::strcmp(argv[i], "--threads")) SetNumThreads(std::atoi(argv[i + 1]));
+    if (!std::strcmp(argv[i], "--vision-math")) math_name = argv[i + 1];
+  }
+  auto math = ParseVisionMath(math_name);
+  if (!math.ok()) {
+    std::fprintf(stderr, "bench_vision: --vision-math: %s\n", math.status().message().c_str());
+    return 2;
   }
   const fs::path dir = fs::path(base) / ("glmv_bench_vision_" + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -117,16 +129,23 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double t_load = bench::Now();
-  auto vision = VisionModel::Create((*ckpt)->config(), **ckpt);
+  auto vision = VisionModel::Create((*ckpt)->config(), **ckpt, *math);
   if (!vision.ok()) {
     std::fprintf(stderr, "bench_vision: %s\n", vision.status().message().c_str());
     return 1;
   }
   bench::Emit({{"bench", "vision_load"}, {"seconds", bench::Now() - t_load}, {"rss_bytes", bench::RssBytes()},
                {"threads", NumThreads()}});
-  double gemm = MeasureGemmGflops();
-  bench::Emit({{"bench", "gemm_f32_peak"}, {"when", "before"}, {"gflop_per_s", gemm}, {"threads", NumThreads()}});
-  struct Encoded { std::string image, resized; int64_t patches, tokens; double seconds, gflop; size_t peak_rss; };
+  double gemm = MeasureGemmGflops(false), gemm16 = MeasureGemmGflops(true);
+  bench::Emit({{"bench", "gemm_peak"}, {"when", "before"}, {"f32_gflop_per_s", gemm}, {"bf16_gflop_per_s", gemm16},
+               {"threads", NumThreads()}});
+  struct Encoded {
+    std::string image, resized;
+    int64_t patches, tokens;
+    double seconds, gflop;
+    VisionTimes times;
+    size_t peak_rss;
+  };
   std::vector<Encoded> results;
   ImagePreprocessConfig pre;  // GLM-4.5V defaults: ≤ 6144 tokens per image
   std::stringstream list(sizes);
@@ -138,24 +157,32 @@ int main(int argc, char** argv) {
     if (!p.ok()) continue;
     const VisionGrid grid{p->grid_t, p->grid_h, p->grid_w};
     const double t0 = bench::Now();
-    auto out = (*vision)->Encode(p->pixel_values, {&grid, 1});
-    const double dt = bench::Now() - t0;
-    if (!out.ok()) {
-      std::fprintf(stderr, "bench_vision: %s\n", out.status().message().c_str());
+    auto e = (*vision)->BeginEncode(p->pixel_values, {grid});
+    if (!e.ok()) {
+      std::fprintf(stderr, "bench_vision: %s\n", e.status().message().c_str());
       continue;
     }
+    LinearContext cx;
+    while (!e->done()) (*vision)->EncodeStage(*e, cx);
+    const double dt = bench::Now() - t0;
     results.push_back({item, std::to_string(p->resized_width) + "x" + std::to_string(p->resized_height), p->num_patches(),
-                       p->num_tokens, dt, Gflop((*vision)->config(), p->num_patches()), bench::PeakRssBytes()});
+                       p->num_tokens, dt, Gflop((*vision)->config(), p->num_patches()), e->times, bench::PeakRssBytes()});
     std::fprintf(stderr, "bench_vision: %s encoded in %.1f s\n", item.c_str(), dt);
   }
-  const double gemm_after = MeasureGemmGflops();
-  bench::Emit({{"bench", "gemm_f32_peak"}, {"when", "after"}, {"gflop_per_s", gemm_after}, {"threads", NumThreads()}});
+  const double gemm_after = MeasureGemmGflops(false), gemm16_after = MeasureGemmGflops(true);
+  bench::Emit({{"bench", "gemm_peak"}, {"when", "after"}, {"f32_gflop_per_s", gemm_after},
+               {"bf16_gflop_per_s", gemm16_after}, {"threads", NumThreads()}});
   gemm = std::max(gemm, gemm_after);
+  gemm16 = std::max(gemm16, gemm16_after);
   for (const Encoded& r : results) {
+    const double rate = r.gflop / r.seconds;
     bench::Emit({{"bench", "vision_encode"}, {"image", r.image}, {"resized", r.resized}, {"patches", r.patches},
-                 {"tokens", r.tokens}, {"seconds", r.seconds}, {"gflop", r.gflop}, {"gflop_per_s", r.gflop / r.seconds},
-                 {"ratio_to_gemm_peak", r.gflop / r.seconds / gemm}, {"gemm_peak_gflop_per_s", gemm},
-                 {"peak_rss_bytes", r.peak_rss}, {"threads", NumThreads()}, {"weights", "bf16 in place, widened per layer call to f32"}});
+                 {"tokens", r.tokens}, {"seconds", r.seconds}, {"gflop", r.gflop}, {"gflop_per_s", rate},
+                 {"ratio_to_f32_gemm_peak", rate / gemm}, {"ratio_to_bf16_gemm_peak", gemm16 > 0 ? rate / gemm16 : 0.0},
+                 {"f32_gemm_peak_gflop_per_s", gemm}, {"bf16_gemm_peak_gflop_per_s", gemm16},
+                 {"share_linear", r.times.linear / r.seconds}, {"share_attention", r.times.attention / r.seconds},
+                 {"share_other", r.times.other / r.seconds}, {"peak_rss_bytes", r.peak_rss}, {"threads", NumThreads()},
+                 {"arithmetic", (*vision)->math_name()}, {"weights", "bf16 in place"}});
   }
   fs::remove_all(dir);
   return 0;

@@ -1,8 +1,9 @@
 // Element-wise and reduction kernels of the transformer (Highway, runtime dispatch): RMSNorm, rotary
-// embedding, softmax, SwiGLU gating, axpy. Also reports which target the dispatcher chose.
+// embedding, softmax (also into bf16 weights), SwiGLU gating, axpy, f32 → bf16 rounding. Also reports which target the dispatcher chose.
 #include <cmath>
 #include <cstddef>
 
+#include "simd/attention_bf16.h"  // RoundToBF16
 #include "simd/kernels.h"
 
 #undef HWY_TARGET_INCLUDE
@@ -85,8 +86,8 @@ void RotateHalfImpl(float* HWY_RESTRICT x, const float* HWY_RESTRICT cos, const 
   }
 }
 
-void SoftmaxInPlaceImpl(float* HWY_RESTRICT x, size_t n, float scale) {
-  if (n == 0) return;
+// x ← e^(scale·x − max), returning the sum: the shared first passes of both softmax kernels.
+float ExpShiftedImpl(float* HWY_RESTRICT x, size_t n, float scale) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
   size_t i = 0;
@@ -116,11 +117,49 @@ void SoftmaxInPlaceImpl(float* HWY_RESTRICT x, size_t n, float scale) {
     x[i] = std::exp(x[i] - mx);
     sum += x[i];
   }
-  const float inv = 1.0f / sum;
+  return sum;
+}
+
+void SoftmaxInPlaceImpl(float* HWY_RESTRICT x, size_t n, float scale) {
+  if (n == 0) return;
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const float inv = 1.0f / ExpShiftedImpl(x, n, scale);
   const auto vinv = hn::Set(d, inv);
-  i = 0;
+  size_t i = 0;
   for (; i + N <= n; i += N) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), vinv), d, x + i);
   for (; i < n; ++i) x[i] *= inv;
+}
+
+// f32 lanes → bf16 bits, rounded to nearest even on the bit pattern (RoundToBF16, lane by lane).
+template <class DF>
+HWY_INLINE void StoreRoundedBF16(DF df, hn::Vec<DF> v, uint16_t* HWY_RESTRICT out) {
+  const hn::RebindToUnsigned<DF> du;
+  const hn::RebindToSigned<DF> di;
+  const hn::Rebind<uint16_t, DF> d16;
+  const auto u = hn::BitCast(du, v);
+  const auto odd = hn::And(hn::ShiftRight<16>(u), hn::Set(du, 1u));
+  const auto r = hn::ShiftRight<16>(hn::Add(u, hn::Add(hn::Set(du, 0x7fffu), odd)));
+  hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, r)), d16, out);  // r ≤ 0xffff: no saturation
+}
+
+void NarrowToBF16Impl(const float* HWY_RESTRICT x, size_t n, uint16_t* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= n; i += N) StoreRoundedBF16(d, hn::LoadU(d, x + i), out + i);
+  for (; i < n; ++i) out[i] = static_cast<uint16_t>(RoundToBF16(x[i]));
+}
+
+void SoftmaxToBF16Impl(float* HWY_RESTRICT x, size_t n, float scale, uint16_t* HWY_RESTRICT p) {
+  if (n == 0) return;
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  const float inv = 1.0f / ExpShiftedImpl(x, n, scale);
+  const auto vinv = hn::Set(d, inv);
+  size_t i = 0;
+  for (; i + N <= n; i += N) StoreRoundedBF16(d, hn::Mul(hn::LoadU(d, x + i), vinv), p + i);
+  for (; i < n; ++i) p[i] = static_cast<uint16_t>(RoundToBF16(x[i] * inv));
 }
 
 void SiluMulImpl(const float* gate, const float* up, float* out, size_t n) {
@@ -183,6 +222,8 @@ float Sum(const float* x, size_t n) { return HWY_DYNAMIC_DISPATCH(SumImpl)(x, n)
 HWY_EXPORT(RmsNormImpl);
 HWY_EXPORT(RotateHalfImpl);
 HWY_EXPORT(SoftmaxInPlaceImpl);
+HWY_EXPORT(NarrowToBF16Impl);
+HWY_EXPORT(SoftmaxToBF16Impl);
 HWY_EXPORT(SiluMulImpl);
 HWY_EXPORT(TargetImpl);
 HWY_EXPORT(LayerNormImpl);
@@ -199,6 +240,10 @@ void RotateHalf(float* x, const float* cos, const float* sin, size_t half) {
   HWY_DYNAMIC_DISPATCH(RotateHalfImpl)(x, cos, sin, half);
 }
 void SoftmaxInPlace(float* x, size_t n, float scale) { HWY_DYNAMIC_DISPATCH(SoftmaxInPlaceImpl)(x, n, scale); }
+void NarrowToBF16(const float* x, size_t n, uint16_t* out) { HWY_DYNAMIC_DISPATCH(NarrowToBF16Impl)(x, n, out); }
+void SoftmaxToBF16(float* x, size_t n, float scale, uint16_t* p) {
+  HWY_DYNAMIC_DISPATCH(SoftmaxToBF16Impl)(x, n, scale, p);
+}
 void SiluMul(const float* gate, const float* up, float* out, size_t n) {
   HWY_DYNAMIC_DISPATCH(SiluMulImpl)(gate, up, out, n);
 }

@@ -36,6 +36,14 @@ void RotateHalf(float* x, const float* cos, const float* sin, size_t half);
 // x ← softmax(scale · x), computed stably (max subtracted).
 void SoftmaxInPlace(float* x, size_t n, float scale = 1.0f);
 
+// out[i] = x[i] as bf16 bits, rounded to nearest even (bf16 activations of a bf16 GEMM). Finite inputs:
+// a signalling NaN may round to infinity.
+void NarrowToBF16(const float* x, size_t n, uint16_t* out);
+
+// p[i] = bf16(softmax(scale · x)[i]): the softmax's last pass writes bf16 weights instead of x, which it
+// leaves holding the unnormalised exponentials.
+void SoftmaxToBF16(float* x, size_t n, float scale, uint16_t* p);
+
 // out[i] = silu(gate[i]) · up[i], silu(z) = z / (1 + e^−z)   (SwiGLU; out may alias gate or up).
 void SiluMul(const float* gate, const float* up, float* out, size_t n);
 
@@ -53,6 +61,8 @@ void Axpy(float alpha, const float* x, float* y, size_t n);
 void RmsNorm(const float* x, const float* weight, float eps, float* out, size_t n);
 void RotateHalf(float* x, const float* cos, const float* sin, size_t half);
 void SoftmaxInPlace(float* x, size_t n, float scale = 1.0f);
+void NarrowToBF16(const float* x, size_t n, uint16_t* out);
+void SoftmaxToBF16(float* x, size_t n, float scale, uint16_t* p);
 void SiluMul(const float* gate, const float* up, float* out, size_t n);
 }  // namespace scalar
 

@@ -1,6 +1,7 @@
 // Scalar twins of the SIMD kernels: the executable definition each Highway kernel is tested against.
 #include <cmath>
 
+#include "simd/attention_bf16.h"  // RoundToBF16
 #include "simd/kernels.h"
 
 namespace glmv::simd::scalar {
@@ -61,6 +62,15 @@ void SoftmaxInPlace(float* x, size_t n, float scale) {
   }
   const float inv = static_cast<float>(1.0 / sum);
   for (size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void NarrowToBF16(const float* x, size_t n, uint16_t* out) {
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint16_t>(RoundToBF16(x[i]));
+}
+
+void SoftmaxToBF16(float* x, size_t n, float scale, uint16_t* p) {
+  SoftmaxInPlace(x, n, scale);
+  NarrowToBF16(x, n, p);
 }
 
 void SiluMul(const float* gate, const float* up, float* out, size_t n) {

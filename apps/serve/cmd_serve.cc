@@ -22,6 +22,7 @@
 #include "apps/commands.h"
 #include "apps/generation_flags.h"
 #include "apps/kv_type_flag.h"
+#include "apps/vision_math_flag.h"
 #include "apps/input_limits.h"
 #include "apps/mem_budget_flag.h"
 #include "apps/serve/chat_response.h"
@@ -55,6 +56,7 @@ std::vector<OptionSpec> ServeOptions() {
       {"--ctx", "", true, "N  context per request in tokens (default 4096; at most the model's positions)"},
       {"--kv-memory", "", true, "SIZE  cap on all requests' keys and values (default: --parallel × --ctx tokens)"},
       KvTypeOption(),
+      VisionMathOption(),
       {"--cache-bytes", "", true, "SIZE  cap on finished requests' keys and values kept for prefix reuse"},
       {"--prefill-chunk", "", true, "N  prompt tokens per step (default 512)"},
       {"--sse-ping-ms", "", true, "N  a stream silent for N ms gets an SSE ': ping' comment (default 15000; small values are for tests)"},
@@ -266,6 +268,9 @@ int RunServe(int argc, char** argv) {
   auto kv_type = ReadKvType(*args, model_path);
   if (!kv_type.ok()) return Fail(kv_type.status());
   eo.kv_type = *kv_type;
+  auto vision_math = ReadVisionMath(*args);
+  if (!vision_math.ok()) return Fail(vision_math.status());
+  eo.vision_math = *vision_math;
   for (const char* flag : {"--kv-memory", "--cache-bytes"}) {
     if (!args->Has(flag)) continue;
     auto b = ParseByteSize(args->Get(flag), flag);

@@ -16,18 +16,23 @@ namespace glmv {
 std::string OneDnnVersion();
 std::string OneDnnIsa();
 
-// C[i, j] = Σ_p A[i, p] · B[p, j] (+ bias[j]) for i < m, j < n, p < k, all f32, row-major with the given
-// row strides (in elements). B is either [k, n] (b_is_nk = false; row stride ldb) or given as its transpose
-// W [n, k] (b_is_nk = true; row stride ldb) — PyTorch's Linear layout.
+// Whether oneDNN runs bf16 GEMMs in hardware here (AVX512-BF16 or AMX), not emulated.
+bool OneDnnHasNativeBF16();
+
+// C[i, j] = Σ_p A[i, p] · B[p, j] (+ bias[j]) for i < m, j < n, p < k, row-major with the given row strides
+// (in elements). B is either [k, n] (b_is_nk = false; row stride ldb) or given as its transpose W [n, k]
+// (b_is_nk = true; row stride ldb) — PyTorch's Linear layout. A and B are f32, or both bf16 bit patterns
+// (bf16 = true: exact bf16 products summed in f32); bias and C are f32.
 struct GemmArgs {
-  const float* a = nullptr;
+  const void* a = nullptr;
   size_t m = 0, k = 0, lda = 0;
-  const float* b = nullptr;
+  const void* b = nullptr;
   size_t n = 0, ldb = 0;
   bool b_is_nk = true;
   const float* bias = nullptr;
   float* c = nullptr;
   size_t ldc = 0;
+  bool bf16 = false;
 };
 
 // oneDNN's engine and stream (made on first use), and the matmul primitives made so far, one per shape. Used

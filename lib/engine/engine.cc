@@ -48,7 +48,7 @@ Result<std::unique_ptr<Engine>> Engine::Load(const std::string& model_dir, const
   e->options_ = options;
   GLMV_ASSIGN_OR_RETURN(e->model_, TextModel::Load(model_dir));
   if (e->model_->model_config().has_vision) {
-    auto vision = VisionModel::Create(e->model_->model_config(), *e->model_->storage().checkpoint);
+    auto vision = VisionModel::Create(e->model_->model_config(), *e->model_->storage().checkpoint, options.vision_math);
     if (vision.ok()) e->vision_ = std::move(vision).value();
     else e->vision_status_ = vision.status();
   } else {

@@ -49,6 +49,7 @@ struct EngineOptions {
   size_t vision_lend_bytes = 0;
   int threads = 0;               // 0: OpenMP's default; applied on the thread that runs each step
   ActPrecision act_precision = ActPrecision::kAuto;
+  VisionMath vision_math = VisionMath::kAuto;  // the vision tower's arithmetic (--vision-math)
 };
 
 // What the engine owns besides the model and passes down: nothing of it is process-global. The thread

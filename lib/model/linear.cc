@@ -73,8 +73,18 @@ void SumKernelRows(const float* rows_out, size_t n, const ActRows& acts, size_t 
 // widen as they stream. Many: the matrix is widened once into a scratch buffer and multiplied by oneDNN's
 // f32 GEMM — the same f32 arithmetic as weights widened at load, for one pass over the weights (vision
 // batches are hundreds of tokens or more, so the pass is a few percent of the GEMM's time).
-void LinearBF16(LinearContext& cx, const Weight& w, const float* b, const float* x, size_t n, float* y) {
+// Under BF16Math::kBF16, any n: x is rounded to bf16 (threads split the rows) and oneDNN multiplies it with the
+// weights as they lie in the file; the f32 ways below are the fallback if oneDNN refuses.
+void LinearBF16(LinearContext& cx, const Weight& w, const float* b, const float* x, size_t n, float* y, BF16Math math) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
+  if (math == BF16Math::kBF16 && n > 0) {
+    if (cx.x_bf16.size() < n * in) cx.x_bf16.resize(n * in);
+    uint16_t* xb = cx.x_bf16.data();
+    ParallelFor(n, 16, [&](size_t begin, size_t end, size_t) {
+      simd::NarrowToBF16(x + begin * in, (end - begin) * in, xb + begin * in);
+    });
+    if (GemmOneDnn(cx.onednn, {xb, n, in, in, w.bf16, out, in, true, b, y, out, /*bf16=*/true}).ok()) return;
+  }
   if (n >= kOneDnnMinTokens) {
     std::vector<float>& widened = cx.widened;  // grown to the largest matrix, then reused
     if (widened.size() < out * in) widened.resize(out * in);
@@ -176,14 +186,15 @@ const char* ActPrecisionName(ActPrecision p) {
   return p == ActPrecision::kInt8x2 ? "int8x2" : p == ActPrecision::kAuto ? "auto" : "int8";
 }
 
-void Linear(LinearContext& cx, const Weight& w, const Weight* bias, const float* x, size_t n, float* y, ActRows acts) {
+void Linear(LinearContext& cx, const Weight& w, const Weight* bias, const float* x, size_t n, float* y, ActRows acts,
+            BF16Math math) {
   const size_t out = static_cast<size_t>(w.rows()), in = static_cast<size_t>(w.cols());
   const float* b = (bias && bias->data) ? bias->data : nullptr;
   if (w.is_packed()) {
     const PackedLinearJob job{&w, x, n, y, b, acts};
     return LinearPackedBatch(cx, std::span<const PackedLinearJob>(&job, 1));
   }
-  if (w.is_bf16()) return LinearBF16(cx, w, b, x, n, y);
+  if (w.is_bf16()) return LinearBF16(cx, w, b, x, n, y, math);
   if (n >= kOneDnnMinTokens) {
     // Many tokens: a blocked GEMM reuses each weight tile across tokens; oneDNN's is far faster than
     // the row-by-row kernel there (benchmarks/bench_linear). Fall back to it if oneDNN refuses.
@@ -196,15 +207,17 @@ void Linear(LinearContext& cx, const Weight& w, const Weight* bias, const float*
 }
 
 void SwiGlu(LinearContext& cx, const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch,
-            ActRows acts) {
+            ActRows acts, BF16Math math) {
   const size_t width = static_cast<size_t>(mlp.gate.rows());
   if (scratch.size() < 2 * n * width) scratch.resize(2 * n * width);
   float* gate = scratch.data();
   float* up = gate + n * width;
-  Linear(cx, mlp.gate, nullptr, x, n, gate, acts);
-  Linear(cx, mlp.up, nullptr, x, n, up, acts);
-  simd::SiluMul(gate, up, gate, n * width);
-  Linear(cx, mlp.down, nullptr, gate, n, out, acts);
+  Linear(cx, mlp.gate, nullptr, x, n, gate, acts, math);
+  Linear(cx, mlp.up, nullptr, x, n, up, acts, math);
+  ParallelFor(n, 4, [&](size_t begin, size_t end, size_t) {
+    simd::SiluMul(gate + begin * width, up + begin * width, gate + begin * width, (end - begin) * width);
+  });
+  Linear(cx, mlp.down, nullptr, gate, n, out, acts, math);
 }
 
 }  // namespace glmv

@@ -40,6 +40,12 @@ enum class ActPrecision : uint8_t { kInt8, kInt8x2, kAuto };
 inline ActQuant ActQuantFor(ActPrecision p, bool decode_row) {
   return p == ActPrecision::kInt8x2 || (p == ActPrecision::kAuto && decode_row) ? ActQuant::kTwice : ActQuant::kOnce;
 }
+// How bf16-stored weights (a vision tower stored bf16) multiply. kF32: widened to f32, f32 products, the
+// arithmetic of f32 weights. kBF16: the activations are rounded to bf16 too, and the exact bf16 products are
+// summed in f32 (oneDNN on AVX512-BF16): twice kF32's rate where the CPU has those instructions (AMD EPYC,
+// 2 threads: 740–800 against 350–390 GFLOP/s at the vision tower's shapes). Other weights ignore it.
+enum class BF16Math : uint8_t { kF32, kBF16 };
+
 // Batches of experts with at most this many tokens each run in one pass over all their tiles (moe.cc);
 // larger ones reuse each matrix across their tokens. A speed choice only: the results are the same.
 constexpr size_t kBatchedExpertMaxTokens = 16;
@@ -60,12 +66,13 @@ struct LinearContext {
   std::vector<float> scale, pair_out, rest;
   std::vector<int32_t> sum;
   std::vector<float> widened;      // a bf16 matrix widened for oneDNN
+  std::vector<uint16_t> x_bf16;    // activations rounded to bf16 (BF16Math::kBF16)
   OneDnnCache onednn;
 };
 
 // y[t, :] = W · x[t, :] (+ bias) for t in [0, n). x: [n, W.cols()], y: [n, W.rows()], both dense.
 void Linear(LinearContext& cx, const Weight& w, const Weight* bias, const float* x, size_t n, float* y,
-            ActRows acts = {});
+            ActRows acts = {}, BF16Math math = BF16Math::kF32);
 
 // One packed (int4/int8) linear layer of a batch run by LinearPackedBatch: y [n, W.rows()] = W · x [n, W.cols()]
 // (+ bias), x and y dense.
@@ -87,6 +94,6 @@ void LinearPackedBatch(LinearContext& cx, std::span<const PackedLinearJob> jobs)
 
 // out[t, :] = down · (silu(gate · x[t]) ⊙ (up · x[t])). `scratch` grows to 2·n·width floats and is reused.
 void SwiGlu(LinearContext& cx, const MlpWeights& mlp, const float* x, size_t n, float* out, std::vector<float>& scratch,
-            ActRows acts = {});
+            ActRows acts = {}, BF16Math math = BF16Math::kF32);
 
 }  // namespace glmv

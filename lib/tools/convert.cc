@@ -163,7 +163,7 @@ std::string RecipeMetadata(const ConvertOptions& options, quant::QuantScheme sch
   nlohmann::json recipe = {{"recipe", ConvertRecipeName(options.recipe)},
                            {"scheme", scheme == quant::QuantScheme::kSearch ? "search" : "round-to-nearest"},
                            {"int4_grid", options.int4_uniform || options.scheme != quant::QuantScheme::kSearch ? "uniform" : "nl"},
-                           {"vision", options.recipe == ConvertRecipe::kFloat ? "source" : VisionFormatName(options.vision)},
+                           {"vision", options.recipe == ConvertRecipe::kFloat && !options.float_recipe_vision ? "source" : VisionFormatName(options.vision)},
                            {"group", simd::kQuantGroup},
                            {"tile_rows", simd::kQuantTileRows}};
   return recipe.dump();
@@ -248,7 +248,7 @@ DType ConvertTargetDType(const ConvertOptions& options, const std::string& name,
   const DType int4 = options.int4_uniform || options.scheme == quant::QuantScheme::kRoundToNearest ? DType::kQ4G32
                                                                                                    : DType::kQ4NLG32;
   const std::string component = TensorComponent(name);
-  if (recipe == ConvertRecipe::kFloat) return source;
+  if (recipe == ConvertRecipe::kFloat && !(component == "vision" && options.float_recipe_vision)) return source;
   if (component == "vision") {
     // Matrices only (BindVisionWeights reads the rest as f32); the convolutions' weights have 4–5 dims.
     if (!IsVisionMatrix(name, shape)) return DType::kF32;

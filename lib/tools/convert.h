@@ -48,6 +48,9 @@ struct ConvertOptions {
   // one. Round-to-nearest always uses the uniform grid: it is llama.cpp's Q4_0 rule, the reference.
   bool int4_uniform = false;
   VisionFormat vision = VisionFormat::kBF16;
+  // The float recipe keeps the source dtypes, the vision tower's too unless this is set (--vision given):
+  // a file whose only rounding is the tower's, to measure the tower's arithmetic against.
+  bool float_recipe_vision = false;
 };
 
 struct ConvertedTensor {

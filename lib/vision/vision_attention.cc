@@ -65,4 +65,30 @@ void VisionSegmentAttention(OneDnnCache& onednn, const float* qkv, size_t begin,
   }
 }
 
+Status VisionSegmentAttentionBF16(OneDnnCache& onednn, const uint16_t* qkv_bf16, size_t begin, size_t end, size_t D,
+                                  size_t hd, float* out, std::vector<float>& scratch, std::vector<uint16_t>& weights) {
+  const size_t len = end - begin, stride = 3 * D, heads = D / hd;
+  if (len == 0) return Status::Ok();
+  const size_t block = std::clamp<size_t>(kMaxScoreFloats / len, 16, len);
+  if (scratch.size() < block * len) scratch.resize(block * len);
+  if (weights.size() < block * len) weights.resize(block * len);
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const uint16_t* base = qkv_bf16 + begin * stride;
+  for (size_t h = 0; h < heads; ++h) {
+    for (size_t q0 = 0; q0 < len; q0 += block) {
+      const size_t rows = std::min(block, len - q0);
+      float* s = scratch.data();
+      uint16_t* p = weights.data();
+      GLMV_RETURN_IF_ERROR(GemmOneDnn(onednn, {base + q0 * stride + h * hd, rows, hd, stride, base + D + h * hd, len,
+                                               stride, true, nullptr, s, len, /*bf16=*/true}));
+      ParallelFor(rows, 4, [&](size_t b, size_t e, size_t) {
+        for (size_t r = b; r < e; ++r) simd::SoftmaxToBF16(s + r * len, len, scale, p + r * len);
+      });
+      GLMV_RETURN_IF_ERROR(GemmOneDnn(onednn, {p, rows, len, len, base + 2 * D + h * hd, hd, stride, false, nullptr,
+                                               out + (begin + q0) * D + h * hd, D, /*bf16=*/true}));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace glmv

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
+#include "io/status.h"
 #include "lib/base/onednn.h"
 
 namespace glmv {
@@ -15,6 +17,13 @@ namespace glmv {
 // short ones row by row.
 void VisionSegmentAttention(OneDnnCache& onednn, const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,
                             std::vector<float>& scratch);
+
+// The same attention in bf16 arithmetic, for a tower stored bf16 (BF16Math::kBF16): qkv_bf16 is qkv rounded to
+// bf16, in the same layout. QKᵀ and PV are bf16 GEMMs summed in f32; the softmax runs in f32 and its weights are
+// rounded to bf16 for PV. Every length takes this path, so short segments (the golden sets') run the same
+// arithmetic as long ones. An error if oneDNN refuses; the caller then runs VisionSegmentAttention.
+Status VisionSegmentAttentionBF16(OneDnnCache& onednn, const uint16_t* qkv_bf16, size_t begin, size_t end, size_t D,
+                                  size_t hd, float* out, std::vector<float>& scratch, std::vector<uint16_t>& weights);
 
 // The row-by-row path, for tests to compare the blocked path against.
 void VisionSegmentAttentionRows(const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,

@@ -47,10 +47,14 @@ fs::path Convert(const test::TempDir& dir, const std::string& recipe, const std:
   return out;
 }
 
+// The text's quantization is judged with the vision tower's f32 arithmetic: bf16 arithmetic is judged by its
+// own test below. (Together they flip a near-tie in case 6's teacher-forced generation, whose routing the
+// golden set does not record: KL 0.05 under q8 with bf16 vision arithmetic, 2e-5 under the float recipe.)
 app::GoldenReport CheckWith(const fs::path& model, ActPrecision precision = ActPrecision::kAuto) {
   app::GoldenOptions options;
   options.model = model.string();
   options.act_precision = precision;
+  options.vision_math = VisionMath::kF32;
   auto report = app::CheckGoldenSet(kTiny.string(), options);
   REQUIRE_MESSAGE(report.ok(), report.status().message());
   for (const auto& c : report->cases) MESSAGE(app::FormatCaseLine(c));
@@ -105,24 +109,28 @@ TEST_CASE("quantized recipes load without copying weights and stay close to the 
   }
 }
 
-// case2_image through the vision tower of `model`: the worst absolute error of the merged output against the
-// golden one, and how the tower holds its weights.
+// A golden case's pictures through the vision tower of `model`: the worst absolute error of the merged output
+// against the golden one, and how the tower holds its weights.
 struct VisionRun {
   double merged_err = -1;
   WeightStorage storage;
+  std::string math;
 };
-VisionRun RunVisionCase2(const fs::path& model) {
+VisionRun RunVisionCase(const fs::path& model, const std::string& name = "case2_image",
+                        VisionMath math = VisionMath::kAuto) {
   auto ckpt = Checkpoint::Open(model.string());
   REQUIRE_MESSAGE(ckpt.ok(), ckpt.status().message());
-  auto vision = VisionModel::Create((*ckpt)->config(), **ckpt);
+  auto vision = VisionModel::Create((*ckpt)->config(), **ckpt, math);
   REQUIRE_MESSAGE(vision.ok(), vision.status().message());
-  auto pixels = ReadNpy((kTiny / "case2_image__pixel_values.npy").string());
-  auto thw = ReadNpy((kTiny / "case2_image__image_grid_thw.npy").string());
-  auto want = ReadNpy((kTiny / "case2_image__vision_merged.npy").string());
+  const bool video = fs::exists(kTiny / (name + "__pixel_values_videos.npy"));
+  auto pixels = ReadNpy((kTiny / (name + (video ? "__pixel_values_videos.npy" : "__pixel_values.npy"))).string());
+  auto thw = ReadNpy((kTiny / (name + (video ? "__video_grid_thw.npy" : "__image_grid_thw.npy"))).string());
+  auto want = ReadNpy((kTiny / (name + "__vision_merged.npy")).string());
   REQUIRE((pixels.ok() && thw.ok() && want.ok()));
   const auto g = thw->ToInt64();
-  REQUIRE(g.size() == 3);
-  const std::vector<VisionGrid> grids = {{g[0], g[1], g[2]}};
+  REQUIRE(g.size() % 3 == 0);
+  std::vector<VisionGrid> grids;
+  for (size_t i = 0; i < g.size(); i += 3) grids.push_back({g[i], g[i + 1], g[i + 2]});
   auto merged = (*vision)->Encode(pixels->ToFloat(), grids);
   REQUIRE_MESSAGE(merged.ok(), merged.status().message());
   const WeightStorage& s = (*vision)->storage();
@@ -130,6 +138,7 @@ VisionRun RunVisionCase2(const fs::path& model) {
   r.merged_err = test::MaxAbsDiff(*merged, want->ToFloat());
   r.storage.mapped_bytes = s.mapped_bytes, r.storage.widened_bytes = s.widened_bytes;
   r.storage.packed_bytes = s.packed_bytes, r.storage.bf16_bytes = s.bf16_bytes;
+  r.math = (*vision)->math_name();
   return r;
 }
 
@@ -145,7 +154,8 @@ TEST_CASE("the vision tower is stored bf16 by default and used in place; f32 is 
   CHECK(Contains(inspect.out, "model.visual.blocks.0.attn.qkv.weight"));
   CHECK(Contains(inspect.out, "BF16"));
 
-  const VisionRun exact = RunVisionCase2(f32), half = RunVisionCase2(bf16), int8 = RunVisionCase2(q8);
+  const VisionRun exact = RunVisionCase(f32), half = RunVisionCase(bf16, "case2_image", VisionMath::kF32),
+                  int8 = RunVisionCase(q8);
   MESSAGE(fmt::format("case2 vision_merged max abs error: f32 {:.3g}, bf16 {:.3g}, q8 {:.3g}", exact.merged_err,
                       half.merged_err, int8.merged_err));
   for (const VisionRun* r : {&exact, &half, &int8}) CHECK(r->storage.widened_bytes == 0);  // nothing copied at load
@@ -157,6 +167,47 @@ TEST_CASE("the vision tower is stored bf16 by default and used in place; f32 is 
   CHECK(half.merged_err < 2e-2);
   CHECK(int8.merged_err > 2 * half.merged_err);
   CHECK(Glmv(fmt::format("convert {} -o {} --vision int4", kTiny.string(), (dir / "v.glmv").string())).status != 0);
+}
+
+TEST_CASE("bf16 vision arithmetic on a tower stored bf16: within 2x the error of f32 arithmetic, KL <= 1e-3") {
+  // Issue 15's bar: on golden cases 2-4 converted with --vision bf16 (the float recipe: the tower's rounding
+  // is the file's only one), vision_merged's worst error under bf16 arithmetic is at most twice that of f32
+  // arithmetic on the same file, and the logits' KL at most 1e-3 — along the reference's routing where the
+  // tiny model's router near-ties flipped, as for q8 (the f32 arithmetic on this file flips case 3 too).
+  test::TempDir dir;
+  const fs::path model = Convert(dir, "float", "--vision bf16");
+  for (const char* name : {"case2_image", "case3_two_images", "case4_video"}) {
+    CAPTURE(name);
+    const VisionRun f32 = RunVisionCase(model, name, VisionMath::kF32);
+    const VisionRun bf16 = RunVisionCase(model, name, VisionMath::kBF16);
+    MESSAGE(fmt::format("{} vision_merged max abs error: f32 arithmetic {:.3g}, bf16 arithmetic {:.3g} ({:.2f}x)", name,
+                        f32.merged_err, bf16.merged_err, bf16.merged_err / f32.merged_err));
+    CHECK(f32.math == "f32");
+    CHECK(bf16.math == "bf16");
+    CHECK(bf16.merged_err != f32.merged_err);  // a different arithmetic ran
+    CHECK(bf16.merged_err <= 2 * f32.merged_err);
+  }
+  app::GoldenOptions options;
+  options.model = model.string();
+  options.vision_math = VisionMath::kBF16;
+  options.judge_by_kl = true;  // and so the KL along the reference's routing where a choice flipped
+  auto report = app::CheckGoldenSet(kTiny.string(), options);
+  REQUIRE_MESSAGE(report.ok(), report.status().message());
+  CHECK(report->vision_math == "bf16");
+  for (const auto& c : report->cases) {
+    MESSAGE(app::FormatCaseLine(c));
+    const double kl = c.kl_mean_ref_routing >= 0 ? c.kl_mean_ref_routing : c.kl_mean;
+    CHECK_MESSAGE(kl <= 1e-3, app::FormatCaseLine(c));
+  }
+  // A tower not stored bf16 is refused bf16 arithmetic, by name.
+  auto ckpt = Checkpoint::Open(kTiny.string());
+  REQUIRE(ckpt.ok());
+  auto refused = VisionModel::Create((*ckpt)->config(), **ckpt, VisionMath::kBF16);
+  REQUIRE(!refused.ok());
+  CHECK(Contains(refused.status().message(), "stored bf16"));
+  const Run bad = Glmv(fmt::format("check-golden {} --vision-math bf8", kTiny.string()));
+  CHECK(bad.status == 2);
+  CHECK(Contains(bad.out, "--vision-math"));
 }
 
 TEST_CASE("int8x2 activations bring the q8 recipe closer to the reference") {

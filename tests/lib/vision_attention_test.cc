@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "io/dtype.h"
+#include "lib/base/onednn.h"
 #include "lib/vision/vision_attention.h"
 #include "tests/test_util.h"
 
@@ -52,6 +54,64 @@ TEST_CASE("blocked attention matches rows and a float64 reference, touching only
   MESSAGE("blocked vs rows " << worst_rows << ", blocked vs float64 " << worst_ref);
   CHECK(worst_rows < 1e-5);
   CHECK(worst_ref < 1e-5);
+}
+
+TEST_CASE("bf16 attention: exact bf16 products and f32 sums, within half a bf16 step of each softmax weight") {
+  const size_t D = 64, hd = 16, n = 300;
+  auto qkv = test::RandomFloats(n * 3 * D, 32);
+  for (auto& v : qkv) v *= 2.0f;
+  std::vector<uint16_t> qkv_bf16(qkv.size()), weights;
+  for (size_t i = 0; i < qkv.size(); ++i) qkv_bf16[i] = F32ToBF16(qkv[i]);
+  std::vector<float> scratch;
+  OneDnnCache onednn;
+  // A long segment (several query blocks would need ≥ 16M scores; this one is one block) and a short one
+  // (the golden sets' size, where f32 runs row by row): both through the bf16 GEMMs.
+  for (const auto [begin, end] : {std::pair<size_t, size_t>{10, 290}, std::pair<size_t, size_t>{290, 300}}) {
+    CAPTURE(begin);
+    std::vector<float> out(n * D, -9.0f);
+    const Status st = VisionSegmentAttentionBF16(onednn, qkv_bf16.data(), begin, end, D, hd, out.data(), scratch, weights);
+    if (!st.ok()) {  // only a CPU whose oneDNN has no bf16 at all may refuse
+      MESSAGE("oneDNN refused bf16: " << st.message());
+      CHECK(!OneDnnHasNativeBF16());
+      return;
+    }
+    double worst = 0, bound = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (i >= begin && i < end) continue;
+      for (size_t c = 0; c < D; ++c) CHECK(out[i * D + c] == -9.0f);
+    }
+    // float64 over the same bf16 inputs; each weight may be off by half a bf16 step (at most 2⁻⁸ of it), so
+    // an output by at most 2⁻⁸ · max |v| (plus f32 sums).
+    for (size_t i = begin; i < end; ++i) {
+      for (size_t h = 0; h < D / hd; ++h) {
+        std::vector<double> sc(end - begin);
+        double mx = -1e300, sum = 0, vmax = 0;
+        for (size_t j = begin; j < end; ++j) {
+          double dot = 0;
+          for (size_t d = 0; d < hd; ++d) {
+            dot += double(BF16ToF32(qkv_bf16[i * 3 * D + h * hd + d])) * BF16ToF32(qkv_bf16[j * 3 * D + D + h * hd + d]);
+          }
+          sc[j - begin] = dot / std::sqrt(double(hd));
+          mx = std::max(mx, sc[j - begin]);
+        }
+        for (auto& v : sc) sum += (v = std::exp(v - mx));
+        for (size_t d = 0; d < hd; ++d) {
+          double o = 0;
+          for (size_t j = begin; j < end; ++j) {
+            const double v = BF16ToF32(qkv_bf16[j * 3 * D + 2 * D + h * hd + d]);
+            o += sc[j - begin] / sum * v;
+            vmax = std::max(vmax, std::fabs(v));
+          }
+          worst = std::max(worst, std::fabs(o - out[i * D + h * hd + d]));
+        }
+        bound = std::max(bound, std::ldexp(vmax, -8) + 1e-5);
+      }
+    }
+    MESSAGE("bf16 attention [" << begin << ", " << end << ") vs float64 on the same inputs: worst " << worst
+                               << " (bound " << bound << ")");
+    CHECK(worst <= bound);
+    CHECK(worst > 0);  // the weights were rounded: not the f32 path
+  }
 }
 
 }  // namespace

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <hwy/targets.h>
 
+#include "io/dtype.h"
 #include "simd/kernels.h"
 #include "tests/simd/for_each_target.h"
 #include "tests/test_util.h"
@@ -119,6 +121,45 @@ TEST_CASE("RmsNorm, RotateHalf, SoftmaxInPlace, SiluMul match scalar") {
     CHECK(rope < 1e-6);
     CHECK(soft < 1e-5);
     CHECK(silu < 1e-5);
+  });
+}
+
+TEST_CASE("NarrowToBF16 rounds like the scalar twin, bit for bit; SoftmaxToBF16 is the softmax rounded") {
+  ForEachTarget([](const std::string& target) {
+    size_t ties = 0, soft_off = 0;
+    for (size_t n : kSizes) {
+      auto x = RandomFloats(n, 14);
+      // Exact ties (low 16 bits 0x8000), both parities, and values that round up into the next binade.
+      for (size_t i = 0; i < n; i += 3) {
+        uint32_t u;
+        std::memcpy(&u, &x[i], sizeof u);
+        u = (u & 0xffff0000u) | (i % 2 ? 0x8000u : 0xffffu);
+        std::memcpy(&x[i], &u, sizeof u);
+        ties += i % 2;
+      }
+      std::vector<uint16_t> got(n, 1), want(n, 2);
+      NarrowToBF16(x.data(), n, got.data());
+      scalar::NarrowToBF16(x.data(), n, want.data());
+      CHECK(got == want);
+      for (size_t i = 0; i < n; ++i) {  // and the result is the nearest bf16
+        const float back = BF16ToF32(got[i]);
+        CHECK(std::fabs(back - x[i]) <= std::ldexp(std::fabs(x[i]), -8));
+      }
+
+      auto logits = RandomFloats(n, 15);
+      for (auto& v : logits) v *= 30.0f;
+      auto lref = logits;
+      std::vector<uint16_t> p(n), pref(n);
+      SoftmaxToBF16(logits.data(), n, 0.7f, p.data());
+      scalar::SoftmaxInPlace(lref.data(), n, 0.7f);
+      for (size_t i = 0; i < n; ++i) {  // within half a bf16 step (and the f32 kernels' 1e-5) of the f32 softmax
+        const double err = std::fabs(BF16ToF32(p[i]) - lref[i]);
+        if (err > 1.01 * std::ldexp(std::fabs(lref[i]), -8) + 1e-30) ++soft_off;
+      }
+    }
+    MESSAGE(target << ": " << ties << " exact ties rounded; softmax weights off by more than half a bf16 step: " << soft_off);
+    CHECK(ties > 0);
+    CHECK(soft_off == 0);
   });
 }
 
