@@ -201,8 +201,8 @@ def summarize(results, has_llama, read_bw_yardstick):
                 l["decode_short_bw_ratio"] = (l["decode_short_tps"] * read_bw_yardstick["llama_bytes_per_token"]
                                               / g["read_bandwidth"])
         for key in set(g) | set(l):
-            if key.endswith("_tokens") or key in ("weight_bytes_per_token", "gemm_peak_gflop_per_s",
-                                                  "decode_ratio_to_read_bandwidth") or key.endswith("_note"):
+            if key.endswith("_tokens") or key in ("weight_bytes_per_token", "decode_ratio_to_read_bandwidth") \
+                    or key.endswith("_note") or key.endswith("_gflop_per_s"):
                 continue
             f = per_figure.setdefault(key, {"glmv": [], "llama.cpp": [], "ratio": []})
             if key in g:

@@ -78,7 +78,12 @@ class Glmv:
             if j.get("bench") == "vision_encode":
                 out[f"encode_{j['image']}_s"] = j["seconds"]
                 out[f"encode_{j['image']}_tokens"] = j["tokens"]
-                out["gemm_peak_gflop_per_s"] = j["gemm_peak_gflop_per_s"]
+                out[f"encode_{j['image']}_gflop_per_s"] = j["gflop_per_s"]
+                out[f"encode_{j['image']}_arithmetic_note"] = j["arithmetic"]
+                out["f32_gemm_peak_gflop_per_s"] = j["f32_gemm_peak_gflop_per_s"]
+                out["bf16_gemm_peak_gflop_per_s"] = j["bf16_gemm_peak_gflop_per_s"]
+                for part in ("linear", "attention", "other"):
+                    out[f"encode_{j['image']}_share_{part}_note"] = j[f"share_{part}"]
         return out
 
 

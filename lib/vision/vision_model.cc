@@ -184,12 +184,14 @@ void VisionModel::EncodeStage(VisionEncoding& e, LinearContext& cx, VisionTrace*
     e.sin.resize(n * half);
     for (size_t s = 0; s + 1 < e.starts.size(); ++s) {
       const auto [h, w] = e.segment_hw[s];
-      for (size_t i = e.starts[s]; i < e.starts[s + 1]; ++i) {
+      const size_t first = e.starts[s];
+      ForRows(e.starts[s + 1] - first, [&](size_t r) {
+        const size_t i = first + r;
         AddInterpolatedPosEmbed(w_.pos_embed.data, S, static_cast<int64_t>(D), h, w, e.rc[2 * i], e.rc[2 * i + 1],
                                 z.data() + i * D);
         VisionRopeAngles(static_cast<int64_t>(hd), kVisionRopeTheta, e.rc[2 * i], e.rc[2 * i + 1],
                          e.cos.data() + i * half, e.sin.data() + i * half);
-      }
+      });
     }
     if (trace) {
       trace->position_ids = e.rc;
