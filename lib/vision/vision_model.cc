@@ -20,6 +20,13 @@ double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// Adds the wall time of its scope to `total` (VisionTimes).
+struct AddSeconds {
+  double& total;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  ~AddSeconds() { total += Seconds(start); }
+};
+
 // fn(i) for every row i in [0, n), the rows split across threads.
 template <typename Fn>
 void ForRows(size_t n, Fn&& fn) {
@@ -72,44 +79,48 @@ void VisionModel::Block(LinearContext& cx, const VisionBlockWeights& b, VisionEn
   e.normed.resize(n * D), e.qkv.resize(n * 3 * D), e.attn.resize(n * D), e.delta.resize(n * D);
   std::vector<float>&a = e.normed, &qkv = e.qkv, &attn = e.attn, &delta = e.delta;
   ForRows(n, [&](size_t i) { simd::RmsNorm(z + i * D, b.norm1.data, eps, a.data() + i * D, D); });
-  auto t = std::chrono::steady_clock::now();
-  Linear(cx, b.qkv, config_.attention_bias ? &b.qkv_bias : nullptr, a.data(), n, qkv.data(), {}, math_);
-  e.times.linear += Seconds(t);
+  {
+    AddSeconds timed{e.times.linear};
+    Linear(cx, b.qkv, config_.attention_bias ? &b.qkv_bias : nullptr, a.data(), n, qkv.data(), {}, math_);
+  }
   ForRows(n, [&](size_t i) {  // 2-D rope on every q and k head, over the whole head
     for (size_t h = 0; h < D / hd; ++h) {
       simd::RotateHalf(qkv.data() + i * 3 * D + h * hd, e.cos.data() + i * half, e.sin.data() + i * half, half);
       simd::RotateHalf(qkv.data() + i * 3 * D + D + h * hd, e.cos.data() + i * half, e.sin.data() + i * half, half);
     }
   });
-  t = std::chrono::steady_clock::now();
-  bool done = false;
-  if (math_ == BF16Math::kBF16) {
-    // q, k and v rounded to bf16 once, then the softmax weights of each query block after them.
-    std::vector<uint16_t>& qkv_bf16 = e.qkv_bf16;
-    qkv_bf16.resize(n * 3 * D);
-    ForRows(n, [&](size_t i) { simd::NarrowToBF16(qkv.data() + i * 3 * D, 3 * D, qkv_bf16.data() + i * 3 * D); });
-    done = true;
-    for (size_t s = 0; done && s + 1 < e.starts.size(); ++s) {
-      done = VisionSegmentAttentionBF16(cx.onednn, qkv_bf16.data(), e.starts[s], e.starts[s + 1], D, hd, attn.data(),
-                                        e.scratch, e.scratch_bf16).ok();
+  {
+    AddSeconds timed{e.times.attention};
+    bool done = false;
+    if (math_ == BF16Math::kBF16) {
+      // q, k and v rounded to bf16 once, then the softmax weights of each query block after them.
+      std::vector<uint16_t>& qkv_bf16 = e.qkv_bf16;
+      qkv_bf16.resize(n * 3 * D);
+      ForRows(n, [&](size_t i) { simd::NarrowToBF16(qkv.data() + i * 3 * D, 3 * D, qkv_bf16.data() + i * 3 * D); });
+      done = true;
+      for (size_t s = 0; done && s + 1 < e.starts.size(); ++s) {
+        done = VisionSegmentAttentionBF16(cx.onednn, qkv_bf16.data(), e.starts[s], e.starts[s + 1], D, hd, attn.data(),
+                                          e.scratch, e.scratch_bf16).ok();
+      }
+    }
+    if (!done) {  // f32 arithmetic, or oneDNN refused bf16
+      for (size_t s = 0; s + 1 < e.starts.size(); ++s) {
+        VisionSegmentAttention(cx.onednn, qkv.data(), e.starts[s], e.starts[s + 1], D, hd, attn.data(), e.scratch);
+      }
     }
   }
-  if (!done) {  // f32 arithmetic, or oneDNN refused bf16
-    for (size_t s = 0; s + 1 < e.starts.size(); ++s) {
-      VisionSegmentAttention(cx.onednn, qkv.data(), e.starts[s], e.starts[s + 1], D, hd, attn.data(), e.scratch);
-    }
+  {
+    AddSeconds timed{e.times.linear};
+    Linear(cx, b.proj, nullptr, attn.data(), n, delta.data(), {}, math_);
   }
-  e.times.attention += Seconds(t);
-  t = std::chrono::steady_clock::now();
-  Linear(cx, b.proj, nullptr, attn.data(), n, delta.data(), {}, math_);
-  e.times.linear += Seconds(t);
   ForRows(n, [&](size_t i) {
     for (size_t c = 0; c < D; ++c) z[i * D + c] += delta[i * D + c];
     simd::RmsNorm(z + i * D, b.norm2.data, eps, a.data() + i * D, D);
   });
-  t = std::chrono::steady_clock::now();
-  SwiGlu(cx, b.mlp, a.data(), n, delta.data(), e.scratch, {}, math_);
-  e.times.linear += Seconds(t);
+  {
+    AddSeconds timed{e.times.linear};
+    SwiGlu(cx, b.mlp, a.data(), n, delta.data(), e.scratch, {}, math_);
+  }
   ForRows(n, [&](size_t i) {
     for (size_t c = 0; c < D; ++c) z[i * D + c] += delta[i * D + c];
   });
@@ -171,9 +182,10 @@ void VisionModel::EncodeStage(VisionEncoding& e, LinearContext& cx, VisionTrace*
   } count_other{e.times, stage_start, counted};
   if (stage == 0) {  // patch embedding, its norm, the interpolated positions and the rope tables
     z.assign(n * D, 0.0f);
-    auto t = std::chrono::steady_clock::now();
-    Linear(cx, w_.patch_embed, &w_.patch_bias, e.pixels.data(), n, z.data(), {}, math_);
-    e.times.linear += Seconds(t);
+    {
+      AddSeconds timed{e.times.linear};
+      Linear(cx, w_.patch_embed, &w_.patch_bias, e.pixels.data(), n, z.data(), {}, math_);
+    }
     e.pixels = {};
     if (trace) trace->patch_embed = z;
     ForRows(n, [&](size_t i) { simd::RmsNorm(z.data() + i * D, w_.post_conv_norm.data, eps, z.data() + i * D, D); });
@@ -221,21 +233,22 @@ void VisionModel::EncodeStage(VisionEncoding& e, LinearContext& cx, VisionTrace*
         for (size_t ch = 0; ch < D; ++ch) dst[ch * mm] = src[ch];
       }
     });
-    const auto t = std::chrono::steady_clock::now();
+    AddSeconds timed{e.times.linear};
     Linear(cx, w_.downsample, &w_.downsample_bias, blocks.data(), tokens, down.data(), {}, math_);
-    e.times.linear += Seconds(t);
   }
   if (trace) trace->downsample = down;
-  auto t = std::chrono::steady_clock::now();
-  Linear(cx, w_.merger_proj, nullptr, down.data(), tokens, u.data(), {}, math_);
-  e.times.linear += Seconds(t);
+  {
+    AddSeconds timed{e.times.linear};
+    Linear(cx, w_.merger_proj, nullptr, down.data(), tokens, u.data(), {}, math_);
+  }
   ForRows(tokens, [&](size_t i) {
     simd::LayerNorm(u.data() + i * O, w_.merger_norm.data, w_.merger_norm_bias.data, kMergerLayerNormEps, u.data() + i * O, O);
     simd::GeluErfInPlace(u.data() + i * O, O);
   });
-  t = std::chrono::steady_clock::now();
-  SwiGlu(cx, w_.merger_mlp, u.data(), tokens, merged.data(), e.scratch, {}, math_);
-  e.times.linear += Seconds(t);
+  {
+    AddSeconds timed{e.times.linear};
+    SwiGlu(cx, w_.merger_mlp, u.data(), tokens, merged.data(), e.scratch, {}, math_);
+  }
   if (trace) trace->merged = merged;
   e.features = std::move(merged);
   // Free what a finished encode no longer needs (a 1024² image's hidden states are ~35 MB).
