@@ -133,28 +133,44 @@ GLMV_BF16_TARGET void PackWeightsNative(const float* p, size_t count, size_t lea
   }
 }
 
-// Sixteen output lanes of every query of a full block stay in registers while the tile's value pairs stream
-// past once.
+// Thirty-two output lanes (two vectors) of every query of a full block stay in registers while the tile's value
+// pairs stream past once: each weight broadcast feeds two dot products, so broadcasts no longer match the dot
+// products one for one. Every lane is still one chain over the pairs in order (the same bits as one vector).
 GLMV_BF16_TARGET void AccumulateNativeBlock(const uint32_t (*w)[kBF16TilePairs], size_t pair_count, const float* corr,
                                             const uint32_t* vp, size_t hd, float* const* out, const PrefetchRun& next) {
-  const size_t per_step = next.p ? PrefetchLinesPerStep(next, (hd + 15) / 16 * pair_count) : 0;
+  constexpr size_t V = 2;
+  const size_t passes = (hd + 16 * V - 1) / (16 * V);
+  const size_t per_step = next.p ? PrefetchLinesPerStep(next, passes * pair_count) : 0;
   size_t step = 0;
-  for (size_t e = 0; e < hd; e += 16) {
-    const __mmask16 live = FirstLanes(hd - e);
-    __m512 lo[kHalf], hi[kHalf];
-    for (size_t b = 0; b < kHalf; ++b) {
-      lo[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[b] + e), _mm512_set1_ps(corr[b]));
-      hi[b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live, out[kHalf + b] + e), _mm512_set1_ps(corr[kHalf + b]));
+  for (size_t e = 0; e < hd; e += 16 * V) {
+    __mmask16 live[V];  // a vector past head_dim has no live lanes: masked loads of it read nothing
+    for (size_t c = 0; c < V; ++c) live[c] = FirstLanes(hd > e + 16 * c ? hd - e - 16 * c : 0);
+    __m512 lo[V][kHalf], hi[V][kHalf];
+    for (size_t c = 0; c < V; ++c) {
+      for (size_t b = 0; b < kHalf; ++b) {
+        lo[c][b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live[c], out[b] + e + 16 * c), _mm512_set1_ps(corr[b]));
+        hi[c][b] = _mm512_mul_ps(_mm512_maskz_loadu_ps(live[c], out[kHalf + b] + e + 16 * c),
+                                 _mm512_set1_ps(corr[kHalf + b]));
+      }
     }
     for (size_t i = 0; i < pair_count; ++i, ++step) {
       if (per_step) PrefetchLines(next, step * per_step, per_step);
-      const __m512i v = _mm512_maskz_loadu_epi32(live, vp + i * hd + e);
-      for (size_t b = 0; b < kHalf; ++b) lo[b] = Dot(lo[b], _mm512_set1_epi32(static_cast<int>(w[b][i])), v);
-      for (size_t b = 0; b < kHalf; ++b) hi[b] = Dot(hi[b], _mm512_set1_epi32(static_cast<int>(w[kHalf + b][i])), v);
+      __m512i v[V];
+      for (size_t c = 0; c < V; ++c) v[c] = _mm512_maskz_loadu_epi32(live[c], vp + i * hd + e + 16 * c);
+      for (size_t b = 0; b < kHalf; ++b) {
+        const __m512i wb = _mm512_set1_epi32(static_cast<int>(w[b][i]));
+        for (size_t c = 0; c < V; ++c) lo[c][b] = Dot(lo[c][b], wb, v[c]);
+      }
+      for (size_t b = 0; b < kHalf; ++b) {
+        const __m512i wb = _mm512_set1_epi32(static_cast<int>(w[kHalf + b][i]));
+        for (size_t c = 0; c < V; ++c) hi[c][b] = Dot(hi[c][b], wb, v[c]);
+      }
     }
-    for (size_t b = 0; b < kHalf; ++b) {
-      _mm512_mask_storeu_ps(out[b] + e, live, lo[b]);
-      _mm512_mask_storeu_ps(out[kHalf + b] + e, live, hi[b]);
+    for (size_t c = 0; c < V; ++c) {
+      for (size_t b = 0; b < kHalf; ++b) {
+        _mm512_mask_storeu_ps(out[b] + e + 16 * c, live[c], lo[c][b]);
+        _mm512_mask_storeu_ps(out[kHalf + b] + e + 16 * c, live[c], hi[c][b]);
+      }
     }
   }
 }
