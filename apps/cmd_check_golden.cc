@@ -12,7 +12,7 @@
 
 namespace glmv::app {
 namespace {
-const std::vector<OptionSpec> kOptions = {
+const std::vector<OptionSpec> kCheckGoldenOptions = {
     {"--verbose", "-v", false, "print the error of every compared tensor to stderr"},
     {"--model", "-m", true, "MODEL  run this model (.glmv file or directory) instead of the set's own"},
     {"--max-kl", "", true, "X  PASS rule for quantized models: mean KL per case ≤ X (default 1e-3)"},
@@ -29,7 +29,7 @@ const std::vector<OptionSpec> kOptions = {
 }  // namespace
 
 int RunCheckGolden(int argc, char** argv) {
-  auto args = Args::Parse(kOptions, argc, argv, 2);
+  auto args = Args::Parse(kCheckGoldenOptions, argc, argv, 2);
   if (!args.ok()) {
     fmt::print(stderr, "glmv check-golden: {}\n", args.status().message());
     return 2;
@@ -54,7 +54,7 @@ int RunCheckGolden(int argc, char** argv) {
                "and prints kl_mean_ref_routing, the KL of the quantized arithmetic alone; --routing reference\n"
                "judges by it.\n"
                "A preprocessing set (golden/preprocess) runs our image preprocessing on its files instead.\n\n{}",
-               kGoldenTolerance, OptionsHelp(kOptions));
+               kGoldenTolerance, OptionsHelp(kCheckGoldenOptions));
     return args->Has("--help") ? 0 : 2;
   }
   auto threads = args->GetInt("--threads", 0);

@@ -21,7 +21,7 @@
 namespace glmv::app {
 namespace {
 
-const std::vector<OptionSpec> kOptions = {
+const std::vector<OptionSpec> kCompareOptions = {
     {"--prompt-ids", "", true, "IDS  the prompt as comma-separated token ids"},
     {"--random", "", true, "N  a prompt of N pseudo-random token ids instead (default 64)"},
     {"--seed", "", true, "S  seed of the random prompt (default 0)"},
@@ -31,7 +31,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--help", "-h", false, "show this help"},
 };
 
-constexpr const char* kHelp =
+constexpr const char* kCompareHelp =
     "usage: glmv compare BASE MODEL [--prompt-ids IDS | --random N] [-n K]\n\n"
     "Runs one prompt through BASE (e.g. the Hugging Face directory) and MODEL (e.g. its `glmv convert`\n"
     "output), one model at a time, and prints\n"
@@ -90,12 +90,12 @@ std::string Join(const std::vector<int64_t>& ids) {
 }  // namespace
 
 int RunCompare(int argc, char** argv) {
-  auto args = Args::Parse(kOptions, argc, argv, 2);
+  auto args = Args::Parse(kCompareOptions, argc, argv, 2);
   const bool help = args.ok() && args->Has("--help");
   if (!args.ok() || help || args->positional().size() != 2) {
     if (!args.ok()) fmt::print(stderr, "glmv compare: {}\n", args.status().message());
     else if (!help) fmt::print(stderr, "glmv compare: BASE and MODEL expected\n");
-    fmt::print(help ? stdout : stderr, "{}Options:\n{}", kHelp, OptionsHelp(kOptions));
+    fmt::print(help ? stdout : stderr, "{}Options:\n{}", kCompareHelp, OptionsHelp(kCompareOptions));
     return help ? 0 : 2;
   }
   auto fail = [](const Status& s) {

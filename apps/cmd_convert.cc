@@ -21,7 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<OptionSpec> kOptions = {
+const std::vector<OptionSpec> kConvertOptions = {
     {"--out", "-o", true, "FILE  the model file to write (e.g. model.glmv)"},
     {"--recipe", "-r", true, "mixed|q8|q4|float  which tensors get int4 / int8 (default mixed; see above)"},
     {"--quantizer", "", true, "search|rtn  search each group's scale (default) or plain round-to-nearest "
@@ -36,7 +36,7 @@ const std::vector<OptionSpec> kOptions = {
     {"--help", "-h", false, "show this help"},
 };
 
-constexpr const char* kHelp =
+constexpr const char* kConvertHelp =
     "usage: glmv convert HF_DIR -o MODEL.glmv [--recipe mixed|q8|q4|float] [--quantizer search|rtn]\n\n"
     "Converts a Hugging Face GLM-V model directory (config.json, safetensors shards, tokenizer and\n"
     "processor files) into one .glmv file that glmv loads by mapping it: no copy, no repacking.\n\n"
@@ -105,13 +105,13 @@ void PrintSummary(const ConvertReport& report, bool verbose) {
 }  // namespace
 
 int RunConvert(int argc, char** argv) {
-  auto args = Args::Parse(kOptions, argc, argv, 2);
+  auto args = Args::Parse(kConvertOptions, argc, argv, 2);
   const bool help = args.ok() && args->Has("--help");
   if (!args.ok() || help || args->positional().size() != 1 || !args->Has("--out")) {
     if (!args.ok()) fmt::print(stderr, "glmv convert: {}\n", args.status().message());
     else if (!help && args->positional().size() > 1) fmt::print(stderr, "glmv convert: one HF_DIR only, got '{}' too\n", args->positional()[1]);
     else if (!help) fmt::print(stderr, "glmv convert: HF_DIR and -o FILE are required\n");
-    fmt::print(help ? stdout : stderr, "{}Options:\n{}", kHelp, OptionsHelp(kOptions));
+    fmt::print(help ? stdout : stderr, "{}Options:\n{}", kConvertHelp, OptionsHelp(kConvertOptions));
     return help ? 0 : 2;
   }
   auto fail = [](const Status& s) {

@@ -16,13 +16,13 @@
 namespace glmv::app {
 namespace {
 
-const std::vector<OptionSpec> kOptions = {
+const std::vector<OptionSpec> kInspectOptions = {
     {"--summary", "-s", false, "header, config and totals only (no per-tensor lines)"},
     {"--metadata", "", true, "KEY  print one metadata entry verbatim (e.g. config.json, glmv.recipe) and exit"},
     {"--help", "-h", false, "show this help"},
 };
 
-constexpr const char* kHelp =
+constexpr const char* kInspectHelp =
     "usage: glmv inspect MODEL.glmv [--summary] [--metadata KEY]\n\n"
     "Prints a .glmv model file's header, the model config, the conversion recipe and source, the\n"
     "metadata entries, one line per tensor (dtype, shape, bytes, expert unit) and the totals by component.\n"
@@ -73,12 +73,12 @@ void PrintConfig(const std::map<std::string, std::string>& meta) {
 }  // namespace
 
 int RunInspect(int argc, char** argv) {
-  auto args = Args::Parse(kOptions, argc, argv, 2);
+  auto args = Args::Parse(kInspectOptions, argc, argv, 2);
   const bool help = args.ok() && args->Has("--help");
   if (!args.ok() || help || args->positional().size() != 1) {
     if (!args.ok()) fmt::print(stderr, "glmv inspect: {}\n", args.status().message());
     else if (!help) fmt::print(stderr, "glmv inspect: one model file expected\n");
-    fmt::print(help ? stdout : stderr, "{}Options:\n{}", kHelp, OptionsHelp(kOptions));
+    fmt::print(help ? stdout : stderr, "{}Options:\n{}", kInspectHelp, OptionsHelp(kInspectOptions));
     return help ? 0 : 2;
   }
   const std::string path = args->positional()[0];

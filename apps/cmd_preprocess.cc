@@ -31,7 +31,7 @@ std::vector<OptionSpec> PreprocessOptions() {
   return spec;
 }
 
-constexpr const char* kHelp =
+constexpr const char* kPreprocessHelp =
     "usage: glmv preprocess --input FILE --out DIR [options]\n"
     "       glmv preprocess --image F | --video F | --pdf F --out DIR [options]\n\n"
     "Decodes and preprocesses one image, video or PDF exactly as the model's processors do and writes what\n"
@@ -48,7 +48,7 @@ constexpr const char* kHelp =
     "Prints one line: frames or pages, the grid and the visual tokens. Limits on hostile files: see the\n"
     "--max-* flags and --decode-time-limit below; a file over a limit is an error naming the flag.\n\n{}";
 
-int Fail(const Status& s) {
+int FailPreprocess(const Status& s) {
   fmt::print(stderr, "glmv preprocess: {}\n", s.message());
   return 1;
 }
@@ -79,20 +79,20 @@ Result<std::string> Preprocess(const Args& args, const MediaFiles& media, const 
 int RunPreprocess(int argc, char** argv) {
   const auto spec = PreprocessOptions();
   auto args = Args::Parse(spec, argc, argv, 2);
-  if (!args.ok()) return Fail(args.status());
+  if (!args.ok()) return FailPreprocess(args.status());
   if (args->Has("--help")) {
-    fmt::print(fmt::runtime(kHelp), OptionsHelp(spec));
+    fmt::print(fmt::runtime(kPreprocessHelp), OptionsHelp(spec));
     return 0;
   }
   auto limits = InputLimitsFromArgs(*args);
-  if (!limits.ok()) return Fail(limits.status());
+  if (!limits.ok()) return FailPreprocess(limits.status());
   auto media = CollectMediaFiles(*args);
-  if (!media.ok()) return Fail(media.status());
+  if (!media.ok()) return FailPreprocess(media.status());
   const size_t inputs = media->images.size() + !media->video.empty() + !media->pdf.empty();
-  if (inputs != 1) return Fail(Status::Error("give exactly one input: --input, --image, --video or --pdf"));
-  if (!args->Has("--out")) return Fail(Status::Error("missing --out DIR"));
+  if (inputs != 1) return FailPreprocess(Status::Error("give exactly one input: --input, --image, --video or --pdf"));
+  if (!args->Has("--out")) return FailPreprocess(Status::Error("missing --out DIR"));
   auto line = Preprocess(*args, *media, *limits, args->Get("--out"));
-  if (!line.ok()) return Fail(Explain(*limits, line.status()));
+  if (!line.ok()) return FailPreprocess(Explain(*limits, line.status()));
   fmt::print("{}\n", *line);
   return 0;
 }

@@ -13,7 +13,7 @@
 namespace glmv::app {
 namespace {
 
-const std::vector<OptionSpec> kOptions = {
+const std::vector<OptionSpec> kTokenizeOptions = {
     {"--model", "-m", true, "DIR  directory with tokenizer.json, or tokenizer.model + tokenizer_config.json"},
     {"--help", "-h", false, "show this help"},
 };
@@ -25,14 +25,14 @@ std::string ReadStdin() {
 }  // namespace
 
 int RunTokenize(int argc, char** argv) {
-  auto args = Args::Parse(kOptions, argc, argv, 2);
+  auto args = Args::Parse(kTokenizeOptions, argc, argv, 2);
   if (!args.ok() || args->Has("--help") || !args->Has("--model") || args->positional().size() > 1) {
     if (!args.ok()) fmt::print(stderr, "glmv tokenize: {}\n", args.status().message());
     fmt::print(args.ok() && args->Has("--help") ? stdout : stderr,
                "usage: glmv tokenize -m DIR [TEXT]\n\nPrints the token ids of TEXT (or of standard input when TEXT is\n"
                "absent) on one line, space-separated. Special tokens written in the text ([gMASK], <|user|>, ...)\n"
                "become their ids. No chat template is applied.\n\n{}",
-               OptionsHelp(kOptions));
+               OptionsHelp(kTokenizeOptions));
     return args.ok() && args->Has("--help") ? 0 : 2;
   }
   auto tok = Tokenizer::LoadFromDir(args->Get("--model"));
@@ -49,13 +49,13 @@ int RunTokenize(int argc, char** argv) {
 }
 
 int RunDetokenize(int argc, char** argv) {
-  auto args = Args::Parse(kOptions, argc, argv, 2);
+  auto args = Args::Parse(kTokenizeOptions, argc, argv, 2);
   if (!args.ok() || args->Has("--help") || !args->Has("--model")) {
     if (!args.ok()) fmt::print(stderr, "glmv detokenize: {}\n", args.status().message());
     fmt::print(args.ok() && args->Has("--help") ? stdout : stderr,
                "usage: glmv detokenize -m DIR [IDS...]\n\nPrints the text of token ids given as arguments or on\n"
                "standard input, separated by spaces or commas.\n\n{}",
-               OptionsHelp(kOptions));
+               OptionsHelp(kTokenizeOptions));
     return args.ok() && args->Has("--help") ? 0 : 2;
   }
   auto tok = Tokenizer::LoadFromDir(args->Get("--model"));

@@ -27,11 +27,15 @@ run_suite() {  # name, build dir, meson setup options...
   return "$rc"
 }
 
-run_suite "release build" build-test --buildtype=release || status=1
+# Unity builds (-Dunity=on: meson compiles a target's sources four to a file) parse the heavy headers (json,
+# fmt, httplib, doctest) once per four files instead of once per file; targets that cannot take it say
+# unity=off in their meson.build (Highway's foreach_target files in simd/, engine_batch's tests).
+unity=-Dunity=on
+run_suite "release build" build-test --buildtype=release "$unity" || status=1
 # UBSan findings abort the test (no recovery), so they fail it; ASan does by default. -O1 and line tables
 # only (-g1) keep reports readable and build it in under half the time of -O2 -g (matmul_quant.cc:
 # 50 s against 111 s of CPU), which CI's 2 cores feel most.
-run_suite "ASan + UBSan build" build-asan -Doptimization=1 -Ddebug=false -Db_ndebug=false -Db_sanitize=address,undefined \
+run_suite "ASan + UBSan build" build-asan "$unity" -Doptimization=1 -Ddebug=false -Db_ndebug=false -Db_sanitize=address,undefined \
   -Db_lundef=false -Dbenchmarks=false "-Dcpp_args=-fno-sanitize-recover=all -g1" "-Dc_args=-g1" || status=1
 
 # The failed tests again, last, where a log cut to its tail still shows them (python3 is CI's own).

@@ -14,7 +14,7 @@ namespace {
 
 using State = CacheSlot::State;
 
-constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+constexpr uintptr_t kArenaHugePage = uintptr_t{2} << 20;
 
 double Seconds() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -92,12 +92,12 @@ Result<std::unique_ptr<CachedExperts>> CachedExperts::Create(const ModelFile& fi
   // 2 MiB-aligned and asking for transparent huge pages: the expert GEMMs stream a slot's megabytes, and with
   // 4 KiB pages their TLB misses cost as much as the reads (the mapped file gets huge pages the same way).
   // Slots need not be aligned themselves: every aligned 2 MiB of the arena holds slot bytes.
-  void* p = mmap(nullptr, c->arena_bytes_ + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p = mmap(nullptr, c->arena_bytes_ + kArenaHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p != MAP_FAILED) {
     const uintptr_t at = reinterpret_cast<uintptr_t>(p);
-    const uintptr_t aligned = (at + kHugePage - 1) / kHugePage * kHugePage;
+    const uintptr_t aligned = (at + kArenaHugePage - 1) / kArenaHugePage * kArenaHugePage;
     if (aligned > at) munmap(p, aligned - at);
-    if (kHugePage - (aligned - at) > 0) munmap(reinterpret_cast<void*>(aligned + c->arena_bytes_), kHugePage - (aligned - at));
+    if (kArenaHugePage - (aligned - at) > 0) munmap(reinterpret_cast<void*>(aligned + c->arena_bytes_), kArenaHugePage - (aligned - at));
     p = reinterpret_cast<void*>(aligned);
     madvise(p, c->arena_bytes_, MADV_HUGEPAGE);  // a hint: without transparent huge pages the cache still works
   }

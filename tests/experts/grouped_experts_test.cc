@@ -190,7 +190,7 @@ TEST_CASE("PredictExperts applied to a layer's own MLP input is exactly that lay
   }
 }
 
-size_t SlotBytes(const ModelFile& file) {
+size_t GroupSlotBytes(const ModelFile& file) {
   size_t most = 0;
   for (const auto& u : file.units()) most = std::max(most, (u.bytes.size() + 4095) / 4096 * 4096);
   return most;
@@ -201,7 +201,7 @@ TEST_CASE("the cache's max_held keeps a quarter of the slots for reads ahead; pr
   const Tiny t = LoadTiny(test::WriteTinySynthGlmv(dir));
   const ModelFile& file = *t.model->storage().checkpoint->model_file();
   CachedExpertsOptions o;
-  o.budget_bytes = 8 * SlotBytes(file);
+  o.budget_bytes = 8 * GroupSlotBytes(file);
   auto cache = CachedExperts::Create(file, t.per_layer, o);
   REQUIRE(cache.ok());
   CHECK((*cache)->max_held() == 6);
@@ -212,11 +212,11 @@ TEST_CASE("the cache's max_held keeps a quarter of the slots for reads ahead; pr
   CHECK((*quiet)->max_held() == 8);
   CHECK(!(*quiet)->wants_prefetch());
   o.prefetch = true;
-  o.budget_bytes = 2 * SlotBytes(file);
+  o.budget_bytes = 2 * GroupSlotBytes(file);
   auto two = CachedExperts::Create(file, t.per_layer, o);
   REQUIRE(two.ok());
   CHECK((*two)->max_held() == 2);
-  o.budget_bytes = SlotBytes(file);
+  o.budget_bytes = GroupSlotBytes(file);
   auto one = CachedExperts::Create(file, t.per_layer, o);
   REQUIRE(one.ok());
   CHECK((*one)->max_held() == 1);

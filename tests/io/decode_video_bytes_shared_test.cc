@@ -20,12 +20,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path VideoDir() { return test::SharedDir() / "media" / "video"; }
+fs::path BytesVideoDir() { return test::SharedDir() / "media" / "video"; }
 
 std::vector<fs::path> MediaVideos() {
-  REQUIRE_MESSAGE(fs::exists(VideoDir()), VideoDir().string() << " is missing from ../shared");
+  REQUIRE_MESSAGE(fs::exists(BytesVideoDir()), BytesVideoDir().string() << " is missing from ../shared");
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(VideoDir())) {
+  for (const auto& entry : fs::directory_iterator(BytesVideoDir())) {
     if (entry.is_regular_file()) files.push_back(entry.path());
   }
   std::sort(files.begin(), files.end());
@@ -113,7 +113,7 @@ TEST_CASE("video bytes: LoadVideoBytes preprocesses exactly as LoadVideoFile") {
   options.max_frames = 8;
   for (const char* name : {"techslides-small.mp4", "wikimedia-Shepard_Calais_1906-theora.ogv"}) {
     CAPTURE(name);
-    const fs::path path = VideoDir() / name;
+    const fs::path path = BytesVideoDir() / name;
     REQUIRE(fs::exists(path));
     const std::vector<uint8_t> bytes = test::ReadBytes(path);
     auto file = LoadVideoFile(path.string(), options, config);
@@ -135,7 +135,7 @@ TEST_CASE("video bytes: LoadVideoBytes preprocesses exactly as LoadVideoFile") {
 }
 
 TEST_CASE("video bytes: cut-off and garbage bytes are errors naming the bytes, never a crash") {
-  const std::vector<uint8_t> mp4 = test::ReadBytes(VideoDir() / "techslides-small.mp4");
+  const std::vector<uint8_t> mp4 = test::ReadBytes(BytesVideoDir() / "techslides-small.mp4");
   REQUIRE(mp4.size() > 100000);
   // MP4 states its track's length, so every cut must fail (as the file reader's tests require of files).
   for (size_t cut : {size_t{1}, size_t{8}, size_t{300}, size_t{4096}, mp4.size() / 3, mp4.size() / 2,

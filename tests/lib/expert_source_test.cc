@@ -14,7 +14,7 @@
 namespace glmv {
 namespace {
 
-const auto kTiny = test::DataDir() / "tiny-glm4v-moe";
+const auto kTinyDir = test::DataDir() / "tiny-glm4v-moe";
 
 class CountingExperts : public ExpertSource {
  public:
@@ -43,10 +43,10 @@ class CountingExperts : public ExpertSource {
 };
 
 TEST_CASE("routed experts come only through the ExpertSource, each acquired once per layer and released") {
-  auto m = TextModel::Load(kTiny.string());
+  auto m = TextModel::Load(kTinyDir.string());
   REQUIRE(m.ok());
   const TextModel& model = **m;
-  auto npy = ReadNpy((kTiny / "case1_text__input_ids.npy").string());
+  auto npy = ReadNpy((kTinyDir / "case1_text__input_ids.npy").string());
   REQUIRE(npy.ok());
   const auto ids = npy->ToInt64();
   const size_t n = ids.size(), H = static_cast<size_t>(model.config().hidden_size);
@@ -88,7 +88,7 @@ TEST_CASE("routed experts come only through the ExpertSource, each acquired once
 }
 
 TEST_CASE("experts copied into RAM give the mapped experts' logits, and a float model's experts are refused") {
-  auto m = TextModel::Load(kTiny.string());
+  auto m = TextModel::Load(kTinyDir.string());
   REQUIRE(m.ok());
   std::vector<std::span<const MlpWeights>> per_layer;
   for (const auto& L : (*m)->weights().layers) per_layer.emplace_back(L.experts);

@@ -17,7 +17,7 @@ namespace glmv {
 namespace {
 
 using Json = nlohmann::ordered_json;
-const std::vector<int64_t> kEos = {280, 287, 289};  // tiny-glm4v-moe's config.json
+const std::vector<int64_t> kTinyEos = {280, 287, 289};  // tiny-glm4v-moe's config.json
 
 const Tokenizer& Tiny() {
   static const auto tok = Tokenizer::FromHfJson((test::DataDir() / "tiny-glm4v-moe" / "tokenizer.json").string());
@@ -27,7 +27,7 @@ const Tokenizer& Tiny() {
 
 std::shared_ptr<const TokenTrie> Trie(size_t vocab = 300) { return TokenTrie::FromTokenizer(Tiny(), vocab); }
 
-std::shared_ptr<const Grammar> Compile(const char* schema) {
+std::shared_ptr<const Grammar> CompileSchema(const char* schema) {
   auto g = CompileJsonSchema(Json::parse(schema));
   REQUIRE_MESSAGE(g.ok(), g.status().message());
   return std::move(g).value();
@@ -53,7 +53,7 @@ TEST_CASE("the trie holds the regular tokens' bytes; added tokens and ids past t
 // cheap per-id check and the brute force. Returns the answer's text when it ended by eos, else nullopt.
 std::optional<std::string> RandomWalk(const std::shared_ptr<const Grammar>& grammar, const std::shared_ptr<const TokenTrie>& trie,
                                       uint32_t seed, int max_steps) {
-  TokenConstraint c(grammar, trie, {kEos, std::nullopt});
+  TokenConstraint c(grammar, trie, {kTinyEos, std::nullopt});
   std::mt19937 rng(seed);
   std::string text;
   for (int step = 0; step < max_steps; ++step) {
@@ -64,7 +64,7 @@ std::optional<std::string> RandomWalk(const std::shared_ptr<const Grammar>& gram
     int wrong = 0, fast_wrong = 0;
     std::vector<int64_t> choices;
     for (int64_t id = 0; id < static_cast<int64_t>(trie->vocab()); ++id) {
-      const bool eos = std::find(kEos.begin(), kEos.end(), id) != kEos.end();
+      const bool eos = std::find(kTinyEos.begin(), kTinyEos.end(), id) != kTinyEos.end();
       const std::string& bytes = trie->bytes(id);
       const bool want = eos ? replay.Complete() : !bytes.empty() && replay.Accepts(bytes);
       wrong += TokenConstraint::IsSet(allowed, static_cast<size_t>(id)) != want;
@@ -76,7 +76,7 @@ std::optional<std::string> RandomWalk(const std::shared_ptr<const Grammar>& gram
     REQUIRE_FALSE(choices.empty());
     const int64_t id = choices[std::uniform_int_distribution<size_t>(0, choices.size() - 1)(rng)];
     REQUIRE(c.Accept(id));
-    if (std::find(kEos.begin(), kEos.end(), id) != kEos.end()) return text;
+    if (std::find(kTinyEos.begin(), kTinyEos.end(), id) != kTinyEos.end()) return text;
     text += trie->bytes(id);
   }
   return std::nullopt;
@@ -84,7 +84,7 @@ std::optional<std::string> RandomWalk(const std::shared_ptr<const Grammar>& gram
 
 TEST_CASE("the trie's mask equals a brute-force per-token mask, all along random answers") {
   const auto trie = Trie();
-  const auto answer = Compile(test::kAnswerSchema);
+  const auto answer = CompileSchema(test::kAnswerSchema);
   int ended = 0;
   for (uint32_t seed = 0; seed < 12; ++seed) {
     const auto text = RandomWalk(answer, trie, seed, 400);
@@ -95,7 +95,7 @@ TEST_CASE("the trie's mask equals a brute-force per-token mask, all along random
   }
   CHECK(ended >= 10);  // everything in the schema is bounded: a random walk ends
   // Free strings with UTF-8 and escapes, numbers, any JSON object: the walks need not end.
-  const auto strings = Compile(R"({"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},
+  const auto strings = CompileSchema(R"({"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},
     "o":{"type":"object"}},"required":["s","n"]})");
   for (uint32_t seed = 0; seed < 4; ++seed) RandomWalk(strings, trie, seed, 60);
   for (uint32_t seed = 0; seed < 4; ++seed) RandomWalk(JsonObjectGrammar(), trie, seed, 60);
@@ -103,7 +103,7 @@ TEST_CASE("the trie's mask equals a brute-force per-token mask, all along random
 
 TEST_CASE("eos only once the answer is complete; alone once nothing may follow") {
   const auto trie = Trie();
-  TokenConstraint c(Compile(R"({"const":"ab"})"), trie, {kEos, std::nullopt});
+  TokenConstraint c(CompileSchema(R"({"const":"ab"})"), trie, {kTinyEos, std::nullopt});
   CHECK_FALSE(c.Allows(280));
   CHECK_FALSE(TokenConstraint::IsSet(c.AllowedIds(), 280));
   CHECK(c.Allows(Id("\"")));
@@ -118,11 +118,11 @@ TEST_CASE("eos only once the answer is complete; alone once nothing may follow")
   std::vector<float> logits(310, 1.0f);
   c.Mask(logits);
   for (size_t id = 0; id < logits.size(); ++id) {
-    const bool eos = std::find(kEos.begin(), kEos.end(), static_cast<int64_t>(id)) != kEos.end();
+    const bool eos = std::find(kTinyEos.begin(), kTinyEos.end(), static_cast<int64_t>(id)) != kTinyEos.end();
     CHECK_MESSAGE(std::isfinite(logits[id]) == eos, id);
   }
   // An integer may be complete and still go on: digits and eos both.
-  TokenConstraint n(Compile(R"({"type":"integer"})"), trie, {kEos, std::nullopt});
+  TokenConstraint n(CompileSchema(R"({"type":"integer"})"), trie, {kTinyEos, std::nullopt});
   REQUIRE(n.Accept(Id("1")));
   CHECK(n.Complete());
   CHECK(n.Allows(280));
@@ -131,7 +131,7 @@ TEST_CASE("eos only once the answer is complete; alone once nothing may follow")
 }
 
 TEST_CASE("ids past the trie's vocabulary and ids without bytes are never allowed") {
-  TokenConstraint c(JsonObjectGrammar(), Trie(), {kEos, std::nullopt});
+  TokenConstraint c(JsonObjectGrammar(), Trie(), {kTinyEos, std::nullopt});
   std::vector<float> logits(320, 0.5f);
   c.Mask(logits);
   CHECK(std::isfinite(logits[Id("{")]));
@@ -146,7 +146,7 @@ TEST_CASE("armed after a token: before it everything is allowed and nothing adva
   const auto trie = Trie();
   const int64_t think_end = ThinkEndToken(Tiny()).value();
   CHECK(think_end == 295);
-  TokenConstraint c(Compile(test::kAnswerSchema), trie, {kEos, think_end});
+  TokenConstraint c(CompileSchema(test::kAnswerSchema), trie, {kTinyEos, think_end});
   CHECK_FALSE(c.armed());
   const GrammarMatcher::StateId start = c.matcher().state();
   for (int64_t id = 0; id < 300; ++id) CHECK(c.Allows(id));

@@ -10,7 +10,7 @@
 namespace glmv::app {
 namespace {
 
-GenerateResult Result(const std::string& text, FinishReason finish) {
+GenerateResult Generated(const std::string& text, FinishReason finish) {
   GenerateResult r;
   r.text = text;
   r.ids = {1, 2, 3};
@@ -23,7 +23,7 @@ TEST_CASE("glmv_boxes: each box in the model's 0-1000 grid and in pixels of each
   ChatTask task;
   task.image_sizes = {{1000, 500}, {640, 480}};
   const std::vector<GenerateResult> results = {
-      Result("The cat <|begin_of_box|>[[100, 200, 300, 400]]<|end_of_box|> and the dog "
+      Generated("The cat <|begin_of_box|>[[100, 200, 300, 400]]<|end_of_box|> and the dog "
              "<|begin_of_box|>[0,0,1000,1000]<|end_of_box|>.",
              FinishReason::kStop)};
   const auto j = CompletionJson({"chatcmpl-1", 0, "m"}, task, results, nullptr);
@@ -50,7 +50,7 @@ TEST_CASE("no box, no glmv_boxes; length and a full context finish as length") {
   ChatTask task;
   task.image_sizes = {{10, 10}};
   for (FinishReason f : {FinishReason::kLength, FinishReason::kContextFull}) {
-    const std::vector<GenerateResult> results = {Result("plain words", f)};
+    const std::vector<GenerateResult> results = {Generated("plain words", f)};
     const auto j = CompletionJson({"chatcmpl-2", 0, "m"}, task, results, nullptr);
     CHECK_FALSE(j["choices"][0]["message"].contains("glmv_boxes"));
     CHECK(j["choices"][0]["finish_reason"] == "length");
