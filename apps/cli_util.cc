@@ -5,11 +5,18 @@
 #include <csignal>
 #include <cstdio>
 
+#include <fmt/core.h>
+
 namespace glmv::app {
 namespace {
 std::atomic<bool> g_interrupted{false};
 void OnSignal(int) { g_interrupted.store(true); }
 }  // namespace
+
+int CommandFailed(const char* command, const Status& s) {
+  fmt::print(stderr, "glmv {}: {}\n", command, s.message());
+  return 1;
+}
 
 void InstallInterruptHandler() {
   struct sigaction sa {};

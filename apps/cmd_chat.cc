@@ -9,6 +9,7 @@
 #include <string>
 
 #include "apps/args.h"
+#include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/expert_cache_stats.h"
 #include "apps/generation_flags.h"
@@ -23,11 +24,6 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 void OnSigint(int) { g_interrupted.store(true); }
 
-int FailChat(const Status& s) {
-  fmt::print(stderr, "glmv chat: {}\n", s.message());
-  return 1;
-}
-
 constexpr const char* kChatHelp =
     "  /think     let the model reason before answering (default)\n"
     "  /nothink   answer directly\n"
@@ -41,7 +37,7 @@ int RunChat(int argc, char** argv) {
   std::vector<OptionSpec> spec = GenerationOptionSpecs();
   spec.push_back({"--help", "-h", false, "show this help"});
   auto args = Args::Parse(spec, argc, argv, 2);
-  if (!args.ok()) return FailChat(args.status());
+  if (!args.ok()) return CommandFailed("chat", args.status());
   if (args->Has("--help")) {
     fmt::print("usage: glmv chat -m MODEL [options]\n\nAn interactive conversation. Type a message and press "
                "Enter. Commands:\n{}\n--mem-budget SIZE streams a .glmv file's routed experts through an expert cache "
@@ -51,13 +47,15 @@ int RunChat(int argc, char** argv) {
     return 0;
   }
   auto flags = ReadGenerationFlags(*args, /*greedy_default=*/false);
-  if (!flags.ok()) return FailChat(flags.status());
+  if (!flags.ok()) return CommandFailed("chat", flags.status());
   GenerationFlags& f = *flags;
-  if (Status plan = ApplyMemoryPlan(f.model_dir, f.mem_budget, "chat", f.engine); !plan.ok()) return FailChat(plan);
+  if (Status plan = ApplyMemoryPlan(f.model_dir, f.mem_budget, "chat", f.engine); !plan.ok()) {
+    return CommandFailed("chat", plan);
+  }
   auto engine = Engine::Load(f.model_dir, f.engine);
-  if (!engine.ok()) return FailChat(engine.status());
+  if (!engine.ok()) return CommandFailed("chat", engine.status());
   Engine& e = **engine;
-  if (!e.tokenizer()) return FailChat(Status::Error(f.model_dir + " has no tokenizer; chat needs one"));
+  if (!e.tokenizer()) return CommandFailed("chat", Status::Error(f.model_dir + " has no tokenizer; chat needs one"));
 
   struct sigaction sa {};
   sa.sa_handler = OnSigint;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "apps/args.h"
+#include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/input_limits.h"
 #include "apps/media_inputs.h"
@@ -48,11 +49,6 @@ constexpr const char* kPreprocessHelp =
     "Prints one line: frames or pages, the grid and the visual tokens. Limits on hostile files: see the\n"
     "--max-* flags and --decode-time-limit below; a file over a limit is an error naming the flag.\n\n{}";
 
-int FailPreprocess(const Status& s) {
-  fmt::print(stderr, "glmv preprocess: {}\n", s.message());
-  return 1;
-}
-
 Result<std::string> Preprocess(const Args& args, const MediaFiles& media, const InputLimits& limits,
                                const std::filesystem::path& out) {
   const std::string model = args.Get("--model");
@@ -79,20 +75,22 @@ Result<std::string> Preprocess(const Args& args, const MediaFiles& media, const 
 int RunPreprocess(int argc, char** argv) {
   const auto spec = PreprocessOptions();
   auto args = Args::Parse(spec, argc, argv, 2);
-  if (!args.ok()) return FailPreprocess(args.status());
+  if (!args.ok()) return CommandFailed("preprocess", args.status());
   if (args->Has("--help")) {
     fmt::print(fmt::runtime(kPreprocessHelp), OptionsHelp(spec));
     return 0;
   }
   auto limits = InputLimitsFromArgs(*args);
-  if (!limits.ok()) return FailPreprocess(limits.status());
+  if (!limits.ok()) return CommandFailed("preprocess", limits.status());
   auto media = CollectMediaFiles(*args);
-  if (!media.ok()) return FailPreprocess(media.status());
+  if (!media.ok()) return CommandFailed("preprocess", media.status());
   const size_t inputs = media->images.size() + !media->video.empty() + !media->pdf.empty();
-  if (inputs != 1) return FailPreprocess(Status::Error("give exactly one input: --input, --image, --video or --pdf"));
-  if (!args->Has("--out")) return FailPreprocess(Status::Error("missing --out DIR"));
+  if (inputs != 1) {
+    return CommandFailed("preprocess", Status::Error("give exactly one input: --input, --image, --video or --pdf"));
+  }
+  if (!args->Has("--out")) return CommandFailed("preprocess", Status::Error("missing --out DIR"));
   auto line = Preprocess(*args, *media, *limits, args->Get("--out"));
-  if (!line.ok()) return FailPreprocess(Explain(*limits, line.status()));
+  if (!line.ok()) return CommandFailed("preprocess", Explain(*limits, line.status()));
   fmt::print("{}\n", *line);
   return 0;
 }

@@ -8,11 +8,12 @@
 #include <sstream>
 
 #include "apps/args.h"
+#include "apps/cli_util.h"
 #include "apps/commands.h"
 #include "apps/expert_cache_stats.h"
 #include "apps/generation_flags.h"
-#include "apps/json_schema_flag.h"
 #include "apps/input_limits.h"
+#include "apps/json_schema_flag.h"
 #include "apps/media_inputs.h"
 #include "apps/mem_budget_flag.h"
 #include "apps/output_sink.h"
@@ -39,11 +40,6 @@ std::vector<OptionSpec> RunOptions() {
   for (auto& o : GenerationOptionSpecs()) spec.push_back(o);
   spec.push_back({"--help", "-h", false, "show this help"});
   return spec;
-}
-
-int FailRun(const Status& s) {
-  fmt::print(stderr, "glmv run: {}\n", s.message());
-  return 1;
 }
 
 // One request to the model: the user turn's content and what its placeholders stand for.
@@ -140,7 +136,7 @@ Result<std::vector<Job>> MakeJobs(const Args& args, const MediaFiles& media, con
 int RunGenerate(int argc, char** argv) {
   const auto spec = RunOptions();
   auto args = Args::Parse(spec, argc, argv, 2);
-  if (!args.ok()) return FailRun(args.status());
+  if (!args.ok()) return CommandFailed("run", args.status());
   if (args->Has("--help")) {
     fmt::print("usage: glmv run -m MODEL -p \"question\" [--input F ...] [options]\n"
                "       glmv run -m MODEL --prompt-ids 282,284,... [-n N]\n\n"
@@ -163,37 +159,44 @@ int RunGenerate(int argc, char** argv) {
     return 0;
   }
   const bool by_ids = args->Has("--prompt-ids");
-  if (by_ids == args->Has("--prompt")) return FailRun(Status::Error("give exactly one of -p/--prompt and --prompt-ids"));
+  if (by_ids == args->Has("--prompt")) {
+    return CommandFailed("run", Status::Error("give exactly one of -p/--prompt and --prompt-ids"));
+  }
   auto flags = ReadGenerationFlags(*args, /*greedy_default=*/by_ids);
-  if (!flags.ok()) return FailRun(flags.status());
+  if (!flags.ok()) return CommandFailed("run", flags.status());
   GenerationFlags& f = *flags;
   const bool json_out = args->Has("--json");
   auto limits = InputLimitsFromArgs(*args);
-  if (!limits.ok()) return FailRun(limits.status());
+  if (!limits.ok()) return CommandFailed("run", limits.status());
   auto media = CollectMediaFiles(*args);
-  if (!media.ok()) return FailRun(media.status());
-  if (by_ids && args->Has("--json-schema")) return FailRun(Status::Error("--json-schema needs -p (a templated answer)"));
+  if (!media.ok()) return CommandFailed("run", media.status());
+  if (by_ids && args->Has("--json-schema")) {
+    return CommandFailed("run", Status::Error("--json-schema needs -p (a templated answer)"));
+  }
   if (by_ids && media->any()) {
-    return FailRun(Status::Error("--input, --image, --video and --pdf need -p (the template places them)"));
+    return CommandFailed("run",
+                         Status::Error("--input, --image, --video and --pdf need -p (the template places them)"));
   }
   if (args->Has("--draw-boxes") && media->images.empty() && media->pdf.empty()) {
-    return FailRun(Status::Error("--draw-boxes needs an image or a PDF"));
+    return CommandFailed("run", Status::Error("--draw-boxes needs an image or a PDF"));
   }
 
-  if (Status plan = ApplyMemoryPlan(f.model_dir, f.mem_budget, "run", f.engine); !plan.ok()) return FailRun(plan);
+  if (Status plan = ApplyMemoryPlan(f.model_dir, f.mem_budget, "run", f.engine); !plan.ok()) {
+    return CommandFailed("run", plan);
+  }
   auto engine = Engine::Load(f.model_dir, f.engine);
-  if (!engine.ok()) return FailRun(engine.status());
+  if (!engine.ok()) return CommandFailed("run", engine.status());
   Engine& e = **engine;
   uint64_t tokens_run = 0;  // prompt tokens prefilled and tokens generated, for --stats
   auto count = [&](const GenerateResult& r) { tokens_run += r.prompt_tokens - r.reused_prompt_tokens + r.ids.size(); };
   if (by_ids) {
     GenerateRequest req = f.request;
     auto ids = ParseIdList(args->Get("--prompt-ids"), "--prompt-ids");
-    if (!ids.ok()) return FailRun(ids.status());
+    if (!ids.ok()) return CommandFailed("run", ids.status());
     req.prompt = *ids;
     if (req.max_tokens == 0) return fmt::print("\n"), 0;
     auto result = e.Generate(req);
-    if (!result.ok()) return FailRun(result.status());
+    if (!result.ok()) return CommandFailed("run", result.status());
     count(*result);
     if (json_out) {
       fmt::print("{}\n", ResultJson(*result, f, false, Job()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -207,15 +210,15 @@ int RunGenerate(int argc, char** argv) {
     return 0;
   }
   if (!e.tokenizer()) {
-    return FailRun(Status::Error(f.model_dir + " has no tokenizer (tokenizer.json, or tokenizer.model + "
+    return CommandFailed("run", Status::Error(f.model_dir + " has no tokenizer (tokenizer.json, or tokenizer.model + "
                               "tokenizer_config.json); pass the prompt as --prompt-ids"));
   }
   auto schema = ReadJsonSchemaFlag(*args);
-  if (!schema.ok()) return FailRun(schema.status());
+  if (!schema.ok()) return CommandFailed("run", schema.status());
   const std::shared_ptr<const Grammar> grammar = *schema;
   const std::shared_ptr<const TokenTrie> trie = grammar ? VocabularyTrie(e) : nullptr;  // once for every page's request
   auto jobs = MakeJobs(*args, *media, *limits, f, e, args->Get("--prompt"));
-  if (!jobs.ok()) return FailRun(Explain(*limits, jobs.status()));
+  if (!jobs.ok()) return CommandFailed("run", Explain(*limits, jobs.status()));
   for (const Job& job : *jobs) {
     std::vector<ChatMessage> messages;
     if (!f.system.empty()) messages.push_back(ChatMessage::Text("system", f.system));
@@ -227,7 +230,7 @@ int RunGenerate(int argc, char** argv) {
     messages.push_back(std::move(user));
     auto built = BuildRequestPrompt(e.model().model_config(), *e.tokenizer(), messages, f.chat,
                                     job.media);
-    if (!built.ok()) return FailRun(built.status());
+    if (!built.ok()) return CommandFailed("run", built.status());
     GenerateRequest req = f.request;
     req.prompt = std::move(built->ids);
     req.visual = std::move(built->visual);
@@ -245,7 +248,7 @@ int RunGenerate(int argc, char** argv) {
     };
     auto result = grammar ? GenerateWithGrammar(e, req, on_text, grammar, trie, f.chat.enable_thinking.value_or(true))
                           : e.Generate(req, on_text);
-    if (!result.ok()) return FailRun(result.status());
+    if (!result.ok()) return CommandFailed("run", result.status());
     count(*result);
     if (args->Has("--draw-boxes")) {
       std::string out = args->Get("--draw-boxes");
@@ -254,7 +257,7 @@ int RunGenerate(int argc, char** argv) {
         out = out.substr(0, dot) + "-page" + std::to_string(job.pages[0]) + (dot == std::string::npos ? "" : out.substr(dot));
       }
       auto written = DrawBoxesToFiles(job.pictures, ParseModelOutput(result->text).boxes, out);
-      if (!written.ok()) return FailRun(written.status());
+      if (!written.ok()) return CommandFailed("run", written.status());
       for (const auto& w : *written) fmt::print(stderr, "boxes drawn: {}\n", w);
     }
     if (json_out) {

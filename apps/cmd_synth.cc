@@ -73,11 +73,6 @@ constexpr const char* kSynthHelp =
     "a Zipf law of exponent S, so expert caches meet skewed routing (S = 1: the top 10 % of experts take about\n"
     "half the picks). The bias only chooses experts; the picked ones are weighed as before. Default 0.\n\n";
 
-int FailSynth(const Status& s) {
-  fmt::print(stderr, "glmv synth: {}\n", s.message());
-  return 1;
-}
-
 Result<SynthOptions> ReadOptions(const Args& args) {
   SynthOptions o;
   o.config_path = args.Get("--config");
@@ -128,28 +123,35 @@ int WriteModelFileFormat(const Args& args, const SynthPlan& plan, const SynthOpt
   file_options.seed = options.seed;
   file_options.dtype = options.dtype;
   auto recipe = ParseConvertRecipe(args.Get("--recipe", "mixed"));
-  if (!recipe.ok()) return FailSynth(recipe.status().Annotate("--recipe"));
+  if (!recipe.ok()) return CommandFailed("synth", recipe.status().Annotate("--recipe"));
   file_options.convert.recipe = *recipe;
   if (args.Has("--expert-skew")) {
     const std::string text = args.Get("--expert-skew");
     char* end = nullptr;
     const double skew = std::strtod(text.c_str(), &end);
     if (text.empty() || end != text.c_str() + text.size() || !(skew >= 0 && skew <= 100)) {
-      return FailSynth(Status::Error("--expert-skew takes a number from 0 to 100 (a Zipf exponent, e.g. 1), not '" + text + "'"));
+      return CommandFailed("synth",
+                           Status::Error("--expert-skew takes a number from 0 to 100 (a Zipf exponent, e.g. 1), not '" + text + "'"));
     }
     file_options.expert_skew = skew;
   }
-  if (args.Has("--shard-size")) return FailSynth(Status::Error("--shard-size applies to --format dir only"));
+  if (args.Has("--shard-size")) {
+    return CommandFailed("synth", Status::Error("--shard-size applies to --format dir only"));
+  }
   const std::string& out = options.out_dir;
   std::error_code ec;
-  if (fs::is_directory(out, ec)) return FailSynth(Status::Error(out + " is a directory; with --format glmv, -o names a file"));
+  if (fs::is_directory(out, ec)) {
+    return CommandFailed("synth", Status::Error(out + " is a directory; with --format glmv, -o names a file"));
+  }
   if (fs::exists(out, ec) && !options.force) {
-    return FailSynth(Status::Error(out + " exists; choose another name or pass --force to replace it"));
+    return CommandFailed("synth", Status::Error(out + " exists; choose another name or pass --force to replace it"));
   }
   std::vector<std::string> inputs = {options.config_path};
   for (const auto& [src, name] : plan.copies) inputs.push_back(src);
   for (const auto& in : inputs) {
-    if (fs::exists(out, ec) && fs::equivalent(in, out, ec)) return FailSynth(Status::Error("-o must not be an input (" + in + ")"));
+    if (fs::exists(out, ec) && fs::equivalent(in, out, ec)) {
+      return CommandFailed("synth", Status::Error("-o must not be an input (" + in + ")"));
+    }
   }
   auto metadata = AssetMetadata([&](const std::string& name) -> std::optional<std::string> {
     if (name == "config.json") return options.config_path;
@@ -158,7 +160,7 @@ int WriteModelFileFormat(const Args& args, const SynthPlan& plan, const SynthOpt
     }
     return std::nullopt;
   });
-  if (!metadata.ok()) return FailSynth(metadata.status());
+  if (!metadata.ok()) return CommandFailed("synth", metadata.status());
 
   InstallInterruptHandler();
   const bool tty = isatty(STDERR_FILENO) != 0;
@@ -180,7 +182,7 @@ int WriteModelFileFormat(const Args& args, const SynthPlan& plan, const SynthOpt
   };
   auto report = WriteSynthModelFile(plan.config, std::move(*metadata), out, file_options, progress);
   if (tty) fmt::print(stderr, "\n");
-  if (!report.ok()) return FailSynth(report.status().Annotate("nothing was written to " + out));
+  if (!report.ok()) return CommandFailed("synth", report.status().Annotate("nothing was written to " + out));
   const double seconds = NowSeconds() - t0;
   fmt::print("synth: {}: {} tensors, {} ({} of {} weights), recipe {}, round-to-nearest, {:.1f} s; seed {}{}\n", out,
              report->tensors.size(), FormatBytes(report->file_bytes), FormatBytes(report->source_bytes),
@@ -200,15 +202,19 @@ int RunSynth(int argc, char** argv) {
     return args.ok() && args->Has("--help") ? 0 : 2;
   }
   auto options = ReadOptions(*args);
-  if (!options.ok()) return FailSynth(options.status());
+  if (!options.ok()) return CommandFailed("synth", options.status());
   auto plan = PlanSynthModel(*options);
-  if (!plan.ok()) return FailSynth(plan.status());
+  if (!plan.ok()) return CommandFailed("synth", plan.status());
   const std::string format = args->Get("--format", "dir");
   if (format == "glmv") return WriteModelFileFormat(*args, *plan, *options);
-  if (format != "dir") return FailSynth(Status::Error("--format must be dir or glmv, not '" + format + "'"));
-  if (args->Has("--recipe")) return FailSynth(Status::Error("--recipe applies to --format glmv only"));
-  if (args->Has("--expert-skew")) return FailSynth(Status::Error("--expert-skew applies to --format glmv only"));
-  if (Status s = CheckSynthOutput(*plan, *options); !s.ok()) return FailSynth(s);
+  if (format != "dir") {
+    return CommandFailed("synth", Status::Error("--format must be dir or glmv, not '" + format + "'"));
+  }
+  if (args->Has("--recipe")) return CommandFailed("synth", Status::Error("--recipe applies to --format glmv only"));
+  if (args->Has("--expert-skew")) {
+    return CommandFailed("synth", Status::Error("--expert-skew applies to --format glmv only"));
+  }
+  if (Status s = CheckSynthOutput(*plan, *options); !s.ok()) return CommandFailed("synth", s);
   for (const auto& name : plan->oversized) {
     fmt::print(stderr, "glmv synth: note: {} is larger than --shard-size; it gets a shard of its own\n", name);
   }
@@ -235,7 +241,7 @@ int RunSynth(int argc, char** argv) {
   };
   const Status written = WriteSynthModel(*plan, *options, progress);
   if (tty) fmt::print(stderr, "\n");
-  if (!written.ok()) return FailSynth(written.Annotate("nothing was written to " + options->out_dir));
+  if (!written.ok()) return CommandFailed("synth", written.Annotate("nothing was written to " + options->out_dir));
   const double seconds = NowSeconds() - t0;
   fmt::print("synth: {}: {} tensors, {} bytes ({}) in {} shard{}, {:.1f} s, {:.0f} MB/s; seed {}, {}\n",
              options->out_dir, plan->num_tensors, plan->tensor_bytes, FormatBytes(plan->tensor_bytes), num_shards,

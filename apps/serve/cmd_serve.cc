@@ -207,11 +207,6 @@ void HandleChat(Server& s, const httplib::Request& req, httplib::Response& res) 
       });
 }
 
-int FailServe(const Status& s) {
-  fmt::print(stderr, "glmv serve: {}\n", s.message());
-  return 1;
-}
-
 }  // namespace
 
 int RunServe(int argc, char** argv) {
@@ -224,12 +219,12 @@ int RunServe(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   const auto spec = ServeOptions();
   auto args = Args::Parse(spec, argc, argv, 2);
-  if (!args.ok()) return FailServe(args.status());
+  if (!args.ok()) return CommandFailed("serve", args.status());
   if (args->Has("--help")) {
     fmt::print("{}Options:\n{}", kServeHelp, OptionsHelp(spec));
     return 0;
   }
-  if (!args->Has("--model")) return FailServe(Status::Error("-m MODEL is required"));
+  if (!args->Has("--model")) return CommandFailed("serve", Status::Error("-m MODEL is required"));
   auto int_flag = [&](const char* name, long long def, long long lo, long long hi) -> Result<long long> {
     GLMV_ASSIGN_OR_RETURN(long long v, args->GetInt(name, def));
     if (v < lo || v > hi) return Status::Error(std::string(name) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi));
@@ -247,12 +242,12 @@ int RunServe(int argc, char** argv) {
   auto sse_ping = int_flag("--sse-ping-ms", 15000, 1, 3'600'000);
   for (const auto* r :
        {&port, &parallel, &max_queue, &max_images, &max_videos, &max_pdfs, &ctx, &chunk, &threads, &sse_ping}) {
-    if (!r->ok()) return FailServe(r->status());
+    if (!r->ok()) return CommandFailed("serve", r->status());
   }
   uint64_t max_body = uint64_t{64} << 20;
   if (args->Has("--max-body-bytes")) {
     auto b = ParseByteSize(args->Get("--max-body-bytes"), "--max-body-bytes");
-    if (!b.ok()) return FailServe(b.status());
+    if (!b.ok()) return CommandFailed("serve", b.status());
     max_body = *b;
   }
   Server server;
@@ -266,26 +261,28 @@ int RunServe(int argc, char** argv) {
   eo.threads = static_cast<int>(*threads);
   eo.experts_in_ram = args->Has("--experts-in-ram");
   auto kv_type = ReadKvType(*args, model_path);
-  if (!kv_type.ok()) return FailServe(kv_type.status());
+  if (!kv_type.ok()) return CommandFailed("serve", kv_type.status());
   eo.kv_type = *kv_type;
   auto vision_math = ReadVisionMath(*args);
-  if (!vision_math.ok()) return FailServe(vision_math.status());
+  if (!vision_math.ok()) return CommandFailed("serve", vision_math.status());
   eo.vision_math = *vision_math;
   for (const char* flag : {"--kv-memory", "--cache-bytes"}) {
     if (!args->Has(flag)) continue;
     auto b = ParseByteSize(args->Get(flag), flag);
-    if (!b.ok()) return FailServe(b.status());
+    if (!b.ok()) return CommandFailed("serve", b.status());
     (std::string(flag) == "--kv-memory" ? eo.kv_memory_bytes : eo.prefix_cache_bytes) = static_cast<size_t>(*b);
   }
   // The plan reserves KV for --parallel × --ctx (or --kv-memory): refused here, before the port is taken.
   auto mem_budget = ReadMemBudget(*args);
-  if (!mem_budget.ok()) return FailServe(mem_budget.status());
-  if (Status prefetch = ReadExpertPrefetch(*args, eo); !prefetch.ok()) return FailServe(prefetch);
-  if (Status plan = ApplyMemoryPlan(model_path, *mem_budget, "serve", eo); !plan.ok()) return FailServe(plan);
+  if (!mem_budget.ok()) return CommandFailed("serve", mem_budget.status());
+  if (Status prefetch = ReadExpertPrefetch(*args, eo); !prefetch.ok()) return CommandFailed("serve", prefetch);
+  if (Status plan = ApplyMemoryPlan(model_path, *mem_budget, "serve", eo); !plan.ok()) {
+    return CommandFailed("serve", plan);
+  }
   auto limits = InputLimitsFromArgs(*args);
-  if (!limits.ok()) return FailServe(limits.status());
+  if (!limits.ok()) return CommandFailed("serve", limits.status());
   auto image_cfg = ImageConfigFromArgs(*args, model_path);
-  if (!image_cfg.ok()) return FailServe(image_cfg.status());
+  if (!image_cfg.ok()) return CommandFailed("serve", image_cfg.status());
   server.info.limits = *limits;
   server.info.image_config = *image_cfg;
   server.info.context_tokens = static_cast<size_t>(*ctx);
@@ -293,13 +290,13 @@ int RunServe(int argc, char** argv) {
   server.info.max_videos = static_cast<size_t>(*max_videos);
   server.info.max_pdfs = static_cast<size_t>(*max_pdfs);
   auto video_cfg = VideoConfigFromArgs(*args, model_path);
-  if (!video_cfg.ok()) return FailServe(video_cfg.status());
+  if (!video_cfg.ok()) return CommandFailed("serve", video_cfg.status());
   auto video_options = VideoLoadOptionsFromArgs(*args, *limits);
-  if (!video_options.ok()) return FailServe(video_options.status());
+  if (!video_options.ok()) return CommandFailed("serve", video_options.status());
   auto pdf_options = PdfOptionsFromArgs(*args);
-  if (!pdf_options.ok()) return FailServe(pdf_options.status());
+  if (!pdf_options.ok()) return CommandFailed("serve", pdf_options.status());
   // Checked at start, not in each request's error: the ranges are the operator's to fix.
-  if (Status s = pdf_options->Validate(); !s.ok()) return FailServe(Explain(*limits, s));
+  if (Status s = pdf_options->Validate(); !s.ok()) return CommandFailed("serve", Explain(*limits, s));
   server.info.video_config = *video_cfg;
   server.info.video_options = *video_options;
   server.info.pdf_options = *pdf_options;
@@ -309,7 +306,8 @@ int RunServe(int argc, char** argv) {
     std::error_code ec;
     const auto root = std::filesystem::canonical(args->Get("--allow-local-files"), ec);
     if (ec || !std::filesystem::is_directory(root)) {
-      return FailServe(Status::Error("--allow-local-files " + args->Get("--allow-local-files") + ": not a directory"));
+      return CommandFailed("serve",
+                           Status::Error("--allow-local-files " + args->Get("--allow-local-files") + ": not a directory"));
     }
     server.info.local_files_root = root.string();
   }
@@ -395,7 +393,9 @@ int RunServe(int argc, char** argv) {
   } else {
     bound = http.bind_to_port(host, static_cast<int>(*port)) ? static_cast<int>(*port) : -1;
   }
-  if (bound <= 0) return FailServe(Status::Error("cannot listen on " + host + ":" + std::to_string(*port)));
+  if (bound <= 0) {
+    return CommandFailed("serve", Status::Error("cannot listen on " + host + ":" + std::to_string(*port)));
+  }
   fmt::print("glmv serve: listening on http://{}:{}\n", host, bound);
   std::fflush(stdout);
   std::thread listener([&] { http.listen_after_bind(); });
@@ -405,7 +405,7 @@ int RunServe(int argc, char** argv) {
   if (!engine.ok()) {
     http.stop();
     listener.join();
-    return FailServe(engine.status());
+    return CommandFailed("serve", engine.status());
   }
   server.engine = std::move(engine).value();
   server.info.config = &server.engine->model().model_config();
