@@ -28,7 +28,7 @@ struct EngineOptions {
   size_t context_tokens = 4096;  // per sequence (capped by the model's max_position_embeddings)
   size_t max_sequences = 1;      // sizes the default KV memory
   size_t kv_memory_bytes = 0;    // KV pool cap (--kv-memory); 0: context_tokens × max_sequences
-  size_t kv_page_tokens = 16;    // tokens per KV page
+  size_t kv_page_tokens = 32;    // tokens per KV page
   KvType kv_type = KvType::kF32;  // element type of the KV pages (--kv-type)
   size_t prefill_chunk = 512;    // prompt rows per step (--prefill-chunk)
   // Finished sequences kept for their prompt prefixes (Retire, Generate), least recently used evicted past
