@@ -1,15 +1,16 @@
 // Long-context attention (issue 15): the flash-style CausalAttention (simd::FlashAttention per (sequence,
 // kv-head, query tile)) at GLM-4.5V's real width (96 query heads, 8 kv-heads, head_dim 128; one layer of f32
-// KV in the engine's default 16-token pages). Cases: decode of one row at contexts 512, 4096, 16384, and a
+// KV in pages of the engine's default size). Cases: decode of one row at contexts 512, 4096, 16384, and a
 // 512-row prefill ending at 4096. Prints one JSON line per case: the best time, decode's KV bytes/s as a
 // fraction of the read bandwidth measured in the same run, and the largest difference from the per-(row,
 // head) loop FlashAttention replaced (run once, untimed: since keys are stored transposed it gathers each key
 // row, so its speed says nothing). To compare two builds, alternate their binaries (the JSON lines carry
 // `new_ms`). Each case also runs over bf16 keys and values (the same numbers rounded, --kv-type bf16) and
 // prints its time, its KV bytes/s over the same yardstick, its speed-up over f32 in the same run and its
-// largest difference from the f32 reference.
+// largest difference from the f32 reference; and over int8 keys and values (--kv-type int8), with its speed-up
+// over bf16.
 //
-//   bench_attention [--page-tokens 16] [--min-seconds 1]
+//   bench_attention [--page-tokens 32] [--min-seconds 1]
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,8 +22,10 @@
 
 #include "benchmarks/bench_util.h"
 #include "lib/base/parallel.h"
+#include "lib/engine/engine.h"
 #include "lib/text/attention.h"
 #include "simd/attention_bf16.h"
+#include "simd/attention_int8.h"
 #include "simd/kernels.h"
 
 namespace glmv {
@@ -103,7 +106,7 @@ double TimeBest(Fn&& fn, double min_seconds) {
 }
 
 int Run(int argc, char** argv) {
-  size_t page_tokens = 16;
+  size_t page_tokens = EngineOptions{}.kv_page_tokens;
   double min_seconds = 1.0;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--page-tokens")) page_tokens = std::stoul(argv[i + 1]);
@@ -129,12 +132,16 @@ int Run(int argc, char** argv) {
     // The same keys and values in an f32 pool and a bf16 one (rounded by Store).
     auto pool = KvPool::Create(kv_heads, hd, page_tokens, kv_bytes + 2 * page_tokens * kv_heads * hd * sizeof(float));
     auto pool_bf16 = KvPool::Create(kv_heads, hd, page_tokens, kv_bytes, KvType::kBF16);
-    if (!pool.ok() || !pool_bf16.ok()) {
-      std::fprintf(stderr, "bench_attention: %s\n", (pool.ok() ? pool_bf16.status() : pool.status()).message().c_str());
-      return 1;
+    auto pool_int8 = KvPool::Create(kv_heads, hd, page_tokens, kv_bytes, KvType::kInt8);
+    for (const auto* p : {&pool, &pool_bf16, &pool_int8}) {
+      if (!p->ok()) {
+        std::fprintf(stderr, "bench_attention: %s\n", p->status().message().c_str());
+        return 1;
+      }
     }
-    KvSequence seq(&pool.value(), 1, bc.context), seq_bf16(&pool_bf16.value(), 1, bc.context);
-    for (KvSequence* s : {&seq, &seq_bf16}) {
+    KvSequence seq(&pool.value(), 1, bc.context), seq_bf16(&pool_bf16.value(), 1, bc.context),
+        seq_int8(&pool_int8.value(), 1, bc.context);
+    for (KvSequence* s : {&seq, &seq_bf16, &seq_int8}) {
       if (auto st = s->Reserve(bc.context); !st.ok()) {
         std::fprintf(stderr, "bench_attention: %s\n", st.message().c_str());
         return 1;
@@ -149,14 +156,16 @@ int Run(int argc, char** argv) {
       for (float& x : v_row) x = dist(gen);
       seq.Store(0, pos, k_row.data(), v_row.data());
       seq_bf16.Store(0, pos, k_row.data(), v_row.data());
+      seq_int8.Store(0, pos, k_row.data(), v_row.data());
     }
-    seq.Advance(bc.context);
-    seq_bf16.Advance(bc.context);
-    std::vector<float> q(bc.rows * q_width), out_old(q.size()), out_new(q.size()), out_bf16(q.size());
+    for (KvSequence* s : {&seq, &seq_bf16, &seq_int8}) s->Advance(bc.context);
+    std::vector<float> q(bc.rows * q_width), out_old(q.size()), out_new(q.size()), out_bf16(q.size()),
+        out_int8(q.size());
     for (float& x : q) x = 4.0f * dist(gen);
     const AttentionRows rows{&seq, 0, bc.rows, bc.context - bc.rows};
     const AttentionRows rows_bf16{&seq_bf16, 0, bc.rows, bc.context - bc.rows};
-    const std::span<const AttentionRows> groups(&rows, 1), groups_bf16(&rows_bf16, 1);
+    const AttentionRows rows_int8{&seq_int8, 0, bc.rows, bc.context - bc.rows};
+    const std::span<const AttentionRows> groups(&rows, 1), groups_bf16(&rows_bf16, 1), groups_int8(&rows_int8, 1);
     std::vector<float> old_scratch;
     AttentionScratch new_scratch;
     OldCausalAttention(c, q.data(), groups, 0, out_old.data(), old_scratch);
@@ -164,12 +173,16 @@ int Run(int argc, char** argv) {
                                   min_seconds);
     const double t_bf16 = TimeBest(
         [&] { CausalAttention(c, q.data(), groups_bf16, 0, out_bf16.data(), new_scratch); }, min_seconds);
-    double max_diff = 0, max_diff_bf16 = 0;
+    const double t_int8 = TimeBest(
+        [&] { CausalAttention(c, q.data(), groups_int8, 0, out_int8.data(), new_scratch); }, min_seconds);
+    double max_diff = 0, max_diff_bf16 = 0, max_diff_int8 = 0;
     for (size_t i = 0; i < q.size(); ++i) {
       max_diff = std::max(max_diff, double(std::fabs(out_old[i] - out_new[i])));
       max_diff_bf16 = std::max(max_diff_bf16, double(std::fabs(out_old[i] - out_bf16[i])));
+      max_diff_int8 = std::max(max_diff_int8, double(std::fabs(out_old[i] - out_int8[i])));
     }
     const size_t kv_bytes_bf16 = bc.context * KvBytesPerTokenLayer(KvType::kBF16, kv_heads, hd);
+    const size_t kv_bytes_int8 = bc.context * KvBytesPerTokenLayer(KvType::kInt8, kv_heads, hd);
     nlohmann::ordered_json line;
     line["bench"] = "attention";
     line["case"] = bc.kind;
@@ -190,6 +203,11 @@ int Run(int argc, char** argv) {
     line["kv_fraction_of_read_bandwidth_bf16"] = static_cast<double>(kv_bytes_bf16) / t_bf16 / bandwidth;
     line["max_abs_diff_bf16"] = max_diff_bf16;
     line["bf16_dot"] = simd::BestBF16Dot() == simd::BF16Dot::kNative ? "avx512_bf16" : "emulated";
+    line["int8_ms"] = t_int8 * 1e3;
+    line["int8_speedup_over_bf16"] = t_bf16 / t_int8;
+    line["kv_fraction_of_read_bandwidth_int8"] = static_cast<double>(kv_bytes_int8) / t_int8 / bandwidth;
+    line["max_abs_diff_int8"] = max_diff_int8;
+    line["int8_dot"] = simd::BestInt8Dot() == simd::Int8Dot::kNative ? "avx512_vnni" : "emulated";
     line["target"] = simd::CurrentTargetName();
     line["cpu"] = cpu;
     bench::Emit(line);

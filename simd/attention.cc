@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 
 #undef HWY_TARGET_INCLUDE
@@ -13,6 +14,7 @@
 #include "hwy/highway.h"
 #include "hwy/contrib/math/math-inl.h"
 #include "simd/attention_bf16.h"
+#include "simd/attention_int8.h"
 #include "simd/prefetch.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -272,6 +274,89 @@ void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t gro
   }
 }
 
+
+// FlashAttentionSpanImpl over int8 pages: the same key tiles and f32 online softmax, in blocks of twelve
+// queries; the two dot-product loops are attention_int8.h's. Queries are quantized once, by the Span that
+// starts at position 0, into the state after the running maxima and sums: [quads][nq] words (a block's queries
+// side by side) and twelve words of zeros, then each query's bias and scale (each followed by twelve zeros).
+void FlashAttentionSpanInt8Impl(const KvHeadPagesInt8& kv, size_t hd, size_t group, float scale,
+                                const AttentionQueries& a, size_t t_begin, size_t t_end, float* HWY_RESTRICT state) {
+  static_assert(kInt8TileKeys == kAttentionKvTile, "one tiling of keys for every type");
+  const size_t nq = a.rows * group, quads = (hd + 3) / 4;
+  float* m = state;
+  float* l = state + nq;
+  uint32_t* qw = reinterpret_cast<uint32_t*>(state + 2 * nq);
+  int32_t* q_bias = reinterpret_cast<int32_t*>(qw + quads * nq + kInt8QueryBlock);
+  float* q_scale = reinterpret_cast<float*>(q_bias + nq + kInt8QueryBlock);
+  if (t_begin == 0) {
+    int8_t* codes = reinterpret_cast<int8_t*>(q_scale + nq + kInt8QueryBlock);  // one query's, then spread out
+    for (size_t i = 0; i < nq; ++i) {
+      const float* q = a.q + (i / group) * a.q_stride + (i % group) * hd;
+      const float qs = QuantizeInt8(q, hd, codes);
+      std::fill(codes + hd, codes + quads * 4, int8_t{0});
+      int32_t sum = 0;
+      for (size_t e = 0; e < hd; ++e) sum += codes[e];
+      for (size_t r = 0; r < quads; ++r) {
+        uint32_t word;
+        std::memcpy(&word, codes + 4 * r, 4);
+        qw[r * nq + i] = word;
+      }
+      q_bias[i] = kInt8KeyBias * sum;
+      q_scale[i] = qs * scale;
+    }
+    std::fill_n(qw + quads * nq, kInt8QueryBlock, 0u);
+    std::fill_n(q_bias + nq, kInt8QueryBlock, 0);
+    std::fill_n(q_scale + nq, kInt8QueryBlock, 0.0f);
+  }
+  const Int8Dot how = BestInt8Dot();
+  const size_t P = kv.page_tokens, end = std::min(t_end, a.start + a.rows);
+  const size_t k_scales = Int8KeyScalesOffset(hd, P), v_scales = Int8ValueScalesOffset(hd, P);
+  alignas(64) float s[kInt8QueryBlock][kAttentionKvTile] = {};
+  for (size_t t0 = t_begin; t0 < end;) {
+    const size_t in_page = t0 % P;
+    const size_t len = TileLength(t0, P, end);
+    const uint32_t* kp = kv.k[t0 / P] + in_page;  // key columns [in_page, in_page + len) of quad rows r·P
+    const float* ks = reinterpret_cast<const float*>(kv.k[t0 / P] + k_scales) + in_page;
+    const size_t first_quad = in_page / 4, quad_end = (in_page + len + 3) / 4;
+    const uint32_t* vp = kv.v[t0 / P] + first_quad * hd;
+    const float* vs = reinterpret_cast<const float*>(kv.v[t0 / P] + v_scales) + 4 * first_quad;
+    // The next tile (in the next Span's page, when this one ends the page), fetched while this one computes.
+    const size_t next = t0 + len, visible = a.start + a.rows;
+    PrefetchRun next_keys, next_values;
+    if (next < visible) {
+      const size_t next_in_page = next % P, next_len = TileLength(next, P, visible);
+      const size_t next_first_quad = next_in_page / 4, next_quad_end = (next_in_page + next_len + 3) / 4;
+      next_keys = {kv.k[next / P] + next_in_page, next_len * sizeof(uint32_t)};
+      next_values = {kv.v[next / P] + next_first_quad * hd, (next_quad_end - next_first_quad) * hd * sizeof(uint32_t)};
+    }
+    const size_t first_row = t0 > a.start ? t0 - a.start : 0;
+    for (size_t qb = first_row * group; qb < nq; qb += kInt8QueryBlock) {
+      const size_t b_end = std::min(kInt8QueryBlock, nq - qb);
+      size_t count[kInt8QueryBlock], max_count = 0;
+      for (size_t b = 0; b < kInt8QueryBlock; ++b) {
+        const size_t i = qb + std::min(b, b_end - 1);
+        count[b] = std::min(len, a.start + i / group + 1 - t0);
+        max_count = std::max(max_count, count[b]);
+      }
+      // Queries past b_end read their neighbours' words (or the zero tails): scores nobody uses.
+      const bool first_block = qb == first_row * group;
+      ScoresInt8(how, {qw + qb, nq, q_bias + qb, q_scale + qb}, kp, ks, P, P - in_page, quads, max_count, s,
+                 first_block ? next_keys : PrefetchRun{});
+      float corr[kInt8QueryBlock];
+      float* out[kInt8QueryBlock];
+      for (size_t b = 0; b < b_end; ++b) {
+        const size_t i = qb + b;
+        corr[b] = Softmax(s[b], count[b], m[i], l[i]);
+        out[b] = a.out + (i / group) * a.out_stride + (i % group) * hd;
+      }
+      // The tile's positions start at in_page − 4·first_quad (0 to 3) into its first value quad.
+      AccumulateInt8(how, s, count, in_page - 4 * first_quad, quad_end - first_quad, vs, corr, vp, hd, out, b_end,
+                     first_block ? next_values : PrefetchRun{});
+    }
+    t0 += len;
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace glmv::simd
 HWY_AFTER_NAMESPACE();
@@ -280,6 +365,7 @@ HWY_AFTER_NAMESPACE();
 namespace glmv::simd {
 HWY_EXPORT(FlashAttentionSpanImpl);
 HWY_EXPORT(FlashAttentionSpanBF16Impl);
+HWY_EXPORT(FlashAttentionSpanInt8Impl);
 
 void FlashAttentionBegin(size_t head_dim, size_t group, const AttentionQueries& a, float* state) {
   const size_t nq = a.rows * group;
@@ -300,6 +386,11 @@ void FlashAttentionSpan(const KvHeadPagesBF16& kv, size_t head_dim, size_t group
   HWY_DYNAMIC_DISPATCH(FlashAttentionSpanBF16Impl)(kv, head_dim, group, scale, queries, t_begin, t_end, state);
 }
 
+void FlashAttentionSpan(const KvHeadPagesInt8& kv, size_t head_dim, size_t group, float scale,
+                        const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state) {
+  HWY_DYNAMIC_DISPATCH(FlashAttentionSpanInt8Impl)(kv, head_dim, group, scale, queries, t_begin, t_end, state);
+}
+
 void FlashAttentionEnd(size_t head_dim, size_t group, const AttentionQueries& a, const float* state) {
   const size_t nq = a.rows * group;
   for (size_t i = 0; i < nq; ++i) {
@@ -317,6 +408,13 @@ void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float 
 }
 
 void FlashAttention(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state) {
+  FlashAttentionBegin(head_dim, group, queries, state);
+  FlashAttentionSpan(kv, head_dim, group, scale, queries, 0, queries.start + queries.rows, state);
+  FlashAttentionEnd(head_dim, group, queries, state);
+}
+
+void FlashAttention(const KvHeadPagesInt8& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state) {
   FlashAttentionBegin(head_dim, group, queries, state);
   FlashAttentionSpan(kv, head_dim, group, scale, queries, 0, queries.start + queries.rows, state);

@@ -37,6 +37,22 @@ struct KvHeadPagesBF16 {
   size_t page_tokens = 0;
 };
 
+// The same over int8 keys and values, each position's key and value of the head with its own f32 scale
+// (absmax / 127; the layout of lib/text/kv_cache.h, in words of four bytes, the lowest byte first):
+// k[p] points at [⌈head_dim/4⌉][page_tokens] words (word (r, j): dimensions 4r..4r+3 of key j, each stored as
+// the byte x + 128; an unused dimension stores 128, a zero term) followed by page_tokens f32 key scales; v[p] at
+// [⌈page_tokens/4⌉][head_dim] words (word (i, e): dimension e of the page's positions 4i..4i+3, signed bytes)
+// followed by page_tokens f32 value scales. The dot products take the queries quantized to int8 and each tile's
+// softmax weights to unsigned bytes (AVX512-VNNI where the CPU has it: simd/attention_int8.h); maxima, sums and
+// outputs are f32.
+struct KvHeadPagesInt8 {
+  std::span<const uint32_t* const> k, v;
+  size_t page_tokens = 0;
+};
+// Where a page's key (value) scales start, in words from k[p] (v[p]).
+inline size_t Int8KeyScalesOffset(size_t head_dim, size_t page_tokens) { return (head_dim + 3) / 4 * page_tokens; }
+inline size_t Int8ValueScalesOffset(size_t head_dim, size_t page_tokens) { return (page_tokens + 3) / 4 * head_dim; }
+
 // Query rows r in [0, rows) sit at positions start + r and see positions [0, start + r]; the pages must hold
 // them all. Query head g in [0, group) of row r is q[r·q_stride + g·head_dim ..+ head_dim), already rotated;
 // its output goes to out[r·out_stride + g·head_dim ..+ head_dim]. scale multiplies q·k (1/√head_dim).
@@ -49,10 +65,11 @@ struct AttentionQueries {
 };
 
 // Floats of `state` FlashAttention needs for `rows` rows of `group` heads: running max and sum per query,
-// then room for the queries rounded to bf16 pairs (used by the bf16 kernel only) and 16 words of zeros that
-// its partial last block of queries (simd/attention_bf16.h: kBF16QueryBlock = 12) reads past them.
+// then room for the queries rounded to bf16 pairs (the bf16 kernel) or quantized to int8 quads with a bias and
+// a scale each and one query's bytes as it is quantized (the int8 kernel), and the zeros that a partial last
+// block of queries (twelve: simd/attention_bf16.h) reads past them.
 inline size_t FlashAttentionStateFloats(size_t group, size_t rows, size_t head_dim) {
-  return 2 * group * rows + group * rows * ((head_dim + 1) / 2) + 16;
+  return 2 * group * rows + group * rows * ((head_dim + 1) / 2 + 2) + (head_dim + 3) / 4 + 48;
 }
 
 // softmax(scale · q·Kᵀ, causal) · V for every query of `queries`. `state` holds
@@ -60,6 +77,8 @@ inline size_t FlashAttentionStateFloats(size_t group, size_t rows, size_t head_d
 void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state);
 void FlashAttention(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state);
+void FlashAttention(const KvHeadPagesInt8& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state);
 
 // FlashAttention in parts, for a caller that walks several kv-heads page by page (each head's run of a page
@@ -70,8 +89,10 @@ void FlashAttention(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, fl
 void FlashAttentionBegin(size_t head_dim, size_t group, const AttentionQueries& queries, float* state);
 void FlashAttentionSpan(const KvHeadPages& kv, size_t head_dim, size_t group, float scale,
                         const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state);
-// bf16: the Span with t_begin = 0 also rounds the queries into `state` for the later Spans.
+// bf16 (int8): the Span with t_begin = 0 also rounds (quantizes) the queries into `state` for the later Spans.
 void FlashAttentionSpan(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
+                        const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state);
+void FlashAttentionSpan(const KvHeadPagesInt8& kv, size_t head_dim, size_t group, float scale,
                         const AttentionQueries& queries, size_t t_begin, size_t t_end, float* state);
 void FlashAttentionEnd(size_t head_dim, size_t group, const AttentionQueries& queries, const float* state);
 
@@ -82,6 +103,10 @@ void FlashAttention(const KvHeadPages& kv, size_t head_dim, size_t group, float 
 // bf16: keys and values widened exactly, queries and each tile's softmax weights rounded to bf16 as the
 // kernel rounds them, dot products in double.
 void FlashAttention(const KvHeadPagesBF16& kv, size_t head_dim, size_t group, float scale,
+                    const AttentionQueries& queries, float* state);
+// int8: queries quantized and each tile's weights quantized to bytes as the kernel does (the same
+// QuantizeQueryInt8 and QuantizeWeightsInt8), integer dot products exact, the rest in double.
+void FlashAttention(const KvHeadPagesInt8& kv, size_t head_dim, size_t group, float scale,
                     const AttentionQueries& queries, float* state);
 }  // namespace scalar
 

@@ -16,8 +16,8 @@ constexpr size_t kQueryTileRows = 16;
 
 size_t Tiles(size_t n) { return (n + kQueryTileRows - 1) / kQueryTileRows; }
 
-// The pass over items for pages of element word `W` (float, or uint32_t bf16 pairs), whose kernel takes
-// `Pages` (simd::KvHeadPages or simd::KvHeadPagesBF16).
+// The pass over items for pages of element word `W` (float, or uint32_t bf16 pairs and int8 quads), whose
+// kernel takes `Pages` (simd::KvHeadPages, simd::KvHeadPagesBF16 or simd::KvHeadPagesInt8).
 template <typename W, typename Pages>
 void RunAttention(const TextConfig& c, const float* q, std::span<const AttentionRows> groups, size_t layer,
                   float* out, std::vector<const W*>& page_ptrs, std::vector<float>& state_buf) {
@@ -120,10 +120,13 @@ void CausalAttention(const TextConfig& c, const float* q, std::span<const Attent
                      float* out, AttentionScratch& scratch) {
   if (groups.empty()) return;
   // One pool per engine: every group's pages have its element type.
-  if (groups[0].kv->pool().type() == KvType::kF32) {
-    RunAttention<float, simd::KvHeadPages>(c, q, groups, layer, out, scratch.pages, scratch.state);
-  } else {
-    RunAttention<uint32_t, simd::KvHeadPagesBF16>(c, q, groups, layer, out, scratch.pages_bf16, scratch.state);
+  switch (groups[0].kv->pool().type()) {
+    case KvType::kF32:
+      return RunAttention<float, simd::KvHeadPages>(c, q, groups, layer, out, scratch.pages, scratch.state);
+    case KvType::kBF16:
+      return RunAttention<uint32_t, simd::KvHeadPagesBF16>(c, q, groups, layer, out, scratch.pages_words, scratch.state);
+    case KvType::kInt8:
+      return RunAttention<uint32_t, simd::KvHeadPagesInt8>(c, q, groups, layer, out, scratch.pages_words, scratch.state);
   }
 }
 

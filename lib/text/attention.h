@@ -22,7 +22,7 @@ struct AttentionRows {
 // call, then decoding no longer allocates.
 struct AttentionScratch {
   std::vector<const float*> pages;         // per group, per kv-head: its K page pointers, then its V page pointers
-  std::vector<const uint32_t*> pages_bf16;  // the same for bf16 pages (pair words)
+  std::vector<const uint32_t*> pages_words;  // the same for bf16 and int8 pages (pair and quad words)
   std::vector<float> state;         // per thread: running max and sum of one query tile (simd/attention.h)
 };
 

@@ -6,30 +6,56 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "io/dtype.h"
+#include "simd/attention.h"
+#include "simd/attention_int8.h"
 
 namespace glmv {
 
-const char* KvTypeName(KvType t) { return t == KvType::kF32 ? "f32" : "bf16"; }
+const char* KvTypeName(KvType t) {
+  switch (t) {
+    case KvType::kF32: return "f32";
+    case KvType::kBF16: return "bf16";
+    case KvType::kInt8: return "int8";
+  }
+  return "?";
+}
 
 Result<KvType> ParseKvType(std::string_view name) {
   if (name == "f32") return KvType::kF32;
   if (name == "bf16") return KvType::kBF16;
-  return Status::Error("unknown KV type '" + std::string(name) + "': expected f32 or bf16");
+  if (name == "int8") return KvType::kInt8;
+  return Status::Error("unknown KV type '" + std::string(name) + "': expected f32, bf16 or int8");
 }
 
 namespace {
 size_t KHeadBytes(KvType t, size_t head_dim, size_t P) {
-  return t == KvType::kF32 ? head_dim * P * 4 : (head_dim + 1) / 2 * P * 4;
+  switch (t) {
+    case KvType::kF32: return head_dim * P * 4;
+    case KvType::kBF16: return (head_dim + 1) / 2 * P * 4;
+    case KvType::kInt8: return (simd::Int8KeyScalesOffset(head_dim, P) + P) * 4;
+  }
+  return 0;
 }
 size_t VHeadBytes(KvType t, size_t head_dim, size_t P) {
-  return t == KvType::kF32 ? P * head_dim * 4 : (P + 1) / 2 * head_dim * 4;
+  switch (t) {
+    case KvType::kF32: return P * head_dim * 4;
+    case KvType::kBF16: return (P + 1) / 2 * head_dim * 4;
+    case KvType::kInt8: return (simd::Int8ValueScalesOffset(head_dim, P) + P) * 4;
+  }
+  return 0;
 }
 }  // namespace
 
 size_t KvBytesPerTokenLayer(KvType t, size_t kv_heads, size_t head_dim) {
-  return kv_heads * (t == KvType::kF32 ? 2 * head_dim * 4 : ((head_dim + 1) / 2 * 4 + head_dim * 2));
+  switch (t) {
+    case KvType::kF32: return kv_heads * 2 * head_dim * 4;
+    case KvType::kBF16: return kv_heads * ((head_dim + 1) / 2 * 4 + head_dim * 2);
+    case KvType::kInt8: return kv_heads * ((head_dim + 3) / 4 * 4 + head_dim + 2 * 4);
+  }
+  return 0;
 }
 
 size_t KvPageBytes(KvType t, size_t kv_heads, size_t head_dim, size_t page_tokens) {
@@ -198,6 +224,30 @@ namespace {
 uint16_t* PairHalf(std::byte* base, size_t row, size_t columns, size_t column, size_t half) {
   return reinterpret_cast<uint16_t*>(base + (row * columns + column) * 4) + half;
 }
+// Token j of a page's int8 head part (KvPool's layout): quantized key bytes x + 128 (pads 128) and scale,
+// value bytes and scale. Scales sit after the quads: the key's at K word ⌈hd/4⌉·P + j, the value's at V word
+// ⌈P/4⌉·hd + j.
+void StoreInt8(std::byte* kh, std::byte* vh, size_t P, size_t hd, size_t j, const float* k, const float* v) {
+  int8_t small[256];
+  std::vector<int8_t> large(hd > 256 ? hd : 0);  // no allocation at GLM's head_dim (128)
+  int8_t* codes = hd > 256 ? large.data() : small;
+  const float k_scale = simd::QuantizeInt8(k, hd, codes);
+  std::memcpy(kh + (simd::Int8KeyScalesOffset(hd, P) + j) * 4, &k_scale, 4);
+  for (size_t e = 0; e < (hd + 3) / 4 * 4; ++e) {
+    const int32_t code = e < hd ? codes[e] : 0;
+    kh[((e / 4) * P + j) * 4 + e % 4] = std::byte{static_cast<uint8_t>(code + simd::kInt8KeyBias)};
+  }
+  const float v_scale = simd::QuantizeInt8(v, hd, codes);
+  std::memcpy(vh + (simd::Int8ValueScalesOffset(hd, P) + j) * 4, &v_scale, 4);
+  for (size_t e = 0; e < hd; ++e) vh[((j / 4) * hd + e) * 4 + j % 4] = std::byte{static_cast<uint8_t>(codes[e])};
+}
+
+// Scale of token j of an int8 head part whose scales start at word `scales_word`.
+float Int8Scale(const std::byte* head, size_t scales_word, size_t j) {
+  float scale;
+  std::memcpy(&scale, head + (scales_word + j) * 4, 4);
+  return scale;
+}
 }  // namespace
 
 void KvSequence::Store(size_t layer, size_t pos, const float* k, const float* v) const {
@@ -211,6 +261,8 @@ void KvSequence::Store(size_t layer, size_t pos, const float* k, const float* v)
       float* kt = reinterpret_cast<float*>(kh) + j;  // column j of the [head_dim][P] block
       for (size_t e = 0; e < hd; ++e) kt[e * P] = k[h * hd + e];
       std::copy_n(v + h * hd, hd, reinterpret_cast<float*>(vh) + j * hd);
+    } else if (pool_->type() == KvType::kInt8) {
+      StoreInt8(kh, vh, P, hd, j, k + h * hd, v + h * hd);
     } else {
       for (size_t e = 0; e < hd; ++e) *PairHalf(kh, e / 2, P, j, e % 2) = F32ToBF16(k[h * hd + e]);
       if (hd % 2) *PairHalf(kh, hd / 2, P, j, 1) = 0;  // the pad of an odd head_dim: a zero term
@@ -223,6 +275,11 @@ float KvSequence::Key(size_t layer, size_t pos, size_t h, size_t e) const {
   const size_t P = pool_->page_tokens();
   std::byte* kh = pool_->K(pages_[layer][pos / P]) + h * pool_->k_head_bytes();
   if (pool_->type() == KvType::kF32) return reinterpret_cast<const float*>(kh)[e * P + pos % P];
+  if (pool_->type() == KvType::kInt8) {
+    const size_t j = pos % P;
+    const int32_t byte = std::to_integer<int32_t>(kh[((e / 4) * P + j) * 4 + e % 4]);
+    return static_cast<float>(byte - simd::kInt8KeyBias) * Int8Scale(kh, simd::Int8KeyScalesOffset(pool_->head_dim(), P), j);
+  }
   return BF16ToF32(*PairHalf(kh, e / 2, P, pos % P, e % 2));
 }
 
@@ -230,6 +287,11 @@ float KvSequence::Value(size_t layer, size_t pos, size_t h, size_t e) const {
   const size_t P = pool_->page_tokens(), hd = pool_->head_dim();
   std::byte* vh = pool_->V(pages_[layer][pos / P]) + h * pool_->v_head_bytes();
   if (pool_->type() == KvType::kF32) return reinterpret_cast<const float*>(vh)[(pos % P) * hd + e];
+  if (pool_->type() == KvType::kInt8) {
+    const size_t j = pos % P;
+    const auto code = static_cast<int8_t>(std::to_integer<uint8_t>(vh[((j / 4) * hd + e) * 4 + j % 4]));
+    return static_cast<float>(code) * Int8Scale(vh, simd::Int8ValueScalesOffset(hd, P), j);
+  }
   return BF16ToF32(*PairHalf(vh, (pos % P) / 2, hd, e, (pos % P) % 2));
 }
 

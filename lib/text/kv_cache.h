@@ -18,13 +18,15 @@
 namespace glmv {
 
 // Element type of the cache (--kv-type). f32 keeps the reference's arithmetic (check-golden at 1e-4); bf16
-// halves the bytes attention streams and lets AVX512-BF16 dot products do two multiply-adds per lane.
-enum class KvType : uint8_t { kF32, kBF16 };
-const char* KvTypeName(KvType t);  // "f32", "bf16"
-// "f32" or "bf16"; anything else is an error naming what is accepted.
+// halves the bytes attention streams and lets AVX512-BF16 dot products do two multiply-adds per lane; int8
+// (each token's key and value of a head with its own scale, absmax / 127) halves them again, and AVX512-VNNI
+// does four multiply-adds per lane.
+enum class KvType : uint8_t { kF32, kBF16, kInt8 };
+const char* KvTypeName(KvType t);  // "f32", "bf16", "int8"
+// "f32", "bf16" or "int8"; anything else is an error naming what is accepted.
 Result<KvType> ParseKvType(std::string_view name);
-inline size_t KvElementBytes(KvType t) { return t == KvType::kF32 ? 4 : 2; }
-// Bytes of keys and values one token takes in one layer, padding included (bf16 pads an odd head_dim).
+// Bytes of keys and values one token takes in one layer, padding and scales included (bf16 pads an odd
+// head_dim to pairs, int8 to quads).
 size_t KvBytesPerTokenLayer(KvType t, size_t kv_heads, size_t head_dim);
 // Bytes of one page of `page_tokens` tokens (one layer's keys and values of every kv-head).
 size_t KvPageBytes(KvType t, size_t kv_heads, size_t head_dim, size_t page_tokens);
@@ -34,6 +36,10 @@ size_t KvPageBytes(KvType t, size_t kv_heads, size_t head_dim, size_t page_token
 //   bf16: pairs of bf16 in 32-bit words, the unit of AVX512-BF16's dot product (element 2i in the low half):
 //         K [⌈head_dim/2⌉][P] words, word (r, j) = dims 2r, 2r+1 of key j (an odd head_dim pads a zero);
 //         V [⌈P/2⌉][head_dim] words, word (i, e) = dim e of positions 2i, 2i+1 of the page.
+//   int8: quads of bytes in 32-bit words, the unit of AVX512-VNNI's dot product (the lowest byte first):
+//         K [⌈head_dim/4⌉][P] words, word (r, j) = dims 4r..4r+3 of key j as x + 128 (a pad stores 128), then
+//         P f32 key scales; V [⌈P/4⌉][head_dim] words, word (i, e) = dim e of positions 4i..4i+3 as signed
+//         bytes, then P f32 value scales (simd/attention.h, KvHeadPagesInt8).
 class KvPool {
  public:
   // Reserves room for at most `max_bytes` of pages (rounded down to whole pages, at least one) of
@@ -116,7 +122,7 @@ class KvSequence {
   int32_t page(size_t layer, size_t i) const { return pages_[layer][i]; }
   std::span<const int32_t> pages(size_t layer) const { return pages_[layer]; }
   // Writes token `pos`'s keys and values of layer `layer` (reserved, not necessarily advanced over):
-  // k and v are [kv_heads][head_dim] f32 rows, rounded to nearest even for bf16.
+  // k and v are [kv_heads][head_dim] f32 rows, rounded to nearest even for bf16, quantized for int8.
   void Store(size_t layer, size_t pos, const float* k, const float* v) const;
   // Element e of kv-head h's key or value of token `pos`, as stored (reads, for tests and tools).
   float Key(size_t layer, size_t pos, size_t h, size_t e) const;

@@ -122,17 +122,72 @@ TEST_CASE("bf16 pages: half the bytes, values rounded to nearest even, odd sizes
   CHECK(b.Value(1, 6, 0, 3) == a.Value(1, 6, 0, 3));
 }
 
-TEST_CASE("--kv-type names: f32 and bf16, anything else refused naming both") {
+TEST_CASE("int8 pages: a quarter of f32's bytes plus a scale per token, values within half a step, copies keep them") {
+  // head_dim 5 (a pad of three bytes per key quad row) and pages of 3 tokens (a quad of values not full).
+  auto f32 = KvPool::Create(2, 5, 3, 1 << 20);
+  auto pool = KvPool::Create(2, 5, 3, 1 << 20, KvType::kInt8);
+  REQUIRE(f32.ok());
+  REQUIRE(pool.ok());
+  CHECK(pool->type() == KvType::kInt8);
+  CHECK(pool->k_head_bytes() == (2 * 3 + 3) * 4);  // ⌈5/4⌉ quad rows × 3 keys, then 3 scales
+  CHECK(pool->v_head_bytes() == (1 * 5 + 3) * 4);  // ⌈3/4⌉ quad rows × 5 dims, then 3 scales
+  CHECK(pool->page_bytes() == KvPageBytes(KvType::kInt8, 2, 5, 3));
+  CHECK(KvBytesPerTokenLayer(KvType::kInt8, 8, 128) == 8 * (128 + 128 + 8));
+  KvSequence a(&*pool, 2, 100);
+  REQUIRE(a.Reserve(7).ok());
+  std::vector<float> k(10), v(10);
+  auto key = [](size_t pos, size_t i) { return std::sin(static_cast<float>(pos * 10 + i)) * static_cast<float>(pos + 1); };
+  auto value = [](size_t pos, size_t i) { return std::cos(static_cast<float>(pos * 7 + i)) - 0.25f; };
+  for (size_t pos = 0; pos < 7; ++pos) {
+    for (size_t i = 0; i < 10; ++i) {
+      k[i] = key(pos, i);
+      v[i] = value(pos, i);
+    }
+    a.Store(1, pos, k.data(), v.data());
+  }
+  a.Advance(7);
+  double worst_k = 0, worst_v = 0;
+  for (size_t pos = 0; pos < 7; ++pos) {
+    for (size_t h = 0; h < 2; ++h) {
+      float k_max = 0, v_max = 0;
+      for (size_t e = 0; e < 5; ++e) {
+        k_max = std::max(k_max, std::fabs(key(pos, h * 5 + e)));
+        v_max = std::max(v_max, std::fabs(value(pos, h * 5 + e)));
+      }
+      for (size_t e = 0; e < 5; ++e) {
+        // Relative to the head's largest element: half a step of 1/127.
+        worst_k = std::max(worst_k, std::fabs(double(a.Key(1, pos, h, e)) - key(pos, h * 5 + e)) / k_max);
+        worst_v = std::max(worst_v, std::fabs(double(a.Value(1, pos, h, e)) - value(pos, h * 5 + e)) / v_max);
+      }
+    }
+  }
+  MESSAGE("int8 keys: worst error " << worst_k << ", values " << worst_v << " of each head's largest element");
+  CHECK(worst_k > 0);
+  CHECK(worst_k <= 0.5 / 127 + 1e-6);
+  CHECK(worst_v <= 0.5 / 127 + 1e-6);
+  KvSequence b(&*pool, 2, 100);
+  REQUIRE(b.ShareFrom(a, 7).ok());
+  REQUIRE(b.Reserve(1).ok());  // copies the shared partial page, scales included
+  CHECK(b.page(1, 2) != a.page(1, 2));
+  CHECK(b.Key(1, 6, 1, 4) == a.Key(1, 6, 1, 4));
+  CHECK(b.Value(1, 6, 0, 3) == a.Value(1, 6, 0, 3));
+}
+
+TEST_CASE("--kv-type names: f32, bf16 and int8, anything else refused naming them") {
   auto f32 = ParseKvType("f32");
   auto bf16 = ParseKvType("bf16");
+  auto int8 = ParseKvType("int8");
   REQUIRE(f32.ok());
   REQUIRE(bf16.ok());
+  REQUIRE(int8.ok());
   CHECK(*f32 == KvType::kF32);
   CHECK(*bf16 == KvType::kBF16);
+  CHECK(*int8 == KvType::kInt8);
   const auto bad = ParseKvType("int4");
   REQUIRE(!bad.ok());
-  CHECK(bad.status().message().find("expected f32 or bf16") != std::string::npos);
+  CHECK(bad.status().message().find("expected f32, bf16 or int8") != std::string::npos);
   CHECK(std::string(KvTypeName(KvType::kBF16)) == "bf16");
+  CHECK(std::string(KvTypeName(KvType::kInt8)) == "int8");
 }
 
 }  // namespace

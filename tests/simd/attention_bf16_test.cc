@@ -12,8 +12,8 @@
 
 #include "simd/attention.h"
 #include "simd/attention_bf16.h"
+#include "tests/simd/attention_checks.h"
 #include "tests/simd/attention_two_pass.h"
-#include "tests/simd/for_each_target.h"
 #include "tests/test_util.h"
 
 namespace glmv::simd {
@@ -73,16 +73,6 @@ struct Case {
         [&](size_t t, size_t e) { return values[t * hd + e]; });
   }
 };
-
-double MaxAbsErr(const Case& c, const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0;
-  for (size_t r = 0; r < c.rows; ++r) {
-    for (size_t i = 0; i < c.group * c.hd; ++i) {
-      worst = std::max(worst, std::fabs(double(a[r * c.q_stride + i]) - b[r * c.q_stride + i]));
-    }
-  }
-  return worst;
-}
 
 TEST_CASE("prefetch: a loop's steps fetch every line of the next tile's run once") {
   // The kernels fetch PrefetchLinesPerStep lines per step of their loop: whatever the run's alignment and
@@ -193,61 +183,12 @@ TEST_CASE("bf16 dot-product loops: AVX512-BF16 gives the emulation's bits") {
 constexpr double kTolTwin = 2e-3, kTolNaive = 2e-2;
 
 TEST_CASE("bf16 FlashAttention matches its scalar twin and a two-pass softmax on every target") {
-  test::ForEachTarget([](const std::string& target) {
-    double worst_twin = 0, worst_naive = 0;
-    uint32_t seed = 1;
-    for (size_t hd : {size_t{7}, size_t{8}, size_t{24}, size_t{128}}) {
-      for (size_t group : {size_t{1}, size_t{3}, size_t{12}}) {
-        for (size_t P : {size_t{3}, size_t{7}, size_t{16}, size_t{40}}) {
-          for (size_t length : {size_t{1}, size_t{33}, size_t{200}}) {
-            for (size_t rows : {size_t{1}, length, length - length / 3}) {
-              const Case c(hd, group, P, length, rows, seed % 2 ? 1.0f : 8.0f, seed);
-              ++seed;
-              std::vector<float> out(rows * c.q_stride, -7.0f), twin(rows * c.q_stride, -7.0f);
-              c.Run([](auto&&... a) { FlashAttention(a...); }, 0, rows, out);
-              c.Run([](auto&&... a) { scalar::FlashAttention(a...); }, 0, rows, twin);
-              worst_twin = std::max(worst_twin, MaxAbsErr(c, out, twin));
-              worst_naive = std::max(worst_naive, MaxAbsErr(c, out, c.Naive()));
-              for (size_t r = 0; r < rows; ++r) CHECK(out[r * c.q_stride + group * hd] == -7.0f);
-            }
-          }
-        }
-      }
-    }
-    MESSAGE(target << " bf16 FlashAttention (" << std::string(BestBF16Dot() == BF16Dot::kNative ? "AVX512-BF16" : "emulated")
-                   << ") worst abs error vs scalar twin " << worst_twin << ", vs two-pass over the rounded keys and values "
-                   << worst_naive);
-    CHECK(worst_twin < kTolTwin);
-    CHECK(worst_naive < kTolNaive);
-  });
+  const std::string what = std::string("bf16 FlashAttention (") + (BestBF16Dot() == BF16Dot::kNative ? "AVX512-BF16" : "emulated") + ")";
+  attention_checks::CheckAgainstTwinAndTwoPass<Case>(what, kTolTwin, kTolNaive);
 }
 
 TEST_CASE("bf16 FlashAttention: row splits and page-by-page Spans give the one call's bits") {
-  test::ForEachTarget([](const std::string& target) {
-    size_t compared = 0;
-    for (size_t group : {size_t{1}, size_t{12}}) {
-      for (size_t P : {size_t{5}, size_t{7}, size_t{32}}) {
-        const Case c(24, group, P, 75, 75, 8.0f, 77);
-        std::vector<float> whole(c.rows * c.q_stride), split(c.rows * c.q_stride), parts(c.rows * c.q_stride);
-        auto flash = [](auto&&... a) { FlashAttention(a...); };
-        c.Run(flash, 0, c.rows, whole);
-        for (size_t r0 = 0; r0 < c.rows; r0 += 7) c.Run(flash, r0, std::min<size_t>(7, c.rows - r0), split);
-        c.Run([&](const KvHeadPagesBF16& kv, size_t hd, size_t g, float scale, const AttentionQueries& a, float* state) {
-          FlashAttentionBegin(hd, g, a, state);
-          for (size_t t = 0; t < a.start + a.rows; t += P) FlashAttentionSpan(kv, hd, g, scale, a, t, t + P, state);
-          FlashAttentionEnd(hd, g, a, state);
-        }, 0, c.rows, parts);
-        for (size_t r = 0; r < c.rows; ++r) {
-          for (size_t i = 0; i < group * c.hd; ++i) {
-            REQUIRE(whole[r * c.q_stride + i] == split[r * c.q_stride + i]);
-            REQUIRE(whole[r * c.q_stride + i] == parts[r * c.q_stride + i]);
-            ++compared;
-          }
-        }
-      }
-    }
-    MESSAGE(target << ": " << compared << " bf16 outputs bit-identical across row splits and Spans");
-  });
+  attention_checks::CheckRowSplitsAndSpans<Case, KvHeadPagesBF16>("bf16");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "simd/attention.h"
+#include "tests/simd/attention_checks.h"
 #include "tests/simd/attention_two_pass.h"
 #include "tests/simd/for_each_target.h"
 #include "tests/test_util.h"
@@ -62,16 +63,7 @@ struct Case {
   }
 };
 
-// Largest |a − b| over the head lanes (the 5 padding floats of each row are skipped).
-double MaxAbsErr(const Case& c, const std::vector<float>& a, const std::vector<float>& b) {
-  double worst = 0;
-  for (size_t r = 0; r < c.rows; ++r) {
-    for (size_t i = 0; i < c.group * c.hd; ++i) {
-      worst = std::max(worst, std::fabs(double(a[r * c.q_stride + i]) - b[r * c.q_stride + i]));
-    }
-  }
-  return worst;
-}
+using attention_checks::MaxAbsErr;
 
 // The f32 overloads (simd/attention.h has bf16 ones too).
 using F32Attention = void (*)(const KvHeadPages&, size_t, size_t, float, const AttentionQueries&, float*);
