@@ -57,8 +57,8 @@ GLMV_VNNI_TARGET __mmask16 FirstLanes(size_t n) {
 }
 
 // Accumulators in arrays of six, as in attention_bf16.cc: GCC 12 keeps those in registers. VPDPBUSD goes
-// through inline assembly: around the intrinsic, GCC 12 copies each accumulator to a scratch register and back
-// (two moves per dot product in these loops), which it does not do for VDPBF16PS's.
+// through inline assembly: around the intrinsic, GCC 12 copies accumulators of the weighted sum (below) to
+// scratch registers and to the stack on every step, which it does not do for VDPBF16PS's.
 using Acc = __m512i;
 GLMV_VNNI_TARGET inline __attribute__((always_inline)) Acc DotBytes(Acc acc, __m512i u8, __m512i s8) {
   asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "v"(s8));  // acc += Σ u8 · s8, four bytes per int32 lane
