@@ -274,7 +274,6 @@ void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t gro
   }
 }
 
-
 // FlashAttentionSpanImpl over int8 pages: the same key tiles and f32 online softmax, in blocks of twelve
 // queries; the two dot-product loops are attention_int8.h's. Queries are quantized once, by the Span that
 // starts at position 0, into the state after the running maxima and sums: [quads][nq] words (a block's queries
