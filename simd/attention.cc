@@ -208,6 +208,31 @@ void FlashAttentionSpanImpl(const KvHeadPages& kv, size_t hd, size_t group, floa
   }
 }
 
+// Where the next tile of a packed layout lies (kPerWord positions per word of values: 2 for bf16, 4 for int8),
+// for the tile loop to prefetch: its keys' columns and its values' rows, or nothing past `visible`.
+template <size_t kPerWord>
+void NextPackedTile(std::span<const uint32_t* const> k, std::span<const uint32_t* const> v, size_t hd, size_t P,
+                    size_t next, size_t visible, PrefetchRun& next_keys, PrefetchRun& next_values) {
+  if (next >= visible) return;
+  const size_t in_page = next % P, len = TileLength(next, P, visible);
+  const size_t first = in_page / kPerWord, row_end = (in_page + len + kPerWord - 1) / kPerWord;
+  next_keys = {k[next / P] + in_page, len * sizeof(uint32_t)};
+  next_values = {v[next / P] + first * hd, (row_end - first) * hd * sizeof(uint32_t)};
+}
+
+// Visible positions of the tile [t0, t0 + len) for each query of the block from qb (queries past the block's
+// end repeat its last one), and their maximum.
+template <size_t kBlock>
+size_t BlockCounts(size_t qb, size_t b_end, size_t group, size_t len, size_t start, size_t t0, size_t count[kBlock]) {
+  size_t max_count = 0;
+  for (size_t b = 0; b < kBlock; ++b) {
+    const size_t i = qb + std::min(b, b_end - 1);
+    count[b] = std::min(len, start + i / group + 1 - t0);
+    max_count = std::max(max_count, count[b]);
+  }
+  return max_count;
+}
+
 // FlashAttentionSpanImpl over bf16 pages: the same key tiles and f32 online softmax, in blocks of twelve
 // queries (simd/attention_bf16.h says why); the two dot product loops are attention_bf16.h's. Queries are rounded to bf16 pairs once, by the Span that starts
 // at position 0, into the state after the running maxima and sums.
@@ -237,23 +262,13 @@ void FlashAttentionSpanBF16Impl(const KvHeadPagesBF16& kv, size_t hd, size_t gro
     const size_t first_pair = in_page / 2, pair_end = (in_page + len + 1) / 2;
     const uint32_t* vp = kv.v[t0 / P] + first_pair * hd;
     // The next tile (in the next Span's page, when this one ends the page), fetched while this one computes.
-    const size_t next = t0 + len, visible = a.start + a.rows;
     PrefetchRun next_keys, next_values;
-    if (next < visible) {
-      const size_t next_in_page = next % P, next_len = TileLength(next, P, visible);
-      const size_t next_first_pair = next_in_page / 2, next_pair_end = (next_in_page + next_len + 1) / 2;
-      next_keys = {kv.k[next / P] + next_in_page, next_len * sizeof(uint32_t)};
-      next_values = {kv.v[next / P] + next_first_pair * hd, (next_pair_end - next_first_pair) * hd * sizeof(uint32_t)};
-    }
+    NextPackedTile<2>(kv.k, kv.v, hd, P, t0 + len, a.start + a.rows, next_keys, next_values);
     const size_t first_row = t0 > a.start ? t0 - a.start : 0;
     for (size_t qb = first_row * group; qb < nq; qb += kBF16QueryBlock) {
       const size_t b_end = std::min(kBF16QueryBlock, nq - qb);
-      size_t count[kBF16QueryBlock], max_count = 0;
-      for (size_t b = 0; b < kBF16QueryBlock; ++b) {
-        const size_t i = qb + std::min(b, b_end - 1);
-        count[b] = std::min(len, a.start + i / group + 1 - t0);
-        max_count = std::max(max_count, count[b]);
-      }
+      size_t count[kBF16QueryBlock];
+      const size_t max_count = BlockCounts<kBF16QueryBlock>(qb, b_end, group, len, a.start, t0, count);
       // Queries past b_end read their neighbours' pairs (or the zero tail): scores nobody uses.
       // The first block of queries fetches the next tile; the others find it fetched.
       const bool first_block = qb == first_row * group;
@@ -320,23 +335,13 @@ void FlashAttentionSpanInt8Impl(const KvHeadPagesInt8& kv, size_t hd, size_t gro
     const uint32_t* vp = kv.v[t0 / P] + first_quad * hd;
     const float* vs = reinterpret_cast<const float*>(kv.v[t0 / P] + v_scales) + 4 * first_quad;
     // The next tile (in the next Span's page, when this one ends the page), fetched while this one computes.
-    const size_t next = t0 + len, visible = a.start + a.rows;
     PrefetchRun next_keys, next_values;
-    if (next < visible) {
-      const size_t next_in_page = next % P, next_len = TileLength(next, P, visible);
-      const size_t next_first_quad = next_in_page / 4, next_quad_end = (next_in_page + next_len + 3) / 4;
-      next_keys = {kv.k[next / P] + next_in_page, next_len * sizeof(uint32_t)};
-      next_values = {kv.v[next / P] + next_first_quad * hd, (next_quad_end - next_first_quad) * hd * sizeof(uint32_t)};
-    }
+    NextPackedTile<4>(kv.k, kv.v, hd, P, t0 + len, a.start + a.rows, next_keys, next_values);
     const size_t first_row = t0 > a.start ? t0 - a.start : 0;
     for (size_t qb = first_row * group; qb < nq; qb += kInt8QueryBlock) {
       const size_t b_end = std::min(kInt8QueryBlock, nq - qb);
-      size_t count[kInt8QueryBlock], max_count = 0;
-      for (size_t b = 0; b < kInt8QueryBlock; ++b) {
-        const size_t i = qb + std::min(b, b_end - 1);
-        count[b] = std::min(len, a.start + i / group + 1 - t0);
-        max_count = std::max(max_count, count[b]);
-      }
+      size_t count[kInt8QueryBlock];
+      const size_t max_count = BlockCounts<kInt8QueryBlock>(qb, b_end, group, len, a.start, t0, count);
       // Queries past b_end read their neighbours' words (or the zero tails): scores nobody uses.
       const bool first_block = qb == first_row * group;
       ScoresInt8(how, {qw + qb, nq, q_bias + qb, q_scale + qb}, kp, ks, P, P - in_page, quads, max_count, s,
