@@ -6,6 +6,7 @@
 #include <fstream>
 #include <vector>
 
+#include "lib/base/onednn.h"
 #include "lib/base/parallel.h"
 #include "quant/quantize.h"
 #include "simd/kernels.h"
@@ -127,6 +128,26 @@ void FillPackedTiles(simd::QuantKind kind, size_t cols, size_t tiles, uint8_t* o
   ParallelFor(tiles, 64, [&](size_t b, size_t e, size_t) {
     for (size_t i = b; i < e; ++i) std::memcpy(out + i * tile_bytes, pool.data() + Hash(i) % kPool * tile_bytes, tile_bytes);
   });
+}
+
+double MeasureGemmGflops(bool bf16) {
+  OneDnnCache onednn;
+  struct Shape {
+    size_t m, k, n;
+  };
+  double best = 0;
+  for (const Shape s : {Shape{2048, 2048, 2048}, Shape{4096, 1536, 4608}}) {
+    std::vector<float> a(s.m * s.k, 0.5f), b(s.n * s.k, 0.25f), c(s.m * s.n, 0.0f);
+    std::vector<uint16_t> a16(bf16 ? a.size() : 0, 0x3f00), b16(bf16 ? b.size() : 0, 0x3e80);  // 0.5, 0.25
+    const void* pa = bf16 ? static_cast<const void*>(a16.data()) : a.data();
+    const void* pb = bf16 ? static_cast<const void*>(b16.data()) : b.data();
+    for (int rep = 0; rep < 5; ++rep) {
+      const double t0 = Now();
+      if (!GemmOneDnn(onednn, {pa, s.m, s.k, s.k, pb, s.n, s.k, true, nullptr, c.data(), s.n, bf16}).ok()) return 0;
+      best = std::max(best, 2.0 * s.m * s.k * s.n / (Now() - t0) / 1e9);
+    }
+  }
+  return best;
 }
 
 }  // namespace glmv::bench

@@ -32,6 +32,11 @@ size_t RssBytes();
 // of `passes` passes of each loop (a naive loop under-reports by ~3×, a single stream by up to ~15%).
 double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5);
 
+// The machine's GEMM rate in this run, GFLOP/s (oneDNN, f32 or bf16 inputs; 2048³ and the vision encoder's own
+// QKV shape, 4096 patches × 1536 → 4608; best of 5 each): the yardstick for the encoder's rate. 0 if oneDNN
+// refuses (bf16 on a CPU without it).
+double MeasureGemmGflops(bool bf16);
+
 // n pseudo-random text token ids for `seed`, below the lowest special (image/video marker) id.
 std::vector<int64_t> RandomTextPrompt(size_t n, const ModelConfig& m, uint64_t seed);
 

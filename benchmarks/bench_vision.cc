@@ -79,27 +79,6 @@ double Gflop(const VisionConfig& c, int64_t patches) {
   return 2 * (N * per_patch + merger) / 1e9 + attention / 1e9;
 }
 
-// The machine's GEMM rate in this run (oneDNN, f32 or bf16 inputs; 2048³ and the encoder's own QKV shape,
-// 4096 patches × 1536 → 4608; best of 5 each): the yardsticks for the encoder's rate. Measured before and
-// after the encodes, and the better figure kept: one disturbed measurement must not flatter the ratio.
-double MeasureGemmGflops(bool bf16) {
-  OneDnnCache onednn;
-  struct Shape { size_t m, k, n; };
-  double best = 0;
-  for (const Shape s : {Shape{2048, 2048, 2048}, Shape{4096, 1536, 4608}}) {
-    std::vector<float> a(s.m * s.k, 0.5f), b(s.n * s.k, 0.25f), c(s.m * s.n, 0.0f);
-    std::vector<uint16_t> a16(bf16 ? a.size() : 0, 0x3f00), b16(bf16 ? b.size() : 0, 0x3e80);  // 0.5, 0.25
-    const void* pa = bf16 ? static_cast<const void*>(a16.data()) : a.data();
-    const void* pb = bf16 ? static_cast<const void*>(b16.data()) : b.data();
-    for (int rep = 0; rep < 5; ++rep) {
-      const double t0 = bench::Now();
-      if (!GemmOneDnn(onednn, {pa, s.m, s.k, s.k, pb, s.n, s.k, true, nullptr, c.data(), s.n, bf16}).ok()) return 0;
-      best = std::max(best, 2.0 * s.m * s.k * s.n / (bench::Now() - t0) / 1e9);
-    }
-  }
-  return best;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,7 +115,9 @@ int main(int argc, char** argv) {
   }
   bench::Emit({{"bench", "vision_load"}, {"seconds", bench::Now() - t_load}, {"rss_bytes", bench::RssBytes()},
                {"threads", NumThreads()}});
-  double gemm = MeasureGemmGflops(false), gemm16 = MeasureGemmGflops(true);
+  // The GEMM peaks are measured before and after the encodes, and the better figure kept: one disturbed
+  // measurement must not flatter the ratio.
+  double gemm = bench::MeasureGemmGflops(false), gemm16 = bench::MeasureGemmGflops(true);
   bench::Emit({{"bench", "gemm_peak"}, {"when", "before"}, {"f32_gflop_per_s", gemm}, {"bf16_gflop_per_s", gemm16},
                {"threads", NumThreads()}});
   struct Encoded {
@@ -169,7 +150,7 @@ int main(int argc, char** argv) {
                        p->num_tokens, dt, Gflop((*vision)->config(), p->num_patches()), e->times, bench::PeakRssBytes()});
     std::fprintf(stderr, "bench_vision: %s encoded in %.1f s\n", item.c_str(), dt);
   }
-  const double gemm_after = MeasureGemmGflops(false), gemm16_after = MeasureGemmGflops(true);
+  const double gemm_after = bench::MeasureGemmGflops(false), gemm16_after = bench::MeasureGemmGflops(true);
   bench::Emit({{"bench", "gemm_peak"}, {"when", "after"}, {"f32_gflop_per_s", gemm_after},
                {"bf16_gflop_per_s", gemm16_after}, {"threads", NumThreads()}});
   gemm = std::max(gemm, gemm_after);

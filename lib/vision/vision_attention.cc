@@ -87,9 +87,50 @@ void VisionSegmentAttention(OneDnnCache& onednn, const float* qkv, size_t begin,
   }
 }
 
+Status VisionSegmentAttentionBlockedBF16(OneDnnCache& onednn, const uint16_t* qkv_bf16, size_t begin, size_t end,
+                                         size_t D, size_t hd, float* out, VisionAttentionBuffers& buffers) {
+  return BlockedAttention(onednn, qkv_bf16, begin, end, D, hd, out, buffers.scores, &buffers.weights);
+}
+
+void VisionSegmentAttentionFused(simd::BF16Dot how, const uint16_t* qkv_bf16, size_t begin, size_t end, size_t D,
+                                 size_t hd, float* out, VisionAttentionBuffers& buffers) {
+  const size_t len = end - begin, stride = 3 * D, heads = D / hd;
+  if (len == 0) return;
+  const size_t tiles = simd::VisionKeyTiles(len);
+  const size_t blocks = (len + simd::kVisionQueryBlock - 1) / simd::kVisionQueryBlock;
+  const size_t key_words = tiles * simd::VisionKeyTileWords(hd), value_words = tiles * simd::VisionValueTileWords(hd);
+  // Every head's keys and values packed at once (about the size of k and v in bf16), so the whole segment
+  // takes two parallel regions: each costs a wait for every thread, long on a loaded machine.
+  buffers.keys.resize(heads * key_words);
+  buffers.values.resize(heads * value_words);
+  buffers.blocks.resize(static_cast<size_t>(NumThreads()));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const uint16_t* base = qkv_bf16 + begin * stride;
+  ParallelFor(heads * tiles, 4, [&](size_t b, size_t e, size_t) {
+    for (size_t item = b; item < e; ++item) {
+      const size_t h = item / tiles, t = item % tiles;
+      simd::PackVisionKeys(base + D + h * hd, stride, len, hd, t, t + 1, buffers.keys.data() + h * key_words);
+      simd::PackVisionValues(base + 2 * D + h * hd, stride, len, hd, t, t + 1, buffers.values.data() + h * value_words);
+    }
+  });
+  ParallelFor(heads * blocks, 1, [&](size_t b, size_t e, size_t thread) {
+    for (size_t item = b; item < e; ++item) {
+      const size_t h = item / blocks, q0 = item % blocks * simd::kVisionQueryBlock;
+      const size_t rows = std::min(simd::kVisionQueryBlock, len - q0);
+      simd::VisionAttentionBlock(how, base + q0 * stride + h * hd, stride, rows, buffers.keys.data() + h * key_words,
+                                 buffers.values.data() + h * value_words, len, hd, scale,
+                                 out + (begin + q0) * D + h * hd, D, buffers.blocks[thread]);
+    }
+  });
+}
+
 Status VisionSegmentAttentionBF16(OneDnnCache& onednn, const uint16_t* qkv_bf16, size_t begin, size_t end, size_t D,
-                                  size_t hd, float* out, std::vector<float>& scratch, std::vector<uint16_t>& weights) {
-  return BlockedAttention(onednn, qkv_bf16, begin, end, D, hd, out, scratch, &weights);
+                                  size_t hd, float* out, VisionAttentionBuffers& buffers) {
+  if (simd::BestBF16Dot() == simd::BF16Dot::kNative) {
+    VisionSegmentAttentionFused(simd::BF16Dot::kNative, qkv_bf16, begin, end, D, hd, out, buffers);
+    return Status::Ok();
+  }
+  return VisionSegmentAttentionBlockedBF16(onednn, qkv_bf16, begin, end, D, hd, out, buffers);
 }
 
 }  // namespace glmv

@@ -93,14 +93,14 @@ void VisionModel::Block(LinearContext& cx, const VisionBlockWeights& b, VisionEn
     AddSeconds timed{e.times.attention};
     bool done = false;
     if (math_ == BF16Math::kBF16) {
-      // q, k and v rounded to bf16 once, then the softmax weights of each query block after them.
+      // q, k and v rounded to bf16 once; the softmax weights are rounded inside the attention.
       std::vector<uint16_t>& qkv_bf16 = e.qkv_bf16;
       qkv_bf16.resize(n * 3 * D);
       ForRows(n, [&](size_t i) { simd::NarrowToBF16(qkv.data() + i * 3 * D, 3 * D, qkv_bf16.data() + i * 3 * D); });
       done = true;
       for (size_t s = 0; done && s + 1 < e.starts.size(); ++s) {
         done = VisionSegmentAttentionBF16(cx.onednn, qkv_bf16.data(), e.starts[s], e.starts[s + 1], D, hd, attn.data(),
-                                          e.scratch, e.scratch_bf16).ok();
+                                          e.attention_bf16).ok();
       }
     }
     if (!done) {  // f32 arithmetic, or oneDNN refused bf16
@@ -252,7 +252,7 @@ void VisionModel::EncodeStage(VisionEncoding& e, LinearContext& cx, VisionTrace*
   if (trace) trace->merged = merged;
   e.features = std::move(merged);
   // Free what a finished encode no longer needs (a 1024² image's hidden states are ~35 MB).
-  e.z = {}, e.cos = {}, e.sin = {}, e.scratch = {}, e.scratch_bf16 = {};
+  e.z = {}, e.cos = {}, e.sin = {}, e.scratch = {}, e.attention_bf16 = {};
   e.normed = {}, e.qkv = {}, e.attn = {}, e.delta = {}, e.qkv_bf16 = {};
   e.rc = {}, e.starts = {}, e.segment_hw = {}, e.grids = {};
 }

@@ -12,6 +12,7 @@
 #include "lib/model/checkpoint.h"
 #include "lib/model/config.h"
 #include "lib/model/linear.h"
+#include "lib/vision/vision_attention.h"
 #include "lib/vision/vision_embed.h"
 #include "lib/vision/vision_weights.h"
 
@@ -56,7 +57,8 @@ struct VisionEncoding {
   // A block's buffers, sized at the first block and reused by the others (zero-filling and faulting in
   // ~200 MB per block took a third of a 1024² encode): normed input, q/k/v, attention out, sublayer out.
   std::vector<float> normed, qkv, attn, delta;
-  std::vector<uint16_t> qkv_bf16, scratch_bf16;  // q, k, v and softmax weights rounded to bf16 (bf16 arithmetic)
+  std::vector<uint16_t> qkv_bf16;  // q, k and v rounded to bf16 (bf16 arithmetic)
+  VisionAttentionBuffers attention_bf16;
   VisionTimes times;
   std::vector<float> features;               // the result [N / m², out_hidden], once done()
   size_t next_stage = 0, stages = 0;

@@ -60,20 +60,29 @@ TEST_CASE("bf16 attention: exact bf16 products and f32 sums, within half a bf16 
   const size_t D = 64, hd = 16, n = 300;
   auto qkv = test::RandomFloats(n * 3 * D, 32);
   for (auto& v : qkv) v *= 2.0f;
-  std::vector<uint16_t> qkv_bf16(qkv.size()), weights;
+  std::vector<uint16_t> qkv_bf16(qkv.size());
   for (size_t i = 0; i < qkv.size(); ++i) qkv_bf16[i] = F32ToBF16(qkv[i]);
-  std::vector<float> scratch;
+  VisionAttentionBuffers buffers;
   OneDnnCache onednn;
   // A long segment (several query blocks would need ≥ 16M scores; this one is one block) and a short one
   // (the golden sets' size, where f32 runs row by row): both through the bf16 GEMMs.
+  // Each path: the one the tower takes (fused where the CPU has AVX512-BF16), oneDNN's blocks, and the fused
+  // path's scalar twin.
+  for (const int path : {0, 1, 2})
   for (const auto [begin, end] : {std::pair<size_t, size_t>{10, 290}, std::pair<size_t, size_t>{290, 300}}) {
+    CAPTURE(path);
     CAPTURE(begin);
     std::vector<float> out(n * D, -9.0f);
-    const Status st = VisionSegmentAttentionBF16(onednn, qkv_bf16.data(), begin, end, D, hd, out.data(), scratch, weights);
+    Status st = Status::Ok();
+    if (path == 0) st = VisionSegmentAttentionBF16(onednn, qkv_bf16.data(), begin, end, D, hd, out.data(), buffers);
+    if (path == 1) st = VisionSegmentAttentionBlockedBF16(onednn, qkv_bf16.data(), begin, end, D, hd, out.data(), buffers);
+    if (path == 2) {
+      VisionSegmentAttentionFused(simd::BF16Dot::kEmulated, qkv_bf16.data(), begin, end, D, hd, out.data(), buffers);
+    }
     if (!st.ok()) {  // only a CPU whose oneDNN has no bf16 at all may refuse
       MESSAGE("oneDNN refused bf16: " << st.message());
       CHECK(!OneDnnHasNativeBF16());
-      return;
+      continue;
     }
     double worst = 0, bound = 0;
     for (size_t i = 0; i < n; ++i) {
@@ -107,7 +116,8 @@ TEST_CASE("bf16 attention: exact bf16 products and f32 sums, within half a bf16 
         bound = std::max(bound, std::ldexp(vmax, -8) + 1e-5);
       }
     }
-    MESSAGE("bf16 attention [" << begin << ", " << end << ") vs float64 on the same inputs: worst " << worst
+    MESSAGE("bf16 attention (path " << path << ") [" << begin << ", " << end
+                                    << ") vs float64 on the same inputs: worst " << worst
                                << " (bound " << bound << ")");
     CHECK(worst <= bound);
     CHECK(worst > 0);  // the weights were rounded: not the f32 path
