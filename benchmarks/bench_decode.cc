@@ -10,7 +10,7 @@
 // llama.cpp's published figures for the same synthetic model are carried as `peer_reference`, labelled
 // as not measured here, with glmv/peer ratios.
 //
-//   bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2] [--kv-type f32|bf16]
+//   bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2] [--kv-type f32|bf16|int8]
 //
 // MODEL: a .glmv file or a Hugging Face directory; only the text decoder is loaded.
 #include <algorithm>
@@ -179,7 +179,7 @@ int Fail(const std::string& what, const Status& s) {
 int main(int argc, char** argv) {
   auto args_or = ParseArgs(argc, argv);
   if (!args_or.ok()) {
-    std::fprintf(stderr, "bench_decode: %s\nusage: bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2] [--kv-type f32|bf16]\n",
+    std::fprintf(stderr, "bench_decode: %s\nusage: bench_decode MODEL [--prompt-tokens 512] [--decode-tokens 32] [--threads N] [--act-precision auto|int8|int8x2] [--kv-type f32|bf16|int8]\n",
                  args_or.status().message().c_str());
     return 2;
   }

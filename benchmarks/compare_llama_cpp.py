@@ -50,6 +50,8 @@ def parse_args():
     p.add_argument("--work-dir", default=os.getcwd(), help="where the models and images are written or reused")
     p.add_argument("--glmv-model", help=f"reuse this .glmv (default WORK_DIR/{GLMV_NAME}, written if absent)")
     p.add_argument("--glmv-build", default=os.path.join(REPO, "build"), help="glmv's release build dir")
+    p.add_argument("--glmv-kv-type", choices=["f32", "bf16", "int8"],
+                   help="glmv's keys and values (--kv-type; default: glmv's own, bf16 for a .glmv)")
     p.add_argument("--pairs", type=int, default=3, help="pairs for short figures and 448/1024 encodes")
     p.add_argument("--long-pairs", type=int, default=2, help="pairs for decode at 16K and the page scan")
     p.add_argument("--pairs-32k", type=int, default=1, help="pairs for decode at 32K")
@@ -273,7 +275,7 @@ def main():
     if args.llama_cpp and not os.path.isdir(args.llama_cpp):
         fail(f"llama.cpp build dir not found: {args.llama_cpp}")
     t_start = time.monotonic()
-    glmv = Glmv(args.glmv_build, None)
+    glmv = Glmv(args.glmv_build, None, args.glmv_kv_type)
     want_vision = "vision" in args.figures
     llama_build = args.llama_cpp
     if llama_build:  # a missing binary is reported before any model is written
@@ -284,7 +286,8 @@ def main():
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     emit({"bench": "compare_setup", "cpu": cpu_name(), "date_utc": now,
           "threads": 2, "figures": args.figures, "glmv_model": glmv.model, "llama_cpp_build": llama_build,
-          "llama_cpp_decode_bytes_per_token": yard["llama_bytes_per_token"], "cpu_lock": args.cpu_lock})
+          "llama_cpp_decode_bytes_per_token": yard["llama_bytes_per_token"], "cpu_lock": args.cpu_lock,
+          "glmv_kv_type": args.glmv_kv_type or "glmv's default"})
     lock = CpuLock(args.cpu_lock, per_run=args.lock_per_run)
     L = (lambda f: f) if llama else (lambda f: None)
     tokens = {}

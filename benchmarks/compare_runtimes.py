@@ -24,8 +24,9 @@ def prompt_ids(n):
 # ---- glmv ----------------------------------------------------------------------------------------------------
 
 class Glmv:
-    def __init__(self, build, model):
+    def __init__(self, build, model, kv_type=None):
         self.glmv = os.path.join(build, "apps", "glmv")
+        self.kv_flag = ["--kv-type", kv_type] if kv_type else []  # none: glmv's default (bf16 for a .glmv)
         self.bench_decode = os.path.join(build, "benchmarks", "bench_decode")
         self.bench_vision = os.path.join(build, "benchmarks", "bench_vision")
         self.model = model
@@ -38,7 +39,7 @@ class Glmv:
         """bench_decode: prefill of 512 tokens (best of two after a warm-up run) and 64 greedy decode steps after
         it; the read bandwidth yardstick (bench_util, measured before and after in the same process)."""
         r = run([self.bench_decode, self.model, "--prompt-tokens", "512", "--decode-tokens", "64",
-                 "--threads", str(THREADS)], TIMEOUT).check("glmv bench_decode")
+                 "--threads", str(THREADS)] + self.kv_flag, TIMEOUT).check("glmv bench_decode")
         lines = {}
         for line in r.stdout.splitlines():
             if line.startswith("{"):
@@ -53,7 +54,8 @@ class Glmv:
     def _run_ids(self, n_prompt, n_gen, label):
         # One process, one prefill (chunks of 512, as glmv run does by default), then n_gen greedy tokens.
         r = run([self.glmv, "run", "-m", self.model, "--prompt-ids", prompt_ids(n_prompt), "-n", str(n_gen),
-                 "--ignore-eos", "--ctx", str(n_prompt + n_gen + 64), "--threads", str(THREADS), "--json"],
+                 "--ignore-eos", "--ctx", str(n_prompt + n_gen + 64), "--threads", str(THREADS), "--json"]
+                + self.kv_flag,
                 TIMEOUT).check(f"glmv run ({label})")
         j = json.loads(r.stdout.strip().splitlines()[-1])
         return j["timings"], r.peak_rss
