@@ -19,7 +19,7 @@ namespace glmv {
 void VisionSegmentAttention(OneDnnCache& onednn, const float* qkv, size_t begin, size_t end, size_t D, size_t hd, float* out,
                             std::vector<float>& scratch);
 
-// Buffers of the bf16 paths, reused from call to call: one head's packed keys and values and each thread's
+// Buffers of the bf16 paths, reused from call to call: every head's packed keys and values and each thread's
 // block buffers (fused), the scores of a query block and their bf16 weights (oneDNN).
 struct VisionAttentionBuffers {
   std::vector<uint32_t> keys, values;
