@@ -1,5 +1,5 @@
 // Prefill and decode throughput of the text decoder at a model's real dimensions (issue #5 item 8b).
-// JSON lines, in order: the read bandwidth (measured again after decode; the better of the two is the
+// JSON lines, in order: the read bandwidth (each of its loops' best too; measured again after decode; the better of the two is the
 // denominator of every bandwidth ratio, since a process holding one of the cores halves it); the load
 // (seconds, RSS after load against the file size, tensor formats); the prefill of a pseudo-random prompt
 // (tokens/s, best of two runs after one that warms the page cache); greedy decode (tokens/s over all
@@ -188,8 +188,14 @@ int main(int argc, char** argv) {
 
   // 1. The yardstick, measured before the model's pages compete for memory.
   const double load_before = LoadAverage1m();
-  const double read_bw_start = bench::MeasureReadBandwidth();
-  bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", read_bw_start}, {"threads", threads}, {"loadavg_1m", load_before}});
+  std::vector<bench::ReadLoop> read_loops;
+  const double read_bw_start = bench::MeasureReadBandwidth(size_t{1} << 30, 5, &read_loops);
+  nlohmann::ordered_json loops_json = nlohmann::ordered_json::array();
+  for (const auto& l : read_loops) {
+    loops_json.push_back({{"streams", l.streams}, {"prefetch_ahead", l.prefetch_ahead}, {"bytes_per_s", l.bytes_per_s}});
+  }
+  bench::Emit({{"bench", "read_bandwidth"}, {"bytes_per_s", read_bw_start}, {"threads", threads}, {"loadavg_1m", load_before},
+               {"loops", loops_json}});
 
   // 2. Load: a .glmv file is mapped and validated, so RSS after load stays far below the file size.
   double t0 = bench::Now();

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "lib/base/onednn.h"
@@ -72,7 +73,7 @@ float SumStreams(const float* x, size_t n, size_t streams, size_t prefetch_ahead
 }
 }  // namespace
 
-double MeasureReadBandwidth(size_t bytes, int passes) {
+double MeasureReadBandwidth(size_t bytes, int passes, std::vector<ReadLoop>* loops) {
   const size_t n = bytes / sizeof(float);
   std::vector<float> buf(n);
   // First touch from the threads that will read it.
@@ -82,12 +83,14 @@ double MeasureReadBandwidth(size_t bytes, int passes) {
   struct Loop { size_t streams, prefetch_ahead; };
   constexpr Loop kLoops[] = {{1, 0}, {1, 4096}, {4, 0}, {4, 2048}, {8, 0}};
   double best = 0;
+  std::vector<double> loop_best(std::size(kLoops), 0.0);
   volatile float sink = 0;
   // Each thread reads one contiguous share (as the kernels split rows), in each loop's way; best of all.
   const size_t threads = static_cast<size_t>(NumThreads());
   const size_t share = (n + threads - 1) / threads;
   for (int p = 0; p < passes; ++p) {
-    for (const Loop& loop : kLoops) {
+    for (size_t l = 0; l < std::size(kLoops); ++l) {
+      const Loop& loop = kLoops[l];
       std::vector<float> partial(threads, 0.0f);
       const double t0 = Now();
       ParallelFor(threads, 1, [&](size_t b, size_t e, size_t) {
@@ -98,8 +101,13 @@ double MeasureReadBandwidth(size_t bytes, int passes) {
       });
       const double dt = Now() - t0;
       for (float v : partial) sink = sink + v;
-      best = std::max(best, static_cast<double>(bytes) / dt);
+      loop_best[l] = std::max(loop_best[l], static_cast<double>(bytes) / dt);
+      best = std::max(best, loop_best[l]);
     }
+  }
+  if (loops) {
+    loops->clear();
+    for (size_t l = 0; l < std::size(kLoops); ++l) loops->push_back({kLoops[l].streams, kLoops[l].prefetch_ahead, loop_best[l]});
   }
   return best;
 }

@@ -30,7 +30,12 @@ size_t RssBytes();
 // Read bandwidth in bytes/s: all threads summing disjoint parts of a `bytes` buffer with wide vector
 // loads, as one or several interleaved streams per thread, with and without software prefetch; the best
 // of `passes` passes of each loop (a naive loop under-reports by ~3×, a single stream by up to ~15%).
-double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5);
+// `loops`, when given, receives each loop's best: which way of reading the machine rewards in this run.
+struct ReadLoop {
+  size_t streams, prefetch_ahead;
+  double bytes_per_s;
+};
+double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5, std::vector<ReadLoop>* loops = nullptr);
 
 // The machine's GEMM rate in this run, GFLOP/s (oneDNN, f32 or bf16 inputs; 2048³ and the vision encoder's own
 // QKV shape, 4096 patches × 1536 → 4608; best of 5 each): the yardstick for the encoder's rate. 0 if oneDNN
