@@ -41,6 +41,7 @@
 
 using namespace glmv;
 using bench::CountStep;
+using bench::Median;
 using bench::PartTimer;
 using bench::Elements;
 using bench::KernelBytes;
@@ -143,11 +144,6 @@ std::vector<int64_t> PromptIds(size_t n, int64_t vocab) {
     id = static_cast<int64_t>((z ^ (z >> 31)) % static_cast<uint64_t>(vocab));
   }
   return ids;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]));
 }
 
 // Process-wide counters (all threads) that explain a slow step on a shared machine: page faults (pages

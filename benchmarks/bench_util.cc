@@ -138,6 +138,11 @@ void FillPackedTiles(simd::QuantKind kind, size_t cols, size_t tiles, uint8_t* o
   });
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]));
+}
+
 double MeasureGemmGflops(bool bf16) {
   OneDnnCache onednn;
   struct Shape {

@@ -37,6 +37,9 @@ struct ReadLoop {
 };
 double MeasureReadBandwidth(size_t bytes = size_t{1} << 30, int passes = 5, std::vector<ReadLoop>* loops = nullptr);
 
+// The median of v (the mean of the middle two for an even count; 0 when empty).
+double Median(std::vector<double> v);
+
 // The machine's GEMM rate in this run, GFLOP/s (oneDNN, f32 or bf16 inputs; 2048³ and the vision encoder's own
 // QKV shape, 4096 patches × 1536 → 4608; best of 5 each): the yardstick for the encoder's rate. 0 if oneDNN
 // refuses (bf16 on a CPU without it).

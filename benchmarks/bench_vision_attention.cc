@@ -23,15 +23,6 @@
 
 using namespace glmv;
 
-namespace {
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::string patches_arg = "1024,5476";
   size_t rounds = 3, D = 1536, heads = 12;
@@ -89,7 +80,7 @@ int main(int argc, char** argv) {
     }
     double diff = 0;
     for (size_t i = 0; i < fused.size(); ++i) diff = std::max(diff, double(std::fabs(fused[i] - blocked[i])));
-    const double f = Median(t_fused), b = Median(t_blocked);
+    const double f = bench::Median(t_fused), b = bench::Median(t_blocked);
     bench::Emit({{"bench", "vision_attention_summary"}, {"patches", n}, {"heads", heads}, {"head_dim", hd},
                  {"rounds", rounds}, {"fused_s", f}, {"onednn_s", b}, {"fused_speedup_over_onednn", b / f},
                  {"fused_gflop_per_s", gflop / f}, {"onednn_gflop_per_s", gflop / b},

@@ -3,32 +3,18 @@
 #include "simd/attention_bf16.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
-#include <cmath>
-#include <limits>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define GLMV_HAVE_BF16_INTRINSICS 1
-#endif
+#include "simd/bf16_native.h"
 
 namespace glmv::simd {
 namespace {
-
-// One lane of VDPBF16PS: the odd products first, then the even ones, each add rounded (the products are exact).
-float Dot2(float acc, uint32_t a, uint32_t b) {
-  acc += WidenBF16Half(a, 1) * WidenBF16Half(b, 1);
-  acc += WidenBF16Half(a, 0) * WidenBF16Half(b, 0);
-  return acc;
-}
 
 void ScoresEmulated(const uint32_t* q, size_t q_stride, const uint32_t* kp, size_t P, size_t pairs, size_t count,
                     float scale, float s[kBF16QueryBlock][kBF16TileKeys]) {
   for (size_t b = 0; b < kBF16QueryBlock; ++b) {
     for (size_t j = 0; j < count; ++j) {
       float acc = 0.0f;
-      for (size_t r = 0; r < pairs; ++r) acc = Dot2(acc, q[r * q_stride + b], kp[r * P + j]);
+      for (size_t r = 0; r < pairs; ++r) acc = DotBF16Lane(acc, q[r * q_stride + b], kp[r * P + j]);
       s[b][j] = acc * scale;
     }
   }
@@ -39,8 +25,7 @@ void ScoresEmulated(const uint32_t* q, size_t q_stride, const uint32_t* kp, size
 void PackWeights(const float* p, size_t count, size_t lead, size_t pair_count, uint32_t* w) {
   auto weight = [&](size_t k) {
     if (k < lead || k - lead >= count) return 0u;
-    const float x = p[k - lead];
-    return std::fabs(x) < std::numeric_limits<float>::min() ? 0u : RoundToBF16(x);
+    return RoundWeightToBF16(p[k - lead]);
   };
   for (size_t i = 0; i < pair_count; ++i) w[i] = weight(2 * i) | (weight(2 * i + 1) << 16);
 }
@@ -53,22 +38,15 @@ void AccumulateEmulated(const float p[kBF16QueryBlock][kBF16TileKeys], const siz
     PackWeights(p[b], count[b], lead, pair_count, w);
     for (size_t e = 0; e < hd; ++e) {
       float acc = out[b][e] * corr[b];
-      for (size_t i = 0; i < pair_count; ++i) acc = Dot2(acc, w[i], vp[i * hd + e]);
+      for (size_t i = 0; i < pair_count; ++i) acc = DotBF16Lane(acc, w[i], vp[i * hd + e]);
       out[b][e] = acc;
     }
   }
 }
 
 #ifdef GLMV_HAVE_BF16_INTRINSICS
-#define GLMV_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-GLMV_BF16_TARGET __mmask16 FirstLanes(size_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
-}
-
-GLMV_BF16_TARGET __m512 Dot(__m512 acc, __m512i a, __m512i b) {
-  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
-}
+using bf16_native::Dot;
+using bf16_native::FirstLanes;
 
 // Accumulators come in arrays of six: GCC 12 keeps those in registers, while an array of twelve it also
 // stores to the stack on every iteration, and those stores, not the dot products, then set the pace.

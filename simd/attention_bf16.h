@@ -9,7 +9,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "simd/prefetch.h"
 
@@ -38,6 +40,16 @@ inline float WidenBF16Half(uint32_t word, size_t half) {
 }
 // Two f32 as one pair word: `even` in the low half.
 inline uint32_t PackBF16Pair(float even, float odd) { return RoundToBF16(even) | (RoundToBF16(odd) << 16); }
+// One lane of VDPBF16PS: the odd products first, then the even ones, each add rounded (the products are exact).
+inline float DotBF16Lane(float acc, uint32_t a, uint32_t b) {
+  acc += WidenBF16Half(a, 1) * WidenBF16Half(b, 1);
+  acc += WidenBF16Half(a, 0) * WidenBF16Half(b, 0);
+  return acc;
+}
+// A softmax weight as VCVTNE(2)PS2BF16 rounds it: to nearest even, denormals to zero.
+inline uint32_t RoundWeightToBF16(float x) {
+  return std::fabs(x) < std::numeric_limits<float>::min() ? 0u : RoundToBF16(x);
+}
 
 enum class BF16Dot { kNative, kEmulated };
 // kNative where the CPU has AVX512-BF16 (and the build could compile it), else kEmulated.

@@ -6,10 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define GLMV_HAVE_BF16_INTRINSICS 1
-#endif
+#include "simd/bf16_native.h"
 
 namespace glmv::simd {
 namespace {
@@ -17,9 +14,6 @@ namespace {
 constexpr float kLog2E = 1.4426950408889634f;
 constexpr size_t kTilePairs = kVisionKeyTile / 2;
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
-
-// Weights as VCVTNE2PS2BF16 rounds them: to nearest even, denormals to zero.
-uint32_t WeightBits(float x) { return std::fabs(x) < std::numeric_limits<float>::min() ? 0u : RoundToBF16(x); }
 
 // The scalar twin of one micro-tile against one key tile: scores, the online softmax step (max and sum in f32,
 // exp2 in log2 units), the weights rounded to bf16, and the running outputs rescaled and accumulated.
@@ -31,11 +25,7 @@ void TileEmulated(const uint32_t* q, size_t pairs, const uint32_t* kp, const uin
     float tile_max = kMinusInf;
     for (size_t j = 0; j < valid; ++j) {
       float acc = 0.0f;
-      for (size_t r = 0; r < pairs; ++r) {
-        const uint32_t qw = q[b * pairs + r], kw = kp[r * kVisionKeyTile + j];
-        acc += WidenBF16Half(qw, 1) * WidenBF16Half(kw, 1);
-        acc += WidenBF16Half(qw, 0) * WidenBF16Half(kw, 0);
-      }
+      for (size_t r = 0; r < pairs; ++r) acc = DotBF16Lane(acc, q[b * pairs + r], kp[r * kVisionKeyTile + j]);
       s[j] = acc;
       tile_max = std::max(tile_max, acc);
     }
@@ -46,25 +36,19 @@ void TileEmulated(const uint32_t* q, size_t pairs, const uint32_t* kp, const uin
     float tile_sum = 0.0f;
     for (size_t j = 0; j < valid; ++j) tile_sum += (p[j] = std::exp2(std::max(s[j] * log2_scale - m_new, -126.0f)));
     sum[b] = sum[b] * alpha + tile_sum;
-    for (size_t i = 0; i < kTilePairs; ++i) w[i] = WeightBits(p[2 * i]) | (WeightBits(p[2 * i + 1]) << 16);
+    for (size_t i = 0; i < kTilePairs; ++i) w[i] = RoundWeightToBF16(p[2 * i]) | (RoundWeightToBF16(p[2 * i + 1]) << 16);
     float* o = out + b * width;
     for (size_t e = 0; e < width; ++e) {
       float acc = o[e] * alpha;
-      for (size_t i = 0; i < kTilePairs; ++i) {
-        acc += WidenBF16Half(w[i], 1) * WidenBF16Half(vp[i * width + e], 1);
-        acc += WidenBF16Half(w[i], 0) * WidenBF16Half(vp[i * width + e], 0);
-      }
+      for (size_t i = 0; i < kTilePairs; ++i) acc = DotBF16Lane(acc, w[i], vp[i * width + e]);
       o[e] = acc;
     }
   }
 }
 
 #ifdef GLMV_HAVE_BF16_INTRINSICS
-#define GLMV_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
-
-GLMV_BF16_TARGET inline __m512 Dot(__m512 acc, __m512i a, __m512i b) {
-  return _mm512_dpbf16_ps(acc, reinterpret_cast<__m512bh>(a), reinterpret_cast<__m512bh>(b));
-}
+using bf16_native::Dot;
+using bf16_native::FirstLanes;
 
 // 2^x for x ≤ 0 (clamped at −126, where the weight no longer matters beside the tile's largest, 1): a
 // degree-6 polynomial on the fraction in [−½, ½] (relative error about 1.2e−7), scaled by 2^round(x).
@@ -134,10 +118,6 @@ GLMV_BF16_TARGET void AccumulateNative(const uint32_t w[kVisionMicroRows][kTileP
   for (size_t b = 0; b < kVisionMicroRows; ++b) {
     for (size_t v = 0; v < V; ++v) _mm512_storeu_ps(out + b * width + 16 * v, acc[b][v]);
   }
-}
-
-GLMV_BF16_TARGET inline __mmask16 FirstLanes(size_t n) {
-  return n >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << n) - 1);
 }
 
 GLMV_BF16_TARGET void TileNative(const uint32_t* q, size_t pairs, const uint32_t* kp, const uint32_t* vp, size_t width,
